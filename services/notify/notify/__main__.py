@@ -1,0 +1,17 @@
+"""Entrypoint: `python -m notify`."""
+
+from notify.app import create_app
+from notify.settings import Settings
+from shared.logs import configure_logging
+from shared.service import serve
+
+
+def main() -> None:
+    """Run the notify service until SIGTERM."""
+    settings = Settings()
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    serve(create_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

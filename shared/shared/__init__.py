@@ -1,0 +1,1 @@
+"""Contracts and helpers for every service: events, commands, enums, workflow, topics."""

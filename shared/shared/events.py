@@ -1,0 +1,296 @@
+"""Event contracts: facts published on Kafka, past-tense names, a `type` discriminator each."""
+
+from datetime import date
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, TypeAdapter
+
+from shared.cases import AnyDetails
+from shared.enums import (
+    AreaOfResponsibility,
+    CaseType,
+    ContactType,
+    Department,
+    NoticeKind,
+    NoticeStatus,
+    Priority,
+    Status,
+)
+from shared.messages import Actor, AttachmentRef, Message, StaffRef
+
+# --- case events: topic case.events, key = case id ---------------------------------------
+
+
+class CaseEvent(Message):
+    """Something that happened to one case."""
+
+    case_id: UUID
+
+
+class CaseSubmitted(CaseEvent):
+    """A contact submitted a case; intake validated it and gave it a number."""
+
+    type: Literal["case.submitted"] = "case.submitted"
+    case_number: int = Field(ge=1)
+    account_id: str
+    contact_id: str
+    submitted_by: Actor
+    priority: Priority
+    subject: str
+    description: str
+    due_date: date | None = None
+    details: AnyDetails
+
+    @property
+    def case_type(self) -> CaseType:
+        """The case type, from the form's discriminator."""
+        return self.details.case_type
+
+
+class CaseRouted(CaseEvent):
+    """Routing chose the department whose queue owns the case."""
+
+    type: Literal["case.routed"] = "case.routed"
+    department: Department
+    billable: bool = Field(description="True for services that may be billable.")
+    queue: str = Field(description="Work-queue topic the item was put on.")
+
+
+class CaseAssigned(CaseEvent):
+    """The case owner changed: a staff member, or back to the department queue (None)."""
+
+    type: Literal["case.assigned"] = "case.assigned"
+    department: Department
+    assignee: StaffRef | None
+    previous_assignee: StaffRef | None = None
+    actor: Actor
+
+
+class StatusChanged(CaseEvent):
+    """The workflow moved the case from one status to another."""
+
+    type: Literal["case.status_changed"] = "case.status_changed"
+    from_status: Status
+    to_status: Status
+    actor: Actor
+    note: str | None = Field(None, description="Resolution, escalation note or reopen details.")
+    development_issue: str | None = Field(None, description="Set when assigned to development.")
+    release_name: str | None = Field(None, description="Set when available in a release.")
+    command_id: UUID | None = Field(None, description="The command that caused it, if any.")
+
+
+class PostAdded(CaseEvent):
+    """A contact or staff member posted to the case feed."""
+
+    type: Literal["case.post_added"] = "case.post_added"
+    post_id: UUID
+    author: Actor
+    body_html: str = Field(description="Sanitized HTML of the post.")
+    body_text: str = Field(description="Plain text of the post, for search and email.")
+    attachments: list[AttachmentRef] = Field(default_factory=list)
+
+
+class AttachmentAdded(CaseEvent):
+    """A file was attached to the case, with a post or on its own."""
+
+    type: Literal["case.attachment_added"] = "case.attachment_added"
+    attachment: AttachmentRef
+    post_id: UUID | None = None
+    author: Actor
+
+
+class RecipientsChanged(CaseEvent):
+    """The case's notification recipients changed; `recipients` is the full list after it."""
+
+    type: Literal["case.recipients_changed"] = "case.recipients_changed"
+    added: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    recipients: list[str]
+    actor: Actor
+
+
+class CaseFollowedUp(CaseEvent):
+    """The system reminded the contact that a case awaiting verification will auto-close."""
+
+    type: Literal["case.followed_up"] = "case.followed_up"
+    closes_on: date = Field(description="Business day on which the case auto-closes.")
+    business_days_left: int = Field(ge=0)
+
+
+class CommandRejected(CaseEvent):
+    """The workflow refused a command; `reason` says why and what would be accepted."""
+
+    type: Literal["case.command_rejected"] = "case.command_rejected"
+    command_id: UUID
+    command_type: str
+    reason: str
+    actor: Actor
+
+
+AnyCaseEvent = Annotated[
+    CaseSubmitted
+    | CaseRouted
+    | CaseAssigned
+    | StatusChanged
+    | PostAdded
+    | AttachmentAdded
+    | RecipientsChanged
+    | CaseFollowedUp
+    | CommandRejected,
+    Field(discriminator="type"),
+]
+CASE_EVENTS: TypeAdapter[AnyCaseEvent] = TypeAdapter(AnyCaseEvent)
+
+
+# --- work items: topics queue.<department>, key = case id ---------------------------------
+
+
+class WorkItem(BaseModel):
+    """What a department's queue shows for one case."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    case_id: UUID
+    case_number: int
+    account_id: str
+    subject: str
+    case_type: CaseType
+    priority: Priority
+    status: Status
+    department: Department
+    billable: bool
+    assignee: StaffRef | None = None
+    due_date: date | None = None
+    created_at: AwareDatetime
+
+
+class WorkItemQueued(Message):
+    """A case entered a department's queue."""
+
+    type: Literal["work.queued"] = "work.queued"
+    item: WorkItem
+
+
+class WorkItemUpdated(Message):
+    """A queued case changed (status, assignee, priority); `item` is its new state."""
+
+    type: Literal["work.updated"] = "work.updated"
+    item: WorkItem
+
+
+AnyWorkItemEvent = Annotated[WorkItemQueued | WorkItemUpdated, Field(discriminator="type")]
+WORK_ITEM_EVENTS: TypeAdapter[AnyWorkItemEvent] = TypeAdapter(AnyWorkItemEvent)
+
+
+# --- directory: topic directory.contacts (compacted), key = "account:<id>" / "contact:<id>" --
+
+
+class Account(BaseModel):
+    """A district (account) whose contacts use the portal."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=255)
+    time_zone: str = "America/Chicago"
+
+
+class Contact(BaseModel):
+    """A district contact and what they may do."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str = Field(min_length=1, max_length=64)
+    first_name: str
+    last_name: str
+    email: EmailStr
+    title: str | None = None
+    primary_phone: str | None = None
+    secondary_phone: str | None = None
+    contact_type: ContactType
+    areas_of_responsibility: list[AreaOfResponsibility] = Field(default_factory=list)
+    account_ids: list[str] = Field(min_length=1)
+    active: bool = True
+
+    @property
+    def display_name(self) -> str:
+        """First and last name, as the portal shows it."""
+        return f"{self.first_name} {self.last_name}"
+
+
+class AccountUpserted(Message):
+    """An account was created or changed."""
+
+    type: Literal["directory.account_upserted"] = "directory.account_upserted"
+    account: Account
+
+
+class ContactUpserted(Message):
+    """A contact was created or changed (deactivated contacts have active=false)."""
+
+    type: Literal["directory.contact_upserted"] = "directory.contact_upserted"
+    contact: Contact
+
+
+AnyDirectoryEvent = Annotated[AccountUpserted | ContactUpserted, Field(discriminator="type")]
+DIRECTORY_EVENTS: TypeAdapter[AnyDirectoryEvent] = TypeAdapter(AnyDirectoryEvent)
+
+
+# --- incidents and maintenance: topic incident.events (compacted), key = notice id ---------
+
+
+class NoticeUpdate(BaseModel):
+    """A timestamped update posted on a notice."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    at: AwareDatetime
+    status: NoticeStatus
+    body: str
+
+
+class Notice(BaseModel):
+    """An incident or maintenance notification, complete (the topic is compacted)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str = Field(min_length=1, max_length=64)
+    kind: NoticeKind
+    title: str = Field(min_length=1, max_length=255)
+    body: str
+    status: NoticeStatus
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime | None = None
+    affected_account_ids: list[str] = Field(
+        default_factory=list, description="Districts affected; empty means every district."
+    )
+    updates: list[NoticeUpdate] = Field(default_factory=list, description="Newest first.")
+    revision: int = Field(1, ge=1, description="Grows with every change; readers keep the highest.")
+
+
+class NoticePublished(Message):
+    """An incident was opened or maintenance was announced."""
+
+    type: Literal["notice.published"] = "notice.published"
+    notice: Notice
+
+
+class NoticeUpdated(Message):
+    """A notice changed: new status, times or an update."""
+
+    type: Literal["notice.updated"] = "notice.updated"
+    notice: Notice
+
+
+class NoticeResolved(Message):
+    """An incident was resolved or maintenance completed."""
+
+    type: Literal["notice.resolved"] = "notice.resolved"
+    notice: Notice
+
+
+AnyNoticeEvent = Annotated[
+    NoticePublished | NoticeUpdated | NoticeResolved, Field(discriminator="type")
+]
+NOTICE_EVENTS: TypeAdapter[AnyNoticeEvent] = TypeAdapter(AnyNoticeEvent)

@@ -1,0 +1,82 @@
+"""Envelope every Kafka message shares, value objects, and tolerant decoding."""
+
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from shared.enums import ActorKind
+
+SCHEMA_VERSION = 1
+
+
+def utcnow() -> datetime:
+    """Aware UTC now; the one clock for message timestamps."""
+    return datetime.now(UTC)
+
+
+class Message(BaseModel):
+    """Fields every event and command carries; readers ignore fields they do not know."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_id: UUID = Field(default_factory=uuid4, description="Unique id; handlers dedupe on it.")
+    occurred_at: AwareDatetime = Field(default_factory=utcnow, description="When it happened, UTC.")
+    schema_version: int = Field(
+        SCHEMA_VERSION, description="Contract version; changes are additive."
+    )
+
+
+class Actor(BaseModel):
+    """Who did something: a contact, a staff member, or the system (timers)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    kind: ActorKind
+    id: str = Field(min_length=1, max_length=128)
+    name: str = Field(min_length=1, max_length=255)
+
+
+SYSTEM = Actor(kind=ActorKind.SYSTEM, id="system", name="Support Portal")
+
+
+class StaffRef(BaseModel):
+    """A support staff member a case can be assigned to."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str = Field(min_length=1, max_length=128)
+    name: str = Field(min_length=1, max_length=255)
+    email: str | None = None
+
+
+class AttachmentRef(BaseModel):
+    """Metadata of a stored attachment; the bytes live in intake's GridFS."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    attachment_id: str
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str
+    size: int = Field(ge=0)
+    sha256: str
+
+
+M = TypeVar("M")
+
+
+class UnknownMessage(Exception):
+    """A message whose `type` this reader does not know: skip it, never fail on it."""
+
+
+def decode(adapter: TypeAdapter[M], data: bytes | str | dict[str, Any]) -> M:
+    """Parse a message; raise UnknownMessage for a type added after this reader was built."""
+    try:
+        if isinstance(data, dict):
+            return adapter.validate_python(data)
+        return adapter.validate_json(data)
+    except ValidationError as exc:
+        if any(error["type"] == "union_tag_invalid" for error in exc.errors()):
+            raise UnknownMessage(str(exc.errors()[0].get("input", ""))) from exc
+        raise

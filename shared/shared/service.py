@@ -1,0 +1,111 @@
+"""What every service process serves besides its features: health, readiness, metrics, AsyncAPI."""
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+from faststream.specification.asyncapi.site import get_asyncapi_html
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from shared.settings import ServiceSettings
+
+Check = Callable[[], Awaitable[bool]]
+
+
+def asyncapi_of(broker: KafkaBroker, *, title: str, description: str = "") -> AsyncAPI:
+    """The AsyncAPI 3 document of every topic and message this broker publishes or consumes."""
+    return AsyncAPI(
+        broker, title=title, description=description, version="1", schema_version="3.0.0"
+    )
+
+
+def ops_router(
+    *,
+    checks: Mapping[str, Check],
+    registry: CollectorRegistry,
+    spec: Callable[[], AsyncAPI] | None = None,
+) -> APIRouter:
+    """/healthz (alive), /readyz (dependencies reachable), /metrics, /asyncapi(.json)."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Every dependency answers", responses={503: {}})
+    async def readyz() -> JSONResponse:
+        results = await _run_checks(checks)
+        ready = all(results.values())
+        body = {"status": "ready" if ready else "not ready", "checks": results}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    if spec is not None:
+        _add_asyncapi(router, spec)
+    return router
+
+
+def _add_asyncapi(router: APIRouter, spec: Callable[[], AsyncAPI]) -> None:
+    @router.get("/asyncapi.json", summary="AsyncAPI document of this service's topics")
+    async def asyncapi_json() -> Response:
+        return Response(spec().to_specification().to_json(), media_type="application/json")
+
+    @router.get("/asyncapi", summary="AsyncAPI document, readable", response_class=HTMLResponse)
+    async def asyncapi_html() -> HTMLResponse:
+        return HTMLResponse(get_asyncapi_html(spec().to_specification()))
+
+
+async def _run_checks(checks: Mapping[str, Check], limit: float = 3.0) -> dict[str, bool]:
+    async def one(check: Check) -> bool:
+        try:
+            return await asyncio.wait_for(check(), limit)
+        except Exception:
+            return False
+
+    names = list(checks)
+    outcomes = await asyncio.gather(*(one(checks[name]) for name in names))
+    return dict(zip(names, outcomes, strict=True))
+
+
+def broker_check(broker: KafkaBroker) -> Check:
+    """Readiness check: the broker's connection answers a metadata request."""
+
+    async def check() -> bool:
+        return bool(await broker.ping(timeout=2.0))
+
+    return check
+
+
+def serve(app: Any, settings: ServiceSettings, *, port: int | None = None) -> None:
+    """Run the ASGI app until SIGTERM/SIGINT; uvicorn drains requests and runs the lifespan."""
+    config = uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=port or settings.http_port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    uvicorn.Server(config).run()
+
+
+def write_spec(path: str, spec: AsyncAPI) -> None:
+    """Write an AsyncAPI document as pretty JSON (used by `make docs`)."""
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(json.loads(spec.to_specification().to_json()), handle, indent=2, sort_keys=True)
+        handle.write("\n")
+
+
+def new_app(title: str, description: str, lifespan: Any) -> FastAPI:
+    """A FastAPI app with the project's conventions (OpenAPI at /docs)."""
+    return FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)

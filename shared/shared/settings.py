@@ -1,0 +1,37 @@
+"""Typed settings: infrastructure endpoints shared by every process, with local defaults."""
+
+from typing import Literal
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.topics import Topics
+
+
+class InfraSettings(BaseSettings):
+    """Where Kafka, the Mongo server and SMTP are; every field has a local default."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    mongo_url: SecretStr = SecretStr("mongodb://127.0.0.1:27017/?directConnection=true")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    topic_namespace: str = ""
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    @property
+    def topics(self) -> Topics:
+        """Topic names under this deployment's namespace."""
+        return Topics(self.topic_namespace)
+
+
+class ServiceSettings(InfraSettings):
+    """Settings of one service process; subclasses set the name, port and database defaults."""
+
+    service_name: str = "service"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    mongo_database: str = "portal"
+    kafka_partitions: int = 6
