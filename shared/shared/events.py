@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, Type
 
 from shared.cases import AnyDetails
 from shared.enums import (
+    ActorKind,
     AreaOfResponsibility,
     CaseType,
     ContactType,
@@ -183,7 +184,7 @@ AnyWorkItemEvent = Annotated[WorkItemQueued | WorkItemUpdated, Field(discriminat
 WORK_ITEM_EVENTS: TypeAdapter[AnyWorkItemEvent] = TypeAdapter(AnyWorkItemEvent)
 
 
-# --- directory: topic directory.contacts (compacted), key = "account:<id>" / "contact:<id>" --
+# --- directory: topic directory.contacts (compacted), key = "<kind>:<id>" ----------------
 
 
 class Account(BaseModel):
@@ -219,6 +220,31 @@ class Contact(BaseModel):
         return f"{self.first_name} {self.last_name}"
 
 
+class StaffMember(BaseModel):
+    """A support staff member, the departments they work and whether they take new work."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=255)
+    email: EmailStr
+    departments: list[Department] = Field(min_length=1)
+    on_duty: bool = True
+    active: bool = True
+
+
+class ApiToken(BaseModel):
+    """A bearer token's SHA-256 (never the token itself) and whom it authenticates."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    token_id: str = Field(min_length=1, max_length=64)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    subject_kind: ActorKind
+    subject_id: str
+    revoked: bool = False
+
+
 class AccountUpserted(Message):
     """An account was created or changed."""
 
@@ -233,7 +259,23 @@ class ContactUpserted(Message):
     contact: Contact
 
 
-AnyDirectoryEvent = Annotated[AccountUpserted | ContactUpserted, Field(discriminator="type")]
+class StaffUpserted(Message):
+    """A staff member was created or changed."""
+
+    type: Literal["directory.staff_upserted"] = "directory.staff_upserted"
+    staff: StaffMember
+
+
+class TokenIssued(Message):
+    """A bearer token was issued, or revoked (revoked=true); keyed `token:<token_id>`."""
+
+    type: Literal["directory.token_issued"] = "directory.token_issued"
+    token: ApiToken
+
+
+AnyDirectoryEvent = Annotated[
+    AccountUpserted | ContactUpserted | StaffUpserted | TokenIssued, Field(discriminator="type")
+]
 DIRECTORY_EVENTS: TypeAdapter[AnyDirectoryEvent] = TypeAdapter(AnyDirectoryEvent)
 
 

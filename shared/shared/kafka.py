@@ -16,6 +16,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.message import StreamMessage
 from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
 from pymongo.errors import NetworkTimeout as MongoNetworkTimeout
 
@@ -86,6 +87,12 @@ class DeadLetterPolicy:
             except UnknownMessage:
                 log.info("skipped message of unknown type on %s", _where(message))
                 return None
+            except ValidationError as exc:
+                if not _unknown_type(exc):
+                    await self.dead_letter(message, exc)
+                else:
+                    log.info("skipped message of unknown type on %s", _where(message))
+                return None
             except self.transient as exc:
                 if attempt == self.attempts:
                     log.warning("transient fault persists on %s: %r", _where(message), exc)
@@ -102,6 +109,9 @@ class DeadLetterPolicy:
             raise RuntimeError("DeadLetterPolicy.broker is not set") from exc
         raw = message.raw_message
         topic = getattr(raw, "topic", "unknown")
+        if topic.endswith(".dlq"):
+            log.error("failed again on dead-letter topic %s: %r", _where(message), exc)
+            return
         headers = {
             "x-original-topic": topic,
             "x-original-partition": str(getattr(raw, "partition", "")),
@@ -123,6 +133,10 @@ class _DeadLetterMiddleware(BaseMiddleware[Any, Any]):
 
     async def consume_scope(self, call_next: Callable[..., Awaitable[Any]], msg: Any) -> Any:
         return await self.policy.run(lambda: call_next(msg), msg)
+
+
+def _unknown_type(exc: ValidationError) -> bool:
+    return any(error["type"] == "union_tag_invalid" for error in exc.errors())
 
 
 def _where(message: StreamMessage[Any]) -> str:
