@@ -175,11 +175,16 @@ def make_broker(
 
 
 def consumer_options(group_id: str) -> dict[str, Any]:
-    """Subscriber options: a named group, read from the start, commit only after processing."""
+    """Subscriber options: a named group, read from the start, commit only after processing.
+
+    read_committed: a producer that writes transactionally (e.g. routing) is seen only once
+    its transaction commits.
+    """
     return {
         "group_id": group_id,
         "auto_offset_reset": "earliest",
         "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "isolation_level": "read_committed",
     }
 
 
