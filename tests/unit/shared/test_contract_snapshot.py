@@ -24,7 +24,5 @@ def test_snapshot_names_every_case_type_form() -> None:
     """Each of the ten case types has its own form in CaseSubmitted."""
     schema = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
     defs = schema["messages"]["case_events"]["$defs"]
-    forms = {
-        name for name, body in defs.items() if "case_type" in body.get("properties", {})
-    }
+    forms = {name for name, body in defs.items() if "case_type" in body.get("properties", {})}
     assert len(forms) == 10
