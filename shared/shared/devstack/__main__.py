@@ -1,0 +1,5 @@
+"""Entry point of ``python -m shared.devstack``."""
+
+from shared.devstack.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""The five application services: how to run them, their env and their readiness probe."""
+
+from __future__ import annotations
+
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import paths
+from .ports import HOST, Ports
+
+
+@dataclass(frozen=True)
+class Service:
+    """One service started as ``python -m <module>``."""
+
+    name: str
+    module: str
+    port_env: str
+    admin_port_env: str | None = None
+
+    def port(self, ports: Ports) -> int:
+        """The HTTP port the service listens on."""
+        return int(ports.as_env()[self.port_env])
+
+    def admin_port(self, ports: Ports) -> int | None:
+        """The admin port, for services that have one."""
+        return int(ports.as_env()[self.admin_port_env]) if self.admin_port_env else None
+
+
+SERVICES: tuple[Service, ...] = (
+    Service("intake", "intake", "INTAKE_PORT"),
+    Service("routing", "routing", "ROUTING_PORT"),
+    Service("feed", "feed", "FEED_PORT"),
+    Service("notify", "notify", "NOTIFY_PORT"),
+    Service("status-board", "status_board", "STATUS_BOARD_PORT", "STATUS_BOARD_ADMIN_PORT"),
+)
+
+
+def python() -> str:
+    """The repo venv's interpreter (falls back to the running one)."""
+    candidate = paths.repo_root() / ".venv" / "bin" / "python"
+    return str(candidate) if candidate.is_file() else sys.executable
+
+
+def client_env(ports: Ports) -> dict[str, str]:
+    """Client settings every service reads (KAFKA_BOOTSTRAP_SERVERS, MONGO_URL, SMTP_*)."""
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": f"{HOST}:{ports.kafka}",
+        "MONGO_URL": f"mongodb://{HOST}:{ports.mongo}/?directConnection=true",
+        "SMTP_HOST": HOST,
+        "SMTP_PORT": str(ports.smtp),
+        "MAILBOX_URL": f"http://{HOST}:{ports.mailbox}",
+    }
+
+
+def service_env(service: Service, ports: Ports) -> dict[str, str]:
+    """Env vars for one service: every port, the client settings and its data folder."""
+    env = {**ports.as_env(), **client_env(ports)}
+    env[service.module.upper() + "_DATA_DIR"] = str(paths.data_dir(service.name))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def argv(service: Service) -> list[str]:
+    """Command line that runs ``service``."""
+    return [python(), "-m", service.module]
+
+
+def cwd() -> Path:
+    """Working directory of every service."""
+    return paths.repo_root()
+
+
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    """Return True if GET ``url`` answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status) == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def ready(service: Service, ports: Ports, timeout: float = 2.0) -> bool:
+    """Readiness probe: ``GET /readyz`` answers 200."""
+    return http_ok(f"http://{HOST}:{service.port(ports)}/readyz", timeout)
