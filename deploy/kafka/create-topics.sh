@@ -49,6 +49,8 @@ create directory.contacts "$COMPACTED_PARTITIONS" compact
 for department in "${DEPARTMENTS[@]}"; do
   create "queue.$department" "$QUEUE_PARTITIONS" delete
 done
+# Emails notify could not deliver, replayable with `python -m notify replay-dlq`.
+topic "${PREFIX}notify.mail.dlq" "$DLQ_PARTITIONS" delete
 
 echo "topics on $BOOTSTRAP_SERVERS:"
 "$KAFKA_TOPICS" --bootstrap-server "$BOOTSTRAP_SERVERS" --list

@@ -1,5 +1,6 @@
 """Command contracts on case.commands: requests the routing workflow accepts or rejects."""
 
+from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -47,7 +48,16 @@ class AssignCase(CaseCommand):
     assignee: StaffRef | None = None
 
 
+class FollowUpCase(CaseCommand):
+    """The timer asks routing to remind the contact of a pending auto-close (system only)."""
+
+    type: Literal["case.follow_up"] = "case.follow_up"
+    closes_on: date = Field(description="Business day on which the case auto-closes.")
+    business_days_left: int = Field(ge=0)
+
+
 AnyCaseCommand = Annotated[
-    CloseCase | ReopenCase | ChangeStatus | AssignCase, Field(discriminator="type")
+    CloseCase | ReopenCase | ChangeStatus | AssignCase | FollowUpCase,
+    Field(discriminator="type"),
 ]
 CASE_COMMANDS: TypeAdapter[AnyCaseCommand] = TypeAdapter(AnyCaseCommand)

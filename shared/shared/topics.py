@@ -49,6 +49,11 @@ class Topics:
         """A department's work queue."""
         return self._name(f"queue.{department.slug}")
 
+    @property
+    def notify_mail_dlq(self) -> str:
+        """Emails notify could not deliver (5xx, or 4xx after retries), replayable."""
+        return self._name("notify.mail.dlq")
+
     def dlq(self, topic: str) -> str:
         """Where messages that failed all retries on `topic` go."""
         return f"{topic}.dlq"
@@ -63,4 +68,5 @@ class Topics:
         ]
         queues = [TopicSpec(self.queue(d), partitions=3) for d in Department]
         dead = [TopicSpec(self.dlq(spec.name), partitions=1) for spec in base + queues]
-        return base + queues + dead
+        mail = [TopicSpec(self.notify_mail_dlq, partitions=1)]
+        return base + queues + dead + mail
