@@ -1,30 +1,64 @@
-"""Composition root of the feed service: broker, Mongo client, HTTP app."""
+"""Composition root of the feed service: broker, Mongo client, stores, subscribers, HTTP app."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
+from pymongo import AsyncMongoClient
 
+from feed.api import ReadModel, add_routes
+from feed.handlers import Projection, register
 from feed.settings import Settings
+from feed.store import CaseStore, FeedStore, NoticeStore
+from shared.directory import DirectoryStore
 from shared.kafka import DeadLetterPolicy, ensure_topics, make_broker
-from shared.mongo import mongo_client, mongo_reachable
+from shared.mongo import Document, mongo_client, mongo_reachable
 from shared.service import asyncapi_of, broker_check, new_app, ops_router
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def read_model(settings: Settings, mongo: AsyncMongoClient[Document]) -> ReadModel:
+    """The stores over the service's database."""
+    db = mongo[settings.mongo_database]
+    return ReadModel(
+        cases=CaseStore(db),
+        feed=FeedStore(db),
+        notices=NoticeStore(db),
+        directory=DirectoryStore(db),
+        status_board_url=settings.status_board_url,
+    )
+
+
+def projection_of(model: ReadModel) -> Projection:
+    """The projection writing into the read model's stores."""
+    return Projection(model.cases, model.feed, model.notices, model.directory)
+
+
+async def ensure_indexes(model: ReadModel) -> None:
+    """Every index the reads and the projection use."""
+    await model.cases.ensure_indexes()
+    await model.feed.ensure_indexes()
+    await model.notices.ensure_indexes()
+    await model.directory.ensure_indexes()
+
+
+def create_app(settings: Settings | None = None, broker: KafkaBroker | None = None) -> FastAPI:
     """Wire the feed service; nothing connects until the lifespan starts."""
     settings = settings or Settings()
     registry = CollectorRegistry()
     policy = DeadLetterPolicy(group=settings.service_name)
-    broker = make_broker(
+    broker = broker or make_broker(
         settings, client_id=settings.service_name, policy=policy, registry=registry
     )
     mongo = mongo_client(settings)
+    model = read_model(settings, mongo)
+    register(broker, settings.topics, settings.service_name, projection_of(model))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await ensure_topics(settings.kafka_bootstrap_servers, settings.topics.all_specs())
+        await ensure_indexes(model)
         await broker.start()
         try:
             yield
@@ -32,8 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await broker.stop()
             await mongo.close()
 
-    app = new_app("Feed", "Feed service of the support portal.", lifespan)
+    app = new_app("Feed", "Case read model of the support portal: list, search, feed.", lifespan)
     checks = {"kafka": broker_check(broker), "mongo": lambda: mongo_reachable(mongo)}
     spec = lambda: asyncapi_of(broker, title="Feed")  # noqa: E731
     app.include_router(ops_router(checks=checks, registry=registry, spec=spec))
+    add_routes(app, model)
     return app

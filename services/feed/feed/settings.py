@@ -13,3 +13,11 @@ class Settings(ServiceSettings):
     mongo_database: str = Field(
         "feed", validation_alias=AliasChoices("FEED_MONGO_DATABASE", "mongo_database")
     )
+    status_board_url: str = Field(
+        "http://127.0.0.1:8004",
+        validation_alias=AliasChoices("STATUS_BOARD_URL", "status_board_url"),
+        description="Public base URL of the status board; the banner links to its notifications.",
+    )
+    rebuild_batch: int = Field(
+        2_000, validation_alias=AliasChoices("FEED_REBUILD_BATCH", "rebuild_batch"), ge=1
+    )

@@ -1,15 +1,29 @@
-"""Composition root of the intake service: broker, Mongo client, HTTP app."""
+"""Composition root of the intake service: broker, Mongo client, stores, HTTP app."""
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
 
+from intake import handlers
+from intake.api import BodyLimit, api_router, install_error_handlers
+from intake.logic import TokenBucket
+from intake.producer import EventPublisher
+from intake.seed import load_seed
+from intake.service import Intake
 from intake.settings import Settings
+from intake.store import AttachmentStore, CaseStore, CounterStore, IdempotencyStore
+from shared.directory import DirectoryStore
 from shared.kafka import DeadLetterPolicy, ensure_topics, make_broker
 from shared.mongo import mongo_client, mongo_reachable
 from shared.service import asyncapi_of, broker_check, new_app, ops_router
+
+log = logging.getLogger("intake.app")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -21,19 +35,96 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings, client_id=settings.service_name, policy=policy, registry=registry
     )
     mongo = mongo_client(settings)
+    intake = _intake(settings, mongo[settings.mongo_database])
+    handlers.register(
+        broker,
+        settings.topics,
+        settings.service_name,
+        lambda: intake.cases,
+        lambda: intake.directory,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await ensure_topics(settings.kafka_bootstrap_servers, settings.topics.all_specs())
-        await broker.start()
+        await _ensure_indexes(intake)
+        connecting = asyncio.create_task(_connect(settings, broker, intake))
+        await asyncio.wait([connecting], timeout=settings.startup_wait_seconds)
         try:
             yield
         finally:
-            await broker.stop()
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await connecting
+            await _shutdown(broker, intake)
             await mongo.close()
 
-    app = new_app("Intake", "Intake service of the support portal.", lifespan)
-    checks = {"kafka": broker_check(broker), "mongo": lambda: mongo_reachable(mongo)}
+    app = new_app("Intake", "Contacts' case API of the support portal.", lifespan)
+    app.state.intake = intake
+    install_error_handlers(app)
+    limiter = TokenBucket(rate=settings.rate_per_second, burst=settings.rate_burst)
+    app.include_router(api_router(intake, limiter))
+    app.add_middleware(
+        BodyLimit, json_limit=settings.max_json_bytes, multipart_limit=settings.max_multipart_bytes
+    )
+    kafka_ready = broker_check(broker)
+    checks = {
+        "kafka": lambda: _kafka_ready(intake, kafka_ready),
+        "mongo": lambda: mongo_reachable(mongo),
+    }
     spec = lambda: asyncapi_of(broker, title="Intake")  # noqa: E731
     app.include_router(ops_router(checks=checks, registry=registry, spec=spec))
     return app
+
+
+def _intake(settings: Settings, db: object) -> Intake:
+    return Intake(
+        settings=settings,
+        topics=settings.topics,
+        directory=DirectoryStore(db),  # type: ignore[arg-type]
+        cases=CaseStore(db),  # type: ignore[arg-type]
+        counters=CounterStore(db, settings.case_number_block, settings.case_number_start),  # type: ignore[arg-type]
+        idempotency=IdempotencyStore(db),  # type: ignore[arg-type]
+        attachments=AttachmentStore(db),  # type: ignore[arg-type]
+        publisher=EventPublisher(
+            settings.kafka_bootstrap_servers,
+            settings.service_name,
+            settings.publish_timeout_ms,
+            settings.linger_ms,
+        ),
+    )
+
+
+async def _ensure_indexes(intake: Intake) -> None:
+    await intake.directory.ensure_indexes()
+    await intake.cases.ensure_indexes()
+    await intake.attachments.ensure_indexes()
+
+
+async def _connect(settings: Settings, broker: KafkaBroker, intake: Intake) -> None:
+    """Connect to Kafka, retrying while it is away, then load the directory seed."""
+    while True:
+        try:
+            await ensure_topics(settings.kafka_bootstrap_servers, settings.topics.all_specs())
+            await intake.publisher.start()
+            await broker.start()
+            break
+        except Exception as exc:  # Kafka away: serve 503s and keep trying
+            log.warning(
+                "Kafka unreachable (%r); retrying in %.0f s", exc, settings.kafka_retry_seconds
+            )
+            await intake.publisher.stop()
+            await asyncio.sleep(settings.kafka_retry_seconds)
+    if settings.seed_file:
+        await load_seed(
+            settings.seed_file, settings.topics.directory, intake.directory, intake.publisher
+        )
+
+
+async def _kafka_ready(intake: Intake, broker_ready: object) -> bool:
+    return intake.publisher.ready and bool(await broker_ready())  # type: ignore[operator]
+
+
+async def _shutdown(broker: KafkaBroker, intake: Intake) -> None:
+    await broker.stop()
+    await intake.publisher.stop()
+    await intake.cases.writer.close()

@@ -13,3 +13,53 @@ class Settings(ServiceSettings):
     mongo_database: str = Field(
         "notify", validation_alias=AliasChoices("NOTIFY_MONGO_DATABASE", "mongo_database")
     )
+    mail_from: str = Field(
+        "support@support-portal.local",
+        validation_alias=AliasChoices("NOTIFY_MAIL_FROM", "mail_from"),
+        description="Envelope sender and From address.",
+    )
+    mail_from_name: str = Field(
+        "Campus Support", validation_alias=AliasChoices("NOTIFY_MAIL_FROM_NAME", "mail_from_name")
+    )
+    mail_domain: str = Field(
+        "support-portal.local",
+        validation_alias=AliasChoices("NOTIFY_MAIL_DOMAIN", "mail_domain"),
+        description="Right-hand side of every Message-ID.",
+    )
+    smtp_connections: int = Field(
+        4,
+        ge=1,
+        validation_alias=AliasChoices("NOTIFY_SMTP_CONNECTIONS", "smtp_connections"),
+        description="SMTP connections kept open; recipients of one event are sent in parallel.",
+    )
+    smtp_timeout: float = Field(
+        10.0, validation_alias=AliasChoices("NOTIFY_SMTP_TIMEOUT", "smtp_timeout")
+    )
+    smtp_attempts: int = Field(
+        3,
+        ge=1,
+        validation_alias=AliasChoices("NOTIFY_SMTP_ATTEMPTS", "smtp_attempts"),
+        description="Tries per mail before a 4xx is dead-lettered or a connection fault defers.",
+    )
+    directory_grace_seconds: float = Field(
+        30.0,
+        validation_alias=AliasChoices("NOTIFY_DIRECTORY_GRACE_SECONDS", "directory_grace_seconds"),
+        description="How long an unknown recipient is waited for before it is skipped.",
+    )
+    max_mail_age_hours: float = Field(
+        168.0,
+        validation_alias=AliasChoices("NOTIFY_MAX_MAIL_AGE_HOURS", "max_mail_age_hours"),
+        description="Older events update views but send no mail (a replay never spams).",
+    )
+    batch_size: int = Field(
+        200,
+        ge=1,
+        validation_alias=AliasChoices("NOTIFY_BATCH_SIZE", "batch_size"),
+        description="Case events taken per poll; committed together once all are mailed.",
+    )
+    case_concurrency: int = Field(
+        8,
+        ge=1,
+        validation_alias=AliasChoices("NOTIFY_CASE_CONCURRENCY", "case_concurrency"),
+        description="Cases of one batch worked on at once (each case's events stay in order).",
+    )

@@ -1,15 +1,50 @@
 """Settings of the routing service; every field has a local default."""
 
+from typing import Literal
+
 from pydantic import AliasChoices, Field
 
 from shared.settings import ServiceSettings
+
+
+def _env(name: str, field: str) -> AliasChoices:
+    return AliasChoices(name, field)
 
 
 class Settings(ServiceSettings):
     """Routing settings, from the environment."""
 
     service_name: str = "routing"
-    http_port: int = Field(8002, validation_alias=AliasChoices("ROUTING_PORT", "http_port"))
+    http_port: int = Field(8002, validation_alias=_env("ROUTING_PORT", "http_port"))
     mongo_database: str = Field(
-        "routing", validation_alias=AliasChoices("ROUTING_MONGO_DATABASE", "mongo_database")
+        "routing", validation_alias=_env("ROUTING_MONGO_DATABASE", "mongo_database")
+    )
+    assignment: Literal["round_robin", "least_loaded"] = Field(
+        "round_robin", validation_alias=_env("ROUTING_ASSIGNMENT", "assignment")
+    )
+    holiday_country: str = Field(
+        "US", validation_alias=_env("ROUTING_HOLIDAY_COUNTRY", "holiday_country")
+    )
+    holiday_subdivision: str | None = Field(
+        None, validation_alias=_env("ROUTING_HOLIDAY_SUBDIVISION", "holiday_subdivision")
+    )
+    remind_before_business_days: int = Field(
+        2, ge=1, le=9, validation_alias=_env("ROUTING_REMIND_BEFORE", "remind_before_business_days")
+    )
+    timer_interval_seconds: float = Field(
+        30.0, gt=0, validation_alias=_env("ROUTING_TIMER_INTERVAL", "timer_interval_seconds")
+    )
+    replica_id: str = Field("0", validation_alias=_env("ROUTING_REPLICA_ID", "replica_id"))
+    batch_max: int = Field(500, ge=1, validation_alias=_env("ROUTING_BATCH_MAX", "batch_max"))
+    poll_timeout_ms: int = Field(
+        100, ge=1, validation_alias=_env("ROUTING_POLL_TIMEOUT_MS", "poll_timeout_ms")
+    )
+    fault_exit_after_batches: int | None = Field(
+        None,
+        ge=1,
+        description="Fault drill only: exit after this many batches, before their Kafka commit.",
+        validation_alias=_env("ROUTING_FAULT_EXIT_AFTER_BATCHES", "fault_exit_after_batches"),
+    )
+    routes_file: str | None = Field(
+        None, validation_alias=_env("ROUTING_ROUTES_FILE", "routes_file")
     )

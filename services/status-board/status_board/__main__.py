@@ -1,34 +1,71 @@
 """Entrypoint: `python -m status_board` serves the public and admin ports in one process."""
 
 import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator
 
 import uvicorn
 
 from shared.logs import configure_logging
-from status_board.app import create_admin_app, create_public_app
+from status_board.app import create_admin_app, create_board, create_public_app, run_background
+from status_board.board import Board
 from status_board.settings import Settings
 
 
-async def _serve_both(settings: Settings) -> None:
-    servers = [
-        uvicorn.Server(
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to main(), so both ports stop together."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _servers(settings: Settings, board: Board) -> list[_Server]:
+    apps = (
+        (create_public_app(board=board), settings.http_port),
+        (create_admin_app(board=board), settings.admin_port),
+    )
+    return [
+        _Server(
             uvicorn.Config(
-                app, host=settings.http_host, port=port, log_config=None, access_log=False
+                app,
+                host=settings.http_host,
+                port=port,
+                log_config=None,
+                access_log=False,
+                timeout_graceful_shutdown=5,
             )
         )
-        for app, port in (
-            (create_public_app(settings), settings.http_port),
-            (create_admin_app(settings), settings.admin_port),
-        )
+        for app, port in apps
     ]
-    await asyncio.gather(*(server.serve() for server in servers))
+
+
+def _stop(servers: list[_Server]) -> None:
+    for server in servers:
+        server.should_exit = True
+
+
+async def _serve(settings: Settings) -> None:
+    board = create_board(settings)
+    servers = _servers(settings, board)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, _stop, servers)
+    background = asyncio.create_task(run_background(board))
+    try:
+        await asyncio.gather(*(server.serve() for server in servers))
+    finally:
+        background.cancel()
+        await asyncio.gather(background, return_exceptions=True)
+        board.store.close()
 
 
 def main() -> None:
     """Run the status board until SIGTERM."""
     settings = Settings()
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
-    asyncio.run(_serve_both(settings))
+    asyncio.run(_serve(settings))
 
 
 if __name__ == "__main__":

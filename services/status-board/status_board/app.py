@@ -1,33 +1,86 @@
-"""Composition root of the status board: the public app, the admin app and Kafka ingest."""
+"""Composition root: the board, the public app, the admin app and the background tasks.
+
+The public app and everything it imports is free of Kafka and Mongo clients; Kafka code is
+imported only inside the background tasks.
+"""
+
+import asyncio
+import logging
 
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry
 
-from shared.service import new_app, ops_router
+from shared.messages import utcnow
+from status_board.admin import admin_router
+from status_board.api import add_error_handlers, public_router
+from status_board.board import Board, Clock
+from status_board.fastpath import FastPath
+from status_board.ops import ops_router
 from status_board.settings import Settings
+from status_board.store import NoticeStore
+
+log = logging.getLogger("status_board")
 
 
-def create_public_app(settings: Settings | None = None) -> FastAPI:
-    """The public page, feed, JSON and banner; reads only the local store."""
+def create_board(settings: Settings | None = None, *, clock: Clock = utcnow) -> Board:
+    """Open the local store and build the first snapshot from it (served at once)."""
     settings = settings or Settings()
-    registry = CollectorRegistry()
-    app = new_app("Status board", "Incident and maintenance notices.", None)
+    return Board(settings, NoticeStore(settings.db_path), clock=clock)
 
-    async def store_readable() -> bool:
-        return True
 
-    app.include_router(ops_router(checks={"store": store_readable}, registry=registry))
+def create_public_app(settings: Settings | None = None, *, board: Board | None = None) -> FastAPI:
+    """The public page, feed, JSON and banner; reads only the in-memory snapshot."""
+    board = board or create_board(settings)
+    app = FastAPI(
+        title="Status board",
+        description="Open and closed incident and maintenance notifications.",
+        version="1.0.0",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.include_router(public_router(board))
+    _add_ops(app, board)
+    add_error_handlers(app, board, html_pages=True)
+    app.add_middleware(FastPath, board=board)
     return app
 
 
-def create_admin_app(settings: Settings | None = None) -> FastAPI:
+def create_admin_app(settings: Settings | None = None, *, board: Board | None = None) -> FastAPI:
     """The break-glass admin API on its own port."""
-    settings = settings or Settings()
-    registry = CollectorRegistry()
-    app = new_app("Status board admin", "Break-glass incident publishing.", None)
-
-    async def alive() -> bool:
-        return True
-
-    app.include_router(ops_router(checks={"store": alive}, registry=registry))
+    board = board or create_board(settings)
+    app = FastAPI(
+        title="Status board admin",
+        description="Break-glass incident and maintenance publishing; works while Kafka is down.",
+        version="1.0.0",
+    )
+    app.include_router(admin_router(board))
+    _add_ops(app, board)
+    add_error_handlers(app, board, html_pages=False)
     return app
+
+
+def _add_ops(app: FastAPI, board: Board) -> None:
+    async def store_readable() -> bool:
+        return board.store.readable()
+
+    app.include_router(
+        ops_router(checks={"store": store_readable}, registry=board.metrics.registry)
+    )
+
+
+async def run_background(board: Board) -> None:
+    """Kafka ingest, the outbox relay and the maintenance clock, until cancelled."""
+    from status_board.ingest import run_ingest
+    from status_board.relay import run_relay
+
+    await asyncio.gather(run_ingest(board), run_relay(board), run_maintenance_clock(board))
+
+
+async def run_maintenance_clock(board: Board) -> None:
+    """Move maintenance to In Progress and Completed at its times."""
+    while True:
+        try:
+            board.tick()
+        except Exception:
+            log.exception("maintenance clock failed; trying again")
+        await asyncio.sleep(board.settings.maintenance_tick_s)

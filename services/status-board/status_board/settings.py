@@ -1,5 +1,6 @@
 """Settings of the status board; it runs with every other part of the system down."""
 
+import socket
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -7,22 +8,68 @@ from pydantic import AliasChoices, Field, SecretStr
 from shared.settings import ServiceSettings
 
 
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
 class Settings(ServiceSettings):
     """Status board settings, from the environment."""
 
     service_name: str = "status_board"
-    http_port: int = Field(8004, validation_alias=AliasChoices("STATUS_BOARD_PORT", "http_port"))
-    admin_port: int = Field(
-        8014, validation_alias=AliasChoices("STATUS_BOARD_ADMIN_PORT", "admin_port")
-    )
+    http_port: int = Field(8004, validation_alias=_env("STATUS_BOARD_PORT", "http_port"))
+    admin_port: int = Field(8014, validation_alias=_env("STATUS_BOARD_ADMIN_PORT", "admin_port"))
     data_dir: Path = Field(
         Path(".stack/data/status-board"),
-        validation_alias=AliasChoices("STATUS_BOARD_DATA_DIR", "data_dir"),
+        validation_alias=_env("STATUS_BOARD_DATA_DIR", "data_dir"),
     )
     admin_token: SecretStr = Field(
         SecretStr("local-status-admin-token"),
-        validation_alias=AliasChoices("STATUS_BOARD_ADMIN_TOKEN", "admin_token"),
+        validation_alias=_env("STATUS_BOARD_ADMIN_TOKEN", "admin_token"),
     )
     time_zone: str = Field(
-        "America/Chicago", validation_alias=AliasChoices("STATUS_BOARD_TIME_ZONE", "time_zone")
+        "America/Chicago", validation_alias=_env("STATUS_BOARD_TIME_ZONE", "time_zone")
     )
+    replica_id: str = Field(
+        default_factory=socket.gethostname,
+        validation_alias=_env("STATUS_BOARD_REPLICA_ID", "replica_id"),
+        description="Suffix of this replica's consumer group: each replica reads the whole topic.",
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8004",
+        validation_alias=_env("STATUS_BOARD_PUBLIC_URL", "public_url"),
+        description="Where the public page is reached; banner links and Atom ids use it.",
+    )
+    portal_url: str = Field(
+        "", validation_alias=_env("STATUS_BOARD_PORTAL_URL", "portal_url"), description="Home link."
+    )
+    stale_after_s: float = Field(
+        60.0,
+        validation_alias=_env("STATUS_BOARD_STALE_AFTER_S", "stale_after_s"),
+        description="Live updates count as delayed when Kafka was not heard from for this long.",
+    )
+    heartbeat_s: float = Field(
+        5.0, validation_alias=_env("STATUS_BOARD_HEARTBEAT_S", "heartbeat_s")
+    )
+    maintenance_tick_s: float = Field(
+        5.0, validation_alias=_env("STATUS_BOARD_MAINTENANCE_TICK_S", "maintenance_tick_s")
+    )
+    retry_max_s: float = Field(
+        5.0,
+        validation_alias=_env("STATUS_BOARD_RETRY_MAX_S", "retry_max_s"),
+        description="Longest pause between attempts to reach Kafka; it is retried forever.",
+    )
+    closed_limit: int = Field(
+        100,
+        validation_alias=_env("STATUS_BOARD_CLOSED_LIMIT", "closed_limit"),
+        description="How many closed notices the Closed tab, feed and JSON list show.",
+    )
+
+    @property
+    def group_id(self) -> str:
+        """This replica's consumer group: `status_board.<replica>`."""
+        return f"{self.service_name}.{self.replica_id}"
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite file that holds the snapshot and the outbox."""
+        return self.data_dir / "status-board.sqlite3"

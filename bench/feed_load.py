@@ -1,0 +1,439 @@
+"""Feed benchmark: load 100k cases + 1M posts through the store code, time reads and replay."""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import NAMESPACE_URL, uuid4, uuid5
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from feed.app import ensure_indexes, read_model
+from feed.logic import CaseFilter, SortKey, SubjectOp, change_for, feed_item, plan_query
+from feed.rebuild import rebuild
+from feed.settings import Settings
+from shared.directory import hash_token
+from shared.enums import ActorKind, CaseType, ContactType, Department, Module, Priority, Status
+from shared.events import (
+    Account,
+    AccountUpserted,
+    ApiToken,
+    CaseRouted,
+    CaseSubmitted,
+    Contact,
+    ContactUpserted,
+    PostAdded,
+    StatusChanged,
+    TokenIssued,
+)
+from shared.kafka import ensure_topics
+from shared.messages import Actor
+from shared.mongo import mongo_client
+
+DB = "feed_bench"
+DISTRICTS = 200
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "bench" / "feed_results.json"
+WORDS = [
+    "grade",
+    "book",
+    "attendance",
+    "snow",
+    "day",
+    "rotation",
+    "contract",
+    "scores",
+    "report",
+    "transcript",
+]
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def settings(db: str = DB, namespace: str = "") -> Settings:
+    """Bench settings against the local stack."""
+    return Settings(mongo_database=db, topic_namespace=namespace, log_format="text")
+
+
+def case_events(i: int, posts: int) -> list[Any]:
+    """Submission, routing, one status change and `posts` posts of case `i`."""
+    case_id = uuid5(NAMESPACE_URL, f"bench/{i}")
+    contact = Actor(
+        kind=ActorKind.CONTACT, id=f"c-{i % (DISTRICTS * 3)}", name=f"Contact {i % 997}"
+    )
+    at = T0 + timedelta(minutes=5 * i)
+    subject = " ".join(random.Random(i).sample(WORDS, 3)) + f" {i}"
+    events: list[Any] = [
+        CaseSubmitted(
+            occurred_at=at,
+            case_id=case_id,
+            case_number=1_000_000 + i,
+            account_id=f"d-{i % DISTRICTS}",
+            contact_id=contact.id,
+            submitted_by=contact,
+            priority=list(Priority)[i % 4],
+            subject=subject,
+            description=f"Description of bench case {i}. " * 4,
+            details={"case_type": CaseType.ASK_A_QUESTION, "module": list(Module)[i % 25]},
+        ),
+        CaseRouted(
+            occurred_at=at + timedelta(seconds=1),
+            case_id=case_id,
+            department=Department.CAMPUS_SUPPORT,
+            billable=False,
+            queue="queue.campus-support",
+        ),
+        StatusChanged(
+            occurred_at=at + timedelta(minutes=1),
+            case_id=case_id,
+            from_status=Status.NEW,
+            to_status=list(Status)[1 + i % 9],
+            actor=Actor(kind=ActorKind.STAFF, id="s-1", name="Support Person"),
+        ),
+    ]
+    for p in range(posts):
+        text = f"Post {p} on case {i}: " + " ".join(random.Random(i * 31 + p).sample(WORDS, 5))
+        events.append(
+            PostAdded(
+                occurred_at=at + timedelta(minutes=2 + p),
+                case_id=case_id,
+                post_id=uuid4(),
+                author=contact,
+                body_html=f"<p>{text}</p>",
+                body_text=text,
+            )
+        )
+    return events
+
+
+def fold(events: list[Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The case document and feed items the projection makes of one case's events."""
+    doc: dict[str, Any] | None = None
+    items = []
+    for event in events:
+        names = (
+            {"account_name": f"District {event.account_id}"}
+            if event.type == "case.submitted"
+            else None
+        )
+        item = feed_item(event, doc)
+        doc = change_for(event, names).apply(doc, str(event.case_id), str(event.event_id))
+        if item is not None:
+            items.append(item)
+    assert doc is not None
+    return doc, items
+
+
+async def load(start: int, count: int, posts: int) -> None:
+    """Insert cases [start, start+count) and their posts with insert_many, through the stores."""
+    client = mongo_client(settings(), timeout_ms=60_000)
+    model = read_model(settings(), client)
+    began = time.perf_counter()
+    for chunk in range(start, start + count, 500):
+        cases, items = [], []
+        for i in range(chunk, min(chunk + 500, start + count)):
+            doc, feed = fold(case_events(i, posts))
+            cases.append(doc)
+            items.extend(feed)
+        await model.cases.collection.insert_many(cases, ordered=False)
+        for k in range(0, len(items), 5000):
+            await model.feed.collection.insert_many(items[k : k + 5000], ordered=False)
+    elapsed = time.perf_counter() - began
+    print(f"loaded cases {start}..{start + count} in {elapsed:.0f} s")
+    await client.close()
+
+
+async def index() -> None:
+    """Create the read model's indexes and the directory (districts, a contact, tokens)."""
+    client = mongo_client(settings(), timeout_ms=600_000)
+    model = read_model(settings(), client)
+    began = time.perf_counter()
+    await ensure_indexes(model)
+    print(f"indexes in {time.perf_counter() - began:.0f} s")
+    for d in range(DISTRICTS):
+        await model.directory.apply(
+            AccountUpserted(account=Account(id=f"d-{d}", name=f"District {d}"))
+        )
+    contact = Contact(
+        id="c-bench",
+        first_name="Bench",
+        last_name="Contact",
+        email="bench@example.org",
+        contact_type=ContactType.READ_ONLY,
+        account_ids=["d-7"],
+    )
+    await model.directory.apply(ContactUpserted(contact=contact))
+    token = ApiToken(
+        token_id="t-bench",
+        sha256=hash_token("bench-token"),
+        subject_kind=ActorKind.CONTACT,
+        subject_id="c-bench",
+    )
+    await model.directory.apply(TokenIssued(token=token))
+    await client.close()
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    """p50 and p99 in milliseconds."""
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return {
+        "p50_ms": round(statistics.median(ordered), 1),
+        "p99_ms": round(p99, 1),
+        "n": len(ordered),
+    }
+
+
+async def timed(n: int, call: Callable[[int], Awaitable[Any]]) -> dict[str, float]:
+    """Run `call` n times, return latency percentiles."""
+    samples = []
+    for k in range(n):
+        began = time.perf_counter()
+        await call(k)
+        samples.append((time.perf_counter() - began) * 1000)
+    return percentiles(samples)
+
+
+QUERIES: dict[str, tuple[CaseFilter, SortKey]] = {
+    "list (default sort)": (CaseFilter(), SortKey.LAST_MODIFIED),
+    "filter status": (CaseFilter(status=Status.ASSIGNED), SortKey.LAST_MODIFIED),
+    "filter subject contains": (
+        CaseFilter(subject="book", subject_op=SubjectOp.CONTAINS),
+        SortKey.LAST_MODIFIED,
+    ),
+    "filter subject starts with": (CaseFilter(subject="grade"), SortKey.SUBJECT),
+    "filter number starts with": (CaseFilter(number="10012"), SortKey.CASE_NUMBER),
+    "filter contact starts with": (CaseFilter(contact="contact 1"), SortKey.CONTACT),
+    "filter last modified on": (
+        CaseFilter(last_modified_on=date(2025, 3, 1)),
+        SortKey.LAST_MODIFIED,
+    ),
+    "filter open + priority": (CaseFilter(closed=False, priority=Priority.HIGH), SortKey.PRIORITY),
+}
+
+
+async def measure(n: int) -> dict[str, Any]:
+    """In-process store latency for list, filters and detail of one district."""
+    client = mongo_client(settings(), timeout_ms=60_000)
+    model = read_model(settings(), client)
+    out: dict[str, Any] = {}
+    for name, (flt, sort) in QUERIES.items():
+        plan = plan_query(flt, [f"d-{7}"], sort, True)
+        out[name] = await timed(n, lambda k, p=plan: model.cases.search(p, 0, 20))
+    ids = [str(uuid5(NAMESPACE_URL, f"bench/{7 + DISTRICTS * k}")) for k in range(50)]
+
+    async def detail(k: int) -> None:
+        case_id = ids[k % len(ids)]
+        await model.cases.get(case_id)
+        await model.feed.page(case_id, 0, 20, True, None)
+
+    out["detail (case + feed page)"] = await timed(n, detail)
+    out["feed search"] = await timed(
+        n, lambda k: model.feed.page(ids[k % 50], 0, 20, True, "grade")
+    )
+    await client.close()
+    return out
+
+
+def free_port() -> int:
+    """A free loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def measure_http(n: int) -> dict[str, Any]:
+    """The same reads through a real `python -m feed` process over loopback HTTP."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "FEED_PORT": str(port),
+        "FEED_MONGO_DATABASE": DB,
+        "TOPIC_NAMESPACE": "b" + uuid4().hex[:8],
+        "SERVICE_NAME": "feed-bench",
+        "LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen([sys.executable, "-m", "feed"], env=env)
+    try:
+        return asyncio.run(_http_reads(port, n))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def _http_reads(port: int, n: int) -> dict[str, Any]:
+    headers = {"Authorization": "Bearer bench-token"}
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as http:
+        await _ready(http)
+        params = {
+            "list (default sort)": {},
+            "filter status": {"status": "Assigned"},
+            "filter subject contains": {"subject": "book", "subject_op": "contains"},
+            "filter number starts with": {"number": "10012", "sort": "case_number"},
+            "filter last modified on": {"last_modified": "2025-03-01"},
+        }
+        out: dict[str, Any] = {}
+        for name, query in params.items():
+            out[name] = await timed(n, lambda k, q=query: _get(http, "/cases", q))
+        case = str(uuid5(NAMESPACE_URL, "bench/7"))
+        out["detail (case + feed page)"] = await timed(
+            n, lambda k: _get(http, f"/cases/{case}", {})
+        )
+        return out
+
+
+async def _ready(http: httpx.AsyncClient) -> None:
+    for _ in range(300):
+        try:
+            if (await http.get("/readyz")).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(0.2)
+    raise RuntimeError("feed did not become ready")
+
+
+async def _get(http: httpx.AsyncClient, path: str, params: dict[str, str]) -> None:
+    response = await http.get(path, params=params)
+    response.raise_for_status()
+
+
+async def replay(cases: int, posts: int) -> dict[str, Any]:
+    """Publish the events of `cases` cases once to a fresh namespace, then time `rebuild`."""
+    namespace = "r" + uuid4().hex[:8]
+    cfg = settings(f"feed_bench_replay_{namespace}", namespace)
+    await ensure_topics(cfg.kafka_bootstrap_servers, cfg.topics.all_specs())
+    producer = AIOKafkaProducer(
+        bootstrap_servers=cfg.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=20,
+    )
+    await producer.start()
+    events = 0
+    for i in range(cases):
+        for event in case_events(i, posts):
+            await producer.send(
+                cfg.topics.case_events,
+                event.model_dump_json().encode(),
+                key=str(event.case_id).encode(),
+            )
+            events += 1
+    await producer.flush()
+    await producer.stop()
+    summary = await rebuild(cfg)
+    client = mongo_client(cfg)
+    await client.drop_database(cfg.mongo_database)
+    await client.close()
+    summary["events_per_s"] = round(summary["events"] / summary["total_s"])
+    summary["replay_only_events_per_s"] = round(summary["events"] / summary["replay_s"])
+    return summary
+
+
+async def drop() -> None:
+    """Drop the bench database."""
+    client = mongo_client(settings())
+    await client.drop_database(DB)
+    await client.close()
+
+
+def save(key: str, value: Any) -> None:
+    """Merge one phase's figures into the results file."""
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    data[key] = value
+    RESULTS.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    print(json.dumps({key: value}, indent=2, default=str))
+
+
+def report() -> None:
+    """Render the results file as docs/bench/feed.md."""
+    data = json.loads(RESULTS.read_text())
+    lines = [
+        "# Feed benchmark",
+        "",
+        f"Machine: {os.cpu_count()} cores, shared with other sessions; SecantusDB 0.7.0b3 daemon "
+        "(Mongo wire), Apache Kafka (KRaft, single node), PyMongo async, loopback only.",
+        "",
+        "Commands (each phase stays under 10 minutes; the load is split in two):",
+        "",
+        "```",
+        *COMMANDS,
+        "```",
+        "",
+        f"Data set: {data.get('dataset', '')}",
+        "",
+    ]
+    for key, title in (("store", "In-process store calls"), ("http", "Through HTTP")):
+        if key in data:
+            lines += [
+                f"## {title} (one district of {DISTRICTS}, page of 20)",
+                "",
+                "| query | p50 ms | p99 ms | n |",
+                "| --- | --- | --- | --- |",
+            ]
+            lines += [
+                f"| {name} | {v['p50_ms']} | {v['p99_ms']} | {v['n']} |"
+                for name, v in data[key].items()
+            ]
+            lines.append("")
+    if "replay" in data:
+        r = data["replay"]
+        lines += ["## Replay (`rebuild` from offset 0)", "", "| figure | value |", "| --- | --- |"]
+        lines += [f"| {k} | {v} |" for k, v in r.items()]
+        lines.append("")
+    lines += data.get("notes", [])
+    (RESULTS.parent / "feed.md").write_text("\n".join(lines) + "\n")
+
+
+COMMANDS = [
+    "uv run python bench/feed_load.py load --start 0 --count 50000",
+    "uv run python bench/feed_load.py load --start 50000 --count 50000",
+    "uv run python bench/feed_load.py index",
+    "uv run python bench/feed_load.py measure -n 200",
+    "uv run python bench/feed_load.py http -n 200",
+    "uv run python bench/feed_load.py replay --count 5000 --posts 7",
+    "uv run python bench/feed_load.py drop",
+    "uv run python bench/feed_load.py report",
+]
+
+
+def main() -> None:
+    """Run one phase: load, index, measure, http, replay, drop or report."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "phase", choices=["load", "index", "measure", "http", "replay", "drop", "report"]
+    )
+    parser.add_argument("--start", type=int, default=0)
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--posts", type=int, default=10)
+    parser.add_argument("-n", type=int, default=200)
+    args = parser.parse_args()
+    if args.phase == "load":
+        asyncio.run(load(args.start, args.count, args.posts))
+    elif args.phase == "index":
+        asyncio.run(index())
+    elif args.phase == "measure":
+        save("store", asyncio.run(measure(args.n)))
+    elif args.phase == "http":
+        save("http", measure_http(args.n))
+    elif args.phase == "replay":
+        save("replay", asyncio.run(replay(args.count, args.posts)))
+    elif args.phase == "report":
+        report()
+    else:
+        asyncio.run(drop())
+
+
+if __name__ == "__main__":
+    main()

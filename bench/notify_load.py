@@ -1,0 +1,393 @@
+"""Notify load: emails/s into the local SMTP sink and status change -> stored latency.
+
+Run with the local stack up (it is started if needed):
+    uv run python bench/notify_load.py [--cases 60] [--latency-events 100] [--rate 10]
+
+Side by side in one run, on loopback only, bounded in count and time:
+  1. raw SMTP: pre-built mails sent straight to the sink over 4 kept-open connections
+  2. the Mongo step alone: notify's per-event writes (view update, claim, mark sent)
+  3. notify end to end: a `python -m notify` process drains a backlog of case events
+  4. latency: status changes published at a steady rate -> message stored by the sink
+Results go to docs/bench/notify.md.
+"""
+
+import argparse
+import asyncio
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import httpx
+from pymongo import AsyncMongoClient
+
+from notify.logic import message_id, root_message_id
+from notify.mailer import Mailer
+from shared import devstack
+from shared.enums import ActorKind, ContactType, Module, Priority, Status
+from shared.events import (
+    Account,
+    AccountUpserted,
+    CaseSubmitted,
+    Contact,
+    ContactUpserted,
+    RecipientsChanged,
+    StatusChanged,
+)
+from shared.kafka import ensure_topics, make_broker
+from shared.messages import Actor, Message
+from shared.settings import InfraSettings
+from shared.topics import Topics
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORT = ROOT / "docs" / "bench" / "notify.md"
+DOMAIN = "bench.notify.invalid"
+STAFF = Actor(kind=ActorKind.STAFF, id="s-1", name="Bench Staff")
+STEPS = [Status.ASSIGNED, Status.PENDING_CUSTOMER_INPUT, Status.ASSIGNED, Status.SCHEDULED]
+LIMIT = 240.0  # seconds any one wait may take
+
+
+@dataclass
+class Run:
+    """One benchmark run's environment."""
+
+    infra: InfraSettings
+    mailbox: str
+    topics: Topics
+    database: str
+    tag: str
+
+    def address(self, who: str) -> str:
+        return f"{who}-{self.tag}@bench.example.org"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def stored(run: Run) -> dict[str, float]:
+    """Message-ID -> time the sink stored it (epoch seconds), for this run's addresses."""
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        reply = await client.get(f"{run.mailbox}/api/messages")
+    found: dict[str, float] = {}
+    for entry in reply.json():
+        if any(run.tag in rcpt for rcpt in entry.get("rcpt_tos", [])):
+            at = datetime.fromisoformat(entry["received_at"]).timestamp()
+            found[entry["message_id"]] = min(at, found.get(entry["message_id"], at))
+    return found
+
+
+async def wait_for(run: Run, wanted: set[str]) -> dict[str, float]:
+    deadline = time.monotonic() + LIMIT
+    while True:
+        found = await stored(run)
+        if wanted <= set(found):
+            return found
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {len(wanted & set(found))}/{len(wanted)} mails arrived")
+        await asyncio.sleep(0.5)
+
+
+# --- 1. raw SMTP --------------------------------------------------------------------------
+
+
+async def raw_smtp(run: Run, count: int) -> float:
+    """Emails/s of aiosmtplib alone into the sink (4 connections, like notify)."""
+    mailer = Mailer(run.infra.smtp_host, run.infra.smtp_port, sender="bench@bench.example.org")
+    to = run.address("raw")
+    mails = []
+    for n in range(count):
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = "bench@bench.example.org", to, f"{n}"
+        message["Message-ID"] = f"<raw-{n}-{run.tag}@{DOMAIN}>"
+        message.set_content("raw smtp baseline " * 20)
+        mails.append(message)
+    started = time.perf_counter()
+    await asyncio.gather(*(mailer.send(m, to) for m in mails))
+    elapsed = time.perf_counter() - started
+    await mailer.aclose()
+    return count / elapsed
+
+
+# --- 2. the Mongo step alone ----------------------------------------------------------------
+
+
+async def mongo_step(run: Run, events: int, retry_writes: bool) -> float:
+    """Events/s of notify's per-event writes for a 2-recipient status change."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        run.infra.mongo_url.get_secret_value(), retryWrites=retry_writes, w="majority"
+    )
+    db = client[f"{run.database}_mongo_step"]
+    await db["cases"].insert_one({"_id": "case", "last_status": "New"})
+    started = time.perf_counter()
+    for n in range(events):
+        await db["cases"].find_one_and_update({"_id": "case"}, {"$set": {"last_status": str(n)}})
+        keys = [f"{n}/a", f"{n}/b"]
+        await db["sent_mail"].insert_many([{"_id": k, "status": "sending"} for k in keys])
+        await db["sent_mail"].update_many({"_id": {"$in": keys}}, {"$set": {"status": "sent"}})
+    elapsed = time.perf_counter() - started
+    await client.drop_database(db.name)
+    await client.close()
+    return events / elapsed
+
+
+# --- 3 and 4. notify end to end -------------------------------------------------------------
+
+
+def start_notify(run: Run, log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": run.infra.kafka_bootstrap_servers,
+        "MONGO_URL": run.infra.mongo_url.get_secret_value(),
+        "SMTP_HOST": run.infra.smtp_host,
+        "SMTP_PORT": str(run.infra.smtp_port),
+        "TOPIC_NAMESPACE": run.topics.namespace,
+        "NOTIFY_MONGO_DATABASE": run.database,
+        "NOTIFY_MAIL_DOMAIN": DOMAIN,
+        "NOTIFY_PORT": str(port),
+        "LOG_LEVEL": os.environ.get("BENCH_NOTIFY_LOG_LEVEL", "WARNING"),
+    }
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "notify"], env=env, stdout=out, stderr=out)
+    return proc, port
+
+
+async def ready(port: int) -> None:
+    deadline = time.monotonic() + LIMIT
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.25)
+    raise SystemExit("notify did not become ready")
+
+
+def contact(run: Run, who: str) -> Contact:
+    return Contact(
+        id=f"{who}-{run.tag}",
+        first_name=who.title(),
+        last_name="Bench",
+        email=run.address(who),
+        contact_type=ContactType.AUTHORIZED_SUPPORT,
+        account_ids=[f"acct-{run.tag}"],
+    )
+
+
+async def publish(broker: Any, topic: str, event: Message, key: str) -> None:
+    await broker.publish(event.model_dump(mode="json"), topic=topic, key=key.encode())
+
+
+async def directory(run: Run, broker: Any, people: list[Contact]) -> None:
+    account = Account(id=f"acct-{run.tag}", name="Bench District")
+    await publish(broker, run.topics.directory, AccountUpserted(account=account), "account")
+    for person in people:
+        await publish(broker, run.topics.directory, ContactUpserted(contact=person), person.id)
+
+
+def submitted(owner: Contact, number: int) -> CaseSubmitted:
+    return CaseSubmitted(
+        case_id=uuid4(),
+        case_number=number,
+        account_id=owner.account_ids[0],
+        contact_id=owner.id,
+        submitted_by=Actor(kind=ActorKind.CONTACT, id=owner.id, name=owner.display_name),
+        priority=Priority.MEDIUM,
+        subject=f"Bench case {number}",
+        description="bench",
+        details={"case_type": "Ask a Question", "module": Module.CALENDAR.value},
+    )
+
+
+async def backlog(run: Run, broker: Any, owner: Contact, other: Contact, cases: int) -> set[str]:
+    """Publish `cases` case histories; return the Message-IDs they must produce."""
+    due: set[str] = set()
+    for number in range(cases):
+        case = submitted(owner, 9_500_000 + number)
+        added = RecipientsChanged(
+            case_id=case.case_id, added=[other.id], recipients=[owner.id, other.id], actor=STAFF
+        )
+        events: list[Any] = [case, added]
+        previous = Status.NEW
+        for step in STEPS:
+            events.append(
+                StatusChanged(
+                    case_id=case.case_id, from_status=previous, to_status=step, actor=STAFF
+                )
+            )
+            previous = step
+        for event in events:
+            await publish(broker, run.topics.case_events, event, str(case.case_id))
+        due |= {
+            root_message_id(case.case_id, DOMAIN),
+            message_id(added.event_id, other.email, DOMAIN),
+        }
+        for change in events[2:]:
+            due |= {message_id(change.event_id, p.email, DOMAIN) for p in (owner, other)}
+    return due
+
+
+async def latency(
+    run: Run, broker: Any, owner: Contact, other: Contact, events: int, rate: float
+) -> list[float]:
+    """Publish status changes at `rate`/s; seconds from publish to stored, per mail."""
+    case = submitted(owner, 9_600_000)
+    added = RecipientsChanged(
+        case_id=case.case_id, added=[other.id], recipients=[owner.id, other.id], actor=STAFF
+    )
+    for event in (case, added):
+        await publish(broker, run.topics.case_events, event, str(case.case_id))
+    await wait_for(run, {message_id(added.event_id, other.email, DOMAIN)})
+    sent_at: dict[str, float] = {}
+    previous = Status.ASSIGNED
+    for _ in range(events):
+        step = Status.SCHEDULED if previous is Status.ASSIGNED else Status.ASSIGNED
+        change = StatusChanged(
+            case_id=case.case_id, from_status=previous, to_status=step, actor=STAFF
+        )
+        previous = step
+        at = time.time()
+        await publish(broker, run.topics.case_events, change, str(case.case_id))
+        for person in (owner, other):
+            sent_at[message_id(change.event_id, person.email, DOMAIN)] = at
+        await asyncio.sleep(max(0.0, 1.0 / rate - (time.time() - at)))
+    found = await wait_for(run, set(sent_at))
+    return [found[mid] - at for mid, at in sent_at.items()]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def main(args: argparse.Namespace) -> None:
+    devstack.ensure(devstack.INFRA_PARTS)
+    stack = devstack.settings()
+    infra = InfraSettings(
+        kafka_bootstrap_servers=stack.kafka_bootstrap,
+        mongo_url=stack.mongo_url,
+        smtp_host=stack.smtp_host,
+        smtp_port=stack.smtp_port,
+    )
+    tag = uuid4().hex[:8]
+    run = Run(infra, stack.mailbox_url, Topics(f"b{tag}"), f"notify_bench_{tag}", tag)
+    await ensure_topics(infra.kafka_bootstrap_servers, run.topics.all_specs())
+    load = os.getloadavg()
+
+    mails = args.cases * (2 + 2 * len(STEPS))
+    raw = await raw_smtp(run, mails)
+    mongo_plain = await mongo_step(run, 200, retry_writes=False)
+    mongo_retry = await mongo_step(run, 30, retry_writes=True)
+
+    broker = make_broker(infra, client_id="notify-bench")
+    await broker.start()
+    owner, other = contact(run, "owner"), contact(run, "other")
+    log = Path(f"/tmp/notify-bench-{tag}.log")
+    proc, port = start_notify(run, log)
+    try:
+        await ready(port)
+        await directory(run, broker, [owner, other])
+        started = time.time()
+        due = await backlog(run, broker, owner, other, args.cases)
+        published = time.time() - started
+        found = await wait_for(run, due)
+        times = sorted(found[mid] for mid in due)
+        drain = max(times) - started
+        throughput = len(due) / (max(times) - min(times))
+        lat = await latency(run, broker, owner, other, args.latency_events, args.rate)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        await broker.stop()
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            infra.mongo_url.get_secret_value()
+        )
+        await client.drop_database(run.database)
+        await client.close()
+
+    figures = {
+        "mails": len(due),
+        "events": args.cases * (2 + len(STEPS)),
+        "publish_s": published,
+        "drain_s": drain,
+        "notify_eps": throughput,
+        "raw_eps": raw,
+        "mongo_plain": mongo_plain,
+        "mongo_retry": mongo_retry,
+        "p50": percentile(lat, 0.5) * 1000,
+        "p99": percentile(lat, 0.99) * 1000,
+        "max": max(lat) * 1000,
+        "mean": statistics.mean(lat) * 1000,
+        "lat_n": len(lat),
+        "load": load,
+    }
+    write_report(figures, args)
+    print(REPORT.read_text())
+
+
+def write_report(f: dict[str, Any], args: argparse.Namespace) -> None:
+    cpu = platform.processor() or platform.machine()
+    command = (
+        f"uv run python bench/notify_load.py --cases {args.cases} "
+        f"--latency-events {args.latency_events} --rate {args.rate}"
+    )
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(
+        f"""# Notify benchmark
+
+Machine: {os.cpu_count()} cores ({cpu}), Linux, loopback only; local stack (Apache Kafka
+KRaft, SecantusDB, the aiosmtpd sink that fsyncs every message). Shared, noisy machine:
+load average at start {f["load"][0]:.2f} / {f["load"][1]:.2f} / {f["load"][2]:.2f}.
+
+Command: `{command}`
+
+Run at {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}; all figures from this one run.
+
+## Throughput (emails/s into the sink)
+
+| what | figure |
+| --- | --- |
+| raw SMTP: aiosmtplib, 4 kept-open connections, pre-built mails | {f["raw_eps"]:.0f} emails/s |
+| notify end to end: {f["events"]} case events -> {f["mails"]} emails (2 recipients/case) | **{f["notify_eps"]:.0f} emails/s** |
+| notify / raw SMTP | {f["notify_eps"] / f["raw_eps"]:.2f} |
+| backlog published in / last mail stored after | {f["publish_s"]:.1f} s / {f["drain_s"]:.1f} s |
+
+Floor: >= 100 emails/s.
+
+## The Mongo step alone (per status change with 2 recipients: view update, claim, mark)
+
+| client | figure |
+| --- | --- |
+| retryWrites=False (what notify uses) | {f["mongo_plain"]:.0f} events/s |
+| retryWrites=True (the shared default) | {f["mongo_retry"]:.0f} events/s |
+
+## Latency: status change published -> message stored by the sink
+
+{f["lat_n"]} mails ({args.latency_events} status changes x 2 recipients, {args.rate}/s):
+p50 **{f["p50"]:.0f} ms**, p99 **{f["p99"]:.0f} ms**, mean {f["mean"]:.0f} ms, max {f["max"]:.0f} ms.
+(Includes Kafka consume and commit, the Mongo writes, rendering and the sink's fsyncs.)
+"""
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=60)
+    parser.add_argument("--latency-events", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=10.0)
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,250 @@
+"""HTTP routes of the feed: case list and search, case detail, case feed, portal banner."""
+
+import re
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+
+from feed.logic import (
+    CaseFilter,
+    SortKey,
+    SubjectOp,
+    banner_of,
+    local_time,
+    pages,
+    plan_query,
+)
+from feed.models import (
+    BannerPublic,
+    CasePagePublic,
+    CasePublic,
+    CaseSummaryPublic,
+    FeedItemPublic,
+    FeedPagePublic,
+)
+from feed.store import CaseStore, FeedStore, NoticeStore
+from shared.directory import DirectoryStore, Principal, bearer_auth
+from shared.enums import CaseType, Module, NoticeKind, Priority, Status
+from shared.mongo import Document
+from shared.workflow import DEFAULT_TIME_ZONE
+
+MAX_PAGE_SIZE = 200
+
+
+class FeedError(Exception):
+    """Root of the feed's errors; `status` is the HTTP answer api.py maps it to."""
+
+    status = 400
+
+
+class CaseNotFound(FeedError):
+    """No case with that id or number in the caller's districts."""
+
+    status = 404
+
+
+class BadQuery(FeedError):
+    """A query parameter breaks a rule; the message names the field and the rule."""
+
+    status = 422
+
+
+@dataclass
+class ReadModel:
+    """What the routes read."""
+
+    cases: CaseStore
+    feed: FeedStore
+    notices: NoticeStore
+    directory: DirectoryStore
+    status_board_url: str
+
+
+Page = Annotated[int, Query(ge=1, description="Page number, from 1.")]
+PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page (max 200).")]
+
+
+def add_routes(app: FastAPI, model: ReadModel) -> None:
+    """Mount the feed routes and the error mapping on the app."""
+    app.include_router(_router(model))
+    app.add_exception_handler(FeedError, _feed_error)
+
+
+async def _feed_error(_: Request, exc: Exception) -> JSONResponse:
+    status = exc.status if isinstance(exc, FeedError) else 500
+    return JSONResponse({"detail": str(exc)}, status_code=status)
+
+
+def _router(model: ReadModel) -> APIRouter:
+    router = APIRouter(tags=["cases"])
+    caller = Depends(bearer_auth(lambda: model.directory))
+    Caller = Annotated[Principal, caller]
+
+    @router.get("/cases", summary="Cases of the caller's districts, filtered, sorted, paged")
+    async def list_cases(
+        who: Caller,
+        filters: Annotated[CaseFilter, Depends(_case_filter)],
+        sort: SortKey = SortKey.LAST_MODIFIED,
+        order: Literal["asc", "desc"] = "desc",
+        page: Page = 1,
+        page_size: PageSize = 20,
+        account_id: str | None = None,
+    ) -> CasePagePublic:
+        zone = filters.time_zone or await _zone_of(model, who)
+        flt = replace(filters, time_zone=zone)
+        query = plan_query(flt, _scope(who, account_id), sort, order == "desc")
+        total, docs = await model.cases.search(query, (page - 1) * page_size, page_size)
+        items = [CaseSummaryPublic.model_validate(_local(d, zone)) for d in docs]
+        return CasePagePublic(
+            total=total, page=page, page_size=page_size, pages=pages(total, page_size), items=items
+        )
+
+    @router.get("/cases/{case_ref}", summary="A case by id or number, with its newest feed")
+    async def get_case(who: Caller, case_ref: str, feed_page_size: PageSize = 20) -> CasePublic:
+        doc = await _visible_case(model, who, case_ref)
+        zone = await _zone_of(model, who)
+        feed = await _feed_page(model, doc["_id"], 1, feed_page_size, "newest", None, zone)
+        case = CasePublic.model_validate({**_local(doc, zone), "feed": feed})
+        return case
+
+    @router.get("/cases/{case_ref}/feed", summary="A case's posts and activity, searchable")
+    async def get_feed(
+        who: Caller,
+        case_ref: str,
+        page: Page = 1,
+        page_size: PageSize = 20,
+        sort: Literal["newest", "oldest"] = "newest",
+        q: Annotated[str | None, Query(max_length=200, description="Search this feed.")] = None,
+    ) -> FeedPagePublic:
+        doc = await _visible_case(model, who, case_ref)
+        zone = await _zone_of(model, who)
+        return await _feed_page(model, doc["_id"], page, page_size, sort, q, zone)
+
+    @router.get("/banner", summary="The portal banner: open incident, maintenance or none")
+    async def banner(who: Caller) -> BannerPublic:
+        scope = None if who.is_staff else who.account_ids
+        notice = banner_of(await model.notices.open_notices(), scope)
+        link = model.status_board_url.rstrip("/") + "/notifications"
+        if notice is None:
+            return BannerPublic(state="none", color="gray", link=link)
+        incident = notice.kind is NoticeKind.INCIDENT
+        return BannerPublic(
+            state="incident" if incident else "maintenance",
+            color="orange" if incident else "green",
+            title=notice.title,
+            notice_id=notice.id,
+            status=notice.status.value,
+            link=link,
+        )
+
+    return router
+
+
+def _case_filter(
+    number: Annotated[str | None, Query(pattern=r"^\d{1,12}$", description="Starts with.")] = None,
+    subject: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    subject_op: SubjectOp = SubjectOp.STARTS_WITH,
+    status: Status | None = None,
+    priority: Priority | None = None,
+    module: Module | None = None,
+    case_type: CaseType | None = None,
+    contact: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    last_modified: Annotated[date | None, Query(description="On this day, local.")] = None,
+    closed: bool | None = None,
+    tz: Annotated[str | None, Query(description="IANA time zone for dates.")] = None,
+) -> CaseFilter:
+    if tz is not None and not _known_zone(tz):
+        raise BadQuery(f"tz {tz!r} is not an IANA time zone: send e.g. tz=America/Chicago")
+    return CaseFilter(
+        number=number,
+        subject=subject,
+        subject_op=subject_op,
+        status=status,
+        priority=priority,
+        module=module.value if module else None,
+        case_type=case_type.value if case_type else None,
+        contact=contact,
+        last_modified_on=last_modified,
+        closed=closed,
+        time_zone=tz or "",
+    )
+
+
+def _known_zone(name: str) -> bool:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        return False
+    return re.fullmatch(r"[A-Za-z_+\-/0-9]+", name) is not None
+
+
+def _scope(who: Principal, account_id: str | None) -> list[str] | None:
+    """The districts a query may read: the caller's (staff: all), narrowed by account_id."""
+    if account_id is None:
+        return None if who.is_staff else sorted(who.account_ids)
+    if not who.sees_account(account_id):
+        raise BadQuery(f"account_id {account_id!r} is not one of your districts: omit it")
+    return [account_id]
+
+
+async def _zone_of(model: ReadModel, who: Principal) -> str:
+    """The caller's district time zone (the first district's); staff read Central time."""
+    if who.is_staff or not who.account_ids:
+        return DEFAULT_TIME_ZONE
+    account = await model.directory.account(sorted(who.account_ids)[0])
+    return account.time_zone if account else DEFAULT_TIME_ZONE
+
+
+async def _visible_case(model: ReadModel, who: Principal, case_ref: str) -> Document:
+    """The case if the caller's districts include it; another district's case is not found."""
+    doc = None
+    if case_ref.isdigit():
+        doc = await model.cases.by_number(int(case_ref))
+    elif _is_uuid(case_ref):
+        doc = await model.cases.get(case_ref)
+    if doc is None or "account_id" not in doc or not who.sees_account(doc["account_id"]):
+        raise CaseNotFound(
+            f"no case {case_ref!r} in your districts: use a case id or number from GET /cases"
+        )
+    return doc
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+async def _feed_page(
+    model: ReadModel, case_id: str, page: int, size: int, sort: str, q: str | None, zone: str
+) -> FeedPagePublic:
+    text = re.escape(q.lower()) if q else None
+    skip = (page - 1) * size
+    total, docs = await model.feed.page(case_id, skip, size, sort == "newest", text)
+    items = [
+        FeedItemPublic.model_validate({**d, "at_local": local_time(d["at"], zone)}) for d in docs
+    ]
+    return FeedPagePublic(
+        total=total,
+        page=page,
+        page_size=size,
+        pages=pages(total, size),
+        sort="newest" if sort == "newest" else "oldest",
+        items=items,
+    )
+
+
+def _local(doc: Document, zone: str) -> dict[str, Any]:
+    return {
+        **doc,
+        "last_modified_local": local_time(doc.get("last_modified"), zone),
+        "created_local": local_time(doc.get("created_at"), zone),
+    }

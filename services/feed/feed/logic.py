@@ -1,0 +1,550 @@
+"""Pure decisions of the feed: case changes, feed wording, list queries and the banner."""
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from shared.cases import module_of
+from shared.enums import ActorKind, NoticeKind, Priority, Status
+from shared.events import (
+    Account,
+    AnyCaseEvent,
+    AttachmentAdded,
+    CaseAssigned,
+    CaseFollowedUp,
+    CaseRouted,
+    CaseSubmitted,
+    CommandRejected,
+    Contact,
+    Notice,
+    PostAdded,
+    RecipientsChanged,
+    StatusChanged,
+)
+from shared.messages import Actor, AttachmentRef
+
+Doc = dict[str, Any]
+ROLES = {ActorKind.CONTACT: "Customer", ActorKind.STAFF: "Support", ActorKind.SYSTEM: "System"}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+# --- case changes ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """What one event does to a case document, as update operators both paths apply."""
+
+    set: Doc = field(default_factory=dict)
+    set_on_insert: Doc = field(default_factory=dict)
+    max: Doc = field(default_factory=dict)
+    unset: tuple[str, ...] = ()
+    add_to_set: Doc = field(default_factory=dict)
+
+    def update(self, event_id: str) -> Doc:
+        """The MongoDB update; the event id is recorded so a redelivery is not reapplied."""
+        ops: Doc = {"$push": {"applied": event_id}}
+        for op, value in (("$set", self.set), ("$setOnInsert", self.set_on_insert)):
+            if value:
+                ops[op] = value
+        if self.max:
+            ops["$max"] = self.max
+        if self.unset:
+            ops["$unset"] = dict.fromkeys(self.unset, "")
+        if self.add_to_set:
+            ops["$addToSet"] = self.add_to_set
+        return ops
+
+    def apply(self, doc: Doc | None, case_id: str, event_id: str) -> Doc:
+        """The same update applied in memory (the rebuild folds events this way)."""
+        out = {"_id": case_id, "applied": [], **self.set_on_insert} if doc is None else dict(doc)
+        out.update(self.set)
+        for key, value in self.max.items():
+            out[key] = value if out.get(key) is None else max(out[key], value)
+        for key in self.unset:
+            out.pop(key, None)
+        for key, value in self.add_to_set.items():
+            out[key] = [*out.get(key, []), value] if value not in out.get(key, []) else out[key]
+        out["applied"] = [*out.get("applied", []), event_id]
+        return out
+
+
+def submission_names(event: CaseSubmitted, account: Account | None, contact: Contact | None) -> Doc:
+    """Account and contact names of a submission, from the directory when it knows them."""
+    name = contact.display_name if contact else None
+    if name is None and event.submitted_by.id == event.contact_id:
+        name = event.submitted_by.name
+    return {"account_name": account.name if account else None, "contact_name": name}
+
+
+def owner_of_department(department: str) -> Doc:
+    """A department queue as the case owner."""
+    return {"kind": "department", "name": department, "department": department}
+
+
+def change_for(event: AnyCaseEvent, names: Doc | None = None) -> CaseChange:
+    """The case change an event causes; `names` holds account/contact names for submissions."""
+    match event:
+        case CaseSubmitted():
+            return _submitted(event, names or {})
+        case CaseRouted():
+            owner = owner_of_department(event.department.value)
+            return _modified(event, None, {"owner": owner, "billable": event.billable})
+        case CaseAssigned():
+            owner = owner_of_department(event.department.value)
+            if event.assignee is not None:
+                owner = {**owner, "kind": "staff", "name": event.assignee.name}
+                owner["staff_id"] = event.assignee.id
+            return _modified(event, event.actor, {"owner": owner})
+        case StatusChanged():
+            return _status_changed(event)
+        case PostAdded():
+            return _modified(event, event.author, {})
+        case AttachmentAdded():
+            return _attachment(event)
+        case RecipientsChanged():
+            return _modified(event, event.actor, {"recipients": event.recipients})
+        case CaseFollowedUp():
+            return _modified(event, None, {"auto_close_on": event.closes_on.isoformat()})
+        case CommandRejected():
+            return CaseChange()
+
+
+def _modified(event: AnyCaseEvent, actor: Actor | None, fields: Doc) -> CaseChange:
+    # Last Modified is the last update or communication on the case (seed: Case Search).
+    by = {"last_modified_by": actor.name} if actor else {}
+    return CaseChange(set={**fields, **by}, max={"last_modified": event.occurred_at})
+
+
+def _submitted(event: CaseSubmitted, names: Doc) -> CaseChange:
+    contact = names.get("contact_name") or event.contact_id
+    module = module_of(event.details)
+    base = {
+        "number": event.case_number,
+        "number_s": str(event.case_number),
+        "subject": event.subject,
+        "subject_lc": event.subject.lower(),
+        "description": event.description,
+        "case_type": event.case_type.value,
+        "module": module.value if module else None,
+        "priority": event.priority.value,
+        "priority_rank": event.priority.rank,
+        "account_id": event.account_id,
+        "account_name": names.get("account_name") or event.account_id,
+        "contact_id": event.contact_id,
+        "contact_name": contact,
+        "contact_lc": contact.lower(),
+        "created_at": event.occurred_at,
+        "created_by": event.submitted_by.model_dump(mode="json"),
+        "due_date": event.due_date.isoformat() if event.due_date else None,
+        "details": event.details.model_dump(mode="json"),
+    }
+    # Status and owner only on insert: a late redelivery must not undo later workflow moves.
+    initial = {
+        "status": Status.NEW.value,
+        "closed": False,
+        "owner": {"kind": "contact", "name": event.submitted_by.name},
+        "last_modified_by": event.submitted_by.name,
+    }
+    return CaseChange(set=base, set_on_insert=initial, max={"last_modified": event.occurred_at})
+
+
+def _status_changed(event: StatusChanged) -> CaseChange:
+    to = event.to_status
+    fields: Doc = {"status": to.value, "closed": to is Status.CLOSED}
+    if to is Status.PENDING_CUSTOMER_VERIFICATION and event.note:
+        fields["resolution"] = event.note
+    if event.development_issue:
+        fields["development_issue"] = event.development_issue
+    if event.release_name:
+        fields["release_name"] = event.release_name
+    unset: tuple[str, ...] = ()
+    if to is Status.CLOSED:
+        fields["closed_at"] = event.occurred_at
+    else:
+        unset = ("closed_at",)
+    change = _modified(event, event.actor, fields)
+    return CaseChange(set=change.set, max=change.max, unset=unset)
+
+
+def _attachment(event: AttachmentAdded) -> CaseChange:
+    meta = {**event.attachment.model_dump(mode="json"), "post_id": _str(event.post_id)}
+    change = _modified(event, event.author, {})
+    return CaseChange(set=change.set, max=change.max, add_to_set={"attachments": meta})
+
+
+def _str(value: object | None) -> str | None:
+    return None if value is None else str(value)
+
+
+# --- feed wording ---------------------------------------------------------------------------
+
+
+def who(actor: Actor | Doc) -> str:
+    """An actor as the feed names them: "Zack Morris (TESTING) (Customer)"."""
+    kind = ActorKind(actor.kind if isinstance(actor, Actor) else actor["kind"])
+    name = actor.name if isinstance(actor, Actor) else actor["name"]
+    return f"{name} ({ROLES[kind]})"
+
+
+def feed_item(event: AnyCaseEvent, before: Doc | None) -> Doc | None:
+    """The feed entry an event adds, worded like the portal; None when it adds none."""
+    match event:
+        case PostAdded():
+            return _post(event)
+        case AttachmentAdded() if event.post_id is not None:
+            return None  # shown with its post
+        case _:
+            wording = _wording(event, before or {})
+            return None if wording is None else _activity(event, *wording)
+
+
+def _activity(event: AnyCaseEvent, actor: Doc, headline: str, lines: list[str]) -> Doc:
+    text = " ".join([headline, *lines])
+    return {
+        "_id": str(event.event_id),
+        "case_id": str(event.case_id),
+        "at": event.occurred_at,
+        "kind": "activity",
+        "event_type": event.type,
+        "actor": actor,
+        "role": ROLES[ActorKind(actor["kind"])],
+        "headline": headline,
+        "lines": lines,
+        "search_lc": text.lower(),
+    }
+
+
+def _post(event: PostAdded) -> Doc:
+    actor = event.author.model_dump(mode="json")
+    files = [a.filename for a in event.attachments]
+    text = " ".join([who(event.author), event.body_text, *files])
+    return {
+        **_activity(event, actor, who(event.author), []),
+        "kind": "post",
+        "post_id": str(event.post_id),
+        "body_html": event.body_html,
+        "body_text": event.body_text,
+        "attachments": [a.model_dump(mode="json") for a in event.attachments],
+        "search_lc": text.lower(),
+    }
+
+
+def _wording(event: AnyCaseEvent, before: Doc) -> tuple[Doc, str, list[str]] | None:
+    match event:
+        case CaseSubmitted():
+            return _dump(event.submitted_by), f"{who(event.submitted_by)} created this case.", []
+        case CaseRouted():
+            return _routed(event, before)
+        case CaseAssigned():
+            new = event.assignee.name if event.assignee else event.department.value
+            return _updated(event.actor, [f"Case Owner {_owner_name(before)} to {new}"])
+        case StatusChanged():
+            return _updated(event.actor, status_lines(event))
+        case AttachmentAdded():
+            line = f"Attachment {event.attachment.filename} ({_size(event.attachment)})"
+            return _updated(event.author, [line])
+        case RecipientsChanged():
+            return _updated(event.actor, recipient_lines(event))
+        case CaseFollowedUp():
+            return _followed_up(event)
+        case CommandRejected():
+            verb = event.command_type.replace("_", " ").lower()
+            head = f"{who(event.actor)} request ({verb}) was not accepted."
+            return _dump(event.actor), head, [event.reason]
+        case _:
+            return None
+
+
+def _dump(actor: Actor) -> Doc:
+    return actor.model_dump(mode="json")
+
+
+def _updated(actor: Actor, lines: list[str]) -> tuple[Doc, str, list[str]]:
+    return _dump(actor), f"{who(actor)} updated this record.", lines
+
+
+def _owner_name(before: Doc) -> str:
+    owner = before.get("owner") or {}
+    return str(owner.get("name") or "Unassigned")
+
+
+def _routed(event: CaseRouted, before: Doc) -> tuple[Doc, str, list[str]]:
+    # Routing acts on the submitter's behalf: the seed shows the contact "updated this record".
+    actor = before.get("created_by") or {"kind": "system", "id": "system", "name": "Support Portal"}
+    line = f"Case Owner {_owner_name(before)} to {event.department.value}"
+    return actor, f"{who(actor)} updated this record.", [line]
+
+
+def status_lines(event: StatusChanged) -> list[str]:
+    """Status change wording with the escalation, release, resolution or reopen details."""
+    lines = [f"Status {event.from_status.value} to {event.to_status.value}"]
+    to = event.to_status
+    if to is Status.ASSIGNED_TO_DEVELOPMENT:
+        issue = event.development_issue or "pending"
+        lines.append(f"Escalated to Development: development issue {issue}")
+    if to is Status.AVAILABLE_IN_RELEASE:
+        lines.append(f"Available in Release {event.release_name or 'to be announced'}")
+    if event.note:
+        lines.append(f"{_NOTE_LABELS.get(to, 'Note')}: {event.note}")
+    return lines
+
+
+_NOTE_LABELS = {
+    Status.PENDING_CUSTOMER_VERIFICATION: "Resolution",
+    Status.ASSIGNED_TO_DEVELOPMENT: "Escalation note",
+    Status.AVAILABLE_IN_RELEASE: "Release note",
+    Status.RE_OPENED: "Reopen details",
+    Status.CLOSED: "Closing note",
+}
+
+
+def recipient_lines(event: RecipientsChanged) -> list[str]:
+    """Who was added to and removed from the notification recipients."""
+    lines = []
+    if event.added:
+        lines.append("Notification recipients added: " + ", ".join(event.added))
+    if event.removed:
+        lines.append("Notification recipients removed: " + ", ".join(event.removed))
+    return lines or ["Notification recipients unchanged"]
+
+
+def _followed_up(event: CaseFollowedUp) -> tuple[Doc, str, list[str]]:
+    system = {"kind": "system", "id": "system", "name": "Support Portal"}
+    day = event.closes_on.strftime("%m/%d/%Y")
+    line = (
+        f"Reminder: this case is awaiting your verification and will close on {day} "
+        f"({event.business_days_left} business days left) unless you reply."
+    )
+    return system, "Support Portal (System) sent a follow-up reminder.", [line]
+
+
+def _size(attachment: AttachmentRef) -> str:
+    return (
+        f"{attachment.size / 1024:.1f} KB"
+        if attachment.size < 1024**2
+        else (f"{attachment.size / 1024**2:.1f} MB")
+    )
+
+
+# --- case list queries ----------------------------------------------------------------------
+
+
+class SubjectOp(StrEnum):
+    """How the subject filter compares, as the portal's dropdown offers."""
+
+    EQUALS = "equals"
+    NOT_EQUALS = "not_equals"
+    STARTS_WITH = "starts_with"
+    ENDS_WITH = "ends_with"
+    CONTAINS = "contains"
+    NOT_CONTAINS = "not_contains"
+
+
+class SortKey(StrEnum):
+    """Columns the case list sorts by."""
+
+    CASE_NUMBER = "case_number"
+    SUBJECT = "subject"
+    STATUS = "status"
+    PRIORITY = "priority"
+    MODULE = "module"
+    LAST_MODIFIED = "last_modified"
+    CONTACT = "contact"
+    CASE_TYPE = "case_type"
+    CREATED = "created"
+
+
+SORT_FIELDS = {
+    SortKey.CASE_NUMBER: "number",
+    SortKey.SUBJECT: "subject_lc",
+    SortKey.STATUS: "status",
+    SortKey.PRIORITY: "priority_rank",
+    SortKey.MODULE: "module",
+    SortKey.LAST_MODIFIED: "last_modified",
+    SortKey.CONTACT: "contact_lc",
+    SortKey.CASE_TYPE: "case_type",
+    SortKey.CREATED: "created_at",
+}
+
+# Fields the case list filters on; each has an index alone and after account_id.
+INDEXED_FIELDS = (
+    "last_modified",
+    "created_at",
+    "number_s",
+    "subject_lc",
+    "contact_lc",
+    "status",
+    "priority",
+    "module",
+    "case_type",
+    "closed",
+    "number",
+    "priority_rank",
+)
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """The seeds' case search filters, combined with AND."""
+
+    number: str | None = None
+    subject: str | None = None
+    subject_op: SubjectOp = SubjectOp.STARTS_WITH
+    status: Status | None = None
+    priority: Priority | None = None
+    module: str | None = None
+    case_type: str | None = None
+    contact: str | None = None
+    last_modified_on: date | None = None
+    closed: bool | None = None
+    time_zone: str = "America/Chicago"
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    """A case list query split for the server: an indexed part, then a residual match."""
+
+    indexed: Doc
+    residual: Doc
+    sort: list[tuple[str, int]]
+
+
+def prefix_range(prefix: str) -> Doc:
+    """An anchored prefix as a range on an ordered string index (the server plans ranges)."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return {"$gte": prefix, "$lt": upper}
+
+
+def day_range(day: date, time_zone: str) -> Doc:
+    """A calendar day in a time zone, as a UTC range."""
+    zone = ZoneInfo(time_zone)
+    start = datetime.combine(day, time.min, tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+    return {"$gte": start.astimezone(UTC), "$lt": end.astimezone(UTC)}
+
+
+def subject_clause(value: str, op: SubjectOp) -> Doc:
+    """The subject comparison, case-insensitive over the lowercased copy, regex-escaped."""
+    text = value.lower()
+    escaped = re.escape(text)
+    match op:
+        case SubjectOp.EQUALS:
+            return {"$eq": text}
+        case SubjectOp.NOT_EQUALS:
+            return {"$ne": text}
+        case SubjectOp.STARTS_WITH:
+            return prefix_range(text)
+        case SubjectOp.ENDS_WITH:
+            return {"$regex": f"{escaped}$"}
+        case SubjectOp.CONTAINS:
+            return {"$regex": escaped}
+        case SubjectOp.NOT_CONTAINS:
+            return {"$not": re.compile(escaped)}
+
+
+def filter_clauses(flt: CaseFilter) -> Doc:
+    """Each filter as a clause on an indexed field."""
+    clauses: Doc = {}
+    if flt.number:
+        clauses["number_s"] = prefix_range(flt.number)
+    if flt.subject:
+        clauses["subject_lc"] = subject_clause(flt.subject, flt.subject_op)
+    pairs = (
+        ("status", flt.status),
+        ("priority", flt.priority),
+        ("module", flt.module),
+        ("case_type", flt.case_type),
+        ("closed", flt.closed),
+    )
+    clauses.update({key: str(v) if key != "closed" else v for key, v in pairs if v is not None})
+    if flt.contact:
+        clauses["contact_lc"] = prefix_range(flt.contact.lower())
+    if flt.last_modified_on:
+        clauses["last_modified"] = day_range(flt.last_modified_on, flt.time_zone)
+    return clauses
+
+
+def _indexable(clause: Any) -> bool:
+    if not isinstance(clause, dict):
+        return True
+    return bool(clause) and all(op in ("$eq", "$gte", "$lt", "$gt", "$lte", "$in") for op in clause)
+
+
+# Most selective first: the one the indexed part pins after account_id.
+_PREFERENCE = (
+    "number_s",
+    "last_modified",
+    "subject_lc",
+    "contact_lc",
+    "module",
+    "case_type",
+    "priority",
+    "status",
+    "closed",
+)
+
+
+def plan_query(
+    flt: CaseFilter, accounts: list[str] | None, sort: SortKey, descending: bool
+) -> CaseQuery:
+    """Split the filter: account scope plus one indexable clause first, the rest after."""
+    clauses = filter_clauses(flt)
+    pick = next((k for k in _PREFERENCE if k in clauses and _indexable(clauses[k])), None)
+    indexed: Doc = {}
+    if accounts is not None:
+        indexed["account_id"] = accounts[0] if len(accounts) == 1 else {"$in": accounts}
+    multi = accounts is not None and len(accounts) != 1
+    if pick is not None and not multi:
+        indexed[pick] = clauses.pop(pick)
+    if not indexed:
+        # Staff without an indexable filter: walk the last-modified index, never the collection.
+        indexed["last_modified"] = {"$gte": EPOCH}
+    direction = -1 if descending else 1
+    order = [(SORT_FIELDS[sort], direction), ("number", direction)]
+    return CaseQuery(indexed=indexed, residual=clauses, sort=order)
+
+
+def case_pipeline(query: CaseQuery, skip: int, limit: int, projection: Doc) -> list[Doc]:
+    """One round trip: indexed match, residual match, sort, then the page and the total."""
+    stages: list[Doc] = [{"$match": query.indexed}]
+    if query.residual:
+        stages.append({"$match": query.residual})
+    page = [{"$skip": skip}, {"$limit": limit}, {"$project": projection}]
+    stages.append({"$sort": dict(query.sort)})
+    stages.append({"$facet": {"items": page, "total": [{"$count": "n"}]}})
+    return stages
+
+
+# --- display --------------------------------------------------------------------------------
+
+
+def local_time(moment: datetime | None, time_zone: str) -> str | None:
+    """A UTC moment as the portal shows it: 09/15/2021 - 01:37 PM CDT."""
+    if moment is None:
+        return None
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(ZoneInfo(time_zone)).strftime("%m/%d/%Y - %I:%M %p %Z")
+
+
+def pages(total: int, page_size: int) -> int:
+    """How many pages a total fills; an empty list still has one page."""
+    return max(1, -(-total // page_size))
+
+
+# --- banner ---------------------------------------------------------------------------------
+
+
+def banner_of(notices: list[Notice], account_ids: list[str] | None) -> Notice | None:
+    """The notice the banner shows: an open incident wins over open maintenance."""
+
+    def concerns(notice: Notice) -> bool:
+        affected = notice.affected_account_ids
+        return account_ids is None or not affected or bool(set(affected) & set(account_ids))
+
+    shown = [n for n in notices if n.status.is_open and concerns(n)]
+    shown.sort(key=lambda n: (n.kind is NoticeKind.INCIDENT, n.starts_at), reverse=True)
+    return shown[0] if shown else None

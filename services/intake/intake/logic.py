@@ -1,0 +1,522 @@
+"""Pure decisions of intake: who may do what, the seeds' date rules, sanitizing, limits."""
+
+import hashlib
+import html
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import filetype
+import nh3
+
+from shared.cases import (
+    DataRestore,
+    Details,
+    RequestConsulting,
+    RequestTechnicalServices,
+    RequestTraining,
+)
+from shared.directory import Principal
+from shared.enums import CaseType, ContactType, Priority, Status
+from shared.events import Contact
+from shared.workflow import REOPEN_WINDOW_DAYS, can_reopen
+
+RETENTION_DAYS = 30
+OCTET_STREAM = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a request: the field, the rule it broke, and how to fix it."""
+
+    field: str
+    rule: str
+    message: str
+
+
+class IntakeError(Exception):
+    """Root of intake's refusals; api.py maps each kind to an HTTP status."""
+
+    code = "invalid"
+
+    def __init__(self, *problems: Problem) -> None:
+        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
+        self.problems = list(problems)
+
+
+class Invalid(IntakeError):
+    """The request breaks a rule of the form."""
+
+    code = "validation_failed"
+
+
+class Forbidden(IntakeError):
+    """The caller may not do this (e.g. a Read-Only contact submitting)."""
+
+    code = "forbidden"
+
+
+class NotFound(IntakeError):
+    """No such case for this caller; another district's case looks the same."""
+
+    code = "not_found"
+
+
+class Conflict(IntakeError):
+    """The case's state does not allow this now."""
+
+    code = "conflict"
+
+
+class TooLarge(IntakeError):
+    """A body or a file is over its size limit."""
+
+    code = "payload_too_large"
+
+
+class RateLimited(IntakeError):
+    """Too many requests for this token; retry after `retry_after` seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, retry_after: int, *problems: Problem) -> None:
+        super().__init__(*problems)
+        self.retry_after = retry_after
+
+
+class Unavailable(IntakeError):
+    """Kafka did not acknowledge; nothing was recorded, retry later."""
+
+    code = "unavailable"
+
+
+def problem(field: str, rule: str, message: str) -> Problem:
+    """Shorthand for a Problem."""
+    return Problem(field=field, rule=rule, message=message)
+
+
+# --- submission ------------------------------------------------------------------------
+
+
+def check_can_submit(principal: Principal) -> None:
+    """Read-Only contacts may read and follow cases but not submit them."""
+    if not principal.can_modify_cases:
+        raise Forbidden(
+            problem(
+                "Authorization",
+                "read_only_contact",
+                "Read-Only contacts cannot submit cases; ask an Authorized Support, "
+                "Technical or Implementation contact of your district to submit it",
+            )
+        )
+
+
+def choose_account(principal: Principal, requested: str | None) -> str:
+    """The caller's district by default; a contact of several districts must name one."""
+    if requested is not None:
+        if not principal.sees_account(requested):
+            raise Invalid(
+                problem(
+                    "account_id",
+                    "one_of_your_districts",
+                    f"account_id {requested!r} is not one of your districts; "
+                    f"use one of {principal.account_ids}",
+                )
+            )
+        return requested
+    if len(principal.account_ids) == 1:
+        return principal.account_ids[0]
+    choices = principal.account_ids or ["<any account id>"]
+    raise Invalid(
+        problem(
+            "account_id",
+            "required_for_several_districts",
+            "you are a contact of several districts (or staff); "
+            f"set account_id to one of {choices}",
+        )
+    )
+
+
+def check_case_contact(account_id: str, contact: Contact | None, requested: str) -> None:
+    """Another contact named on the case must be an active, authorized contact of the district."""
+    if contact is None or not contact.active or account_id not in contact.account_ids:
+        raise Invalid(
+            problem(
+                "contact_id",
+                "active_contact_of_district",
+                f"contact_id {requested!r} is not an active contact of account {account_id}; "
+                "omit it to be the contact yourself",
+            )
+        )
+    if contact.contact_type is ContactType.READ_ONLY:
+        raise Invalid(
+            problem(
+                "contact_id",
+                "authorized_contact",
+                f"contact {requested!r} is Read-Only; a case's contact must be an "
+                "Authorized Support, Technical or Implementation contact",
+            )
+        )
+
+
+def check_priority(case_type: CaseType, priority: Priority) -> None:
+    """Critical means the product is not operational: it is limited to outage cases."""
+    if priority is Priority.CRITICAL and case_type is not CaseType.REPORT_AN_OUTAGE:
+        raise Invalid(
+            problem(
+                "priority",
+                "critical_only_for_outage",
+                "Critical is limited to 'Report an Outage' cases; use High, Medium or Low, "
+                "or submit a 'Report an Outage' case",
+            )
+        )
+
+
+def date_problems(details: Details, due_date: date | None, today: date) -> list[Problem]:
+    """The seeds' date rules, which depend on today's date in the district's time zone."""
+    found: list[Problem] = []
+    if due_date is not None and due_date < today:
+        found.append(problem("due_date", "not_in_past", f"due_date must be {today} or later"))
+    for check in _DATE_CHECKS.get(type(details), ()):
+        found.extend(check(details, today))
+    return found
+
+
+def _restore_window(details: Any, today: date) -> list[Problem]:
+    lost: date = details.approximate_date_of_loss
+    if lost > today:
+        return [problem("approximate_date_of_loss", "not_in_future", f"must be {today} or earlier")]
+    if (today - lost).days > RETENTION_DAYS:
+        message = (
+            f"data is retained for {RETENTION_DAYS} days: the loss date must be on or after "
+            f"{date.fromordinal(today.toordinal() - RETENTION_DAYS)}"
+        )
+        return [problem("approximate_date_of_loss", "within_retention", message)]
+    return []
+
+
+def _future(*names: str) -> Callable[[Any, date], list[Problem]]:
+    def check(details: Any, today: date) -> list[Problem]:
+        return [
+            problem(name, "future_date", f"{name} must be a future date, after {today}")
+            for name in names
+            if getattr(details, name) is not None and getattr(details, name) <= today
+        ]
+
+    return check
+
+
+def _completion(details: Any, today: date) -> list[Problem]:
+    if details.desired_completion_date < today:
+        message = f"desired_completion_date must be {today} or later"
+        return [problem("desired_completion_date", "not_in_past", message)]
+    return []
+
+
+_DATE_CHECKS: dict[type[Details], tuple[Callable[[Any, date], list[Problem]], ...]] = {
+    DataRestore: (_restore_window,),
+    RequestTraining: (
+        _future(
+            "preferred_training_date", "preferred_training_date_2", "preferred_training_date_3"
+        ),
+    ),
+    RequestConsulting: (
+        _future("preferred_consult_date", "preferred_consult_date_2", "preferred_consult_date_3"),
+    ),
+    RequestTechnicalServices: (_completion,),
+}
+
+
+def fingerprint(body: dict[str, Any]) -> str:
+    """A stable hash of a request body, to tell a retry from a different request."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --- posts and attachments --------------------------------------------------------------
+
+ALLOWED_TAGS = {
+    "p",
+    "br",
+    "strong",
+    "em",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "img",
+}
+LINK_SCHEMES = ("https://", "http://", "mailto:")
+IMAGE_SCHEMES = ("https://", "data:image/")
+
+
+def _keep_url(tag: str, attribute: str, value: str) -> str | None:
+    lowered = value.strip().lower()
+    if tag == "a" and attribute == "href":
+        return value if lowered.startswith(LINK_SCHEMES) else None
+    if tag == "img" and attribute == "src":
+        return value if lowered.startswith(IMAGE_SCHEMES) else None
+    return value
+
+
+def sanitize_html(body: str) -> tuple[str, str]:
+    """The post's HTML cut to the allow-list, and its plain text."""
+    clean = nh3.clean(
+        body,
+        tags=ALLOWED_TAGS,
+        attributes={"a": {"href"}, "img": {"src", "alt"}},
+        url_schemes={"https", "http", "mailto", "data"},
+        link_rel="noopener noreferrer nofollow",
+        attribute_filter=_keep_url,
+    )
+    text = html.unescape(nh3.clean(clean.replace("<br>", "\n"), tags=set())).strip()
+    return clean, text
+
+
+def check_post(principal: Principal, text: str, clean_html: str, file_count: int) -> None:
+    """Read-Only contacts cannot post; a post says something or carries files."""
+    if not principal.can_modify_cases:
+        raise Forbidden(
+            problem(
+                "Authorization",
+                "read_only_contact",
+                "Read-Only contacts cannot post to cases; ask an authorized contact to post",
+            )
+        )
+    if not text and "<img" not in clean_html and file_count == 0:
+        raise Invalid(
+            problem("body", "not_empty", "the post is empty after sanitizing; write some text")
+        )
+
+
+def check_file_count(count: int, limit: int) -> None:
+    """Up to `limit` attachments per post."""
+    if count > limit:
+        raise Invalid(
+            problem(
+                "files",
+                "max_items",
+                f"{count} files sent; up to {limit} attachments can be added at the same time",
+            )
+        )
+
+
+def check_file_size(index: int, size: int, limit: int) -> None:
+    """Each attachment is at most `limit` bytes (15 MB = 15 x 2^20 bytes)."""
+    if size > limit:
+        raise TooLarge(
+            problem(
+                f"files[{index}]",
+                "max_size",
+                f"file is {size} bytes; the limit is {limit} bytes "
+                f"({limit / 2**20:g} MiB = {limit / 2**20:g} x 2^20 bytes) per file",
+            )
+        )
+
+
+def sniff_type(head: bytes, declared: str | None) -> str:
+    """The content type the bytes show; the declared type is trusted only for text."""
+    kind = filetype.guess(head)
+    if kind is not None:
+        return str(kind.mime)
+    if declared and declared.startswith("text/") and _looks_like_text(head):
+        return declared.split(";")[0].strip()
+    return OCTET_STREAM
+
+
+def _looks_like_text(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3  # a multibyte char cut by the sniff window
+    return b"\x00" not in head
+
+
+def safe_filename(name: str | None) -> str:
+    """A filename fit for a header: no path, no control characters, never empty."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in '"')[:255]
+    return cleaned or "attachment"
+
+
+# --- close, reopen ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """What intake knows of a case: its district, owner, last known status and recipients."""
+
+    case_id: str
+    account_id: str
+    contact_id: str
+    status: Status
+    closed_at: datetime | None = None
+    recipients: tuple[str, ...] = ()
+
+
+def check_visible(principal: Principal, case: CaseState | None, case_id: str) -> CaseState:
+    """The case, if the caller may see it; another district's case is simply not found."""
+    if case is None or not principal.sees_account(case.account_id):
+        raise NotFound(
+            problem("case_id", "exists", f"no case {case_id} in your districts; check the id")
+        )
+    return case
+
+
+def check_modify(principal: Principal, action: str) -> None:
+    """Only authorized contacts and staff modify cases."""
+    if not principal.can_modify_cases:
+        raise Forbidden(
+            problem(
+                "Authorization",
+                "read_only_contact",
+                f"Read-Only contacts cannot {action} cases; ask an authorized contact",
+            )
+        )
+
+
+def check_close(case: CaseState) -> None:
+    """A closed case cannot be closed again."""
+    if case.status is Status.CLOSED:
+        raise Conflict(
+            problem("status", "not_closed", "the case is already closed; reopen it instead")
+        )
+
+
+def check_reopen(case: CaseState, now: datetime, time_zone: str) -> None:
+    """Only a closed case reopens, and only within 60 days of closing (district's days)."""
+    if case.status is not Status.CLOSED or case.closed_at is None:
+        raise Conflict(
+            problem("status", "closed", f"the case is {case.status}; only closed cases reopen")
+        )
+    if not can_reopen(case.closed_at, now, time_zone):
+        raise Conflict(
+            problem(
+                "status",
+                "reopen_window",
+                f"the case closed on {case.closed_at.date()}, more than {REOPEN_WINDOW_DAYS} "
+                "days ago; submit a new case and mention this case number",
+            )
+        )
+
+
+# --- notification recipients ------------------------------------------------------------
+
+
+def recipients_to_add(
+    principal: Principal, case: CaseState, wanted: list[str], contacts: dict[str, Contact]
+) -> list[str]:
+    """Who may be added: authorized callers add district contacts; Read-Only add themselves."""
+    _only_self(principal, wanted, "add")
+    if principal.can_modify_cases:
+        for contact_id in wanted:
+            _addable(contact_id, contacts.get(contact_id), case.account_id)
+    return [c for c in dict.fromkeys(wanted) if c not in case.recipients]
+
+
+def recipients_to_remove(principal: Principal, case: CaseState, wanted: list[str]) -> list[str]:
+    """Who may be removed: never the owner; Read-Only callers only themselves."""
+    _only_self(principal, wanted, "remove")
+    if case.contact_id in wanted:
+        raise Invalid(
+            problem(
+                "contact_id",
+                "not_owner",
+                f"{case.contact_id} owns the case and cannot be removed as a recipient",
+            )
+        )
+    return [c for c in dict.fromkeys(wanted) if c in case.recipients]
+
+
+def _only_self(principal: Principal, wanted: list[str], action: str) -> None:
+    if not principal.can_modify_cases and set(wanted) != {principal.id}:
+        raise Forbidden(
+            problem(
+                "contact_id",
+                "only_yourself",
+                f"Read-Only contacts can only {action} themselves ({principal.id})",
+            )
+        )
+
+
+def _addable(contact_id: str, contact: Contact | None, account_id: str) -> None:
+    if contact is None or not contact.active or account_id not in contact.account_ids:
+        raise Invalid(
+            problem(
+                "contact_ids",
+                "contact_of_district",
+                f"{contact_id} is not an active contact of {account_id}; non-contacts cannot "
+                "be recipients (submit a Modify Support Contacts case to add a contact)",
+            )
+        )
+    if contact.contact_type is ContactType.READ_ONLY:
+        raise Invalid(
+            problem(
+                "contact_ids",
+                "not_read_only",
+                f"{contact_id} is a Read-Only contact; they can add themselves",
+            )
+        )
+
+
+def apply_change(current: Iterable[str], added: list[str], removed: list[str]) -> list[str]:
+    """The recipient list after a change, order kept."""
+    kept = [c for c in current if c not in removed]
+    return kept + [c for c in added if c not in kept]
+
+
+# --- rate limit -------------------------------------------------------------------------
+
+
+@dataclass
+class TokenBucket:
+    """Per-caller token bucket; in-process, so each replica limits on its own."""
+
+    rate: float
+    burst: int
+    clock: Callable[[], float] = time.monotonic
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def take(self, caller: str) -> float:
+        """0 when allowed; otherwise seconds until a token is free."""
+        now = self.clock()
+        tokens, at = self._buckets.get(caller, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.rate)
+        if tokens >= 1.0:
+            self._buckets[caller] = (tokens - 1.0, now)
+            return 0.0
+        self._buckets[caller] = (tokens, now)
+        return (1.0 - tokens) / self.rate
+
+
+# --- case numbers -----------------------------------------------------------------------
+
+
+@dataclass
+class NumberPool:
+    """Case numbers of the blocks this replica holds, handed out in increasing order."""
+
+    _free: list[int] = field(default_factory=list)
+
+    def add_block(self, last: int, size: int) -> None:
+        """Numbers last-size+1 .. last, from one counter increment."""
+        self._free.extend(range(last - size + 1, last + 1))
+        self._free.sort()
+
+    def take(self) -> int | None:
+        """The lowest free number, if any."""
+        return self._free.pop(0) if self._free else None
+
+    def give_back(self, number: int) -> None:
+        """A number whose case was never accepted goes back to be reused."""
+        self._free.append(number)
+        self._free.sort()
+
+    def __len__(self) -> int:
+        return len(self._free)

@@ -1,0 +1,216 @@
+"""HTTP bodies of the intake API: one submission body per case type, answers and errors."""
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.cases import (
+    ApplicationIssue,
+    AskAQuestion,
+    DataRestore,
+    LongText,
+    ModifySupportContacts,
+    ReportAnOutage,
+    RequestConsulting,
+    RequestTechnicalServices,
+    RequestTraining,
+    ServerAccess,
+    ServerIssue,
+    ShortText,
+)
+from shared.enums import CaseType, ContactType, Priority, Status
+from shared.messages import AttachmentRef
+
+DistrictId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class CaseFields(BaseModel):
+    """Fields every case form shows."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    subject: ShortText = Field(description="Brief, specific topic of the case.")
+    description: LongText = Field(description="Who, what, where, when, why and how.")
+    priority: Priority = Field(
+        Priority.MEDIUM, description="Defaults to Medium; Critical only for Report an Outage."
+    )
+    account_id: DistrictId | None = Field(
+        None, description="District reporting the issue; defaults to yours (required if several)."
+    )
+    contact_id: DistrictId | None = Field(
+        None, description="Contact reporting the issue; defaults to you."
+    )
+    due_date: date | None = Field(None, description="For time-sensitive cases; not in the past.")
+
+
+class AskAQuestionCreate(CaseFields, AskAQuestion):
+    """Submit an Ask a Question case."""
+
+    case_type: Literal[CaseType.ASK_A_QUESTION]
+
+
+class ApplicationIssueCreate(CaseFields, ApplicationIssue):
+    """Submit an Application Issue case."""
+
+    case_type: Literal[CaseType.APPLICATION_ISSUE]
+
+
+class DataRestoreCreate(CaseFields, DataRestore):
+    """Submit a Data Restore case (loss within the 30-day retention, written permission)."""
+
+    case_type: Literal[CaseType.DATA_RESTORE]
+
+
+class ModifySupportContactsCreate(CaseFields, ModifySupportContacts):
+    """Submit a Modify Support Contacts case."""
+
+    case_type: Literal[CaseType.MODIFY_SUPPORT_CONTACTS]
+
+
+class ReportAnOutageCreate(CaseFields, ReportAnOutage):
+    """Submit a Report an Outage case; the only type that accepts Critical."""
+
+    case_type: Literal[CaseType.REPORT_AN_OUTAGE]
+
+
+class ServerIssueCreate(CaseFields, ServerIssue):
+    """Submit a Server Issue case."""
+
+    case_type: Literal[CaseType.SERVER_ISSUE]
+
+
+class ServerAccessCreate(CaseFields, ServerAccess):
+    """Submit a Server Access case (SQL Server needs Schema Bootcamp training)."""
+
+    case_type: Literal[CaseType.SERVER_ACCESS]
+
+
+class RequestTrainingCreate(CaseFields, RequestTraining):
+    """Submit a Request Training case (preferred dates in the future)."""
+
+    case_type: Literal[CaseType.REQUEST_TRAINING]
+
+
+class RequestConsultingCreate(CaseFields, RequestConsulting):
+    """Submit a Request Consulting case (preferred dates in the future)."""
+
+    case_type: Literal[CaseType.REQUEST_CONSULTING]
+
+
+class RequestTechnicalServicesCreate(CaseFields, RequestTechnicalServices):
+    """Submit a Request Technical Services case (completion date not in the past)."""
+
+    case_type: Literal[CaseType.REQUEST_TECHNICAL_SERVICES]
+
+
+CaseCreate = Annotated[
+    AskAQuestionCreate
+    | ApplicationIssueCreate
+    | DataRestoreCreate
+    | ModifySupportContactsCreate
+    | ReportAnOutageCreate
+    | ServerIssueCreate
+    | ServerAccessCreate
+    | RequestTrainingCreate
+    | RequestConsultingCreate
+    | RequestTechnicalServicesCreate,
+    Field(discriminator="case_type"),
+]
+COMMON_FIELDS = frozenset(CaseFields.model_fields)
+
+
+class CasePublic(BaseModel):
+    """A submitted case: its id and number."""
+
+    case_id: UUID
+    case_number: int
+    case_type: CaseType
+    status: Status
+    priority: Priority
+    subject: str
+    account_id: str
+    contact_id: str
+    created_at: datetime
+
+
+class PostPublic(BaseModel):
+    """A post as accepted: sanitized body and the stored attachments."""
+
+    post_id: UUID
+    case_id: UUID
+    body_html: str
+    attachments: list[AttachmentRef]
+
+
+class AttachmentPublic(AttachmentRef):
+    """A stored attachment of a case."""
+
+    post_id: UUID | None = None
+    uploaded_at: datetime
+    uploaded_by: str
+
+
+class CloseCreate(BaseModel):
+    """Close a case; an optional note says why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(None, max_length=32_000)
+
+
+class ReopenCreate(BaseModel):
+    """Reopen a closed case within 60 days, with additional details."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    details: LongText = Field(description="Additional details for further investigation.")
+
+
+class CommandAccepted(BaseModel):
+    """The command is on Kafka; the workflow applies it (StatusChanged) or rejects it."""
+
+    command_id: UUID
+    case_id: UUID
+    command: str
+
+
+class RecipientsCreate(BaseModel):
+    """Contacts to add as notification recipients."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contact_ids: list[DistrictId] = Field(min_length=1, max_length=100)
+
+
+class RecipientPublic(BaseModel):
+    """One notification recipient."""
+
+    contact_id: str
+    name: str | None = None
+    contact_type: ContactType | None = None
+    owner: bool = False
+
+
+class RecipientsPublic(BaseModel):
+    """A case's notification recipients."""
+
+    case_id: UUID
+    recipients: list[RecipientPublic]
+
+
+class ErrorItem(BaseModel):
+    """One rule a request broke."""
+
+    field: str = Field(description="The field, header or parameter, e.g. `module` or `files[2]`.")
+    rule: str = Field(description="The rule broken, e.g. `missing`, `max_size`.")
+    message: str = Field(description="What was wrong and how to fix it.")
+
+
+class ErrorPublic(BaseModel):
+    """Every error answer has this shape."""
+
+    error: str = Field(description="Kind of error, e.g. `validation_failed`, `not_found`.")
+    message: str
+    errors: list[ErrorItem]

@@ -1,0 +1,382 @@
+"""Intake's use cases: check, publish (acknowledged), then record; api.py only translates HTTP."""
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, BinaryIO
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+from intake import logic
+from intake.logic import CaseState, Invalid, Unavailable, problem
+from intake.models import (
+    COMMON_FIELDS,
+    AttachmentPublic,
+    CaseFields,
+    CasePublic,
+    CommandAccepted,
+    PostPublic,
+    RecipientPublic,
+    RecipientsPublic,
+)
+from intake.producer import EventPublisher
+from intake.settings import Settings
+from intake.store import AttachmentStore, CaseStore, CounterStore, IdempotencyStore
+from shared.cases import DETAILS_BY_TYPE, Details
+from shared.commands import CloseCase, ReopenCase
+from shared.directory import DirectoryStore, Principal
+from shared.enums import CaseType, Status
+from shared.events import AttachmentAdded, CaseSubmitted, PostAdded, RecipientsChanged
+from shared.messages import AttachmentRef, Message, utcnow
+from shared.mongo import Document
+from shared.topics import Topics
+from shared.workflow import DEFAULT_TIME_ZONE
+
+ACCOUNT_CACHE_SECONDS = 60.0
+Answer = tuple[int, Any]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One file of a post, as received."""
+
+    filename: str
+    declared_type: str | None
+    size: int
+    file: BinaryIO
+
+
+@dataclass
+class Intake:
+    """Everything the API does, with its stores and the publisher injected."""
+
+    settings: Settings
+    topics: Topics
+    directory: DirectoryStore
+    cases: CaseStore
+    counters: CounterStore
+    idempotency: IdempotencyStore
+    attachments: AttachmentStore
+    publisher: EventPublisher
+    _zones: dict[str, tuple[float, str]] = field(default_factory=dict)
+    _locks: defaultdict[str, asyncio.Lock] = field(
+        default_factory=lambda: defaultdict(asyncio.Lock)
+    )
+
+    # --- idempotency ------------------------------------------------------------------
+
+    async def idempotent(
+        self,
+        principal: Principal,
+        key: str | None,
+        request: Any,
+        run: Callable[[], Awaitable[Answer]],
+    ) -> Answer:
+        """Run once per (caller, key): a retry gets the first answer, a different body a 422."""
+        if key is None:
+            return await run()
+        scoped, print_ = f"{principal.kind}:{principal.id}:{key}", logic.fingerprint(request)
+        earlier = await self.idempotency.reserve(scoped, print_)
+        if earlier is not None:
+            return _replay(earlier, print_)
+        try:
+            status, body = await run()
+        except BaseException:
+            await self.idempotency.release(scoped)
+            raise
+        await self.idempotency.complete(scoped, status, body)
+        return status, body
+
+    # --- submission -------------------------------------------------------------------
+
+    async def submit(self, principal: Principal, body: CaseFields) -> Answer:
+        """Validate a case at the edge, number it, publish CaseSubmitted, record it."""
+        logic.check_can_submit(principal)
+        account_id = logic.choose_account(principal, body.account_id)
+        contact_id = await self._case_contact(principal, account_id, body.contact_id)
+        case_type = CaseType(getattr(body, "case_type"))  # noqa: B009 - every CaseCreate has it
+        logic.check_priority(case_type, body.priority)
+        details = DETAILS_BY_TYPE[case_type].model_validate(
+            body.model_dump(exclude=set(COMMON_FIELDS))
+        )
+        await self._check_dates(account_id, details, body.due_date)
+        event = await self._publish_case(principal, body, account_id, contact_id, details)
+        await self.cases.insert(_case_record(event))
+        return 201, _case_public(event).model_dump(mode="json")
+
+    async def _case_contact(self, principal: Principal, account_id: str, wanted: str | None) -> str:
+        if wanted is None and principal.is_staff:
+            raise Invalid(problem("contact_id", "required_for_staff", "staff must set contact_id"))
+        if wanted is None or wanted == principal.id:
+            return principal.id
+        logic.check_case_contact(account_id, await self.directory.contact(wanted), wanted)
+        return wanted
+
+    async def _check_dates(self, account_id: str, details: Details, due: date | None) -> None:
+        today = datetime.now(ZoneInfo(await self.time_zone(account_id))).date()
+        problems = logic.date_problems(details, due, today)
+        if problems:
+            raise Invalid(*problems)
+
+    async def _publish_case(
+        self, principal: Principal, body: CaseFields, account_id: str, contact_id: str, details: Any
+    ) -> CaseSubmitted:
+        number = await self.counters.take()
+        event = CaseSubmitted(
+            case_id=uuid4(),
+            case_number=number,
+            account_id=account_id,
+            contact_id=contact_id,
+            submitted_by=principal.actor,
+            priority=body.priority,
+            subject=body.subject,
+            description=body.description,
+            due_date=body.due_date,
+            details=details,
+        )
+        try:
+            await self.publisher.publish(self.topics.case_events, str(event.case_id), [event])
+        except Unavailable:
+            self.counters.give_back(number)  # nothing was accepted: the number is reused
+            raise
+        return event
+
+    async def time_zone(self, account_id: str) -> str:
+        """The district's time zone (cached briefly: it is on the submit path)."""
+        cached = self._zones.get(account_id)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        account = await self.directory.account(account_id)
+        zone = account.time_zone if account else DEFAULT_TIME_ZONE
+        self._zones[account_id] = (time.monotonic() + ACCOUNT_CACHE_SECONDS, zone)
+        return zone
+
+    # --- cases the caller can see -----------------------------------------------------
+
+    async def visible(self, principal: Principal, case_id: UUID) -> CaseState:
+        """The case if the caller's districts include it; NotFound otherwise."""
+        return logic.check_visible(principal, await self.cases.get(str(case_id)), str(case_id))
+
+    # --- posts and attachments --------------------------------------------------------
+
+    async def add_post(
+        self, principal: Principal, case_id: UUID, body: str, files: list[Upload]
+    ) -> PostPublic:
+        """Sanitize, store the files, publish PostAdded and AttachmentAdded, then show them."""
+        await self.visible(principal, case_id)
+        logic.check_modify(principal, "post to")
+        logic.check_file_count(len(files), self.settings.max_attachments)
+        for index, upload in enumerate(files):
+            logic.check_file_size(index, upload.size, self.settings.max_attachment_bytes)
+        clean, text = logic.sanitize_html(body)
+        logic.check_post(principal, text, clean, len(files))
+        post_id = uuid4()
+        refs = [await self._store(principal, case_id, post_id, f) for f in files]
+        post = PostAdded(
+            case_id=case_id,
+            post_id=post_id,
+            author=principal.actor,
+            body_html=clean,
+            body_text=text,
+            attachments=refs,
+        )
+        await self._publish_post(post, refs)
+        return PostPublic(post_id=post_id, case_id=case_id, body_html=clean, attachments=refs)
+
+    async def _store(
+        self, principal: Principal, case_id: UUID, post_id: UUID, upload: Upload
+    ) -> AttachmentRef:
+        head = upload.file.read(8192)
+        upload.file.seek(0)
+        content_type = logic.sniff_type(head, upload.declared_type)
+        meta = {"case_id": str(case_id), "post_id": str(post_id), "uploaded_by": principal.id}
+        name = logic.safe_filename(upload.filename)
+        return await self.attachments.upload(upload.file, name, content_type, meta)
+
+    async def _publish_post(self, post: PostAdded, refs: list[AttachmentRef]) -> None:
+        added: list[Message] = [
+            AttachmentAdded(
+                case_id=post.case_id, attachment=r, post_id=post.post_id, author=post.author
+            )
+            for r in refs
+        ]
+        ids = [r.attachment_id for r in refs]
+        try:
+            await self.publisher.publish(self.topics.case_events, str(post.case_id), [post, *added])
+        except Unavailable:
+            await self.attachments.discard(ids)
+            raise
+        await self.attachments.publish(ids)
+
+    async def list_attachments(self, principal: Principal, case_id: UUID) -> list[AttachmentPublic]:
+        """The case's attachments, oldest first."""
+        await self.visible(principal, case_id)
+        return [_attachment(doc) for doc in await self.attachments.list(str(case_id))]
+
+    async def attachment(
+        self, principal: Principal, case_id: UUID, attachment_id: str
+    ) -> AttachmentPublic:
+        """One attachment of a visible case; NotFound for anything else."""
+        await self.visible(principal, case_id)
+        doc = await self.attachments.find(str(case_id), attachment_id)
+        if doc is None:
+            raise logic.NotFound(
+                problem("attachment_id", "exists", f"no attachment {attachment_id} on this case")
+            )
+        return _attachment(doc)
+
+    # --- close and reopen -------------------------------------------------------------
+
+    async def close(self, principal: Principal, case_id: UUID, note: str | None) -> Answer:
+        """Send CloseCase; the workflow decides (StatusChanged or CommandRejected)."""
+        case = await self.visible(principal, case_id)
+        logic.check_modify(principal, "close")
+        logic.check_close(case)
+        return await self._command(CloseCase(case_id=case_id, actor=principal.actor, note=note))
+
+    async def reopen(self, principal: Principal, case_id: UUID, details: str) -> Answer:
+        """Send ReopenCase after the checks intake can make: role, status, 60-day window."""
+        case = await self.visible(principal, case_id)
+        logic.check_modify(principal, "reopen")
+        logic.check_reopen(case, utcnow(), await self.time_zone(case.account_id))
+        return await self._command(
+            ReopenCase(case_id=case_id, actor=principal.actor, details=details)
+        )
+
+    async def _command(self, command: CloseCase | ReopenCase) -> Answer:
+        key = str(command.case_id)
+        await self.publisher.publish(self.topics.case_commands, key, [command])
+        accepted = CommandAccepted(
+            command_id=command.event_id, case_id=command.case_id, command=command.type
+        )
+        return 202, accepted.model_dump(mode="json")
+
+    # --- notification recipients ------------------------------------------------------
+
+    async def recipients(self, principal: Principal, case_id: UUID) -> RecipientsPublic:
+        """Who gets notifications of the case."""
+        return await self._recipients_public(await self.visible(principal, case_id))
+
+    async def add_recipients(
+        self, principal: Principal, case_id: UUID, wanted: list[str]
+    ) -> RecipientsPublic:
+        """Add contacts under the seeds' rules and publish the full list."""
+        contacts = {c: await self.directory.contact(c) for c in dict.fromkeys(wanted)}
+        known = {c: contact for c, contact in contacts.items() if contact is not None}
+        async with self._locks[str(case_id)]:
+            case = await self.visible(principal, case_id)
+            added = logic.recipients_to_add(principal, case, wanted, known)
+            return await self._change(principal, case, added, [])
+
+    async def remove_recipients(
+        self, principal: Principal, case_id: UUID, wanted: list[str]
+    ) -> RecipientsPublic:
+        """Remove contacts (never the owner) and publish the full list."""
+        async with self._locks[str(case_id)]:
+            case = await self.visible(principal, case_id)
+            removed = logic.recipients_to_remove(principal, case, wanted)
+            return await self._change(principal, case, [], removed)
+
+    async def _change(
+        self, principal: Principal, case: CaseState, added: list[str], removed: list[str]
+    ) -> RecipientsPublic:
+        if not added and not removed:
+            return await self._recipients_public(case)
+        after = logic.apply_change(case.recipients, added, removed)
+        event = RecipientsChanged(
+            case_id=UUID(case.case_id),
+            added=added,
+            removed=removed,
+            recipients=after,
+            actor=principal.actor,
+        )
+        await self.publisher.publish(self.topics.case_events, case.case_id, [event])
+        await self.cases.set_recipients(case.case_id, after)
+        return await self._recipients_public(
+            CaseState(**{**case.__dict__, "recipients": tuple(after)})
+        )
+
+    async def _recipients_public(self, case: CaseState) -> RecipientsPublic:
+        people = []
+        for contact_id in case.recipients:
+            contact = await self.directory.contact(contact_id)
+            people.append(
+                RecipientPublic(
+                    contact_id=contact_id,
+                    name=contact.display_name if contact else None,
+                    contact_type=contact.contact_type if contact else None,
+                    owner=contact_id == case.contact_id,
+                )
+            )
+        return RecipientsPublic(case_id=UUID(case.case_id), recipients=people)
+
+
+def _replay(earlier: Document, fingerprint: str) -> Answer:
+    if earlier.get("fingerprint") != fingerprint:
+        raise Invalid(
+            problem(
+                "Idempotency-Key",
+                "same_body",
+                "this Idempotency-Key was used with a different request body; "
+                "use a new key for a new request",
+            )
+        )
+    if "status" not in earlier:
+        raise logic.Conflict(
+            problem(
+                "Idempotency-Key",
+                "in_progress",
+                "a request with this Idempotency-Key is still being processed; retry shortly",
+            )
+        )
+    return int(earlier["status"]), earlier["body"]
+
+
+def _case_record(event: CaseSubmitted) -> Document:
+    return {
+        "_id": str(event.case_id),
+        "case_number": event.case_number,
+        "account_id": event.account_id,
+        "contact_id": event.contact_id,
+        "case_type": event.case_type.value,
+        "priority": event.priority.value,
+        "subject": event.subject,
+        "status": Status.NEW.value,
+        "status_at": event.occurred_at,
+        "closed_at": None,
+        "recipients": [event.contact_id],
+        "created_at": event.occurred_at,
+        "submitted_by": event.submitted_by.id,
+    }
+
+
+def _case_public(event: CaseSubmitted) -> CasePublic:
+    return CasePublic(
+        case_id=event.case_id,
+        case_number=event.case_number,
+        case_type=event.case_type,
+        status=Status.NEW,
+        priority=event.priority,
+        subject=event.subject,
+        account_id=event.account_id,
+        contact_id=event.contact_id,
+        created_at=event.occurred_at,
+    )
+
+
+def _attachment(doc: Document) -> AttachmentPublic:
+    meta = doc.get("metadata", {})
+    post_id = meta.get("post_id")
+    return AttachmentPublic(
+        attachment_id=str(doc["_id"]),
+        filename=doc.get("filename") or "attachment",
+        content_type=meta.get("content_type", logic.OCTET_STREAM),
+        size=int(doc.get("length", 0)),
+        sha256=doc.get("sha256", ""),
+        post_id=UUID(post_id) if post_id else None,
+        uploaded_at=doc["uploadDate"],
+        uploaded_by=meta.get("uploaded_by", ""),
+    )

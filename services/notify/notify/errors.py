@@ -1,0 +1,24 @@
+"""Notify's exceptions: one root; deferrals are transient so the consumer retries them."""
+
+from shared.kafka import Transient
+
+
+class NotifyError(Exception):
+    """Root of every error notify raises on purpose."""
+
+
+class MailRejected(NotifyError):
+    """The SMTP server refused this mail for good (5xx, or 4xx after every retry)."""
+
+    def __init__(self, code: int | None, reason: str) -> None:
+        super().__init__(f"{code or 'no code'}: {reason}")
+        self.code = code
+        self.reason = reason
+
+
+class MailDeferred(NotifyError, Transient):
+    """The SMTP server cannot be reached now; the event is retried, nothing is committed."""
+
+
+class RecipientPending(NotifyError, Transient):
+    """A recipient of a recent event is not in the directory yet; retry shortly."""

@@ -1,0 +1,239 @@
+"""Subscribers of notify: keep case views, decide and send mail for case and notice events."""
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from uuid import UUID
+
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from notify import logic
+from notify.delivery import Delivery
+from notify.errors import MailDeferred, RecipientPending
+from notify.models import CaseView, Mail, Recipient
+from notify.render import Composer
+from notify.store import CaseViews, Directory, NoticeLog
+from shared.directory import DirectoryStore, subscribe_directory
+from shared.events import CASE_EVENTS, AnyCaseEvent, AnyNoticeEvent
+from shared.kafka import Transient, consumer_options
+from shared.messages import Message, UnknownMessage, decode, utcnow
+from shared.settings import InfraSettings
+
+log = logging.getLogger("notify.handlers")
+
+
+class Record(Protocol):
+    """What notify reads of a consumed Kafka record."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+Poison = Callable[[Record | None, Exception], Awaitable[None]]
+Item = tuple[Record | None, AnyCaseEvent]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """When mail is sent at all, and how long an unknown recipient is waited for."""
+
+    domain: str
+    max_age: timedelta = timedelta(days=7)
+    grace: timedelta = timedelta(seconds=30)
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+
+@dataclass
+class CaseRun:
+    """One case's events of a batch, worked through: its view after them and its mail."""
+
+    before: CaseView | None
+    after: CaseView | None
+    mails: list[list[Mail]] = field(default_factory=list)
+    fault: Exception | None = None
+
+    def clean(self, deferred: set[str]) -> bool:
+        """Everything applied and every mail sent or dead-lettered."""
+        keys = (m.key for wave in self.mails for m in wave)
+        return self.fault is None and not any(key in deferred for key in keys)
+
+
+@dataclass
+class Notifier:
+    """The work behind each subscriber; its collaborators are injected (fakes in tests)."""
+
+    cases: CaseViews
+    notices: NoticeLog
+    book: Directory
+    composer: Composer
+    delivery: Delivery
+    timing: Timing
+    poison: Poison
+    concurrency: int = 8
+
+    async def on_case_batch(self, records: list[Record]) -> None:
+        """Decode a polled batch (poison alone to the DLQ, unknown types skipped), apply it."""
+        items: list[Item] = []
+        for record in records:
+            event = await self._decode(record)
+            if event is not None:
+                items.append((record, event))
+        await self.apply(items)
+
+    async def on_case_event(self, event: AnyCaseEvent) -> None:
+        """Apply one case event."""
+        await self.apply([(None, event)])
+
+    async def apply(self, items: list[Item]) -> None:
+        """Views read once and written once per batch; each case's events in order, cases
+        concurrently; all mail claimed, sent and recorded together. A case with a transient
+        fault keeps its stored view, so its redelivery starts from the same state."""
+        by_case: dict[UUID, list[Item]] = defaultdict(list)
+        for item in items:
+            by_case[item[1].case_id].append(item)
+        views = await self.cases.many(list(by_case))
+        gate = asyncio.Semaphore(self.concurrency)
+        runs = await asyncio.gather(
+            *(self._run(views.get(case_id), run, gate) for case_id, run in by_case.items())
+        )
+        deferred = await self.delivery.deliver_some(_waves(runs))
+        await self.cases.save_all([r.after for r in runs if r.after and r.clean(deferred)])
+        fault = next((run.fault for run in runs if run.fault), None)
+        if fault is not None:
+            raise fault
+        if deferred:
+            raise MailDeferred(f"{len(deferred)} mails deferred: SMTP unavailable")
+
+    async def _run(
+        self, view: CaseView | None, run: list[Item], gate: asyncio.Semaphore
+    ) -> CaseRun:
+        result = CaseRun(view, view)
+        async with gate:
+            for record, event in run:
+                try:
+                    result.after, mails = await self._step(result.after, event)
+                    if mails:
+                        result.mails.append(mails)
+                except Transient as exc:
+                    result.fault = exc  # later events of this case wait for the redelivery
+                    return result
+                except Exception as exc:
+                    await self.poison(record, exc)
+        return result
+
+    async def _step(self, view: CaseView | None, event: AnyCaseEvent) -> tuple[Any, list[Mail]]:
+        if view is not None and logic.applied(view, event.event_id):
+            return view, []  # a redelivery of an event whose mail is recorded
+        step = logic.step(view, event, self.timing.domain)
+        if step.view is None:
+            log.warning("no view of case %s; %s ignored", event.case_id, type(event).__name__)
+            return view, []
+        mails = await self._compose(step.view, step.plan, event)
+        return logic.remember(step.view, event.event_id), mails
+
+    async def _compose(self, view: CaseView, plan: logic.Plan | None, event: Message) -> list[Mail]:
+        if plan is None or self._too_old(event):
+            return []
+        people = await self._people(plan.recipients, view.account_id, event.occurred_at)
+        event_id, at = event.event_id, event.occurred_at
+        return self.composer.case_mails(plan, view, people, event_id, at)
+
+    async def _decode(self, record: Record) -> AnyCaseEvent | None:
+        try:
+            return decode(CASE_EVENTS, record.value or b"")
+        except UnknownMessage:
+            return None  # a type added after this reader was built
+        except ValidationError as exc:
+            await self.poison(record, exc)
+            return None
+
+    async def on_notice(self, event: AnyNoticeEvent) -> None:
+        """Mail a new revision of a notice to the authorized contacts of affected districts."""
+        notice = event.notice
+        if not logic.notice_wanted(notice, await self.notices.mailed_revision(notice.id)):
+            return
+        if not self._too_old(event):
+            people = await self._notice_people(event)
+            mails = self.composer.notice_mails(notice, people, event.event_id, event.occurred_at)
+            await self.delivery.deliver(mails)
+        await self.notices.set_mailed(notice.id, notice.revision, event.occurred_at)
+
+    async def _notice_people(self, event: AnyNoticeEvent) -> list[Recipient]:
+        notice = event.notice
+        contacts = await self.book.contacts_in(notice.affected_account_ids)
+        chosen = [c for c in contacts if logic.notice_addressee(c, notice)]
+        zones = {c.id: await self.book.zone(logic.notice_account(c, notice)) for c in chosen}
+        return [logic.person_of(c, zones[c.id]) for c in chosen]
+
+    async def _people(self, ids: tuple[str, ...], account_id: str, at: datetime) -> list[Recipient]:
+        contacts = await self.book.contacts(list(ids))
+        people, missing = logic.people_of(ids, contacts, await self.book.zone(account_id))
+        if missing and logic.still_waiting(at, self.timing.clock(), self.timing.grace):
+            raise RecipientPending(f"contacts {missing} are not in the directory yet")
+        if missing:
+            log.warning("skipping recipients unknown to the directory: %s", missing)
+        return people
+
+    def _too_old(self, event: Message) -> bool:
+        return logic.too_old(event.occurred_at, self.timing.clock(), self.timing.max_age)
+
+
+def _waves(runs: list[CaseRun]) -> list[list[Mail]]:
+    """Wave k holds every case's k-th batch of mail: cases in parallel, each one in order."""
+    depth = max((len(run.mails) for run in runs), default=0)
+    return [[m for run in runs if k < len(run.mails) for m in run.mails[k]] for k in range(depth)]
+
+
+def poison_to(broker: KafkaBroker, group: str) -> Poison:
+    """Dead-letter one event of a batch to `<topic>.dlq`, as DeadLetterPolicy does for one."""
+
+    async def publish(record: Record | None, exc: Exception) -> None:
+        if record is None:
+            raise exc
+        headers = {
+            "x-original-topic": record.topic,
+            "x-original-partition": str(record.partition),
+            "x-original-offset": str(record.offset),
+            "x-consumer-group": group,
+            "x-error": f"{type(exc).__name__}: {exc}"[:2000],
+            "x-failed-at": utcnow().isoformat(),
+        }
+        dlq = f"{record.topic}.dlq"
+        await broker.publish(record.value, topic=dlq, key=record.key, headers=headers)
+        log.error("dead-lettered %s[%s]@%s: %s", record.topic, record.partition, record.offset, exc)
+
+    return publish
+
+
+def register(
+    broker: KafkaBroker,
+    settings: InfraSettings,
+    group: str,
+    notifier: Callable[[], Notifier],
+    directory: Callable[[], DirectoryStore],
+    max_records: int = 200,
+) -> None:
+    """Subscribe notify's handlers; each commits only after its mail is recorded."""
+    topics = settings.topics
+
+    @broker.subscriber(  # type: ignore[untyped-decorator]
+        topics.case_events, batch=True, max_records=max_records, **consumer_options(group)
+    )
+    async def on_case_events(_: list[Any], message: KafkaMessage) -> None:
+        raw = message.raw_message
+        await notifier().on_case_batch(list(raw) if isinstance(raw, tuple | list) else [raw])
+
+    @broker.subscriber(topics.incident_events, **consumer_options(group))  # type: ignore[untyped-decorator]
+    async def on_notice_event(event: AnyNoticeEvent) -> None:
+        await notifier().on_notice(event)
+
+    subscribe_directory(broker, topics.directory, group, directory)

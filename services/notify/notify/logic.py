@@ -1,0 +1,430 @@
+"""Pure decisions of notify: the case view, who gets which mail, Message-IDs, safe headers."""
+
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from notify.models import CaseView, Recipient
+from shared.enums import ActorKind, ContactType, NoticeKind, Status
+from shared.events import (
+    AnyCaseEvent,
+    CaseAssigned,
+    CaseFollowedUp,
+    CaseRouted,
+    CaseSubmitted,
+    CommandRejected,
+    Contact,
+    Notice,
+    PostAdded,
+    RecipientsChanged,
+    StatusChanged,
+)
+from shared.workflow import AUTO_CLOSE_BUSINESS_DAYS, DEFAULT_TIME_ZONE, REOPEN_WINDOW_DAYS
+
+# What each status means to a district contact, in the words of the support portal guide.
+STATUS_MEANING: dict[Status, str] = {
+    Status.NEW: "The case has been created but not yet assigned to a Campus support resource.",
+    Status.ASSIGNED: "The case has been assigned to a Campus support resource.",
+    Status.ASSIST_REQUEST: "The case is pending the input of an internal Campus resource.",
+    Status.PENDING_CUSTOMER_INPUT: (
+        "The case requires additional information from an Authorized Support Contact "
+        "in order to seek resolution."
+    ),
+    Status.PENDING_CUSTOMER_VERIFICATION: (
+        "The case resolution is awaiting final confirmation from the Authorized Support Contact."
+    ),
+    Status.SCHEDULED: (
+        "Action required to meet the request has been scheduled to take place on a future date, "
+        "such as a planned training."
+    ),
+    Status.ASSIGNED_TO_DEVELOPMENT: (
+        "The case has been escalated for Campus Development to modify functionality in the product."
+    ),
+    Status.CLOSED: (
+        "The case has been resolved, meeting the needs of the user, and marked as complete."
+    ),
+    Status.AVAILABLE_IN_RELEASE: (
+        "The issue reported in the case has been developed and is available in a Campus "
+        "Release Pack."
+    ),
+    Status.RE_OPENED: (
+        "The previously closed case has been re-opened and is awaiting further assistance "
+        "from a Campus support resource."
+    ),
+}
+
+_STATUS_TEMPLATES: dict[Status, str] = {
+    Status.ASSIST_REQUEST: "status_assist_request",
+    Status.PENDING_CUSTOMER_INPUT: "status_pending_customer_input",
+    Status.PENDING_CUSTOMER_VERIFICATION: "status_pending_customer_verification",
+    Status.SCHEDULED: "status_scheduled",
+    Status.ASSIGNED_TO_DEVELOPMENT: "status_assigned_to_development",
+    Status.AVAILABLE_IN_RELEASE: "status_available_in_release",
+    Status.RE_OPENED: "status_re_opened",
+    Status.CLOSED: "status_closed",
+}
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+_MAX_HEADER = 200
+_MAIL_NAMESPACE = uuid.UUID("6f1d3c1e-4b8e-5a57-9d0e-6e6f74696679")
+
+
+class Verdict(StrEnum):
+    """What an SMTP reply code means for the mail."""
+
+    RETRY = "retry"
+    DROP_CONNECTION = "drop-connection"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A mail to compose: which template, for whom, with what event-specific context."""
+
+    template: str
+    recipients: tuple[str, ...]
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+# --- the case view --------------------------------------------------------------------------
+
+
+def view_of_submitted(event: CaseSubmitted, domain: str) -> CaseView:
+    """A new case's view: the contact owns it and is its only recipient."""
+    return CaseView(
+        case_id=event.case_id,
+        case_number=event.case_number,
+        subject=event.subject,
+        account_id=event.account_id,
+        owner_id=event.contact_id,
+        recipients=[event.contact_id],
+        root_message_id=root_message_id(event.case_id, domain),
+        opened_at=event.occurred_at,
+    )
+
+
+def recipients_with_owner(owner_id: str, recipients: Iterable[str]) -> list[str]:
+    """The owner first (never removable), then the others once each, in their order."""
+    result = [owner_id]
+    for recipient in recipients:
+        if recipient and recipient not in result:
+            result.append(recipient)
+    return result
+
+
+APPLIED_KEPT = 64
+
+
+@dataclass(frozen=True)
+class Step:
+    """A case event applied to the view: the view after it, and the mail it causes."""
+
+    view: CaseView | None
+    plan: Plan | None = None
+
+
+def step(view: CaseView | None, event: AnyCaseEvent, domain: str) -> Step:
+    """Apply one case event to the case's view (None before the case is known)."""
+    if isinstance(event, CaseSubmitted):
+        new = view or view_of_submitted(event, domain)
+        return Step(new, plan_submitted(new))
+    if view is None:
+        return Step(None)
+    return _step_known(view, event)
+
+
+def _step_known(view: CaseView, event: AnyCaseEvent) -> Step:
+    match event:
+        case StatusChanged():
+            new = view.model_copy(update={"last_status": event.to_status})
+            return Step(new, plan_status(new, event))
+        case CaseRouted():
+            return Step(view.model_copy(update={"department": event.department.value}))
+        case CaseAssigned():
+            who = event.assignee.name if event.assignee else event.department.value
+            changes = {"assignee": who, "department": event.department.value}
+            return Step(view.model_copy(update=changes))
+        case RecipientsChanged():
+            listed = recipients_with_owner(view.owner_id, event.recipients)
+            new = view.model_copy(update={"recipients": listed})
+            return Step(new, plan_recipients_added(new, event))
+        case PostAdded():
+            return Step(view, plan_post(view, event))
+        case CaseFollowedUp():
+            return Step(view, plan_followed_up(view, event))
+        case CommandRejected():
+            return Step(view, plan_rejected(view, event))
+    return Step(view)
+
+
+def applied(view: CaseView, event_id: UUID) -> bool:
+    """True when this event was already applied to the stored view (a redelivery)."""
+    return str(event_id) in view.applied
+
+
+def remember(view: CaseView, event_id: UUID) -> CaseView:
+    """The view noting `event_id` as applied (the newest few are kept)."""
+    kept = [*view.applied, str(event_id)][-APPLIED_KEPT:]
+    return view.model_copy(update={"applied": kept})
+
+
+# --- who gets what --------------------------------------------------------------------------
+
+
+def plan_submitted(view: CaseView) -> Plan:
+    """Case received: the owner learns the case number."""
+    return Plan("case_received", (view.owner_id,))
+
+
+def status_template(event: StatusChanged) -> str:
+    """The template for a status change; a close by the timer is the auto-close notice."""
+    if event.to_status is Status.CLOSED and event.actor.kind is ActorKind.SYSTEM:
+        return "status_auto_closed"
+    return _STATUS_TEMPLATES.get(event.to_status, "status_changed")
+
+
+def plan_status(view: CaseView, event: StatusChanged) -> Plan:
+    """Every status change mails every current recipient."""
+    context = {
+        "from_status": event.from_status.value,
+        "to_status": event.to_status.value,
+        "meaning": STATUS_MEANING[event.to_status],
+        "note": event.note,
+        "development_issue": event.development_issue,
+        "release_name": event.release_name,
+        "actor": event.actor.name,
+        "actor_kind": event.actor.kind.value,
+        "auto_close_days": AUTO_CLOSE_BUSINESS_DAYS,
+        "reopen_days": REOPEN_WINDOW_DAYS,
+    }
+    return Plan(status_template(event), tuple(view.recipients), context)
+
+
+def plan_post(view: CaseView, event: PostAdded) -> Plan | None:
+    """A staff (or system) post mails the recipients; a contact's own post mails nobody."""
+    if event.author.kind is ActorKind.CONTACT:
+        return None
+    context = {
+        "author": event.author.name,
+        "body_text": event.body_text,
+        "attachments": [a.filename for a in event.attachments],
+    }
+    return Plan("staff_post", tuple(view.recipients), context)
+
+
+def plan_followed_up(view: CaseView, event: CaseFollowedUp) -> Plan:
+    """The auto-close reminder goes to every recipient."""
+    context = {
+        "closes_on": event.closes_on.strftime("%m/%d/%Y"),
+        "business_days_left": event.business_days_left,
+        "auto_close_days": AUTO_CLOSE_BUSINESS_DAYS,
+    }
+    return Plan("auto_close_reminder", tuple(view.recipients), context)
+
+
+def plan_recipients_added(view: CaseView, event: RecipientsChanged) -> Plan | None:
+    """Newly added recipients are told they will receive this case's notices."""
+    added = tuple(r for r in event.added if r in view.recipients and r != view.owner_id)
+    if not added:
+        return None
+    return Plan("recipient_added", added, {"actor": event.actor.name})
+
+
+def plan_rejected(view: CaseView, event: CommandRejected) -> Plan | None:
+    """A refused command is explained to the contact who sent it, and to nobody else."""
+    if event.actor.kind is not ActorKind.CONTACT:
+        return None
+    context = {"command_type": event.command_type, "reason": event.reason}
+    return Plan("command_rejected", (event.actor.id,), context)
+
+
+def notice_template(notice: Notice) -> str:
+    """Incident and maintenance notices read differently."""
+    return "notice_maintenance" if notice.kind is NoticeKind.MAINTENANCE else "notice_incident"
+
+
+def notice_context(notice: Notice, time_zone: str | None) -> dict[str, Any]:
+    """What notice templates show, with times in the reader's district zone."""
+    latest = notice.updates[0] if notice.updates else None
+    return {
+        "title": notice.title,
+        "kind": notice.kind.value,
+        "status": notice.status.value,
+        "body": notice.body,
+        "starts": local_time(notice.starts_at, time_zone),
+        "ends": local_time(notice.ends_at, time_zone) if notice.ends_at else None,
+        "latest": latest.body if latest else None,
+        "latest_at": local_time(latest.at, time_zone) if latest else None,
+    }
+
+
+def notice_wanted(notice: Notice, mailed_revision: int | None) -> bool:
+    """Only a revision newer than the last one mailed is news."""
+    return mailed_revision is None or notice.revision > mailed_revision
+
+
+def notice_addressee(contact: Contact, notice: Notice) -> bool:
+    """Active authorized (not read-only) contacts of an affected district; none listed = all."""
+    if not contact.active or contact.contact_type is ContactType.READ_ONLY:
+        return False
+    affected = notice.affected_account_ids
+    return not affected or any(a in affected for a in contact.account_ids)
+
+
+def notice_account(contact: Contact, notice: Notice) -> str:
+    """The district whose time zone a notice is shown in for this contact."""
+    affected = [a for a in contact.account_ids if a in notice.affected_account_ids]
+    return (affected or contact.account_ids)[0]
+
+
+# --- timing ----------------------------------------------------------------------------------
+
+
+def too_old(occurred_at: datetime, now: datetime, max_age: timedelta) -> bool:
+    """An event this old only updates views: a replay from offset 0 must not mail anyone."""
+    return now - occurred_at > max_age
+
+
+def still_waiting(occurred_at: datetime, now: datetime, grace: timedelta) -> bool:
+    """An unknown recipient of a recent event is probably still on its way in the directory."""
+    return now - occurred_at <= grace
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """The district's zone; the default when it is missing or unknown."""
+    try:
+        return ZoneInfo(name or DEFAULT_TIME_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TIME_ZONE)
+
+
+def local_time(at: datetime, time_zone: str | None) -> str:
+    """As the portal shows times: `09/15/2021 - 01:37 PM CDT`."""
+    return at.astimezone(zone(time_zone)).strftime("%m/%d/%Y - %I:%M %p %Z")
+
+
+# --- headers ---------------------------------------------------------------------------------
+
+
+def clean_header(value: str, limit: int = _MAX_HEADER) -> str:
+    """One line of text: CR, LF and other control characters become spaces, so none can
+    start a header of its own."""
+    return " ".join(_CONTROL.sub(" ", value).split())[:limit]
+
+
+def message_id(event_id: UUID, recipient: str, domain: str) -> str:
+    """The same (event, recipient) always gets the same Message-ID."""
+    token = uuid.uuid5(_MAIL_NAMESPACE, f"{event_id}/{recipient.strip().lower()}")
+    return f"<{token.hex}@{clean_header(domain)}>"
+
+
+def root_message_id(case_id: UUID, domain: str) -> str:
+    """The Message-ID every mail of a case replies to, so they thread together."""
+    return f"<case-{case_id}@{clean_header(domain)}>"
+
+
+def address(name: str, email: str) -> Address:
+    """A header address with a display name that cannot break the header."""
+    return Address(display_name=clean_header(name), addr_spec=clean_header(email))
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Headers of one mail, before its body is attached."""
+
+    sender: Address
+    to: Recipient
+    subject: str
+    message_id: str
+    occurred_at: datetime
+    template: str
+    thread_root: str | None = None
+    case_number: int | None = None
+
+
+def build_email(envelope: Envelope, text: str, html: str) -> EmailMessage:
+    """A multipart/alternative mail (plain text, then HTML) with clean, threaded headers."""
+    message = EmailMessage()
+    message["From"] = envelope.sender
+    message["To"] = address(envelope.to.name, envelope.to.email)
+    message["Subject"] = clean_header(envelope.subject)
+    message["Date"] = format_datetime(envelope.occurred_at)
+    message["Message-ID"] = envelope.message_id
+    _thread(message, envelope)
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Support-Template"] = clean_header(envelope.template)
+    if envelope.case_number is not None:
+        message["X-Support-Case"] = str(envelope.case_number)
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def _thread(message: EmailMessage, envelope: Envelope) -> None:
+    root = envelope.thread_root
+    if root and root != envelope.message_id:
+        message["In-Reply-To"] = root
+        message["References"] = root
+
+
+# --- SMTP replies ----------------------------------------------------------------------------
+
+
+def smtp_verdict(code: int) -> Verdict:
+    """5xx is final; 421 means the server is going away; other 4xx may pass later."""
+    if code >= 500:
+        return Verdict.REJECT
+    if code == 421:
+        return Verdict.DROP_CONNECTION
+    return Verdict.RETRY
+
+
+# --- recipients ------------------------------------------------------------------------------
+
+
+def people_of(
+    ids: Iterable[str], contacts: Mapping[str, Contact], time_zone: str
+) -> tuple[list[Recipient], list[str]]:
+    """Recipients to mail (active contacts, or bare addresses) and ids not in the directory."""
+    people: list[Recipient] = []
+    missing: list[str] = []
+    for key in ids:
+        contact = contacts.get(key)
+        if contact is not None:
+            if contact.active:
+                people.append(person_of(contact, time_zone))
+        elif "@" in key:
+            people.append(Recipient(key=key, email=key, name="", time_zone=time_zone))
+        else:
+            missing.append(key)
+    return _unique(people), missing
+
+
+def person_of(contact: Contact, time_zone: str) -> Recipient:
+    """A directory contact as a recipient."""
+    return Recipient(
+        key=contact.id,
+        email=str(contact.email),
+        name=contact.display_name,
+        time_zone=time_zone,
+        first_name=contact.first_name,
+    )
+
+
+def _unique(people: list[Recipient]) -> list[Recipient]:
+    seen: set[str] = set()
+    result = []
+    for person in people:
+        if person.email.lower() not in seen:
+            seen.add(person.email.lower())
+            result.append(person)
+    return result

@@ -1,0 +1,175 @@
+"""Jinja2 rendering of notify's templates and composition of one mail per recipient."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from email.headerregistry import Address
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from notify.logic import (
+    Envelope,
+    Plan,
+    build_email,
+    local_time,
+    message_id,
+    notice_context,
+    notice_template,
+)
+from notify.models import CaseView, Mail, Recipient
+from shared.events import Notice
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+SUBJECTS: dict[str, str] = {
+    "case_received": "Case {{ case.number }} received: {{ case.subject }}",
+    "status_changed": "Case {{ case.number }} is {{ to_status }}: {{ case.subject }}",
+    "status_assist_request": "Case {{ case.number }} escalated: {{ case.subject }}",
+    "status_pending_customer_input": (
+        "Case {{ case.number }} needs your input: {{ case.subject }}"
+    ),
+    "status_pending_customer_verification": (
+        "Case {{ case.number }} is ready for your verification: {{ case.subject }}"
+    ),
+    "status_scheduled": "Case {{ case.number }} is scheduled: {{ case.subject }}",
+    "status_assigned_to_development": (
+        "Case {{ case.number }} assigned to Development ({{ development_issue or 'issue pending'"
+        " }}): {{ case.subject }}"
+    ),
+    "status_available_in_release": (
+        "Case {{ case.number }} fix available in {{ release_name or 'a release' }}: "
+        "{{ case.subject }}"
+    ),
+    "status_re_opened": "Case {{ case.number }} re-opened: {{ case.subject }}",
+    "status_closed": "Case {{ case.number }} closed: {{ case.subject }}",
+    "status_auto_closed": "Case {{ case.number }} closed automatically: {{ case.subject }}",
+    "auto_close_reminder": (
+        "Case {{ case.number }} will close on {{ closes_on }} unless you respond: "
+        "{{ case.subject }}"
+    ),
+    "staff_post": "Case {{ case.number }}: new post from {{ author }}: {{ case.subject }}",
+    "recipient_added": (
+        "You now receive notifications for case {{ case.number }}: {{ case.subject }}"
+    ),
+    "command_rejected": "Case {{ case.number }}: your request was not accepted",
+    "notice_incident": "[Incident - {{ notice.status }}] {{ notice.title }}",
+    "notice_maintenance": "[Maintenance - {{ notice.status }}] {{ notice.title }}",
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """Subject, plain text and HTML of one mail."""
+
+    subject: str
+    text: str
+    html: str
+
+
+class Renderer:
+    """Renders `<name>.txt` and `<name>.html` (autoescaped) from notify/templates/."""
+
+    def __init__(self, folder: Path = TEMPLATES) -> None:
+        loader = FileSystemLoader(folder)
+        self.html = Environment(
+            loader=loader, autoescape=select_autoescape(["html"]), undefined=StrictUndefined
+        )
+        self.text = Environment(loader=loader, autoescape=False, undefined=StrictUndefined)
+        self.subjects = {name: self.text.from_string(src) for name, src in SUBJECTS.items()}
+
+    def render(self, name: str, context: Mapping[str, Any]) -> Rendered:
+        """All three parts of template `name`; a missing variable is an error, not a blank."""
+        return Rendered(
+            subject=self.subjects[name].render(context),
+            text=self.text.get_template(f"{name}.txt").render(context),
+            html=self.html.get_template(f"{name}.html").render(context),
+        )
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who notify's mail comes from, and the domain of its Message-IDs."""
+
+    name: str
+    email: str
+    domain: str
+
+    @property
+    def address(self) -> Address:
+        """The From header address."""
+        return Address(display_name=self.name, addr_spec=self.email)
+
+
+class Composer:
+    """Turns a plan and resolved recipients into one finished mail per recipient."""
+
+    def __init__(self, renderer: Renderer, sender: Sender) -> None:
+        self.renderer = renderer
+        self.sender = sender
+
+    def case_mails(
+        self, plan: Plan, view: CaseView, people: list[Recipient], event_id: UUID, at: datetime
+    ) -> list[Mail]:
+        """Mails about one case, threaded under its root Message-ID."""
+        return [self._case_mail(plan, view, person, event_id, at) for person in people]
+
+    def _case_mail(
+        self, plan: Plan, view: CaseView, person: Recipient, event_id: UUID, at: datetime
+    ) -> Mail:
+        context = {**plan.context, "case": case_context(view), "recipient": person}
+        context["when"] = local_time(at, person.time_zone)
+        mid = self._message_id(plan, view, person, event_id)
+        envelope = Envelope(
+            self.sender.address, person, "", mid, at, plan.template,
+            thread_root=view.root_message_id, case_number=view.case_number,
+        )  # fmt: skip
+        return self._finish(envelope, context, event_id, view.case_id)
+
+    def notice_mails(
+        self, notice: Notice, people: list[Recipient], event_id: UUID, at: datetime
+    ) -> list[Mail]:
+        """Mails about an incident or maintenance notice (no case thread), times per district."""
+        template = notice_template(notice)
+        mails = []
+        for person in people:
+            context = {"recipient": person, "notice": notice_context(notice, person.time_zone)}
+            context["when"] = local_time(at, person.time_zone)
+            mid = message_id(event_id, person.email, self.sender.domain)
+            envelope = Envelope(self.sender.address, person, "", mid, at, template)
+            mails.append(self._finish(envelope, context, event_id, None))
+        return mails
+
+    def _message_id(self, plan: Plan, view: CaseView, person: Recipient, event_id: UUID) -> str:
+        # The receipt is the first mail of the case: it *is* the thread root.
+        if plan.template == "case_received":
+            return view.root_message_id
+        return message_id(event_id, person.email, self.sender.domain)
+
+    def _finish(
+        self, envelope: Envelope, context: dict[str, Any], event_id: UUID, case_id: UUID | None
+    ) -> Mail:
+        rendered = self.renderer.render(envelope.template, context)
+        envelope = replace(envelope, subject=rendered.subject)
+        message = build_email(envelope, rendered.text, rendered.html)
+        return Mail(
+            event_id=event_id,
+            recipient=envelope.to.email,
+            message_id=envelope.message_id,
+            template=envelope.template,
+            message=message,
+            case_id=case_id,
+        )
+
+
+def case_context(view: CaseView) -> dict[str, Any]:
+    """What templates may show about a case."""
+    return {
+        "number": view.case_number,
+        "subject": view.subject,
+        "status": view.last_status.value,
+        "department": view.department,
+        "assignee": view.assignee,
+    }

@@ -1,0 +1,102 @@
+"""`python -m notify replay-dlq`: send dead-lettered mail again; the sent log stops doubles."""
+
+import logging
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from notify.errors import MailDeferred, MailRejected
+from notify.mailer import Transport
+from notify.models import DeadMail
+from notify.store import SentStatus, SentStore
+
+log = logging.getLogger("notify.replay")
+
+
+@dataclass
+class ReplayReport:
+    """How a replay went."""
+
+    delivered: int = 0
+    already_sent: int = 0
+    failed: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"replayed dead mail: {self.delivered} delivered, "
+            f"{self.already_sent} already sent, {self.failed} failed again"
+        )
+
+
+async def read_all(bootstrap: str, topic: str) -> list[DeadMail]:
+    """Every dead mail on `topic` up to its end when the replay started (no group, no commit:
+    the topic stays the record; the sent log makes a second replay harmless)."""
+    partitions = [TopicPartition(topic, p) for p in await _partitions(bootstrap, topic)]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+    )
+    await consumer.start()
+    try:
+        return [_decode(r) for r in await _drain(consumer, partitions)]
+    finally:
+        await consumer.stop()
+
+
+async def _drain(
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
+) -> list[ConsumerRecord[bytes, bytes]]:
+    if not partitions:
+        return []
+    consumer.assign(partitions)
+    await consumer.seek_to_beginning(*partitions)
+    end = await consumer.end_offsets(partitions)
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    while await _behind(consumer, partitions, end):
+        for batch in (await consumer.getmany(timeout_ms=1000)).values():
+            records.extend(r for r in batch if r.offset < end[TopicPartition(r.topic, r.partition)])
+    return records
+
+
+async def _behind(
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition], end: dict[TopicPartition, int]
+) -> bool:
+    for partition in partitions:
+        if await consumer.position(partition) < end[partition]:
+            return True
+    return False
+
+
+async def _partitions(bootstrap: str, topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(p["partition"] for t in described if t["topic"] == topic for p in t["partitions"])
+
+
+def _decode(record: ConsumerRecord[bytes, bytes]) -> DeadMail:
+    return DeadMail.model_validate_json(record.value or b"{}")
+
+
+async def replay(dead: list[DeadMail], sent: SentStore, transport: Transport) -> ReplayReport:
+    """Send each dead mail not sent since; a mail that fails again stays dead (and on the
+    topic, for the next replay)."""
+    report = ReplayReport()
+    for item in dead:
+        mail = item.to_mail()
+        if not await sent.claim_replay(mail):
+            report.already_sent += 1
+            continue
+        try:
+            await transport.send(mail.message, mail.recipient)
+        except (MailRejected, MailDeferred) as exc:
+            await sent.mark([mail.key], SentStatus.DEAD, str(exc))
+            report.failed += 1
+            log.error("replay of %s to %s failed: %s", mail.message_id, mail.recipient, exc)
+            continue
+        await sent.mark([mail.key], SentStatus.SENT)
+        report.delivered += 1
+    return report

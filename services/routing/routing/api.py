@@ -1,0 +1,277 @@
+"""Staff HTTP API: department queues, take, assign, status, escalate, resolve, outcomes."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
+from fastapi.responses import JSONResponse
+
+from routing.clock import Clock
+from routing.models import (
+    AssignmentCreate,
+    CasePublic,
+    CaseState,
+    CommandAccepted,
+    CommandPublic,
+    EscalationCreate,
+    ResolutionCreate,
+    StatusChangeCreate,
+    TimersPublic,
+    WorkItemPublic,
+)
+from routing.store import CaseStore, ClaimStore, CommandStore, QueueFilter
+from shared.commands import AnyCaseCommand, AssignCase, ChangeStatus
+from shared.directory import DirectoryStore, Principal, bearer_auth
+from shared.enums import ActorKind, Department, Priority, Status
+from shared.messages import StaffRef
+from shared.workflow import TRANSITIONS, TransitionRefused, allowed_targets, check_transition
+
+Publish = Callable[[AnyCaseCommand], Awaitable[None]]
+ACCEPTED = status.HTTP_202_ACCEPTED
+
+
+class RoutingError(Exception):
+    """Root of routing's API errors; `status_code` is the HTTP answer."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+
+class NotFound(RoutingError):
+    """The department, case or command does not exist."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+
+
+class Forbidden(RoutingError):
+    """The caller may not do this."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+
+
+class Conflict(RoutingError):
+    """The case's current state does not allow this."""
+
+    status_code = status.HTTP_409_CONFLICT
+
+
+class Invalid(RoutingError):
+    """A field breaks a rule."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
+
+
+@dataclass
+class ApiDeps:
+    """What the routes use, injected by the composition root."""
+
+    cases: CaseStore
+    claims: ClaimStore
+    commands: CommandStore
+    directory: DirectoryStore
+    publish: Publish
+    clock: Clock
+
+
+def install_errors(app: FastAPI) -> None:
+    """Map routing errors to JSON bodies that say what was wrong and how to fix it."""
+
+    async def handle(_: Request, exc: Exception) -> JSONResponse:
+        code = exc.status_code if isinstance(exc, RoutingError) else 500
+        return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    app.add_exception_handler(RoutingError, handle)
+
+
+def build_router(deps: ApiDeps) -> APIRouter:
+    """The staff API's routes."""
+    router = APIRouter(tags=["staff"])
+    principal = bearer_auth(lambda: deps.directory)
+    Staff = Annotated[Principal, Depends(_staff_only(principal))]
+    _queue_routes(router, deps, Staff)
+    _case_routes(router, deps, Staff)
+    return router
+
+
+def _staff_only(principal: Callable[..., Any]) -> Callable[..., Awaitable[Principal]]:
+    async def staff(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+        if not caller.is_staff:
+            raise Forbidden("the staff API needs a staff token; contacts use the intake API")
+        return caller
+
+    return staff
+
+
+def _department(slug: str) -> Department:
+    try:
+        return Department.from_slug(slug)
+    except ValueError as exc:
+        raise NotFound(f"department_slug: {exc}") from exc
+
+
+def _queue_routes(router: APIRouter, deps: ApiDeps, Staff: Any) -> None:
+    @router.get("/queues/{department_slug}", summary="A department's queue, in work order")
+    async def list_queue(
+        department_slug: str,
+        caller: Staff,
+        status_: Annotated[Status | None, Query(alias="status")] = None,
+        priority: Priority | None = None,
+        assignee: Annotated[str | None, Query(max_length=64)] = None,
+        unassigned: bool = False,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[WorkItemPublic]:
+        department = _department(department_slug)
+        if assignee and unassigned:
+            raise Invalid("assignee and unassigned exclude each other: send one of them")
+        where = QueueFilter(status_, priority, assignee, unassigned)
+        docs = await deps.cases.queue(department, where, limit, offset)
+        return [_work_item(CaseState.model_validate(doc)) for doc in docs]
+
+    @router.post(
+        "/queues/{department_slug}/take",
+        status_code=status.HTTP_202_ACCEPTED,
+        summary="Take the next New or Re-Opened item and assign it to yourself",
+    )
+    async def take(department_slug: str, caller: Staff) -> CommandAccepted:
+        department = _department(department_slug)
+        if department not in caller.departments:
+            raise Forbidden(f"you are not staff of {department}; take from your own queues")
+        case_id = await _claim_next(deps, department, caller)
+        if case_id is None:
+            raise NotFound(f"queue {department_slug} has no unassigned New or Re-Opened case")
+        assignee = StaffRef(id=caller.id, name=caller.name, email=caller.email)
+        return await _send(deps, AssignCase(case_id=case_id, actor=caller.actor, assignee=assignee))
+
+
+def _case_routes(router: APIRouter, deps: ApiDeps, Staff: Any) -> None:
+    @router.get("/cases/{case_id}", summary="Routing's view of a case")
+    async def get_case(case_id: UUID, caller: Staff) -> CasePublic:
+        return _case_public(await _case(deps, case_id))
+
+    @router.post(
+        "/cases/{case_id}/assign",
+        summary="Assign to a staff member or by policy",
+        status_code=ACCEPTED,
+    )
+    async def assign(case_id: UUID, body: AssignmentCreate, caller: Staff) -> CommandAccepted:
+        state = await _case(deps, case_id)
+        if state.status is Status.CLOSED:
+            raise Conflict("the case is Closed: reopen it before assigning it")
+        assignee = await _assignee(deps, body.assignee_id) if body.assignee_id else None
+        return await _send(deps, AssignCase(case_id=case_id, actor=caller.actor, assignee=assignee))
+
+    @router.post(
+        "/cases/{case_id}/status", summary="Change the case's status", status_code=ACCEPTED
+    )
+    async def change(case_id: UUID, body: StatusChangeCreate, caller: Staff) -> CommandAccepted:
+        return await _change(deps, case_id, caller, body)
+
+    @router.post(
+        "/cases/{case_id}/escalate", summary="Escalate to development", status_code=ACCEPTED
+    )
+    async def escalate(case_id: UUID, body: EscalationCreate, caller: Staff) -> CommandAccepted:
+        change = StatusChangeCreate(
+            to_status=Status.ASSIGNED_TO_DEVELOPMENT,
+            note=body.note,
+            development_issue=body.development_issue,
+        )
+        return await _change(deps, case_id, caller, change)
+
+    @router.post(
+        "/cases/{case_id}/resolution",
+        summary="Post the resolution (awaits verification)",
+        status_code=ACCEPTED,
+    )
+    async def resolve(case_id: UUID, body: ResolutionCreate, caller: Staff) -> CommandAccepted:
+        change = StatusChangeCreate(to_status=Status.PENDING_CUSTOMER_VERIFICATION, note=body.note)
+        return await _change(deps, case_id, caller, change)
+
+    @router.get(
+        "/commands/{command_id}", summary="Whether a command was applied or rejected, and why"
+    )
+    async def get_command(command_id: UUID, caller: Staff) -> CommandPublic:
+        doc = await deps.commands.get(command_id)
+        if doc is None:
+            raise NotFound(f"command_id {command_id} is unknown: use the id a 202 answer gave")
+        return CommandPublic(command_id=command_id, **{k: v for k, v in doc.items() if k != "_id"})
+
+
+async def _claim_next(deps: ApiDeps, department: Department, caller: Principal) -> UUID | None:
+    for case_id in await deps.cases.takeable(department):
+        if await deps.claims.claim(case_id, caller.id, deps.clock.now()):
+            return case_id
+    return None
+
+
+async def _case(deps: ApiDeps, case_id: UUID) -> CaseState:
+    state = await deps.cases.get(case_id)
+    if state is None:
+        raise NotFound(
+            f"case_id {case_id} is unknown to routing (not submitted, or not routed yet)"
+        )
+    return state
+
+
+async def _assignee(deps: ApiDeps, staff_id: str) -> StaffRef:
+    staff = await deps.directory.staff(staff_id)
+    if staff is None or not staff.active:
+        raise Invalid(f"assignee_id {staff_id!r} is not an active staff member; use a staff id")
+    return StaffRef(id=staff.id, name=staff.name, email=str(staff.email))
+
+
+async def _change(
+    deps: ApiDeps, case_id: UUID, caller: Principal, body: StatusChangeCreate
+) -> CommandAccepted:
+    state = await _case(deps, case_id)
+    who = TRANSITIONS[state.status].get(body.to_status)
+    if who is None or ActorKind.STAFF not in who:
+        allowed = ", ".join(allowed_targets(state.status, ActorKind.STAFF)) or "none"
+        raise Conflict(
+            f"to_status: a case in {state.status} cannot move to {body.to_status}; "
+            f"allowed: {allowed}"
+        )
+    try:
+        check_transition(
+            state.status,
+            body.to_status,
+            ActorKind.STAFF,
+            note=body.note,
+            development_issue=body.development_issue,
+            release_name=body.release_name,
+        )
+    except TransitionRefused as exc:
+        raise Invalid(str(exc)) from exc
+    command = ChangeStatus(case_id=case_id, actor=caller.actor, **body.model_dump())
+    return await _send(deps, command)
+
+
+async def _send(deps: ApiDeps, command: AnyCaseCommand) -> CommandAccepted:
+    await deps.commands.pending(command.event_id, command.case_id, command.type, deps.clock.now())
+    await deps.publish(command)
+    return CommandAccepted(
+        command_id=command.event_id,
+        case_id=command.case_id,
+        outcome_url=f"/commands/{command.event_id}",
+    )
+
+
+def _work_item(state: CaseState) -> WorkItemPublic:
+    return WorkItemPublic(**state.work_item().model_dump(), status_since=state.status_since)
+
+
+def _case_public(state: CaseState) -> CasePublic:
+    timers = state.timers
+    public_timers = (
+        TimersPublic(
+            remind_at=timers.remind_at,
+            close_at=timers.close_at,
+            closes_on=timers.closes_on,
+            reminded=timers.reminded,
+        )
+        if timers
+        else None
+    )
+    fields = state.model_dump(exclude={"timers", "offsets", "recent", "contact_id", "time_zone"})
+    return CasePublic(**fields, timers=public_timers)

@@ -1,0 +1,419 @@
+"""The single writer: a transactional consume-decide-produce loop over case commands and events."""
+
+import asyncio
+import itertools
+import json
+import logging
+import os
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
+from aiokafka.errors import KafkaError, ProducerFenced
+from pydantic import BaseModel, ValidationError
+
+from routing.handlers import Handlers
+from routing.logic import Decision
+from routing.models import AppliedRecord, CaseState, Outgoing
+from routing.settings import Settings
+from routing.store import AlreadyStored, CaseStore, CommandStore, outcome_doc
+from shared.commands import CASE_COMMANDS, AnyCaseCommand
+from shared.events import CaseSubmitted, PostAdded
+from shared.kafka import TRANSIENT_ERRORS
+from shared.messages import UnknownMessage, decode, utcnow
+
+log = logging.getLogger("routing.engine")
+
+COMMANDS, EVENTS = "commands", "events"
+_HANDLED_EVENTS: dict[str, type[BaseModel]] = {
+    "case.submitted": CaseSubmitted,
+    "case.post_added": PostAdded,
+}
+Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+
+
+@dataclass
+class Inbound:
+    """One input record, decoded: a command, an event routing acts on, poison, or neither."""
+
+    record: ConsumerRecord[bytes, bytes]
+    kind: str
+    message: Any = None
+    error: str | None = None
+
+    @property
+    def case_id(self) -> UUID | None:
+        """The case the message concerns."""
+        return getattr(self.message, "case_id", None)
+
+
+@dataclass
+class Send:
+    """A message to publish inside the batch's transaction."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+class Engine:
+    """Applies case commands and events in per-partition order, exactly once.
+
+    Per batch: decide every record, write case states (with the offsets they applied and what
+    those caused) to Mongo, then publish all outputs and commit the input offsets in one Kafka
+    transaction. A batch redelivered after a crash finds its offsets on the case documents
+    and re-sends the recorded outputs instead of deciding again.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        handlers: Handlers,
+        cases: CaseStore,
+        commands: CommandStore,
+    ) -> None:
+        self.settings = settings
+        self.handlers = handlers
+        self.cases = cases
+        self.commands = commands
+        self.topics = settings.topics
+        self.group = settings.service_name
+        self.applied = 0
+        self.batches = 0
+        self.cache = StateCache()
+        self.applied_upto: dict[tuple[str, int], int] = {}
+        self.careful = False  # after a surprise, read every state before deciding
+        self.running = False
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        """Connect; a restarted replica fences its predecessor and aborts its open transaction."""
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            client_id=f"{self.group}-engine",
+            transactional_id=self._transactional_id(),
+            acks="all",
+            enable_idempotence=True,
+            request_timeout_ms=15_000,
+            linger_ms=1,
+        )
+        await self.producer.start()
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            client_id=f"{self.group}-engine",
+            group_id=self.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            session_timeout_ms=6_000,
+            heartbeat_interval_ms=1_000,
+        )
+        self.consumer.subscribe(
+            [self.topics.case_commands, self.topics.case_events], listener=_Forget(self)
+        )
+        await self.consumer.start()
+        self.running = True
+
+    def _transactional_id(self) -> str:
+        namespace = self.settings.topic_namespace or "default"
+        return f"{self.group}.{namespace}.{self.settings.replica_id}"
+
+    async def stop(self) -> None:
+        """Leave the group and close the producer."""
+        self.running = False
+        for client in (self.consumer, self.producer):
+            if client is not None:
+                await client.stop()
+
+    async def run(self) -> None:
+        """Consume until cancelled; a failed batch is rewound and retried with backoff."""
+        assert self.consumer is not None
+        delay = 0.1
+        while True:
+            batch = await self.consumer.getmany(
+                timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.batch_max
+            )
+            if not batch:
+                continue
+            try:
+                await self.process(batch)
+                delay, self.careful = 0.1, False
+            except AlreadyStored:
+                log.warning("a submission was seen before; re-deciding the batch with lookups")
+                self.careful = True
+                self.cache.clear()
+                self._rewind(batch)
+            except ProducerFenced:
+                log.error("another routing replica took over transactional id; stopping")
+                self.running = False
+                raise
+            except (*TRANSIENT_ERRORS, KafkaError) as exc:
+                log.warning("batch failed, retrying in %.1f s: %r", delay, exc)
+                self.cache.clear()  # Mongo may be ahead of what this process remembers
+                self._rewind(batch)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _rewind(self, batch: Batch) -> None:
+        assert self.consumer is not None
+        for tp, records in batch.items():
+            self.consumer.seek(tp, records[0].offset)
+
+    async def process(self, batch: Batch) -> None:
+        """Decide, persist and publish one batch in a single transaction."""
+        marks = [time.perf_counter()]
+        inbound = [self._decode(tp, r) for tp, records in batch.items() for r in records]
+        states = await self._states(inbound)
+        marks.append(time.perf_counter())
+        starts = {(tp.topic, tp.partition): records[0].offset for tp, records in batch.items()}
+        sends, changed, outcomes = await self._decide_all(inbound, states, starts)
+        marks.append(time.perf_counter())
+        await self.cases.save_many(changed.values(), new=changed.keys() - states.keys())
+        self.cache.update(changed)
+        await self.commands.record_many(outcomes)
+        marks.append(time.perf_counter())
+        if changed:
+            self._maybe_crash()
+        await self._publish(sends, {tp: records[-1].offset + 1 for tp, records in batch.items()})
+        marks.append(time.perf_counter())
+        self.applied += len(inbound)
+        read, decide, write, commit = (1000 * (b - a) for a, b in itertools.pairwise(marks))
+        log.info(
+            "applied %d records (%d cases), published %d: read %.1f, decide %.1f, "
+            "write %.1f, kafka %.1f ms",
+            len(inbound),
+            len(changed),
+            len(sends),
+            read,
+            decide,
+            write,
+            commit,
+        )
+
+    def kind_of(self, topic: str) -> str:
+        """Which input a topic is."""
+        return COMMANDS if topic == self.topics.case_commands else EVENTS
+
+    def _needs_lookup(self, item: Inbound) -> bool:
+        """A submission above everything applied on its partition is new: no read needed."""
+        if item.case_id is None or item.case_id in self.cache:
+            return False
+        if self.careful:
+            return True
+        upto = self.applied_upto.get((item.record.topic, item.record.partition))
+        fresh = upto is not None and item.record.offset > upto
+        return not (fresh and isinstance(item.message, CaseSubmitted))
+
+    async def _states(self, inbound: list[Inbound]) -> dict[UUID, CaseState]:
+        """States from the cache; the rest in one Mongo round trip (new cases need none)."""
+        ids = {i.case_id for i in inbound if i.case_id}
+        known = {case_id: self.cache[case_id] for case_id in ids if case_id in self.cache}
+        missing = {i.case_id for i in inbound if i.case_id and self._needs_lookup(i)}
+        if missing:
+            loaded = await self.cases.get_many(missing)
+            self.cache.update(loaded)
+            known.update(loaded)
+        return known
+
+    def _maybe_crash(self) -> None:
+        """Fault drill: die between a batch's Mongo write and its Kafka commit, the worst moment."""
+        limit = self.settings.fault_exit_after_batches
+        self.batches += 1
+        if limit is not None and self.batches >= limit:
+            log.error("fault drill: exiting after %d batches, before the Kafka commit", limit)
+            os._exit(137)
+
+    async def _decide_all(
+        self,
+        inbound: list[Inbound],
+        states: dict[UUID, CaseState],
+        starts: dict[tuple[str, int], int],
+    ) -> tuple[list[Send], dict[UUID, CaseState], list[dict[str, Any]]]:
+        sends: list[Send] = []
+        changed: dict[UUID, CaseState] = {}
+        outcomes: list[dict[str, Any]] = []
+        for item in inbound:
+            if item.error is not None:
+                sends.append(self._dead_letter(item))
+                continue
+            if item.message is None or item.case_id is None:
+                continue
+            state = changed.get(item.case_id) or states.get(item.case_id)
+            replayed = _replay(state, item)
+            if replayed is not None:
+                sends.extend(self._sends(replayed))
+                continue
+            decision = await self._decide(item, state)
+            if decision is None:
+                sends.append(self._dead_letter(item))
+                continue
+            new = decision.state or state
+            if new is not None:
+                where = (item.record.topic, item.record.partition)
+                start = starts.get(where, item.record.offset)
+                changed[item.case_id] = _remember(new, item, decision.outputs, start)
+            sends.extend(self._sends(decision.outputs))
+            if item.kind == COMMANDS:
+                outcomes.append(self._outcome(item.message, decision))
+        return sends, changed, outcomes
+
+    async def _decide(self, item: Inbound, state: CaseState | None) -> Decision | None:
+        try:
+            message = item.message
+            if item.kind == COMMANDS:
+                return await self.handlers.on_case_command(message, state)
+            if isinstance(message, CaseSubmitted):
+                return await self.handlers.on_case_submitted(message, state)
+            return await self.handlers.on_post_added(message, state)
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as exc:
+            # A bug or a bad record must not block the partition: it goes to the DLQ.
+            log.exception("failed to decide %s", _where(item.record))
+            item.error = f"{type(exc).__name__}: {exc}"
+            return None
+
+    def _outcome(self, command: AnyCaseCommand, decision: Decision) -> dict[str, Any]:
+        now = self.handlers.clock.now()
+        return outcome_doc(
+            command.event_id, command.case_id, command.type, decision.outcome, decision.reason, now
+        )
+
+    def _decode(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> Inbound:
+        item = Inbound(record, self.kind_of(tp.topic))
+        try:
+            item.message = self._parse(item.kind, record.value or b"")
+        except UnknownMessage:
+            log.info("skipped message of unknown type on %s", _where(record))
+        except (ValueError, ValidationError) as exc:
+            item.error = f"{type(exc).__name__}: {exc}"[:2000]
+        return item
+
+    def _parse(self, kind: str, value: bytes) -> Any:
+        if kind == COMMANDS:
+            return decode(CASE_COMMANDS, value)
+        data = json.loads(value)
+        model = _HANDLED_EVENTS.get(data.get("type", "")) if isinstance(data, dict) else None
+        return model.model_validate(data) if model else None
+
+    def _sends(self, outputs: list[Outgoing]) -> list[Send]:
+        return [
+            Send(
+                self.topics.queue(out.queue) if out.queue else self.topics.case_events,
+                out.key.encode(),
+                json.dumps(out.value).encode(),
+            )
+            for out in outputs
+        ]
+
+    def _dead_letter(self, item: Inbound) -> Send:
+        record = item.record
+        log.error("dead-lettered %s: %s", _where(record), item.error)
+        headers = {
+            "x-original-topic": record.topic,
+            "x-original-partition": str(record.partition),
+            "x-original-offset": str(record.offset),
+            "x-consumer-group": self.group,
+            "x-error": (item.error or "")[:2000],
+            "x-failed-at": utcnow().isoformat(),
+        }
+        encoded = [(k, v.encode()) for k, v in headers.items()]
+        return Send(self.topics.dlq(record.topic), record.key, record.value or b"", encoded)
+
+    async def _publish(self, sends: list[Send], offsets: dict[TopicPartition, int]) -> None:
+        producer = self.producer
+        assert producer is not None
+        await producer.begin_transaction()
+        try:
+            futures = [
+                await producer.send(s.topic, s.value, key=s.key, headers=s.headers or None)
+                for s in sends
+            ]
+            await asyncio.gather(*futures)
+            await producer.send_offsets_to_transaction(offsets, self.group)
+            await producer.commit_transaction()
+        except BaseException:
+            await _abort(producer)
+            raise
+
+
+class StateCache(OrderedDict[UUID, CaseState]):
+    """Recently used case states; valid while this process owns their partitions."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def update(self, states: Any = (), /, **_: Any) -> None:
+        """Remember `states`, forgetting the least recently used beyond the limit."""
+        for case_id, state in dict(states).items():
+            self[case_id] = state
+            self.move_to_end(case_id)
+        while len(self) > self.limit:
+            self.popitem(last=False)
+
+
+class _Forget(ConsumerRebalanceListener):  # type: ignore[misc]
+    """When partitions move: forget cached states, learn what Mongo already applied."""
+
+    def __init__(self, engine: "Engine") -> None:
+        self.engine = engine
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        """Another replica may write these cases next."""
+        self.engine.cache.clear()
+        self.engine.applied_upto.clear()
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        """Records above a partition's highest applied offset need no redelivery check."""
+        self.engine.cache.clear()
+        for tp in assigned:
+            kind = self.engine.kind_of(tp.topic)
+            upto = await self.engine.cases.max_offset(kind, tp.partition)
+            self.engine.applied_upto[(tp.topic, tp.partition)] = upto
+
+
+async def _abort(producer: AIOKafkaProducer) -> None:
+    try:
+        await producer.abort_transaction()
+    except Exception as exc:  # the transaction may already be dead; the next begin recovers
+        log.warning("abort failed: %r", exc)
+
+
+def _replay(state: CaseState | None, item: Inbound) -> list[Outgoing] | None:
+    """The recorded outputs of a record this case already applied, or None if it is new."""
+    if state is None or state.offsets.get(item.kind, -1) < item.record.offset:
+        return None
+    for applied in state.recent.get(item.kind, []):
+        if applied.offset == item.record.offset:
+            return applied.outputs
+    return []
+
+
+def _remember(
+    state: CaseState, item: Inbound, outputs: list[Outgoing], batch_start: int
+) -> CaseState:
+    """Record the applied offset and its outputs; entries before the batch are committed."""
+    kept = [r for r in state.recent.get(item.kind, []) if r.offset >= batch_start]
+    recent = {
+        **state.recent,
+        item.kind: [*kept, AppliedRecord(offset=item.record.offset, outputs=outputs)],
+    }
+    offsets = {**state.offsets, item.kind: item.record.offset}
+    partitions = {**state.partitions, item.kind: item.record.partition}
+    return state.model_copy(update={"recent": recent, "offsets": offsets, "partitions": partitions})
+
+
+def _where(record: ConsumerRecord[bytes, bytes]) -> str:
+    return f"{record.topic}[{record.partition}]@{record.offset}"

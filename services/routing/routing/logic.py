@@ -1,0 +1,503 @@
+"""Pure routing decisions: the routing table, queue order, business days and the workflow."""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid5
+from zoneinfo import ZoneInfo
+
+import holidays
+from pydantic import BaseModel
+
+from routing.models import CaseState, Outcome, Outgoing, Timers
+from shared.cases import module_of
+from shared.commands import (
+    AnyCaseCommand,
+    AssignCase,
+    ChangeStatus,
+    CloseCase,
+    FollowUpCase,
+    ReopenCase,
+)
+from shared.enums import ActorKind, CaseType, Department, Module, Priority, Status
+from shared.events import (
+    CaseAssigned,
+    CaseFollowedUp,
+    CaseRouted,
+    CaseSubmitted,
+    CommandRejected,
+    PostAdded,
+    StatusChanged,
+    WorkItemQueued,
+    WorkItemUpdated,
+)
+from shared.messages import Actor, StaffRef
+from shared.workflow import (
+    AUTO_CLOSE_BUSINESS_DAYS,
+    REOPEN_WINDOW_DAYS,
+    TransitionRefused,
+    can_reopen,
+    check_transition,
+)
+
+AUTO_CLOSE_NOTE = f"closed after {AUTO_CLOSE_BUSINESS_DAYS} business days without a response"
+_IDS = UUID("6f1d3c2e-9a4b-4f7e-8c1d-2b3a4c5d6e7f")
+_NO_DUE = "9999-12-31"
+
+
+def derived_id(source: UUID, role: str) -> UUID:
+    """The id of the message `role` caused by input `source`: the same on every redelivery."""
+    return uuid5(_IDS, f"{source}:{role}")
+
+
+# --- routing table ---------------------------------------------------------------------------
+
+
+class NoRoute(Exception):
+    """The routing table has no rule for a case type; the table file needs one."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a case goes and whether its service may be billable."""
+
+    department: Department
+    billable: bool
+
+
+@dataclass(frozen=True)
+class RoutingRule:
+    """Cases of `case_type` (and `module`, when set) go to `route`."""
+
+    case_type: CaseType
+    module: Module | None
+    route: Route
+
+
+@dataclass(frozen=True)
+class RoutingTable:
+    """Ordered rules; the first that matches a case wins."""
+
+    rules: tuple[RoutingRule, ...]
+
+    @classmethod
+    def from_json(cls, text: str) -> "RoutingTable":
+        """Parse the table file's JSON."""
+        return cls(tuple(_rule(raw) for raw in json.loads(text)["rules"]))
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "RoutingTable":
+        """The table at `path`, or the one shipped in the package."""
+        if path is not None:
+            return cls.from_json(path.read_text(encoding="utf-8"))
+        return cls.from_json(resources.files("routing").joinpath("routes.json").read_text())
+
+    def route(self, case_type: CaseType, module: Module | None) -> Route:
+        """The department and billable flag for a case."""
+        for rule in self.rules:
+            if rule.case_type is case_type and rule.module in (None, module):
+                return rule.route
+        raise NoRoute(f"no routing rule for case type {case_type!r}; add one to routes.json")
+
+
+def _rule(raw: dict[str, Any]) -> RoutingRule:
+    module = Module(raw["module"]) if raw.get("module") else None
+    route = Route(Department(raw["department"]), bool(raw["billable"]))
+    return RoutingRule(CaseType(raw["case_type"]), module, route)
+
+
+# --- queue order -----------------------------------------------------------------------------
+
+
+def queue_fields(priority: Priority, due_date: date | None) -> dict[str, Any]:
+    """Stored sort fields: priority rank, then due date with none last (then age)."""
+    return {
+        "priority_rank": priority.rank,
+        "due_sort": due_date.isoformat() if due_date else _NO_DUE,
+    }
+
+
+def queue_key(priority: Priority, due_date: date | None, created_at: datetime) -> tuple[Any, ...]:
+    """Queue order: Critical first, earliest due date (none last), oldest first."""
+    return (priority.rank, due_date or date.max, created_at)
+
+
+# --- business days ---------------------------------------------------------------------------
+
+
+class BusinessCalendar:
+    """Weekdays that are not public holidays of a country (and subdivision)."""
+
+    def __init__(self, country: str = "US", subdivision: str | None = None) -> None:
+        self._holidays = holidays.country_holidays(country, subdiv=subdivision)
+
+    def is_business_day(self, day: date) -> bool:
+        """Monday to Friday and not a holiday."""
+        return day.weekday() < 5 and day not in self._holidays
+
+    def add(self, day: date, count: int) -> date:
+        """The `count`-th business day after `day` (`day` itself never counts)."""
+        while count > 0:
+            day += timedelta(days=1)
+            count -= self.is_business_day(day)
+        return day
+
+
+def local_midnight(day: date, time_zone: str) -> datetime:
+    """The start of `day` in the district's time zone, as aware UTC."""
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(time_zone)).astimezone(UTC)
+
+
+def plan_timers(
+    entered_at: datetime, time_zone: str, calendar: BusinessCalendar, remind_before: int
+) -> Timers:
+    """A case entering verification closes at the start of the 10th business day after that day.
+
+    The day it enters never counts; the reminder falls `remind_before` business days earlier.
+    """
+    entered_on = entered_at.astimezone(ZoneInfo(time_zone)).date()
+    closes_on = calendar.add(entered_on, AUTO_CLOSE_BUSINESS_DAYS)
+    remind_on = calendar.add(entered_on, max(1, AUTO_CLOSE_BUSINESS_DAYS - remind_before))
+    return Timers(
+        remind_at=local_midnight(remind_on, time_zone),
+        close_at=local_midnight(closes_on, time_zone),
+        closes_on=closes_on,
+    )
+
+
+def business_days_left(timers: Timers, now: datetime, tz: str, cal: BusinessCalendar) -> int:
+    """Business days from today (district time) until the closing day."""
+    today, left = now.astimezone(ZoneInfo(tz)).date(), 0
+    while cal.add(today, left) < timers.closes_on:
+        left += 1
+    return left
+
+
+# --- assignment policies ---------------------------------------------------------------------
+
+
+def pick_round_robin(staff: Sequence[StaffRef], turn: int) -> StaffRef | None:
+    """The staff member whose turn it is, in id order."""
+    ordered = sorted(staff, key=lambda s: s.id)
+    return ordered[turn % len(ordered)] if ordered else None
+
+
+def pick_least_loaded(staff: Sequence[StaffRef], loads: dict[str, int]) -> StaffRef | None:
+    """The staff member with the fewest open cases; ties go to the lowest id."""
+    return min(staff, key=lambda s: (loads.get(s.id, 0), s.id), default=None)
+
+
+# --- the workflow ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a decision needs besides the case: the time, calendar and resolved lookups."""
+
+    now: datetime
+    calendar: BusinessCalendar
+    time_zone: str
+    remind_before: int = 2
+    auto_assignee: StaffRef | None = None
+
+
+@dataclass
+class Decision:
+    """A new case state (None: unchanged), the messages to publish and the command's outcome."""
+
+    state: CaseState | None
+    outputs: list[Outgoing] = field(default_factory=list)
+    outcome: Outcome = Outcome.APPLIED
+    reason: str | None = None
+
+
+class Refused(Exception):
+    """A command the workflow rejects; the message says why and what would work."""
+
+
+class Stale(Exception):
+    """A timer command whose moment has passed (the case moved on); dropped silently."""
+
+
+def _case_event(message: BaseModel, case_id: UUID) -> Outgoing:
+    return Outgoing(key=str(case_id), value=message.model_dump(mode="json"))
+
+
+def _work_event(state: CaseState, message: BaseModel) -> Outgoing:
+    return Outgoing(
+        queue=state.department, key=str(state.case_id), value=message.model_dump(mode="json")
+    )
+
+
+def on_submitted(event: CaseSubmitted, route: Route, ctx: Context) -> Decision:
+    """A new case: route it to its department, announce it and queue the work item."""
+    module = module_of(event.details)
+    state = CaseState(
+        case_id=event.case_id,
+        case_number=event.case_number,
+        account_id=event.account_id,
+        contact_id=event.contact_id,
+        subject=event.subject,
+        case_type=event.case_type,
+        module=module,
+        priority=event.priority,
+        due_date=event.due_date,
+        created_at=event.occurred_at,
+        department=route.department,
+        billable=route.billable,
+        status_since=ctx.now,
+        time_zone=ctx.time_zone,
+    )
+    routed = CaseRouted(
+        event_id=derived_id(event.event_id, "routed"),
+        occurred_at=ctx.now,
+        case_id=event.case_id,
+        department=route.department,
+        billable=route.billable,
+        queue=route.department.slug,
+    )
+    queued = WorkItemQueued(
+        event_id=derived_id(event.event_id, "queued"), occurred_at=ctx.now, item=state.work_item()
+    )
+    return Decision(state, [_case_event(routed, event.case_id), _work_event(state, queued)])
+
+
+def on_post(state: CaseState, post: PostAdded, ctx: Context) -> Decision:
+    """A contact's post answers a pending case: it goes back to its assignee (timers stop)."""
+    waiting = (Status.PENDING_CUSTOMER_INPUT, Status.PENDING_CUSTOMER_VERIFICATION)
+    if post.author.kind is not ActorKind.CONTACT or state.status not in waiting:
+        return Decision(None)
+    return _move(state, Status.ASSIGNED, post.author, post.event_id, None, ctx, by_command=False)
+
+
+def on_command(state: CaseState | None, command: AnyCaseCommand, ctx: Context) -> Decision:
+    """Apply a command to a case, or reject it with the reason."""
+    try:
+        if state is None:
+            raise Refused(f"case {command.case_id} is unknown to routing; submit it first")
+        return _dispatch(state, command, ctx)
+    except (Refused, TransitionRefused) as exc:
+        return _reject(command, str(exc), ctx)
+    except Stale as exc:
+        return Decision(None, outcome=Outcome.IGNORED, reason=str(exc))
+
+
+def _dispatch(state: CaseState, command: AnyCaseCommand, ctx: Context) -> Decision:
+    match command:
+        case CloseCase():
+            return _close(state, command, ctx)
+        case ReopenCase():
+            return _reopen(state, command, ctx)
+        case ChangeStatus():
+            return _change(state, command, ctx)
+        case AssignCase():
+            return _assign(state, command, ctx)
+        case FollowUpCase():
+            return _follow_up(state, command, ctx)
+
+
+def _reject(command: AnyCaseCommand, reason: str, ctx: Context) -> Decision:
+    rejected = CommandRejected(
+        event_id=derived_id(command.event_id, "rejected"),
+        occurred_at=ctx.now,
+        case_id=command.case_id,
+        command_id=command.event_id,
+        command_type=command.type,
+        reason=reason,
+        actor=command.actor,
+    )
+    return Decision(None, [_case_event(rejected, command.case_id)], Outcome.REJECTED, reason)
+
+
+def _close(state: CaseState, command: CloseCase, ctx: Context) -> Decision:
+    if command.actor.kind is ActorKind.SYSTEM:
+        _require_due(state, ctx)
+    note = command.note or (AUTO_CLOSE_NOTE if command.actor.kind is ActorKind.SYSTEM else None)
+    check_transition(state.status, Status.CLOSED, command.actor.kind, note=note)
+    return _move(state, Status.CLOSED, command.actor, command.event_id, note, ctx)
+
+
+def _require_due(state: CaseState, ctx: Context) -> None:
+    timers = state.timers
+    if state.status is not Status.PENDING_CUSTOMER_VERIFICATION or timers is None:
+        raise Stale(f"auto-close dropped: the case is {state.status}, not awaiting verification")
+    if timers.close_at > ctx.now:
+        raise Stale(f"auto-close dropped: the case closes on {timers.closes_on}, not yet")
+
+
+def _reopen(state: CaseState, command: ReopenCase, ctx: Context) -> Decision:
+    check_transition(state.status, Status.RE_OPENED, command.actor.kind, note=command.details)
+    closed_at = state.closed_at or state.status_since
+    # Staff may reopen later: a regression found by support is not bound by the contact's window.
+    if command.actor.kind is ActorKind.CONTACT and not can_reopen(
+        closed_at, ctx.now, state.time_zone
+    ):
+        last = closed_at.astimezone(ZoneInfo(state.time_zone)).date() + timedelta(
+            REOPEN_WINDOW_DAYS
+        )
+        raise Refused(
+            f"a case reopens within {REOPEN_WINDOW_DAYS} days of closing; this one could be "
+            f"reopened until {last} ({state.time_zone}); submit a new case instead"
+        )
+    return _move(state, Status.RE_OPENED, command.actor, command.event_id, command.details, ctx)
+
+
+def _change(state: CaseState, command: ChangeStatus, ctx: Context) -> Decision:
+    check_transition(
+        state.status,
+        command.to_status,
+        command.actor.kind,
+        note=command.note,
+        development_issue=command.development_issue,
+        release_name=command.release_name,
+    )
+    if command.to_status is Status.RE_OPENED:
+        return _reopen(state, _as_reopen(command), ctx)
+    if command.to_status is Status.CLOSED:
+        return _close(state, _as_close(command), ctx)
+    decision = _move(
+        state,
+        command.to_status,
+        command.actor,
+        command.event_id,
+        command.note,
+        ctx,
+        development_issue=command.development_issue,
+        release_name=command.release_name,
+    )
+    return _self_assign(decision, command, ctx) if _takes_ownership(state, command) else decision
+
+
+def _as_reopen(command: ChangeStatus) -> ReopenCase:
+    return ReopenCase(
+        event_id=command.event_id,
+        occurred_at=command.occurred_at,
+        case_id=command.case_id,
+        actor=command.actor,
+        details=command.note or "",
+    )
+
+
+def _as_close(command: ChangeStatus) -> CloseCase:
+    return CloseCase(
+        event_id=command.event_id,
+        occurred_at=command.occurred_at,
+        case_id=command.case_id,
+        actor=command.actor,
+        note=command.note,
+    )
+
+
+def _takes_ownership(state: CaseState, command: ChangeStatus) -> bool:
+    staff = command.actor.kind is ActorKind.STAFF
+    return staff and command.to_status is Status.ASSIGNED and state.assignee is None
+
+
+def _self_assign(decision: Decision, command: ChangeStatus, ctx: Context) -> Decision:
+    assert decision.state is not None
+    actor = command.actor
+    return _with_assignee(
+        decision, StaffRef(id=actor.id, name=actor.name), actor, command.event_id, ctx
+    )
+
+
+def _assign(state: CaseState, command: AssignCase, ctx: Context) -> Decision:
+    if command.actor.kind is ActorKind.CONTACT:
+        raise Refused("only staff or the system assign cases; contacts cannot")
+    if state.status is Status.CLOSED:
+        raise Refused("a closed case cannot be assigned; reopen it first")
+    assignee = command.assignee or ctx.auto_assignee
+    if assignee is None:
+        raise Refused(f"no staff member of {state.department} is on duty; name an assignee_id")
+    if state.assignee is not None and state.assignee.id == assignee.id:
+        return Decision(None, reason=f"already assigned to {assignee.name}")
+    decision = Decision(state)
+    if state.status in (Status.NEW, Status.RE_OPENED):
+        decision = _move(state, Status.ASSIGNED, command.actor, command.event_id, None, ctx)
+    return _with_assignee(decision, assignee, command.actor, command.event_id, ctx)
+
+
+def _with_assignee(
+    decision: Decision, assignee: StaffRef, actor: Actor, source: UUID, ctx: Context
+) -> Decision:
+    assert decision.state is not None
+    before = decision.state
+    state = before.model_copy(update={"assignee": assignee})
+    assigned = CaseAssigned(
+        event_id=derived_id(source, "assigned"),
+        occurred_at=ctx.now,
+        case_id=state.case_id,
+        department=state.department,
+        assignee=assignee,
+        previous_assignee=before.assignee,
+        actor=actor,
+    )
+    updated = WorkItemUpdated(
+        event_id=derived_id(source, "work"), occurred_at=ctx.now, item=state.work_item()
+    )
+    kept = [out for out in decision.outputs if out.queue is None]
+    return Decision(
+        state, [*kept, _case_event(assigned, state.case_id), _work_event(state, updated)]
+    )
+
+
+def _follow_up(state: CaseState, command: FollowUpCase, ctx: Context) -> Decision:
+    if command.actor.kind is not ActorKind.SYSTEM:
+        raise Refused("follow-up reminders come from the system timer only")
+    timers = state.timers
+    pending = state.status is Status.PENDING_CUSTOMER_VERIFICATION and timers is not None
+    if not pending or timers is None or timers.closes_on != command.closes_on or timers.reminded:
+        raise Stale("follow-up dropped: the case is no longer awaiting that verification")
+    followed = CaseFollowedUp(
+        event_id=derived_id(command.event_id, "followed_up"),
+        occurred_at=ctx.now,
+        case_id=state.case_id,
+        closes_on=timers.closes_on,
+        business_days_left=business_days_left(timers, ctx.now, state.time_zone, ctx.calendar),
+    )
+    state = state.model_copy(update={"timers": timers.model_copy(update={"reminded": True})})
+    return Decision(state, [_case_event(followed, state.case_id)])
+
+
+def _move(
+    state: CaseState,
+    to: Status,
+    actor: Actor,
+    source: UUID,
+    note: str | None,
+    ctx: Context,
+    *,
+    by_command: bool = True,
+    **fields: str | None,
+) -> Decision:
+    """Move the case to `to`, set what that status implies and announce it."""
+    entering_pcv = to is Status.PENDING_CUSTOMER_VERIFICATION
+    timers = (
+        plan_timers(ctx.now, state.time_zone, ctx.calendar, ctx.remind_before)
+        if entering_pcv
+        else None
+    )
+    changes: dict[str, Any] = {"status": to, "status_since": ctx.now, "timers": timers}
+    changes.update({k: v for k, v in fields.items() if v is not None})
+    if to is Status.CLOSED:
+        changes["closed_at"] = ctx.now
+    new = state.model_copy(update=changes)
+    changed = StatusChanged(
+        event_id=derived_id(source, "status"),
+        occurred_at=ctx.now,
+        case_id=state.case_id,
+        from_status=state.status,
+        to_status=to,
+        actor=actor,
+        note=note,
+        command_id=source if by_command else None,
+        **fields,
+    )
+    updated = WorkItemUpdated(
+        event_id=derived_id(source, "work"), occurred_at=ctx.now, item=new.work_item()
+    )
+    return Decision(new, [_case_event(changed, state.case_id), _work_event(new, updated)])

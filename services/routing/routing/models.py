@@ -1,0 +1,200 @@
+"""Routing's private models: the case state document and the staff API's bodies."""
+
+import json
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from shared.enums import CaseType, Department, Module, Priority, Status
+from shared.events import WorkItem
+from shared.messages import StaffRef
+
+
+class Timers(BaseModel):
+    """Auto-close timers of a case awaiting customer verification, in UTC."""
+
+    model_config = ConfigDict(frozen=True)
+
+    remind_at: AwareDatetime
+    close_at: AwareDatetime
+    closes_on: date = Field(description="District-local business day the case closes on.")
+    reminded: bool = False
+    remind_requested: bool = False
+    close_requested: bool = False
+
+
+class Outgoing(BaseModel):
+    """One message a decision publishes: `queue` names a department queue, else case.events."""
+
+    model_config = ConfigDict(frozen=True)
+
+    queue: Department | None = None
+    key: str
+    value: dict[str, Any]
+
+
+class AppliedRecord(BaseModel):
+    """An applied input record (by offset) and the messages it caused."""
+
+    model_config = ConfigDict(frozen=True)
+
+    offset: int
+    outputs: list[Outgoing]
+
+
+class CaseState(BaseModel):
+    """What routing knows of one case; routing is the only writer of status and assignee."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: UUID
+    case_number: int
+    account_id: str
+    contact_id: str
+    subject: str
+    case_type: CaseType
+    module: Module | None = None
+    priority: Priority
+    due_date: date | None = None
+    created_at: AwareDatetime
+    department: Department
+    billable: bool
+    status: Status = Status.NEW
+    status_since: AwareDatetime
+    assignee: StaffRef | None = None
+    closed_at: AwareDatetime | None = None
+    development_issue: str | None = None
+    release_name: str | None = None
+    time_zone: str = "America/Chicago"
+    timers: Timers | None = None
+    # Input offsets already applied per input topic kind: a record at or below is a redelivery.
+    offsets: dict[str, int] = Field(default_factory=dict)
+    # The partition of each input topic kind the case lives on (its key decides it).
+    partitions: dict[str, int] = Field(default_factory=dict)
+    # Outputs of the latest applied records per input kind, re-sent when Kafka redelivers them.
+    recent: dict[str, list[AppliedRecord]] = Field(default_factory=dict)
+
+    @field_validator("recent", mode="before")
+    @classmethod
+    def _recent_from_text(cls, value: Any) -> Any:
+        # Stored as one JSON string: far cheaper for the server than nested documents.
+        return json.loads(value) if isinstance(value, str) else value
+
+    def work_item(self) -> WorkItem:
+        """The case as its department's queue shows it."""
+        return WorkItem(
+            case_id=self.case_id,
+            case_number=self.case_number,
+            account_id=self.account_id,
+            subject=self.subject,
+            case_type=self.case_type,
+            priority=self.priority,
+            status=self.status,
+            department=self.department,
+            billable=self.billable,
+            assignee=self.assignee,
+            due_date=self.due_date,
+            created_at=self.created_at,
+        )
+
+
+class Outcome(StrEnum):
+    """What became of a command."""
+
+    PENDING = "pending"
+    APPLIED = "applied"
+    REJECTED = "rejected"
+    IGNORED = "ignored"
+
+
+# --- HTTP bodies ---------------------------------------------------------------------------
+
+
+class AssignmentCreate(BaseModel):
+    """Assign a case to a staff member, or leave `assignee_id` empty for the department policy."""
+
+    assignee_id: str | None = Field(
+        None, max_length=64, description="Staff id; empty picks by round robin or least loaded."
+    )
+
+
+class StatusChangeCreate(BaseModel):
+    """Move a case to another status with what that status needs."""
+
+    to_status: Status
+    note: str | None = Field(None, max_length=32_000)
+    development_issue: str | None = Field(None, max_length=64)
+    release_name: str | None = Field(None, max_length=128)
+
+
+class EscalationCreate(BaseModel):
+    """Escalate to development: the issue number and the note the contact sees."""
+
+    development_issue: str = Field(min_length=1, max_length=64)
+    note: str = Field(min_length=1, max_length=32_000)
+
+
+class ResolutionCreate(BaseModel):
+    """The written explanation of the resolution; the case awaits customer verification."""
+
+    note: str = Field(min_length=1, max_length=32_000)
+
+
+class CommandAccepted(BaseModel):
+    """A command was published; poll `GET /commands/{command_id}` for its outcome."""
+
+    command_id: UUID
+    case_id: UUID
+    outcome_url: str
+
+
+class CommandPublic(BaseModel):
+    """The outcome of a command."""
+
+    command_id: UUID
+    case_id: UUID
+    outcome: Outcome
+    reason: str | None = None
+    command_type: str
+    updated_at: datetime
+
+
+class TimersPublic(BaseModel):
+    """Pending auto-close timers of a case."""
+
+    remind_at: AwareDatetime
+    close_at: AwareDatetime
+    closes_on: date
+    reminded: bool
+
+
+class CasePublic(BaseModel):
+    """Routing's view of a case."""
+
+    case_id: UUID
+    case_number: int
+    account_id: str
+    subject: str
+    case_type: CaseType
+    module: Module | None
+    priority: Priority
+    due_date: date | None
+    created_at: AwareDatetime
+    department: Department
+    billable: bool
+    status: Status
+    status_since: AwareDatetime
+    assignee: StaffRef | None
+    closed_at: AwareDatetime | None
+    development_issue: str | None
+    release_name: str | None
+    timers: TimersPublic | None
+
+
+class WorkItemPublic(WorkItem):
+    """A queue entry."""
+
+    status_since: AwareDatetime

@@ -1,0 +1,274 @@
+"""Mongo access of routing: cases (with timers), command outcomes, assignment cursors."""
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from pymongo import ASCENDING, ReplaceOne, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from routing.logic import queue_fields
+from routing.models import CaseState, Outcome
+from shared.directory import DirectoryStore
+from shared.enums import Department, Priority, Status
+from shared.mongo import Document
+from shared.workflow import DEFAULT_TIME_ZONE
+
+QUEUE_ORDER = [("priority_rank", ASCENDING), ("due_sort", ASCENDING), ("created_at", ASCENDING)]
+TAKEABLE = [Status.NEW.value, Status.RE_OPENED.value]
+CLAIM_SECONDS = 60
+DUPLICATE_KEY = 11000
+
+
+def to_doc(state: CaseState) -> Document:
+    """The case as stored: BSON-friendly dates, queue sort fields, the id as `_id`."""
+    doc = state.model_dump(mode="python")
+    doc["_id"] = str(state.case_id)
+    doc["due_date"] = state.due_date.isoformat() if state.due_date else None
+    if state.timers is not None:
+        doc["timers"]["closes_on"] = state.timers.closes_on.isoformat()
+    recent = {k: [r.model_dump(mode="json") for r in v] for k, v in state.recent.items()}
+    doc["recent"] = json.dumps(recent, separators=(",", ":"))
+    return {**doc, **queue_fields(state.priority, state.due_date)}
+
+
+class AlreadyStored(Exception):
+    """A document written as new already existed: its state must be read, not assumed."""
+
+
+async def insert_or_replace(
+    collection: AsyncCollection[Document], docs: list[Document], *, replace: bool = True
+) -> None:
+    """Insert in one round trip; documents that already exist are then replaced (if asked)."""
+    if not docs:
+        return
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if not replace or any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise
+        await replace_all(collection, [docs[error["index"]] for error in errors], upsert=True)
+
+
+async def replace_all(
+    collection: AsyncCollection[Document], docs: list[Document], *, upsert: bool = True
+) -> None:
+    """Replace documents whole by `_id`, in one round trip."""
+    if docs:
+        ops = [ReplaceOne({"_id": d["_id"]}, d, upsert=upsert) for d in docs]
+        await collection.bulk_write(ops, ordered=False)
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """Which items of a department's queue to list."""
+
+    status: Status | None = None
+    priority: Priority | None = None
+    assignee_id: str | None = None
+    unassigned: bool = False
+
+    def query(self, department: Department) -> Document:
+        """The Mongo filter; open cases only unless a status is asked for."""
+        query: Document = {"department": department.value}
+        query["status"] = self.status.value if self.status else {"$ne": Status.CLOSED.value}
+        if self.priority:
+            query["priority"] = self.priority.value
+        if self.assignee_id:
+            query["assignee.id"] = self.assignee_id
+        if self.unassigned:
+            query["assignee"] = None
+        return query
+
+
+class CaseStore:
+    """The `cases` collection: routing's state of every case, one document per case."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.collection = db["cases"]
+
+    async def ensure_indexes(self) -> None:
+        """Indexes for the queue view, the timers and the load counts."""
+        await self.collection.create_index([("department", 1), ("status", 1), *QUEUE_ORDER])
+        await self.collection.create_index([("department", 1), ("assignee.id", 1), ("status", 1)])
+        for kind in ("commands", "events"):
+            await self.collection.create_index([(f"partitions.{kind}", 1), (f"offsets.{kind}", -1)])
+        await self.collection.create_index("timers.remind_at", sparse=True)
+        await self.collection.create_index("timers.close_at", sparse=True)
+
+    async def get(self, case_id: UUID) -> CaseState | None:
+        """One case, if routing knows it."""
+        doc = await self.collection.find_one({"_id": str(case_id)})
+        return CaseState.model_validate(doc) if doc else None
+
+    async def get_many(self, case_ids: Iterable[UUID]) -> dict[UUID, CaseState]:
+        """The known cases among `case_ids`, in one round trip."""
+        ids = [str(case_id) for case_id in set(case_ids)]
+        cursor = self.collection.find({"_id": {"$in": ids}})
+        return {UUID(doc["_id"]): CaseState.model_validate(doc) async for doc in cursor}
+
+    async def max_offset(self, kind: str, partition: int) -> int:
+        """The highest input offset of `kind` any case on `partition` applied (-1 if none)."""
+        cursor = self.collection.find({f"partitions.{kind}": partition}, {"offsets": 1})
+        docs = [doc async for doc in cursor.sort(f"offsets.{kind}", -1).limit(1)]
+        return int(docs[0]["offsets"][kind]) if docs else -1
+
+    async def save_many(self, states: Iterable[CaseState], new: set[UUID]) -> None:
+        """Insert new cases and replace known ones whole: the server's two cheapest writes."""
+        docs = [to_doc(s) for s in states]
+        try:
+            await insert_or_replace(
+                self.collection, [d for d in docs if UUID(d["_id"]) in new], replace=False
+            )
+        except BulkWriteError as exc:
+            raise AlreadyStored("a case taken for new exists; decide again with lookups") from exc
+        await replace_all(self.collection, [d for d in docs if UUID(d["_id"]) not in new])
+
+    async def queue(
+        self, department: Department, where: QueueFilter, limit: int, skip: int
+    ) -> list[Document]:
+        """A department's queue in order: priority, due date (none last), age."""
+        cursor = self.collection.find(where.query(department)).sort(QUEUE_ORDER)
+        return [doc async for doc in cursor.skip(skip).limit(limit)]
+
+    async def takeable(self, department: Department, limit: int = 20) -> list[UUID]:
+        """The first unassigned New or Re-Opened cases of a queue, in work order."""
+        query = {"department": department.value, "status": {"$in": TAKEABLE}, "assignee": None}
+        cursor = self.collection.find(query, {"_id": 1}).sort(QUEUE_ORDER).limit(limit)
+        return [UUID(doc["_id"]) async for doc in cursor]
+
+    async def due(self, field: str, flag: str, now: datetime, limit: int = 500) -> list[CaseState]:
+        """Cases whose timer `field` is due and not yet acted on (`flag` unset)."""
+        query = {f"timers.{field}": {"$lte": now}, f"timers.{flag}": False}
+        cursor = self.collection.find(query).limit(limit)
+        return [CaseState.model_validate(doc) async for doc in cursor]
+
+    async def mark_timer(self, case_id: UUID, flag: str, close_at: datetime) -> None:
+        """Remember that the timer command was published (only for the same timer)."""
+        await self.collection.update_one(
+            {"_id": str(case_id), "timers.close_at": close_at}, {"$set": {f"timers.{flag}": True}}
+        )
+
+    async def open_loads(self, department: Department, staff_ids: list[str]) -> dict[str, int]:
+        """Open cases per staff member of a department."""
+        match = {
+            "department": department.value,
+            "assignee.id": {"$in": staff_ids},
+            "status": {"$ne": Status.CLOSED.value},
+        }
+        pipeline: list[Document] = [
+            {"$match": match},
+            {"$group": {"_id": "$assignee.id", "n": {"$sum": 1}}},
+        ]
+        cursor = await self.collection.aggregate(pipeline)
+        return {doc["_id"]: int(doc["n"]) async for doc in cursor}
+
+
+class ClaimStore:
+    """The `claims` collection: who is taking which case, so two takers never collide."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.collection = db["claims"]
+
+    async def claim(self, case_id: UUID, staff_id: str, now: datetime) -> bool:
+        """Claim the case for a minute; False when someone else holds a live claim."""
+        until = now + timedelta(seconds=CLAIM_SECONDS)
+        try:
+            await self.collection.insert_one({"_id": str(case_id), "by": staff_id, "until": until})
+            return True
+        except DuplicateKeyError:
+            expired = {"_id": str(case_id), "until": {"$lt": now}}
+            result = await self.collection.update_one(
+                expired, {"$set": {"by": staff_id, "until": until}}
+            )
+            return result.modified_count == 1
+
+
+class CommandStore:
+    """The `commands` collection: the outcome of every command, for `GET /commands/{id}`."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.collection = db["commands"]
+
+    async def pending(
+        self, command_id: UUID, case_id: UUID, command_type: str, now: datetime
+    ) -> None:
+        """Record a published command unless its outcome is already known."""
+        doc = {
+            "case_id": str(case_id),
+            "outcome": Outcome.PENDING.value,
+            "command_type": command_type,
+            "updated_at": now,
+        }
+        await self.collection.update_one(
+            {"_id": str(command_id)}, {"$setOnInsert": doc}, upsert=True
+        )
+
+    async def record_many(self, outcomes: list[Document]) -> None:
+        """Store outcomes (`_id` = command id); a pending record or a repeat is overwritten."""
+        await insert_or_replace(self.collection, outcomes)
+
+    async def get(self, command_id: UUID) -> Document | None:
+        """A command's outcome, if recorded."""
+        return await self.collection.find_one({"_id": str(command_id)})
+
+
+class CursorStore:
+    """The `assignment_cursors` collection: whose turn it is per department (round robin)."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.collection = db["assignment_cursors"]
+
+    async def next_turn(self, department: Department) -> int:
+        """Advance the department's cursor and return the turn before it."""
+        doc = await self.collection.find_one_and_update(
+            {"_id": department.slug},
+            {"$inc": {"turn": 1}},
+            upsert=True,
+            return_document=ReturnDocument.BEFORE,
+        )
+        return int(doc["turn"]) if doc else 0
+
+
+class AccountZones:
+    """Districts' time zones from the directory, cached briefly off the hot path."""
+
+    def __init__(self, directory: DirectoryStore, ttl: float = 60.0) -> None:
+        self.directory = directory
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, str]] = {}
+
+    async def zone_of(self, account_id: str) -> str:
+        """The account's time zone, America/Chicago when the account is unknown."""
+        hit = self._cache.get(account_id)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        account = await self.directory.account(account_id)
+        zone = account.time_zone if account else DEFAULT_TIME_ZONE
+        self._cache[account_id] = (time.monotonic() + self.ttl, zone)
+        return zone
+
+
+def outcome_doc(
+    command_id: UUID,
+    case_id: UUID,
+    command_type: str,
+    outcome: Outcome,
+    reason: str | None,
+    now: datetime,
+) -> Document:
+    """A command outcome as stored."""
+    return {
+        "_id": str(command_id),
+        "case_id": str(case_id),
+        "command_type": command_type,
+        "outcome": outcome.value,
+        "reason": reason,
+        "updated_at": now,
+    }

@@ -1,0 +1,138 @@
+"""The running board: store, snapshot, clock and ingest bookkeeping, shared by both apps."""
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from prometheus_client import Gauge
+
+from shared.events import AnyNoticeEvent, Notice
+from shared.messages import utcnow
+from status_board import logic
+from status_board.errors import ChangeRejected, NoticeExists, NoticeNotFound
+from status_board.ops import BoardMetrics
+from status_board.render import Freshness, Renderer
+from status_board.settings import Settings
+from status_board.snapshot import Snapshot
+from status_board.store import NoticeStore
+
+Clock = Callable[[], datetime]
+LAST_HEARD = "last_heard"
+SYNCED_AT = "synced_at"
+_PERSIST_HEARD_EVERY = timedelta(seconds=10)
+
+log = logging.getLogger("status_board")
+
+
+class Board:
+    """What the public and admin apps and the background tasks share in one process."""
+
+    def __init__(self, settings: Settings, store: NoticeStore, *, clock: Clock = utcnow) -> None:
+        self.settings, self.store, self.clock = settings, store, clock
+        self.renderer = Renderer(settings)
+        self.metrics = BoardMetrics()
+        self.stale_after = timedelta(seconds=settings.stale_after_s)
+        self.last_heard = self._heard_saved = store.read_time(LAST_HEARD)
+        self.synced_at = store.read_time(SYNCED_AT)
+        self.outbox_ready = asyncio.Event()
+        self._snapshot = self._build()
+        self._gauges()
+
+    def _gauges(self) -> None:
+        registry = self.metrics.registry
+        age = Gauge(
+            "status_board_kafka_heard_age_seconds", "Since Kafka answered.", registry=registry
+        )
+        age.set_function(self._heard_age)
+        pending = Gauge(
+            "status_board_outbox_pending", "Rows not yet acknowledged.", registry=registry
+        )
+        pending.set_function(lambda: self.store.outbox_counts()[0])
+
+    def _heard_age(self) -> float:
+        if self.last_heard is None:
+            return float("inf")
+        return (self.clock() - self.last_heard).total_seconds()
+
+    def snapshot(self) -> Snapshot:
+        """The current snapshot; rebuilt when live updates turned late since it was built."""
+        current = self._snapshot
+        if current.stale != self._stale_now():
+            current = self.refresh()
+        return current
+
+    def refresh(self) -> Snapshot:
+        """Rebuild the snapshot from the store (after any change)."""
+        self._snapshot = self._build()
+        self.metrics.builds.inc()
+        return self._snapshot
+
+    def _build(self) -> Snapshot:
+        items = self.store.all()
+        fresh = Freshness(
+            known=bool(items) or self.synced_at is not None,
+            stale=self._stale_now(),
+            last_heard=self.last_heard,
+            last_updated=max((item.changed_at for item in items), default=self.synced_at),
+        )
+        return Snapshot(items, fresh, self.renderer, self.settings.closed_limit)
+
+    def _stale_now(self) -> bool:
+        return logic.is_stale(self.last_heard, self.clock(), self.stale_after)
+
+    # --- ingest bookkeeping -------------------------------------------------------------
+
+    def heard(self) -> None:
+        """Kafka answered just now."""
+        now = self.clock()
+        self.last_heard = now
+        if self._heard_saved is None or now - self._heard_saved >= _PERSIST_HEARD_EVERY:
+            self.store.write_time(LAST_HEARD, now)
+            self._heard_saved = now
+        if self._snapshot.stale:
+            self.refresh()
+
+    def caught_up(self) -> None:
+        """Ingest has read the whole topic once: an empty board now means all clear."""
+        if self.synced_at is None:
+            self.synced_at = self.clock()
+            self.store.write_time(SYNCED_AT, self.synced_at)
+            self.refresh()
+
+    # --- local changes (admin API, maintenance clock) ------------------------------------
+
+    def current(self, notice_id: str) -> Notice:
+        """The notice with this id; NoticeNotFound if none."""
+        notice = self.store.get(notice_id)
+        if notice is None:
+            raise NoticeNotFound(notice_id)
+        return notice
+
+    def create(self, notice: Notice) -> Notice:
+        """Publish a new notice; NoticeExists if the id is taken."""
+        if self.store.get(notice.id) is not None:
+            raise NoticeExists(notice.id)
+        return self.change(None, notice)
+
+    def change(self, previous: Notice | None, notice: Notice) -> Notice:
+        """Store a new revision with its outbox event, show it at once, wake the relay."""
+        event = logic.event_for(previous, notice).model_copy(update={"occurred_at": self.clock()})
+        if not self.write(event):
+            raise ChangeRejected(f"notice {notice.id!r} changed meanwhile; read it and retry")
+        return notice
+
+    def write(self, event: AnyNoticeEvent) -> bool:
+        """Write one event locally; False when its revision is already held."""
+        if not self.store.write(event):
+            return False
+        log.info("wrote %s %s rev %d", event.type, event.notice.id, event.notice.revision)
+        self.refresh()
+        self.outbox_ready.set()
+        return True
+
+    def tick(self) -> int:
+        """Move maintenance that is due to In Progress or Completed; how many moved."""
+        now = self.clock()
+        due = [logic.maintenance_due(item.notice, now) for item in self.store.all()]
+        return sum(self.write(event) for event in due if event is not None)

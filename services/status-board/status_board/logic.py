@@ -1,0 +1,209 @@
+"""Pure decisions of the status board: banner colour, tabs, revisions and the maintenance clock."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from shared.enums import NoticeKind, NoticeStatus
+from shared.events import (
+    AnyNoticeEvent,
+    Notice,
+    NoticePublished,
+    NoticeResolved,
+    NoticeUpdate,
+    NoticeUpdated,
+)
+from status_board.errors import ChangeRejected
+
+INCIDENT_STATUSES = frozenset(
+    {
+        NoticeStatus.INVESTIGATING,
+        NoticeStatus.IDENTIFIED,
+        NoticeStatus.MONITORING,
+        NoticeStatus.RESOLVED,
+    }
+)
+MAINTENANCE_STATUSES = frozenset(
+    {NoticeStatus.SCHEDULED, NoticeStatus.IN_PROGRESS, NoticeStatus.COMPLETED}
+)
+_EVENT_IDS = uuid5(NAMESPACE_URL, "urn:support-portal:status-board:maintenance-clock")
+
+
+class Tab(StrEnum):
+    """The two tabs of the notifications page."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class BannerState(StrEnum):
+    """What the portal banner says; the colour follows from it."""
+
+    INCIDENT = "incident"
+    MAINTENANCE = "maintenance"
+    CLEAR = "clear"
+    UNKNOWN = "unknown"
+
+
+BANNER_COLOURS = {
+    BannerState.INCIDENT: "orange",
+    BannerState.MAINTENANCE: "green",
+    BannerState.CLEAR: "gray",
+    BannerState.UNKNOWN: "yellow",
+}
+BANNER_LABELS = {
+    BannerState.INCIDENT: "Incident in progress",
+    BannerState.MAINTENANCE: "Scheduled maintenance",
+    BannerState.CLEAR: "No open notifications",
+    BannerState.UNKNOWN: "Status unknown",
+}
+
+
+@dataclass(frozen=True)
+class Banner:
+    """The banner decision: state, colour, label and the counts behind it."""
+
+    state: BannerState
+    incidents: int
+    maintenance: int
+    stale: bool
+    maintenance_running: bool = False
+
+    @property
+    def colour(self) -> str:
+        """Orange for incidents, green for maintenance, gray when clear, yellow when unknown."""
+        return BANNER_COLOURS[self.state]
+
+    @property
+    def label(self) -> str:
+        """The text that says what the colour says."""
+        if self.state is BannerState.MAINTENANCE and self.maintenance_running:
+            return "Maintenance in progress"
+        return BANNER_LABELS[self.state]
+
+
+def is_stale(last_heard: datetime | None, now: datetime, stale_after: timedelta) -> bool:
+    """Live updates are delayed when Kafka was never heard from or not for `stale_after`."""
+    return last_heard is None or now - last_heard > stale_after
+
+
+def banner(notices: Iterable[Notice], *, known: bool, stale: bool) -> Banner:
+    """Incident beats maintenance beats clear; with nothing ever received the status is unknown."""
+    open_now = [notice for notice in notices if notice.status.is_open]
+    incidents = sum(1 for notice in open_now if notice.kind is NoticeKind.INCIDENT)
+    maintenance = len(open_now) - incidents
+    if incidents:
+        state = BannerState.INCIDENT
+    elif maintenance:
+        state = BannerState.MAINTENANCE
+    else:
+        state = BannerState.CLEAR if known else BannerState.UNKNOWN
+    running = any(notice.status is NoticeStatus.IN_PROGRESS for notice in open_now)
+    return Banner(state, incidents, maintenance, stale, running)
+
+
+def on_tab(notices: Iterable[Notice], tab: Tab, limit: int) -> list[Notice]:
+    """Open: incidents newest first, then maintenance soonest first. Closed: latest end first."""
+    if tab is Tab.OPEN:
+        chosen = [notice for notice in notices if notice.status.is_open]
+        incidents = sorted(
+            (n for n in chosen if n.kind is NoticeKind.INCIDENT), key=lambda n: n.starts_at
+        )
+        planned = sorted(
+            (n for n in chosen if n.kind is NoticeKind.MAINTENANCE), key=lambda n: n.starts_at
+        )
+        return [*reversed(incidents), *planned]
+    closed = [notice for notice in notices if not notice.status.is_open]
+    return sorted(closed, key=lambda n: n.ends_at or n.starts_at, reverse=True)[:limit]
+
+
+def check_status(kind: NoticeKind, status: NoticeStatus) -> None:
+    """Incidents investigate to resolution; maintenance runs Scheduled → In Progress → Completed."""
+    allowed = INCIDENT_STATUSES if kind is NoticeKind.INCIDENT else MAINTENANCE_STATUSES
+    if status not in allowed:
+        names = ", ".join(sorted(allowed))
+        raise ChangeRejected(f"a {kind} cannot be {status!r}; use one of: {names}")
+
+
+def check_times(starts_at: datetime, ends_at: datetime | None) -> None:
+    """An end time, when given, is not before the start."""
+    if ends_at is not None and ends_at < starts_at:
+        raise ChangeRejected("ends_at must not be before starts_at")
+
+
+def closing_status(kind: NoticeKind) -> NoticeStatus:
+    """Resolved for incidents, Completed for maintenance."""
+    return NoticeStatus.RESOLVED if kind is NoticeKind.INCIDENT else NoticeStatus.COMPLETED
+
+
+def scheduled_status(starts_at: datetime, ends_at: datetime | None, now: datetime) -> NoticeStatus:
+    """Where maintenance stands on its schedule at `now`."""
+    if ends_at is not None and now >= ends_at:
+        return NoticeStatus.COMPLETED
+    return NoticeStatus.IN_PROGRESS if now >= starts_at else NoticeStatus.SCHEDULED
+
+
+def revised(notice: Notice, **changes: object) -> Notice:
+    """The notice with `changes` applied, validated, at the next revision."""
+    data = notice.model_dump() | changes | {"revision": notice.revision + 1}
+    new = Notice.model_validate(data)
+    check_status(new.kind, new.status)
+    check_times(new.starts_at, new.ends_at)
+    return new
+
+
+def with_update(notice: Notice, update: NoticeUpdate) -> Notice:
+    """Post a timestamped update (newest first); it sets the status and closes when final."""
+    updates = sorted([update, *notice.updates], key=lambda u: u.at, reverse=True)
+    ends_at = _end_after(notice, update)
+    return revised(notice, status=update.status, ends_at=ends_at, updates=updates)
+
+
+def _end_after(notice: Notice, update: NoticeUpdate) -> datetime | None:
+    """A final update ends the notice (not before its start); reopening an incident unends it."""
+    if update.status.is_open:
+        return None if notice.kind is NoticeKind.INCIDENT else notice.ends_at
+    if notice.ends_at is not None and notice.ends_at <= update.at:
+        return notice.ends_at
+    return max(update.at, notice.starts_at)
+
+
+def event_for(previous: Notice | None, notice: Notice) -> AnyNoticeEvent:
+    """Published for a new notice, Resolved when it closes, Updated otherwise."""
+    if previous is None:
+        return NoticePublished(notice=notice)
+    if previous.status.is_open and not notice.status.is_open:
+        return NoticeResolved(notice=notice)
+    return NoticeUpdated(notice=notice)
+
+
+_CLOCK_TEXT = {
+    NoticeStatus.IN_PROGRESS: "Maintenance has started.",
+    NoticeStatus.COMPLETED: "Maintenance is complete.",
+}
+
+
+def maintenance_due(notice: Notice, now: datetime) -> AnyNoticeEvent | None:
+    """The event that moves maintenance along its schedule, or None when nothing is due.
+
+    It is deterministic (time, text and event id follow from the notice), so replicas that
+    make the same move publish the same event and consumers dedupe it on event_id.
+    """
+    if notice.kind is not NoticeKind.MAINTENANCE or not notice.status.is_open:
+        return None
+    target = scheduled_status(notice.starts_at, notice.ends_at, now)
+    if target == notice.status or target is NoticeStatus.SCHEDULED:
+        return None
+    at = (notice.ends_at or now) if target is NoticeStatus.COMPLETED else notice.starts_at
+    new = with_update(notice, NoticeUpdate(at=at, status=target, body=_CLOCK_TEXT[target]))
+    event_id = clock_event_id(new)
+    if target is NoticeStatus.COMPLETED:
+        return NoticeResolved(event_id=event_id, occurred_at=at, notice=new)
+    return NoticeUpdated(event_id=event_id, occurred_at=at, notice=new)
+
+
+def clock_event_id(notice: Notice) -> UUID:
+    """The fixed event id of an automatic maintenance move."""
+    return uuid5(_EVENT_IDS, f"{notice.id}:{notice.revision}:{notice.status}")

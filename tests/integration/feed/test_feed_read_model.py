@@ -1,0 +1,428 @@
+"""The feed read model on the real stack: projection, list filters, detail, feed, auth, rebuild."""
+
+import asyncio
+import json
+import os
+import sys
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from feed.logic import CaseFilter, SortKey, SubjectOp, plan_query
+from feed.settings import Settings
+from feed.store import CaseStore
+from shared.enums import NoticeKind, NoticeStatus, Status
+from shared.events import Message, Notice, NoticePublished, NoticeResolved, NoticeUpdated
+from tests.integration.feed.conftest import (
+    DISTRICT_A,
+    Bus,
+    Expected,
+    auth,
+    directory_events,
+    eventually,
+    fixture_cases,
+)
+
+CASES = fixture_cases()
+MINE = [c for c in CASES if c.account_id == DISTRICT_A]
+CHICAGO = ZoneInfo("America/Chicago")
+
+
+def all_events() -> list[Message]:
+    """Every case event of the fixture, case by case."""
+    return [event for case in CASES for event in case.events]
+
+
+@pytest.fixture(scope="module")
+async def loaded(
+    bus: Bus, http: httpx.AsyncClient, tokens: dict[str, str], mongo_db: AsyncDatabase[Any]
+) -> None:
+    """Directory and all fixture events published, and projected."""
+    await bus.directory(directory_events(tokens))
+
+    async def authorized() -> bool:
+        return (await http.get("/cases", headers=auth(tokens["staff"]))).status_code == 200
+
+    await eventually(authorized)
+    await bus.case_events(all_events())
+    expected = len(all_events())
+
+    async def projected() -> bool:
+        return await mongo_db["feed_items"].count_documents({}) >= expected
+
+    await eventually(projected, deadline_s=180)
+
+
+async def listing(http: httpx.AsyncClient, token: str, **params: Any) -> dict[str, Any]:
+    """GET /cases with the params, asserting 200."""
+    response = await http.get("/cases", params=params, headers=auth(token))
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def numbers_of(http: httpx.AsyncClient, token: str, **params: Any) -> set[int]:
+    """Every case number the filter returns, across pages of 200."""
+    found: set[int] = set()
+    page = 1
+    while True:
+        body = await listing(http, token, page=page, page_size=200, **params)
+        found |= {item["number"] for item in body["items"]}
+        if page >= body["pages"]:
+            return found
+        page += 1
+
+
+def local_day(case: Expected) -> date:
+    """The case's last-modified day in Central time."""
+    return case.last_modified.astimezone(CHICAGO).date()
+
+
+FILTERS: list[tuple[str, dict[str, Any], Any]] = [
+    ("number starts with", {"number": "11210"}, lambda c: str(c.number).startswith("11210")),
+    (
+        "subject equals",
+        {"subject": "snow day", "subject_op": "equals"},
+        lambda c: c.subject.lower() == "snow day",
+    ),
+    (
+        "subject not equals",
+        {"subject": "Snow Day", "subject_op": "not_equals"},
+        lambda c: c.subject.lower() != "snow day",
+    ),
+    (
+        "subject starts with",
+        {"subject": "grade book", "subject_op": "starts_with"},
+        lambda c: c.subject.lower().startswith("grade book"),
+    ),
+    (
+        "subject ends with",
+        {"subject": "ISSUES", "subject_op": "ends_with"},
+        lambda c: c.subject.lower().endswith("issues"),
+    ),
+    (
+        "subject contains",
+        {"subject": "book", "subject_op": "contains"},
+        lambda c: "book" in c.subject.lower(),
+    ),
+    (
+        "subject contains regex chars",
+        {"subject": "[draft] 50%", "subject_op": "contains"},
+        lambda c: "[draft] 50%" in c.subject.lower(),
+    ),
+    (
+        "subject contains dot star",
+        {"subject": "gpa.*", "subject_op": "contains"},
+        lambda c: "gpa.*" in c.subject.lower(),
+    ),
+    (
+        "subject does not contain",
+        {"subject": "day", "subject_op": "not_contains"},
+        lambda c: "day" not in c.subject.lower(),
+    ),
+    ("status", {"status": "Assigned"}, lambda c: c.status == "Assigned"),
+    ("priority", {"priority": "High"}, lambda c: c.priority == "High"),
+    ("module", {"module": "Grade Book"}, lambda c: c.module == "Grade Book"),
+    ("case type", {"case_type": "Data Restore"}, lambda c: c.case_type == "Data Restore"),
+    ("contact starts with", {"contact": "lisa"}, lambda c: c.contact.lower().startswith("lisa")),
+    ("closed", {"closed": "true"}, lambda c: c.closed),
+    ("open", {"closed": "false"}, lambda c: not c.closed),
+    (
+        "last modified on",
+        {"last_modified": MINE[40].last_modified.astimezone(CHICAGO).date().isoformat()},
+        lambda c: local_day(c) == local_day(MINE[40]),
+    ),
+    (
+        "status and priority",
+        {"status": "Closed", "priority": "Low"},
+        lambda c: c.status == "Closed" and c.priority == "Low",
+    ),
+    (
+        "contains and open and module",
+        {"subject": "e", "subject_op": "contains", "closed": "false", "module": "Attendance"},
+        lambda c: "e" in c.subject.lower() and not c.closed and c.module == "Attendance",
+    ),
+    (
+        "number and contact",
+        {"number": "1121", "contact": "zack"},
+        lambda c: str(c.number).startswith("1121") and c.contact.startswith("Zack"),
+    ),
+    (
+        "type and not contains and status",
+        {
+            "case_type": "Ask a Question",
+            "subject": "snow",
+            "subject_op": "not_contains",
+            "status": "New",
+        },
+        lambda c: (
+            c.case_type == "Ask a Question"
+            and "snow" not in c.subject.lower()
+            and c.status == "New"
+        ),
+    ),
+]
+
+
+@pytest.mark.usefixtures("loaded")
+async def test_events_appear_in_list_and_detail(
+    http: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    """Published events show up in the district's list and in the case detail with its feed."""
+    body = await listing(http, tokens["zack"])
+    assert body["total"] == len(MINE)
+    case = next(c for c in MINE if c.status == "Pending Customer Verification")
+    detail = (await http.get(f"/cases/{case.number}", headers=auth(tokens["zack"]))).json()
+    assert detail["case_id"] == case.case_id
+    assert detail["status"] == "Pending Customer Verification"
+    assert detail["resolution"] == "Fixed the calendar"
+    assert detail["account_name"] == "Bayside School (TESTING)"
+    assert detail["owner"]["name"] == "Richard Belding"
+    headlines = [i["headline"] for i in detail["feed"]["items"]]
+    assert headlines[-1] == f"{case.contact} (Customer) created this case."
+
+
+@pytest.mark.usefixtures("loaded")
+@pytest.mark.parametrize(("name", "params", "predicate"), FILTERS, ids=[f[0] for f in FILTERS])
+async def test_filter_returns_exactly_the_expected_cases(
+    http: httpx.AsyncClient,
+    tokens: dict[str, str],
+    name: str,
+    params: dict[str, Any],
+    predicate: Any,
+) -> None:
+    """Each filter (and combination) returns exactly the district's cases that satisfy it."""
+    expected = {c.number for c in MINE if predicate(c)}
+    assert expected, f"fixture has no case for {name}"
+    assert await numbers_of(http, tokens["zack"], **params) == expected
+
+
+@pytest.mark.usefixtures("loaded")
+@pytest.mark.parametrize(("name", "params", "predicate"), FILTERS, ids=[f[0] for f in FILTERS])
+async def test_every_filter_is_served_by_an_index(
+    feed_settings: Settings,
+    mongo_db: AsyncDatabase[Any],
+    name: str,
+    params: dict[str, Any],
+    predicate: Any,
+) -> None:
+    """The server's winning plan for each filter, scoped to a district or not, is no COLLSCAN."""
+    flt = _filter_of(params)
+    store = CaseStore(mongo_db)
+    for scope in ([DISTRICT_A], None):
+        plan = await store.explain(plan_query(flt, scope, SortKey.LAST_MODIFIED, True))
+        text = json.dumps(plan["queryPlanner"]["winningPlan"], default=str)
+        assert "IXSCAN" in text, (name, scope, text)
+        assert "COLLSCAN" not in text, (name, scope, text)
+
+
+def _filter_of(params: dict[str, Any]) -> CaseFilter:
+    fields: dict[str, Any] = dict(params)
+    if "subject_op" in fields:
+        fields["subject_op"] = SubjectOp(fields["subject_op"])
+    if "status" in fields:
+        fields["status"] = Status(fields["status"])
+    if "closed" in fields:
+        fields["closed"] = fields["closed"] == "true"
+    if "last_modified" in fields:
+        fields["last_modified_on"] = date.fromisoformat(fields.pop("last_modified"))
+    return CaseFilter(**fields)
+
+
+SORTS = {
+    "case_number": lambda c: c.number,
+    "subject": lambda c: c.subject.lower(),
+    "status": lambda c: c.status,
+    "priority": lambda c: ["Critical", "High", "Medium", "Low"].index(c.priority),
+    "module": lambda c: c.module or "",
+    "last_modified": lambda c: c.last_modified,
+    "contact": lambda c: c.contact.lower(),
+    "case_type": lambda c: c.case_type,
+    "created": lambda c: c.created_at,
+}
+
+
+@pytest.mark.usefixtures("loaded")
+@pytest.mark.parametrize("sort", list(SORTS))
+@pytest.mark.parametrize("order", ["asc", "desc"])
+async def test_sorting_by_every_column(
+    http: httpx.AsyncClient, tokens: dict[str, str], sort: str, order: str
+) -> None:
+    """The list sorts by each column in either direction, ties broken by case number."""
+    cases = [c for c in MINE if c.module is not None] if sort == "module" else MINE
+    key = SORTS[sort]
+    expected = sorted(cases, key=lambda c: (key(c), c.number), reverse=order == "desc")
+    params: dict[str, Any] = {"sort": sort, "order": order}
+    body = await listing(http, tokens["zack"], page_size=200, **params)
+    got = [i["number"] for i in body["items"] if sort != "module" or i["module"] is not None]
+    assert got == [c.number for c in expected][: len(got)]
+
+
+@pytest.mark.usefixtures("loaded")
+async def test_default_order_paging_and_page_size(
+    http: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    """Last modified newest first, 20 a page by default, pages and total as the seed shows."""
+    newest = sorted(MINE, key=lambda c: (c.last_modified, c.number), reverse=True)
+    first = await listing(http, tokens["zack"])
+    assert (first["page"], first["page_size"], first["total"]) == (1, 20, len(MINE))
+    assert first["pages"] == 12
+    assert [i["number"] for i in first["items"]] == [c.number for c in newest[:20]]
+    third = await listing(http, tokens["zack"], page=3, page_size=50)
+    assert third["pages"] == 5
+    assert [i["number"] for i in third["items"]] == [c.number for c in newest[100:150]]
+    too_big = await http.get("/cases", params={"page_size": 500}, headers=auth(tokens["zack"]))
+    assert too_big.status_code == 422
+    assert "page_size" in too_big.text
+
+
+@pytest.mark.usefixtures("loaded")
+async def test_feed_order_and_search(http: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+    """The feed is newest first by default, oldest first on request, and searchable."""
+    case = MINE[4]  # escalated to development, with a post
+    url = f"/cases/{case.case_id}/feed"
+    newest = (await http.get(url, headers=auth(tokens["zack"]))).json()
+    oldest = (await http.get(url, params={"sort": "oldest"}, headers=auth(tokens["zack"]))).json()
+    assert [i["item_id"] for i in newest["items"]] == [
+        i["item_id"] for i in reversed(oldest["items"])
+    ]
+    assert newest["total"] == len(case.events)
+    lines = [line for item in newest["items"] for line in item["lines"]]
+    assert f"Case Owner {case.contact} to Campus Support" in lines
+    assert "Status Assigned to Assigned to Development" in lines
+    assert "Escalated to Development: development issue DEV-4242" in lines
+    found = (await http.get(url, params={"q": "ZEBRA-4"}, headers=auth(tokens["zack"]))).json()
+    assert [i["kind"] for i in found["items"]] == ["post"]
+    escaped = (await http.get(url, params={"q": ".*"}, headers=auth(tokens["zack"]))).json()
+    assert escaped["total"] == 0
+
+
+@pytest.mark.usefixtures("loaded")
+async def test_other_district_case_is_not_found(
+    http: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    """A contact of another district gets 404 for the case; its read-only contact sees its own."""
+    case = MINE[0]
+    for path in (f"/cases/{case.case_id}", f"/cases/{case.number}", f"/cases/{case.case_id}/feed"):
+        response = await http.get(path, headers=auth(tokens["vera"]))
+        assert response.status_code == 404
+        assert "your districts" in response.text
+    own = await listing(http, tokens["vera"])
+    assert own["total"] == len(CASES) - len(MINE)
+    staff = await listing(http, tokens["staff"])
+    assert staff["total"] == len(CASES)
+    assert (await http.get("/cases")).status_code == 401
+
+
+@pytest.mark.usefixtures("loaded")
+async def test_redelivered_events_leave_no_duplicates(
+    bus: Bus, http: httpx.AsyncClient, tokens: dict[str, str], mongo_db: AsyncDatabase[Any]
+) -> None:
+    """Delivering the same events a second time changes neither the cases nor the feed."""
+    sample = [CASES[i] for i in (2, 3, 4, 8)]
+    before_cases = [await mongo_db["cases"].find_one({"_id": c.case_id}) for c in sample]
+    items_before = await mongo_db["feed_items"].count_documents({})
+    await bus.case_events([e for c in sample for e in c.events])
+    marker_case = CASES[1]
+    marker = marker_case.events[-1]
+    await bus.case_events([marker])
+
+    async def drained() -> bool:
+        # The consumer has passed our re-published batch once the marker is seen again.
+        doc = await mongo_db["feed_items"].find_one({"_id": str(marker.event_id)})
+        return doc is not None
+
+    await eventually(drained)
+    await bus.case_events([])
+    assert await mongo_db["feed_items"].count_documents({}) == items_before
+    after_cases = [await mongo_db["cases"].find_one({"_id": c.case_id}) for c in sample]
+    assert after_cases == before_cases
+
+
+@pytest.mark.usefixtures("loaded")
+async def test_banner_follows_incident_and_maintenance_notices(
+    bus: Bus, http: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    """Gray with no notice, green for maintenance, orange while an incident is open."""
+
+    async def banner() -> dict[str, Any]:
+        response = await http.get("/banner", headers=auth(tokens["zack"]))
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    assert (await banner())["color"] == "gray"
+    start = datetime(2026, 7, 30, 18, 27, tzinfo=UTC)
+    maintenance = Notice(
+        id="m-1",
+        kind=NoticeKind.MAINTENANCE,
+        title="Planned upgrade",
+        body="Sunday",
+        status=NoticeStatus.SCHEDULED,
+        starts_at=start,
+    )
+    incident = Notice(
+        id="i-1",
+        kind=NoticeKind.INCIDENT,
+        title="Digicert Incident",
+        body="Certificates",
+        status=NoticeStatus.INVESTIGATING,
+        starts_at=start,
+    )
+    await bus.notices([NoticePublished(notice=maintenance), NoticePublished(notice=incident)])
+
+    async def orange() -> bool:
+        return (await banner())["color"] == "orange"
+
+    await eventually(orange)
+    shown = await banner()
+    assert shown["title"] == "Digicert Incident"
+    assert shown["link"].endswith("/notifications")
+    resolved = incident.model_copy(update={"status": NoticeStatus.RESOLVED, "revision": 2})
+    await bus.notices([NoticeResolved(notice=resolved), NoticeUpdated(notice=incident)])
+
+    async def green() -> bool:
+        return (await banner())["color"] == "green"
+
+    await eventually(green)
+    assert (await banner())["title"] == "Planned upgrade"
+
+
+@pytest.mark.usefixtures("loaded")
+async def test_rebuild_from_offset_zero_equals_live_projection(
+    feed_settings: Settings, mongo_db: AsyncDatabase[Any]
+) -> None:
+    """`python -m feed rebuild` produces the same cases and feed items as the live consumer."""
+    live_cases = await _snapshot(mongo_db["cases"])
+    live_feed = await _snapshot(mongo_db["feed_items"])
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": feed_settings.kafka_bootstrap_servers,
+        "MONGO_URL": feed_settings.mongo_url.get_secret_value(),
+        "TOPIC_NAMESPACE": feed_settings.topic_namespace,
+        "FEED_MONGO_DATABASE": feed_settings.mongo_database,
+        "LOG_FORMAT": "text",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "feed", "rebuild", env=env, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=240)
+    assert process.returncode == 0, stderr.decode()[-2000:]
+    assert await _snapshot(mongo_db["cases"]) == live_cases
+    assert await _snapshot(mongo_db["feed_items"]) == live_feed
+    names = await mongo_db.list_collection_names()
+    assert not [n for n in names if "_rebuild_" in n]
+
+
+async def _snapshot(collection: Any) -> dict[str, Any]:
+    """Documents by id, minus volatile fields (the applied-event ledger's order)."""
+    docs = {}
+    async for doc in collection.find({}):
+        if "applied" in doc:
+            doc["applied"] = sorted(doc["applied"])
+        docs[doc["_id"]] = doc
+    return docs

@@ -1,0 +1,186 @@
+"""Notify under faults on the real stack: SMTP outage, SIGKILL mid-batch, dead letters."""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from typing import Any
+from uuid import UUID
+
+from aiokafka import AIOKafkaConsumer
+from pymongo import AsyncMongoClient
+
+from notify.logic import message_id, root_message_id
+from shared.enums import Status
+from shared.events import Contact
+
+from .conftest import DOMAIN, Mailbox, MemorySink, Scenario, eventually
+
+STEPS = [
+    Status.ASSIGNED,
+    Status.PENDING_CUSTOMER_INPUT,
+    Status.ASSIGNED,
+    Status.SCHEDULED,
+    Status.PENDING_CUSTOMER_VERIFICATION,
+    Status.CLOSED,
+]
+
+
+async def _history(scenario: Scenario, owner: Contact, other: Contact, n: int) -> set[str]:
+    """Publish `n` cases (receipt, `other` added, the STEPS); return every Message-ID due."""
+    expected: set[str] = set()
+    for number in range(n):
+        case = scenario.submitted(owner, 9200000 + number)
+        added = scenario.recipients(case.case_id, [owner, other], [other], [])
+        events: list[Any] = [case, added]
+        previous = Status.NEW
+        for step in STEPS:
+            events.append(scenario.status(case.case_id, step, previous))
+            previous = step
+        await scenario.case(*events)
+        expected |= _due(case.case_id, added.event_id, events[2:], owner, other)
+    return expected
+
+
+def _due(
+    case_id: UUID, added: UUID, changes: list[Any], owner: Contact, other: Contact
+) -> set[str]:
+    ids = {root_message_id(case_id, DOMAIN), message_id(added, str(other.email), DOMAIN)}
+    for change in changes:
+        ids |= {message_id(change.event_id, str(p.email), DOMAIN) for p in (owner, other)}
+    return ids
+
+
+def _mails(metrics: str, outcome: str) -> float:
+    """notify_mails_total for one outcome, from the Prometheus text."""
+    prefix = f'notify_mails_total{{outcome="{outcome}"}}'
+    lines = [line for line in metrics.splitlines() if line.startswith(prefix)]
+    return float(lines[0].split()[-1]) if lines else 0.0
+
+
+async def test_mail_held_back_while_smtp_is_down_all_arrives_once_after(
+    scenario: Scenario, memory_sink: MemorySink, spawn: Any
+) -> None:
+    """With SMTP unreachable notify defers without committing; once SMTP is back every mail
+    arrives, none lost and none doubled."""
+    notify = spawn(SMTP_PORT=str(memory_sink.port), NOTIFY_SMTP_ATTEMPTS="2")
+    await notify.ready()
+    owner, ann = await scenario.people("owner", "ann")
+    expected = await _history(scenario, owner, ann, 3)
+
+    async def tried() -> bool:
+        return _mails(await asyncio.to_thread(notify.metrics), "deferred") >= 3
+
+    await eventually(tried, "notify to try the dead SMTP server a few times")
+    memory_sink.start()
+
+    async def all_in() -> bool:
+        return expected <= set(memory_sink.ids())
+
+    await eventually(all_in, f"{len(expected)} mails after SMTP came back")
+    counts = Counter(memory_sink.ids())
+    assert set(counts) == expected
+    assert max(counts.values()) == 1
+
+
+async def test_sigkill_mid_batch_then_restart_misses_none_and_doubles_none(
+    scenario: Scenario, mailbox: Mailbox, spawn: Any, notify_env: dict[str, str]
+) -> None:
+    """Killed with SIGKILL in the middle of a backlog and restarted, notify delivers every
+    mail; only a mail whose send was in flight at the kill (left `sending`) may repeat, with
+    the same Message-ID."""
+    owner, ann = await scenario.people("owner", "ann")
+    expected = await _history(scenario, owner, ann, 25)  # 200 events, 350 mails
+    first = spawn()
+    await first.ready()
+
+    async def some_sent() -> bool:
+        return _mails(await asyncio.to_thread(first.metrics), "sent") >= 40
+
+    await eventually(some_sent, "the first mails of the batch")
+    first.kill()
+    in_doubt = await _in_doubt(notify_env)
+    await spawn().ready()
+
+    async def delivered() -> Counter[str] | None:
+        counts = Counter(await _ids(mailbox, owner, ann))
+        return counts if expected <= set(counts) else None
+
+    counts = await eventually(delivered, f"all {len(expected)} mails after the restart")
+    assert set(counts) == expected
+    repeated = {mid for mid, n in counts.items() if n > 1}
+    assert repeated <= in_doubt, f"repeated mails that were not in flight: {repeated - in_doubt}"
+    assert len(repeated) <= 4  # at most one per SMTP connection can be in flight
+
+
+async def _ids(mailbox: Mailbox, *people: Contact) -> list[str]:
+    ids: list[str] = []
+    for person in people:
+        ids += [e["message_id"] for e in await mailbox.to(str(person.email))]
+    return ids
+
+
+async def _in_doubt(env: dict[str, str]) -> set[str]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(env["MONGO_URL"])
+    try:
+        records = client[env["NOTIFY_MONGO_DATABASE"]]["sent_mail"].find({"status": "sending"})
+        return {doc["message_id"] async for doc in records}
+    finally:
+        await client.close()
+
+
+async def test_refused_mail_is_dead_lettered_and_replayed_once(
+    scenario: Scenario, memory_sink: MemorySink, spawn: Any, notify_env: dict[str, str]
+) -> None:
+    """A 5xx dead-letters the mail with its reason; `python -m notify replay-dlq` sends it
+    once the address works, and a second replay sends nothing again."""
+    memory_sink.start()
+    smtp = {"SMTP_PORT": str(memory_sink.port)}
+    await spawn(**smtp).ready()
+    owner, ann = await scenario.people("owner", "ann")
+    memory_sink.refuse.add(str(ann.email))
+    case = scenario.submitted(owner, 9300001)
+    change = scenario.status(case.case_id, Status.SCHEDULED)
+    await scenario.case(case, scenario.recipients(case.case_id, [owner, ann], [ann], []), change)
+    dead = await eventually(lambda: _dead_letters(scenario, notify_env, 2), "two dead letters")
+    assert all("550" in record["reason"] for record in dead)
+    assert message_id(change.event_id, str(owner.email), DOMAIN) in memory_sink.ids()
+
+    memory_sink.refuse.clear()
+    first = await _replay({**notify_env, **smtp})
+    second = await _replay({**notify_env, **smtp})
+    assert "2 delivered" in first
+    assert "0 delivered, 2 already sent" in second
+    to_ann = [mid for rcpt, mid in memory_sink.received if rcpt == str(ann.email)]
+    assert sorted(to_ann) == sorted(r["message_id"] for r in dead)
+
+
+async def _dead_letters(scenario: Scenario, env: dict[str, str], n: int) -> list[Any] | None:
+    consumer = AIOKafkaConsumer(
+        scenario.topics.notify_mail_dlq,
+        bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=2000)
+    finally:
+        await consumer.stop()
+    records = [json.loads(r.value) for batch in batches.values() for r in batch]
+    return records if len(records) >= n else None
+
+
+async def _replay(env: dict[str, str]) -> str:
+    run = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "notify", "replay-dlq"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    return run.stdout

@@ -1,0 +1,191 @@
+"""Feed subscribers through TestKafkaBroker with in-memory fakes of the stores."""
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+from faststream.kafka import TestKafkaBroker
+
+from feed.handlers import Projection, register
+from feed.logic import CaseChange
+from shared.enums import (
+    ActorKind,
+    CaseType,
+    ContactType,
+    Department,
+    Module,
+    NoticeKind,
+    NoticeStatus,
+    Priority,
+)
+from shared.events import (
+    Account,
+    AccountUpserted,
+    AnyDirectoryEvent,
+    CaseRouted,
+    CaseSubmitted,
+    Contact,
+    ContactUpserted,
+    Notice,
+    NoticeUpdated,
+)
+from shared.kafka import DeadLetterPolicy, make_broker
+from shared.messages import Actor
+from shared.settings import InfraSettings
+from shared.topics import Topics
+
+TOPICS = Topics("unit")
+ZACK = Actor(kind=ActorKind.CONTACT, id="c-zack", name="Zack Morris")
+
+
+class FakeCases:
+    """Cases in a dict, applying changes once per event id like the Mongo guard."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+
+    async def apply(self, case_id: str, event_id: str, change: CaseChange) -> dict[str, Any] | None:
+        before = self.docs.get(case_id)
+        if before is not None and event_id in before["applied"]:
+            return None
+        self.docs[case_id] = change.apply(before, case_id, event_id)
+        return before or {}
+
+    async def get(self, case_id: str) -> dict[str, Any] | None:
+        return self.docs.get(case_id)
+
+    async def rename_account(self, account_id: str, name: str) -> None:
+        for doc in self.docs.values():
+            if doc.get("account_id") == account_id:
+                doc["account_name"] = name
+
+    async def rename_contact(self, contact_id: str, name: str) -> None:
+        for doc in self.docs.values():
+            if doc.get("contact_id") == contact_id:
+                doc["contact_name"], doc["contact_lc"] = name, name.lower()
+
+
+class FakeFeed:
+    """Feed items by id; the first write wins."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+
+    async def add(self, item: dict[str, Any]) -> None:
+        self.items.setdefault(item["_id"], item)
+
+
+class FakeNotices:
+    """The highest revision of each notice."""
+
+    def __init__(self) -> None:
+        self.notices: dict[str, Notice] = {}
+
+    async def keep(self, notice: Notice) -> None:
+        known = self.notices.get(notice.id)
+        if known is None or known.revision < notice.revision:
+            self.notices[notice.id] = notice
+
+
+class FakeDirectory:
+    """Accounts and contacts from directory events."""
+
+    def __init__(self) -> None:
+        self.accounts: dict[str, Account] = {}
+        self.contacts: dict[str, Contact] = {}
+
+    async def apply(self, event: AnyDirectoryEvent) -> None:
+        if isinstance(event, AccountUpserted):
+            self.accounts[event.account.id] = event.account
+        if isinstance(event, ContactUpserted):
+            self.contacts[event.contact.id] = event.contact
+
+    async def account(self, account_id: str) -> Account | None:
+        return self.accounts.get(account_id)
+
+    async def contact(self, contact_id: str) -> Contact | None:
+        return self.contacts.get(contact_id)
+
+
+def wired() -> tuple[Any, Projection]:
+    """A broker with the feed's subscribers over fakes."""
+    broker = make_broker(InfraSettings(), client_id="feed", policy=DeadLetterPolicy(group="feed"))
+    projection = Projection(FakeCases(), FakeFeed(), FakeNotices(), FakeDirectory())
+    register(broker, TOPICS, "feed", projection)
+    return broker, projection
+
+
+def submitted() -> CaseSubmitted:
+    """A submission by Zack for district a-1."""
+    return CaseSubmitted(
+        case_id=uuid4(),
+        case_number=42,
+        account_id="a-1",
+        contact_id=ZACK.id,
+        submitted_by=ZACK,
+        priority=Priority.HIGH,
+        subject="Grade Book issues",
+        description="Scores do not save",
+        details={"case_type": CaseType.ASK_A_QUESTION, "module": Module.GRADE_BOOK},
+    )
+
+
+async def test_redelivered_case_events_project_once() -> None:
+    """The same events delivered twice give one case state and one feed item per event."""
+    broker, projection = wired()
+    sub = submitted()
+    routed = CaseRouted(
+        case_id=sub.case_id, department=Department.TRAINING, billable=True, queue="q"
+    )
+    async with TestKafkaBroker(broker) as test_broker:
+        for _ in range(2):
+            for event in (sub, routed):
+                await test_broker.publish(event.model_dump(mode="json"), TOPICS.case_events)
+    case = projection.cases.docs[str(sub.case_id)]  # type: ignore[attr-defined]
+    assert case["owner"]["name"] == "Training"
+    assert case["applied"] == [str(sub.event_id), str(routed.event_id)]
+    assert len(projection.feed.items) == 2  # type: ignore[attr-defined]
+
+
+async def test_directory_names_reach_new_and_existing_cases() -> None:
+    """Cases take names from the directory, and a later rename updates them."""
+    broker, projection = wired()
+    sub = submitted()
+    account = AccountUpserted(account=Account(id="a-1", name="Bayside School"))
+    renamed = Contact(
+        id=ZACK.id,
+        first_name="Zachary",
+        last_name="Morris",
+        email="zack@example.org",
+        contact_type=ContactType.AUTHORIZED_SUPPORT,
+        account_ids=["a-1"],
+    )
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(account.model_dump(mode="json"), TOPICS.directory)
+        await test_broker.publish(sub.model_dump(mode="json"), TOPICS.case_events)
+        await test_broker.publish(
+            ContactUpserted(contact=renamed).model_dump(mode="json"), TOPICS.directory
+        )
+    case = projection.cases.docs[str(sub.case_id)]  # type: ignore[attr-defined]
+    assert case["account_name"] == "Bayside School"
+    assert case["contact_name"] == "Zachary Morris"
+
+
+async def test_notices_keep_the_highest_revision() -> None:
+    """An older revision arriving late does not replace a newer one."""
+    broker, projection = wired()
+    base = {
+        "id": "n-1",
+        "kind": NoticeKind.INCIDENT,
+        "title": "Digicert Incident",
+        "body": "Certificates",
+        "starts_at": datetime(2024, 7, 30, 18, 27, tzinfo=UTC),
+    }
+    newer = Notice(**base, status=NoticeStatus.RESOLVED, revision=3)
+    older = Notice(**base, status=NoticeStatus.INVESTIGATING, revision=2)
+    async with TestKafkaBroker(broker) as test_broker:
+        for notice in (newer, older):
+            await test_broker.publish(
+                NoticeUpdated(notice=notice).model_dump(mode="json"), TOPICS.incident_events
+            )
+    assert projection.notices.notices["n-1"].revision == 3  # type: ignore[attr-defined]

@@ -1,0 +1,279 @@
+"""Pure decisions of the feed: case changes, feed wording, query planning, banner."""
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from uuid import uuid4
+
+from feed.logic import (
+    EPOCH,
+    CaseFilter,
+    SortKey,
+    SubjectOp,
+    banner_of,
+    change_for,
+    day_range,
+    feed_item,
+    local_time,
+    pages,
+    plan_query,
+    prefix_range,
+    subject_clause,
+)
+from shared.enums import (
+    ActorKind,
+    CaseType,
+    Department,
+    Module,
+    NoticeKind,
+    NoticeStatus,
+    Priority,
+    Status,
+)
+from shared.events import (
+    CaseAssigned,
+    CaseFollowedUp,
+    CaseRouted,
+    CaseSubmitted,
+    Notice,
+    PostAdded,
+    StatusChanged,
+)
+from shared.messages import Actor, StaffRef
+
+ZACK = Actor(kind=ActorKind.CONTACT, id="c-zack", name="Zack Morris (TESTING)")
+STAFF = Actor(kind=ActorKind.STAFF, id="s-1", name="Richard Belding")
+AT = datetime(2021, 9, 15, 18, 37, tzinfo=UTC)
+
+
+def submitted(case_id=None) -> CaseSubmitted:  # type: ignore[no-untyped-def]
+    """A submission by Zack Morris."""
+    return CaseSubmitted(
+        occurred_at=AT,
+        case_id=case_id or uuid4(),
+        case_number=1227963,
+        account_id="a-bayside",
+        contact_id=ZACK.id,
+        submitted_by=ZACK,
+        priority=Priority.MEDIUM,
+        subject="Snow Day",
+        description="How do I add a snow day to the calendar?",
+        details={"case_type": CaseType.ASK_A_QUESTION, "module": Module.CALENDAR},
+    )
+
+
+def status(case_id, old: Status, new: Status, **extra) -> StatusChanged:  # type: ignore[no-untyped-def]
+    """A status change by staff."""
+    return StatusChanged(case_id=case_id, from_status=old, to_status=new, actor=STAFF, **extra)
+
+
+def test_submission_builds_the_case_document() -> None:
+    """A submission sets the list fields, lowercased search copies and status New."""
+    event = submitted()
+    names = {"account_name": "Bayside School (TESTING)", "contact_name": ZACK.name}
+    doc = change_for(event, names).apply(None, str(event.case_id), str(event.event_id))
+    assert doc["number_s"] == "1227963"
+    assert doc["subject_lc"] == "snow day"
+    assert doc["module"] == Module.CALENDAR.value
+    assert doc["status"] == "New"
+    assert doc["contact_lc"] == "zack morris (testing)"
+    assert doc["last_modified"] == AT
+    assert doc["applied"] == [str(event.event_id)]
+
+
+def test_late_submission_redelivery_keeps_later_status() -> None:
+    """A submission applied again after a status change does not reset the status."""
+    event = submitted()
+    cid, eid = str(event.case_id), str(event.event_id)
+    doc = change_for(event).apply(None, cid, eid)
+    moved = status(event.case_id, Status.NEW, Status.ASSIGNED)
+    doc = change_for(moved).apply(doc, cid, str(moved.event_id))
+    doc = change_for(event).apply(doc, cid, "again")
+    assert doc["status"] == "Assigned"
+
+
+def test_mongo_update_records_the_event_and_keeps_status_on_insert_only() -> None:
+    """The update pushes the event id and sets status only when inserting."""
+    update = change_for(submitted()).update("e-1")
+    assert update["$push"] == {"applied": "e-1"}
+    assert update["$setOnInsert"]["status"] == "New"
+    assert "status" not in update["$set"]
+
+
+def test_created_and_routed_wording_matches_the_seed() -> None:
+    """The feed says who created the case and that the owner moved to the department."""
+    event = submitted()
+    created = feed_item(event, None)
+    assert created is not None
+    assert created["headline"] == "Zack Morris (TESTING) (Customer) created this case."
+    doc = change_for(event).apply(None, str(event.case_id), str(event.event_id))
+    routed = CaseRouted(
+        case_id=event.case_id, department=Department.CAMPUS_SUPPORT, billable=False, queue="q"
+    )
+    item = feed_item(routed, doc)
+    assert item is not None
+    assert item["headline"] == "Zack Morris (TESTING) (Customer) updated this record."
+    assert item["lines"] == ["Case Owner Zack Morris (TESTING) to Campus Support"]
+
+
+def test_assignment_names_previous_and_new_owner() -> None:
+    """Assigning to staff reads "Case Owner <department> to <staff name>"."""
+    event = CaseAssigned(
+        case_id=uuid4(),
+        department=Department.CAMPUS_SUPPORT,
+        assignee=StaffRef(id="s-1", name="Richard Belding"),
+        actor=STAFF,
+    )
+    before = {"owner": {"kind": "department", "name": "Campus Support"}}
+    item = feed_item(event, before)
+    assert item is not None
+    assert item["lines"] == ["Case Owner Campus Support to Richard Belding"]
+    doc = change_for(event).apply(before, str(event.case_id), "e")
+    assert doc["owner"]["name"] == "Richard Belding"
+
+
+def test_status_wording_carries_escalation_release_resolution_and_reopen() -> None:
+    """Status changes name the development issue, the release, the resolution, reopen details."""
+    cid = uuid4()
+    dev = status(
+        cid,
+        Status.ASSIGNED,
+        Status.ASSIGNED_TO_DEVELOPMENT,
+        development_issue="DEV-7",
+        note="Defect",
+    )
+    rel = status(
+        cid, Status.ASSIGNED_TO_DEVELOPMENT, Status.AVAILABLE_IN_RELEASE, release_name="2531"
+    )
+    fix = status(cid, Status.ASSIGNED, Status.PENDING_CUSTOMER_VERIFICATION, note="Use Days tool")
+    reopen = status(cid, Status.CLOSED, Status.RE_OPENED, note="Still broken")
+    lines = {e.to_status: feed_item(e, {})["lines"] for e in (dev, rel, fix, reopen)}  # type: ignore[index]
+    assert lines[Status.ASSIGNED_TO_DEVELOPMENT] == [
+        "Status Assigned to Assigned to Development",
+        "Escalated to Development: development issue DEV-7",
+        "Escalation note: Defect",
+    ]
+    assert "Available in Release 2531" in lines[Status.AVAILABLE_IN_RELEASE]
+    assert "Resolution: Use Days tool" in lines[Status.PENDING_CUSTOMER_VERIFICATION]
+    assert "Reopen details: Still broken" in lines[Status.RE_OPENED]
+    doc = change_for(fix).apply({}, str(cid), "e")
+    assert doc["resolution"] == "Use Days tool"
+
+
+def test_closing_sets_closed_and_reopening_clears_it() -> None:
+    """Closed cases carry closed_at; a reopen removes it."""
+    cid = uuid4()
+    closed = change_for(status(cid, Status.ASSIGNED, Status.CLOSED)).apply({}, str(cid), "1")
+    assert closed["closed"] is True
+    assert "closed_at" in closed
+    reopened = change_for(status(cid, Status.CLOSED, Status.RE_OPENED)).apply(closed, str(cid), "2")
+    assert reopened["closed"] is False
+    assert "closed_at" not in reopened
+
+
+def test_post_is_a_feed_post_with_searchable_text() -> None:
+    """A post keeps its author role, sanitized body and a lowercased search copy."""
+    post = PostAdded(
+        case_id=uuid4(),
+        post_id=uuid4(),
+        author=STAFF,
+        body_html="<p>Try Again</p>",
+        body_text="Try Again",
+    )
+    item = feed_item(post, {})
+    assert item is not None
+    assert (item["kind"], item["headline"]) == ("post", "Richard Belding (Support)")
+    assert "try again" in item["search_lc"]
+
+
+def test_follow_up_reminder_names_the_close_date() -> None:
+    """The follow-up reminder says when the case closes and how many business days are left."""
+    event = CaseFollowedUp(case_id=uuid4(), closes_on=date(2026, 12, 4), business_days_left=3)
+    item = feed_item(event, {})
+    assert item is not None
+    assert "12/04/2026" in item["lines"][0]
+    assert "3 business days left" in item["lines"][0]
+
+
+def test_prefix_becomes_an_index_range() -> None:
+    """An anchored prefix is a half-open range the server can walk on an index."""
+    assert prefix_range("12") == {"$gte": "12", "$lt": "13"}
+    assert prefix_range("grade") == {"$gte": "grade", "$lt": "gradf"}
+
+
+def test_subject_operators_are_case_insensitive_and_escaped() -> None:
+    """Subject operators compare the lowercased copy and escape regex characters."""
+    assert subject_clause("Snow Day", SubjectOp.EQUALS) == {"$eq": "snow day"}
+    assert subject_clause("a.b*", SubjectOp.CONTAINS) == {"$regex": re.escape("a.b*")}
+    assert subject_clause("X)", SubjectOp.ENDS_WITH) == {"$regex": re.escape("x)") + "$"}
+    negated = subject_clause("(draft", SubjectOp.NOT_CONTAINS)["$not"]
+    assert negated.pattern == re.escape("(draft")
+
+
+def test_day_range_follows_the_district_time_zone() -> None:
+    """A local day is 24 hours of UTC starting at local midnight (CDT is UTC-5)."""
+    window = day_range(date(2021, 9, 15), "America/Chicago")
+    assert window["$gte"] == datetime(2021, 9, 15, 5, tzinfo=UTC)
+    assert window["$lt"] - window["$gte"] == timedelta(hours=24)
+
+
+def test_contact_query_pins_account_and_one_indexable_clause() -> None:
+    """A district query pins account_id and one indexable clause; contains waits for later."""
+    flt = CaseFilter(subject="book", subject_op=SubjectOp.CONTAINS, status=Status.NEW)
+    query = plan_query(flt, ["a-1"], SortKey.LAST_MODIFIED, True)
+    assert query.indexed == {"account_id": "a-1", "status": "New"}
+    assert query.residual == {"subject_lc": {"$regex": "book"}}
+    assert query.sort == [("last_modified", -1), ("number", -1)]
+
+
+def test_staff_query_without_filters_walks_an_index() -> None:
+    """Staff with no indexable filter scan the last-modified index, not the collection."""
+    query = plan_query(
+        CaseFilter(subject="x", subject_op=SubjectOp.CONTAINS), None, SortKey.SUBJECT, False
+    )
+    assert query.indexed == {"last_modified": {"$gte": EPOCH}}
+    assert query.sort == [("subject_lc", 1), ("number", 1)]
+
+
+def test_several_districts_use_in_and_keep_filters_residual() -> None:
+    """A contact of several districts matches on account_id $in first."""
+    query = plan_query(CaseFilter(status=Status.NEW), ["a-1", "a-2"], SortKey.STATUS, True)
+    assert query.indexed == {"account_id": {"$in": ["a-1", "a-2"]}}
+    assert query.residual == {"status": "New"}
+
+
+def test_local_time_and_pages() -> None:
+    """Times show in the portal's format; pages round up and never drop below one."""
+    assert local_time(AT, "America/Chicago") == "09/15/2021 - 01:37 PM CDT"
+    assert (pages(81, 20), pages(0, 20), pages(40, 20)) == (5, 1, 2)
+
+
+def notice(
+    kind: NoticeKind, state: NoticeStatus, hours: int, accounts: list[str] | None = None
+) -> Notice:
+    """A notice starting `hours` after AT."""
+    return Notice(
+        id=uuid4().hex,
+        kind=kind,
+        title=f"{kind} {hours}",
+        body="b",
+        status=state,
+        starts_at=AT + timedelta(hours=hours),
+        affected_account_ids=accounts or [],
+    )
+
+
+def test_open_incident_wins_over_maintenance() -> None:
+    """The banner shows an open incident before newer maintenance, and ignores closed ones."""
+    maintenance = notice(NoticeKind.MAINTENANCE, NoticeStatus.SCHEDULED, 5)
+    incident = notice(NoticeKind.INCIDENT, NoticeStatus.INVESTIGATING, 1)
+    resolved = notice(NoticeKind.INCIDENT, NoticeStatus.RESOLVED, 9)
+    assert banner_of([maintenance, incident, resolved], ["a-1"]) == incident
+    assert banner_of([maintenance, resolved], ["a-1"]) == maintenance
+    assert banner_of([resolved], None) is None
+
+
+def test_banner_shows_only_notices_for_the_callers_districts() -> None:
+    """A notice limited to other districts does not show; staff see every notice."""
+    other = notice(NoticeKind.INCIDENT, NoticeStatus.IDENTIFIED, 1, ["a-9"])
+    assert banner_of([other], ["a-1"]) is None
+    assert banner_of([other], None) == other

@@ -1,0 +1,265 @@
+"""Notify's subscribers through the in-memory broker, with fake stores, directory and SMTP."""
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from faststream.kafka import TestKafkaBroker
+
+from notify.errors import MailDeferred, RecipientPending
+from notify.logic import message_id
+from notify.store import SentStatus
+from shared.enums import ContactType, NoticeKind, Status
+from shared.events import CommandRejected
+
+
+async def _publish(broker: TestKafkaBroker, topics: Any, *events: Any) -> None:
+    for event in events:
+        topic = topics.incident_events if hasattr(event, "notice") else topics.case_events
+        await broker.publish(event.model_dump(mode="json"), topic)
+
+
+def _setup(world: Any, make: Any) -> Any:
+    owner, ann, bob = make.contact("owner"), make.contact("ann"), make.contact("bob")
+    world.book.add(owner, ann, bob)
+    return make.submitted("owner")
+
+
+async def test_submitted_case_mails_owner_its_number(
+    notify_broker: TestKafkaBroker, world: Any, make: Any, topics: Any
+) -> None:
+    """A submitted case sends the owner one 'case received' mail naming the case number."""
+    case = _setup(world, make)
+    await _publish(notify_broker, topics, case)
+    [mail] = world.transport.to("owner@example.org")
+    assert mail["X-Support-Template"] == "case_received"
+    assert "1227963" in str(mail["Subject"])
+    assert mail["Message-ID"] == world.cases.views[case.case_id].root_message_id
+
+
+async def test_status_change_mails_each_recipient_once_with_its_template(
+    notify_broker: TestKafkaBroker, world: Any, make: Any, topics: Any
+) -> None:
+    """Every current recipient gets exactly one mail for a status change, threaded to the case."""
+    case = _setup(world, make)
+    added = make.recipients(case.case_id, ["owner", "ann", "bob"], ["ann", "bob"], [])
+    change = make.status(case.case_id, Status.PENDING_CUSTOMER_VERIFICATION, note="Fixed it.")
+    await _publish(notify_broker, topics, case, added, change)
+    for who in ("owner", "ann", "bob"):
+        templates = world.transport.templates(f"{who}@example.org")
+        assert templates.count("status_pending_customer_verification") == 1
+    mail = world.transport.to("ann@example.org")[-1]
+    assert mail["In-Reply-To"] == world.cases.views[case.case_id].root_message_id
+    text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "close the case" in text
+    assert "10 business days" in text
+
+
+async def test_redelivered_status_change_mails_once(
+    notify_broker: TestKafkaBroker, world: Any, make: Any, topics: Any
+) -> None:
+    """A StatusChanged delivered twice sends one email per recipient."""
+    case = _setup(world, make)
+    change = make.status(case.case_id, Status.SCHEDULED)
+    await _publish(notify_broker, topics, case, change, change)
+    assert world.transport.templates("owner@example.org") == ["case_received", "status_scheduled"]
+
+
+async def test_removed_recipient_gets_nothing_further(
+    notify_broker: TestKafkaBroker, world: Any, make: Any, topics: Any
+) -> None:
+    """After removal a recipient receives no more mail; the owner stays even if 'removed'."""
+    case = _setup(world, make)
+    both = make.recipients(case.case_id, ["owner", "ann"], ["ann"], [])
+    gone = make.recipients(case.case_id, [], [], ["ann", "owner"])
+    await _publish(notify_broker, topics, case, both, gone)
+    await _publish(notify_broker, topics, make.status(case.case_id, Status.CLOSED))
+    assert world.transport.templates("ann@example.org") == ["recipient_added"]
+    assert world.transport.templates("owner@example.org")[-1] == "status_closed"
+
+
+async def test_contact_post_mails_nobody_staff_post_mails_recipients(
+    notify_broker: TestKafkaBroker, world: Any, make: Any, topics: Any
+) -> None:
+    """A staff post is mailed with its text; a contact's own post is not mailed."""
+    case = _setup(world, make)
+    own = make.post(case.case_id, make.actor_of(world.book.people["owner"]), "my own words")
+    staff = make.post(case.case_id, make.staff, "Clear the cache <b>first</b>.")
+    await _publish(notify_broker, topics, case, own, staff)
+    assert world.transport.templates("owner@example.org") == ["case_received", "staff_post"]
+    mail = world.transport.to("owner@example.org")[-1]
+    assert "Clear the cache <b>first</b>." in mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "&lt;b&gt;first" in mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
+
+
+async def test_permanent_refusal_is_dead_lettered_and_others_still_sent(
+    notify_broker: TestKafkaBroker, world: Any, make: Any, topics: Any
+) -> None:
+    """A 5xx for one recipient dead-letters that mail with its reason; the rest go out."""
+    case = _setup(world, make)
+    world.transport.fail["ann@example.org"] = make.rejected(550)
+    added = make.recipients(case.case_id, ["owner", "ann"], ["ann"], [])
+    change = make.status(case.case_id, Status.SCHEDULED)
+    await _publish(notify_broker, topics, case, added, change)
+    assert world.transport.templates("owner@example.org")[-1] == "status_scheduled"
+    assert [d.template for d in world.dead] == ["recipient_added", "status_scheduled"]
+    assert world.dead[1].smtp_code == 550
+    assert world.sent.status[world.dead[1].key] is SentStatus.DEAD
+    assert world.dead[1].to_mail().message_id == world.dead[1].message_id
+
+
+async def test_smtp_down_defers_then_sends_each_mail_once(world: Any, make: Any) -> None:
+    """While SMTP is unreachable the event raises a transient fault; redelivered later it
+    sends every mail once, including ones a partial attempt already sent."""
+    case = _setup(world, make)
+    await world.notifier.on_case_event(case)
+    await world.notifier.on_case_event(make.recipients(case.case_id, ["owner", "ann"], ["ann"], []))
+    change = make.status(case.case_id, Status.RE_OPENED, frm=Status.CLOSED)
+    world.transport.fail["ann@example.org"] = MailDeferred("connection reset")
+    with pytest.raises(MailDeferred):
+        await world.notifier.on_case_event(change)
+    del world.transport.fail["ann@example.org"]
+    await world.notifier.on_case_event(change)
+    assert world.transport.templates("ann@example.org").count("status_re_opened") == 1
+    assert world.transport.templates("owner@example.org").count("status_re_opened") == 1
+
+
+async def test_command_rejection_mails_only_the_contact_who_sent_it(world: Any, make: Any) -> None:
+    """A refused contact command is explained to that contact alone; a staff one to nobody."""
+    case = _setup(world, make)
+    await world.notifier.on_case_event(case)
+    await world.notifier.on_case_event(make.recipients(case.case_id, ["owner", "ann"], ["ann"], []))
+    for actor in (make.actor_of(world.book.people["bob"]), make.staff):
+        refused = CommandRejected(
+            case_id=case.case_id,
+            command_id=case.event_id,
+            command_type="case.reopen",
+            reason="the 60-day reopen window has passed",
+            actor=actor,
+        )
+        await world.notifier.on_case_event(refused)
+    assert world.transport.templates("bob@example.org") == ["command_rejected"]
+    assert "command_rejected" not in world.transport.templates("owner@example.org")
+
+
+async def test_auto_close_by_the_timer_uses_the_auto_close_notice(world: Any, make: Any) -> None:
+    """A close by the system reads as the auto-close notice; one by a person does not."""
+    case = _setup(world, make)
+    await world.notifier.on_case_event(case)
+    await world.notifier.on_case_event(
+        make.status(
+            case.case_id, Status.CLOSED, Status.PENDING_CUSTOMER_VERIFICATION, actor=make.system
+        )
+    )
+    assert world.transport.templates("owner@example.org")[-1] == "status_auto_closed"
+
+
+async def test_notice_mails_authorized_contacts_of_affected_districts(
+    notify_broker: TestKafkaBroker, world: Any, make: Any, topics: Any
+) -> None:
+    """An incident goes to active authorized contacts of affected districts only, once per
+    revision."""
+    world.book.add(
+        make.contact("in"),
+        make.contact("reader", kind=ContactType.READ_ONLY),
+        make.contact("other", account="acct-2"),
+        make.contact("gone", active=False),
+    )
+    world.book.zones["acct-1"] = "America/Denver"
+    await _publish(notify_broker, topics, make.notice(["acct-1"]), make.notice(["acct-1"]))
+    assert [r for r, _ in world.transport.sent] == ["in@example.org"]
+    mail = world.transport.to("in@example.org")[0]
+    assert mail["X-Support-Template"] == "notice_incident"
+    assert "MST" in mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+async def test_notice_for_every_district_reaches_all_authorized_contacts(
+    world: Any, make: Any
+) -> None:
+    """No affected districts listed means every district's authorized contacts are mailed."""
+    world.book.add(make.contact("a"), make.contact("b", account="acct-2"))
+    await world.notifier.on_notice(make.notice([], kind=NoticeKind.MAINTENANCE))
+    assert sorted(r for r, _ in world.transport.sent) == ["a@example.org", "b@example.org"]
+    assert world.transport.templates("b@example.org") == ["notice_maintenance"]
+
+
+async def test_unknown_recipient_of_a_recent_event_is_retried(world: Any, make: Any) -> None:
+    """A recipient the directory does not know yet makes a fresh event retry, not skip."""
+    case = make.submitted("newcomer")
+    with pytest.raises(RecipientPending):
+        await world.notifier.on_case_event(case)
+    world.book.add(make.contact("newcomer"))
+    await world.notifier.on_case_event(case)
+    assert world.transport.templates("newcomer@example.org") == ["case_received"]
+
+
+async def test_old_events_update_the_view_but_mail_nobody(world: Any, make: Any) -> None:
+    """Replaying week-old history rebuilds views without mailing anyone."""
+    case = _setup(world, make)
+    old = make.now - timedelta(days=30)
+    await world.notifier.on_case_event(make.submitted("owner", case.case_id, occurred_at=old))
+    await world.notifier.on_case_event(make.status(case.case_id, Status.SCHEDULED, occurred_at=old))
+    assert world.transport.sent == []
+    assert world.cases.views[case.case_id].last_status is Status.SCHEDULED
+
+
+async def test_message_ids_are_deterministic_per_event_and_recipient(world: Any, make: Any) -> None:
+    """The Message-ID of a mail is derived from its event and recipient."""
+    case = _setup(world, make)
+    await world.notifier.on_case_event(case)
+    change = make.status(case.case_id, Status.SCHEDULED)
+    await world.notifier.on_case_event(change)
+    mail = world.transport.to("owner@example.org")[-1]
+    assert mail["Message-ID"] == message_id(change.event_id, "owner@example.org", make.domain)
+
+
+@dataclass
+class FakeRecord:
+    """A consumed Kafka record."""
+
+    value: bytes | None
+    topic: str = "unit.case.events"
+    partition: int = 0
+    offset: int = 0
+    key: bytes | None = None
+
+
+def _record(event: Any, offset: int = 0) -> FakeRecord:
+    return FakeRecord(event.model_dump_json().encode(), offset=offset)
+
+
+async def test_poison_event_in_a_batch_is_dead_lettered_alone(world: Any, make: Any) -> None:
+    """A malformed event is dead-lettered by itself; an unknown type is skipped; the valid
+    events of the same batch are mailed."""
+    case = _setup(world, make)
+    bad = json.loads(case.model_dump_json()) | {"case_id": "not-a-uuid"}
+    unknown = json.loads(case.model_dump_json()) | {"type": "case.invented_later"}
+    batch = [
+        FakeRecord(json.dumps(bad).encode(), offset=0),
+        FakeRecord(json.dumps(unknown).encode(), offset=1),
+        _record(case, offset=2),
+    ]
+    await world.notifier.on_case_batch(batch)
+    assert [record.offset for record, _ in world.poisoned] == [0]
+    assert world.transport.templates("owner@example.org") == ["case_received"]
+
+
+async def test_transient_fault_holds_its_case_and_fails_the_batch(world: Any, make: Any) -> None:
+    """SMTP trouble for one case keeps that case's stored view unchanged and fails the batch
+    for redelivery; another case in the batch is mailed and stored, and nothing doubles."""
+    case = _setup(world, make)
+    world.book.add(make.contact("zed"))
+    other = make.submitted("zed")
+    world.transport.fail["owner@example.org"] = MailDeferred("connection refused")
+    later = make.status(case.case_id, Status.SCHEDULED)
+    with pytest.raises(MailDeferred):
+        await world.notifier.on_case_batch([_record(case), _record(later, 1), _record(other, 2)])
+    assert world.transport.templates("zed@example.org") == ["case_received"]
+    assert case.case_id not in world.cases.views
+    assert other.case_id in world.cases.views
+    del world.transport.fail["owner@example.org"]
+    await world.notifier.on_case_batch([_record(case), _record(later, 1), _record(other, 2)])
+    assert world.transport.templates("owner@example.org") == ["case_received", "status_scheduled"]
+    assert world.transport.templates("zed@example.org") == ["case_received"]
