@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -115,9 +116,10 @@ async def _beat(board: Board, consumer: Any, assigned: list[Any]) -> None:
 
 
 async def _handle(board: Board, records: list[Any], dlq: KafkaBroker) -> None:
-    outcomes = [await _one(board, record, dlq) for record in records]
-    for outcome in outcomes:
-        board.metrics.ingested.labels(outcome.value).inc()
+    outcomes = Counter([await _one(board, record, dlq) for record in records])
+    for outcome, count in outcomes.items():
+        board.metrics.ingested.labels(outcome.value).inc(count)
+    log.info("ingested %d records", len(records), extra={"outcomes": dict(outcomes)})
     if CHANGES.intersection(outcomes):
         board.refresh()
 
