@@ -20,8 +20,8 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from feed.app import ensure_indexes, read_model
-from feed.logic import CaseFilter, SortKey, SubjectOp, change_for, feed_item, plan_query
-from feed.rebuild import rebuild
+from feed.logic import CaseFilter, SortKey, SubjectOp, plan_query
+from feed.rebuild import Fold, rebuild
 from feed.settings import Settings
 from shared.directory import hash_token
 from shared.enums import ActorKind, CaseType, ContactType, Department, Module, Priority, Status
@@ -115,40 +115,29 @@ def case_events(i: int, posts: int) -> list[Any]:
     return events
 
 
-def fold(events: list[Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The case document and feed items the projection makes of one case's events."""
-    doc: dict[str, Any] | None = None
-    items = []
-    for event in events:
-        names = (
-            {"account_name": f"District {event.account_id}"}
-            if event.type == "case.submitted"
-            else None
-        )
-        item = feed_item(event, doc)
-        doc = change_for(event, names).apply(doc, str(event.case_id), str(event.event_id))
-        if item is not None:
-            items.append(item)
-    assert doc is not None
-    return doc, items
+def submission_names(events: list[Any]) -> dict[str, Any]:
+    """Names the directory would give each submission of the batch."""
+    return {
+        str(e.event_id): {"account_name": f"District {e.account_id}", "contact_name": None}
+        for e in events
+        if e.type == "case.submitted"
+    }
 
 
 async def load(start: int, count: int, posts: int) -> None:
-    """Insert cases [start, start+count) and their posts with insert_many, through the stores."""
+    """Fold cases [start, start+count) and their posts with the rebuild's code; insert_many."""
     client = mongo_client(settings(), timeout_ms=60_000)
     model = read_model(settings(), client)
+    fold = Fold(model.cases, model.feed, max_cached=2_000)
     began = time.perf_counter()
     for chunk in range(start, start + count, 500):
-        cases, items = [], []
-        for i in range(chunk, min(chunk + 500, start + count)):
-            doc, feed = fold(case_events(i, posts))
-            cases.append(doc)
-            items.extend(feed)
-        await model.cases.collection.insert_many(cases, ordered=False)
-        for k in range(0, len(items), 5000):
-            await model.feed.collection.insert_many(items[k : k + 5000], ordered=False)
+        events = [
+            e for i in range(chunk, min(chunk + 500, start + count)) for e in case_events(i, posts)
+        ]
+        await fold.batch(events, submission_names(events))
+    await fold.flush()
     elapsed = time.perf_counter() - began
-    print(f"loaded cases {start}..{start + count} in {elapsed:.0f} s")
+    print(f"loaded cases {start}..{start + count} ({fold.events} events) in {elapsed:.0f} s")
     await client.close()
 
 

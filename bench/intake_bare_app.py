@@ -1,6 +1,6 @@
 """Baseline for the intake benchmark: the same edge validation as POST /cases, no Kafka, no Mongo.
 
-    python bench/intake_bare_app.py PORT
+python bench/intake_bare_app.py PORT
 """
 
 import sys

@@ -245,7 +245,10 @@ def report(args: argparse.Namespace, results: dict[str, Any], command: str) -> s
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for name in ("intake", "bare"):
-        for mode, label in (("closed", f"closed loop, {args.concurrency} in flight"), ("open", f"open loop, {args.rate:g}/s offered")):
+        for mode, label in (
+            ("closed", f"closed loop, {args.concurrency} in flight"),
+            ("open", f"open loop, {args.rate:g}/s offered"),
+        ):
             r = results[name][mode]
             lines.append(
                 f"| {name} | {label} | {r['ok']} | {r['per_s']} | {r['p50_ms']} | {r['p99_ms']} "
@@ -274,7 +277,9 @@ def orchestrate(args: argparse.Namespace) -> None:
         for name, url in urls.items():
             wait_ready(url)
         for name, url in urls.items():
-            run_generator(url, "closed", argparse.Namespace(**{**vars(args), "count": 300}))  # warm-up
+            run_generator(
+                url, "closed", argparse.Namespace(**{**vars(args), "count": 300})
+            )  # warm-up
             results[name] = {
                 "closed": run_generator(url, "closed", args),
                 "open": run_generator(url, "open", args),

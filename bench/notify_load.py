@@ -29,7 +29,7 @@ from typing import Any
 from uuid import uuid4
 
 import httpx
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReplaceOne
 
 from notify.logic import message_id, root_message_id
 from notify.mailer import Mailer
@@ -124,23 +124,27 @@ async def raw_smtp(run: Run, count: int) -> float:
 # --- 2. the Mongo step alone ----------------------------------------------------------------
 
 
-async def mongo_step(run: Run, events: int, retry_writes: bool) -> float:
-    """Events/s of notify's per-event writes for a 2-recipient status change."""
+async def mongo_step(run: Run, cases: int, retry_writes: bool) -> float:
+    """Events/s of notify's Mongo work for one batch like the backlog's: views read in one
+    query, every mail claimed in one insert, sent marks per wave, views written in one bulk."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         run.infra.mongo_url.get_secret_value(), retryWrites=retry_writes, w="majority"
     )
     db = client[f"{run.database}_mongo_step"]
-    await db["cases"].insert_one({"_id": "case", "last_status": "New"})
+    ids = [str(uuid4()) for _ in range(cases)]
+    waves = 2 + len(STEPS)
     started = time.perf_counter()
-    for n in range(events):
-        await db["cases"].find_one_and_update({"_id": "case"}, {"$set": {"last_status": str(n)}})
-        keys = [f"{n}/a", f"{n}/b"]
-        await db["sent_mail"].insert_many([{"_id": k, "status": "sending"} for k in keys])
-        await db["sent_mail"].update_many({"_id": {"$in": keys}}, {"$set": {"status": "sent"}})
+    await db["cases"].find({"_id": {"$in": ids}}).to_list()
+    keys = [[f"{case}/{wave}/{who}" for case in ids for who in "ab"] for wave in range(waves)]
+    await db["sent_mail"].insert_many([{"_id": k, "status": "sending"} for w in keys for k in w])
+    for wave in keys:
+        await db["sent_mail"].update_many({"_id": {"$in": wave}}, {"$set": {"status": "sent"}})
+    views = [ReplaceOne({"_id": i}, {"last_status": "Scheduled"}, upsert=True) for i in ids]
+    await db["cases"].bulk_write(views, ordered=False)
     elapsed = time.perf_counter() - started
     await client.drop_database(db.name)
     await client.close()
-    return events / elapsed
+    return cases * waves / elapsed
 
 
 # --- 3 and 4. notify end to end -------------------------------------------------------------
@@ -245,24 +249,28 @@ async def backlog(run: Run, broker: Any, owner: Contact, other: Contact, cases: 
 async def latency(
     run: Run, broker: Any, owner: Contact, other: Contact, events: int, rate: float
 ) -> list[float]:
-    """Publish status changes at `rate`/s; seconds from publish to stored, per mail."""
-    case = submitted(owner, 9_600_000)
-    added = RecipientsChanged(
-        case_id=case.case_id, added=[other.id], recipients=[owner.id, other.id], actor=STAFF
-    )
-    for event in (case, added):
-        await publish(broker, run.topics.case_events, event, str(case.case_id))
-    await wait_for(run, {message_id(added.event_id, other.email, DOMAIN)})
-    sent_at: dict[str, float] = {}
-    previous = Status.ASSIGNED
-    for _ in range(events):
-        step = Status.SCHEDULED if previous is Status.ASSIGNED else Status.ASSIGNED
-        change = StatusChanged(
-            case_id=case.case_id, from_status=previous, to_status=step, actor=STAFF
+    """Publish status changes at `rate`/s over 20 open cases; seconds from publish to stored."""
+    cases = [submitted(owner, 9_600_000 + n) for n in range(20)]
+    ready: set[str] = set()
+    for case in cases:
+        added = RecipientsChanged(
+            case_id=case.case_id, added=[other.id], recipients=[owner.id, other.id], actor=STAFF
         )
-        previous = step
+        for event in (case, added):
+            await publish(broker, run.topics.case_events, event, str(case.case_id))
+        ready.add(message_id(added.event_id, other.email, DOMAIN))
+    await wait_for(run, ready)
+    sent_at: dict[str, float] = {}
+    status = dict.fromkeys((c.case_id for c in cases), Status.ASSIGNED)
+    for n in range(events):
+        case_id = cases[n % len(cases)].case_id
+        step = Status.SCHEDULED if status[case_id] is Status.ASSIGNED else Status.ASSIGNED
+        change = StatusChanged(
+            case_id=case_id, from_status=status[case_id], to_status=step, actor=STAFF
+        )
+        status[case_id] = step
         at = time.time()
-        await publish(broker, run.topics.case_events, change, str(case.case_id))
+        await publish(broker, run.topics.case_events, change, str(case_id))
         for person in (owner, other):
             sent_at[message_id(change.event_id, person.email, DOMAIN)] = at
         await asyncio.sleep(max(0.0, 1.0 / rate - (time.time() - at)))
@@ -291,8 +299,8 @@ async def main(args: argparse.Namespace) -> None:
 
     mails = args.cases * (2 + 2 * len(STEPS))
     raw = await raw_smtp(run, mails)
-    mongo_plain = await mongo_step(run, 200, retry_writes=False)
-    mongo_retry = await mongo_step(run, 30, retry_writes=True)
+    mongo_plain = await mongo_step(run, args.cases, retry_writes=False)
+    mongo_retry = await mongo_step(run, args.cases, retry_writes=True)
 
     broker = make_broker(infra, client_id="notify-bench")
     await broker.start()
@@ -346,6 +354,8 @@ def write_report(f: dict[str, Any], args: argparse.Namespace) -> None:
         f"uv run python bench/notify_load.py --cases {args.cases} "
         f"--latency-events {args.latency_events} --rate {args.rate}"
     )
+    per_case = " (2 recipients/case)"
+    notify = f"**{f['notify_eps']:.0f} emails/s**"
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(
         f"""# Notify benchmark
@@ -363,13 +373,13 @@ Run at {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}; all figures from this
 | what | figure |
 | --- | --- |
 | raw SMTP: aiosmtplib, 4 kept-open connections, pre-built mails | {f["raw_eps"]:.0f} emails/s |
-| notify end to end: {f["events"]} case events -> {f["mails"]} emails (2 recipients/case) | **{f["notify_eps"]:.0f} emails/s** |
+| notify end to end: {f["events"]} case events -> {f["mails"]} emails{per_case} | {notify} |
 | notify / raw SMTP | {f["notify_eps"] / f["raw_eps"]:.2f} |
 | backlog published in / last mail stored after | {f["publish_s"]:.1f} s / {f["drain_s"]:.1f} s |
 
 Floor: >= 100 emails/s.
 
-## The Mongo step alone (per status change with 2 recipients: view update, claim, mark)
+## The Mongo step alone (a backlog batch: read views, claim all, mark per wave, write views)
 
 | client | figure |
 | --- | --- |
@@ -378,9 +388,16 @@ Floor: >= 100 emails/s.
 
 ## Latency: status change published -> message stored by the sink
 
-{f["lat_n"]} mails ({args.latency_events} status changes x 2 recipients, {args.rate}/s):
-p50 **{f["p50"]:.0f} ms**, p99 **{f["p99"]:.0f} ms**, mean {f["mean"]:.0f} ms, max {f["max"]:.0f} ms.
+{f["lat_n"]} mails ({args.latency_events} status changes over 20 open cases x 2 recipients,
+{args.rate}/s):
+p50 **{f["p50"]:.0f} ms**, p99 **{f["p99"]:.0f} ms**, mean {f["mean"]:.0f} ms,
+max {f["max"]:.0f} ms.
 (Includes Kafka consume and commit, the Mongo writes, rendering and the sink's fsyncs.)
+
+Notify ran with its defaults: batches of up to 200 case events, 4 SMTP connections, 8 cases
+rendered per chunk, Mongo without retryable writes. The sink stores each message with three
+fsyncs under one lock, so raw SMTP is the ceiling; on this shared machine both figures move
+with the other engineers' load (see the load average above), the ratio less so.
 """
     )
 

@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import socket
 import statistics
 import subprocess
@@ -28,6 +29,11 @@ from uuid import uuid4
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from routing.clock import SystemClock
+from routing.engine import Engine
+from routing.handlers import Handlers
+from routing.logic import BusinessCalendar, RoutingTable
+from routing.settings import Settings
 from shared.commands import AssignCase, ChangeStatus
 from shared.enums import ActorKind, Department, Status
 from shared.events import CaseSubmitted
@@ -39,6 +45,7 @@ BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 MONGO = os.environ.get("MONGO_URL", "mongodb://127.0.0.1:27017/?directConnection=true")
 STAFF = Actor(kind=ActorKind.STAFF, id="s-1", name="Kelly Kapowski")
 KELLY = StaffRef(id="s-1", name="Kelly Kapowski")
+OUTCOMES = ("case.status_changed", "case.command_rejected", "relayed")
 OUT = Path(__file__).resolve().parent.parent / "docs" / "bench" / "routing.md"
 
 
@@ -96,11 +103,11 @@ class Recorder:
     """Consumes (read_committed) and stamps the arrival of every message by id of interest."""
 
     def __init__(self, topics: list[str]) -> None:
+        self.topics = topics
         self.consumer = AIOKafkaConsumer(
-            *topics,
             bootstrap_servers=BOOTSTRAP,
-            group_id=f"bench-{uuid4().hex[:8]}",
-            auto_offset_reset="earliest",
+            group_id=None,  # assigned, not subscribed: no rebalance can pause the recorder
+            enable_auto_commit=False,
             isolation_level="read_committed",
             fetch_max_wait_ms=5,
         )
@@ -110,23 +117,46 @@ class Recorder:
 
     async def start(self) -> None:
         await self.consumer.start()
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in self.topics
+            for p in sorted(await self._partitions(topic))
+        ]
+        self.consumer.assign(partitions)
+        await self.consumer.seek_to_beginning(*partitions)
         self.task = asyncio.create_task(self._run())
+        self.task.add_done_callback(_report_crash)
+
+    async def _partitions(self, topic: str) -> set[int]:
+        for _ in range(100):
+            found = self.consumer.partitions_for_topic(topic)
+            if found:
+                return set(found)
+            await self.consumer._client.force_metadata_update()
+            await asyncio.sleep(0.1)
+        raise SystemExit(f"topic {topic} has no partitions")
 
     async def _run(self) -> None:
         async for record in self.consumer:
             now = time.perf_counter()
+            if not record.value:
+                continue
             value = json.loads(record.value or b"{}")
             kind = value.get("type")
             if kind == "work.queued":
                 self.queued[value["item"]["case_id"]] = now
-            elif kind in ("case.status_changed", "case.command_rejected", "relayed"):
-                if value.get("command_id"):
-                    self.outcomes.setdefault(value["command_id"], now)
+            elif kind in OUTCOMES and value.get("command_id"):
+                self.outcomes.setdefault(value["command_id"], now)
 
     async def stop(self) -> None:
         if self.task:
             self.task.cancel()
         await self.consumer.stop()
+
+
+def _report_crash(task: "asyncio.Task[None]") -> None:
+    if not task.cancelled() and task.exception() is not None:
+        print(f"recorder crashed: {task.exception()!r}", file=sys.stderr)
 
 
 async def wait_until(check: Any, limit: float) -> bool:
@@ -239,12 +269,83 @@ async def main(args: argparse.Namespace) -> None:
         commands: list[Any] = [*assigns, *asks][: args.commands]
         routing_rate = await apply_phase(producer, topics.case_commands, recorder, commands)
         bare_rate = await bare_phase(producer, recorder, commands)
+        memory = await memory_phase(producer, args)
     finally:
         await recorder.stop()
         await producer.stop()
         proc.terminate()
         proc.wait(30)
-    report(args, latencies, routing_rate, bare_rate, len(commands))
+    report(args, latencies, routing_rate, bare_rate, len(commands), memory)
+    if args.routing_log:
+        stages(Path(args.routing_log))
+
+
+class MemoryCases:
+    """Case states in a dict: the engine without its Mongo step."""
+
+    def __init__(self) -> None:
+        self.docs: dict[Any, Any] = {}
+
+    async def get_many(self, case_ids: Any) -> dict[Any, Any]:
+        return {i: self.docs[i] for i in set(case_ids) if i in self.docs}
+
+    async def save_many(self, states: Any, new: Any) -> None:
+        for state in states:
+            self.docs[state.case_id] = state
+
+    async def max_offset(self, kind: str, partition: int) -> int:
+        return -1
+
+
+class MemoryCommands:
+    async def record_many(self, outcomes: list[Any]) -> None:
+        pass
+
+
+class ChicagoZones:
+    async def zone_of(self, account_id: str) -> str:
+        return "America/Chicago"
+
+
+async def memory_phase(
+    producer: AIOKafkaProducer, args: argparse.Namespace
+) -> tuple[list[float], float]:
+    """The same engine code in this process, real Kafka transactions, state in memory."""
+    topics = Topics(f"mem{uuid4().hex[:6]}")
+    await ensure_topics(BOOTSTRAP, topics.all_specs())
+    settings = Settings(
+        kafka_bootstrap_servers=BOOTSTRAP, topic_namespace=topics.namespace, poll_timeout_ms=20
+    )
+    cases = MemoryCases()
+    handlers = Handlers(
+        RoutingTable.load(),
+        BusinessCalendar(),
+        SystemClock(),
+        ChicagoZones(),  # type: ignore[arg-type]
+        None,
+        cases,
+        None,  # type: ignore[arg-type]
+    )
+    engine = Engine(settings, handlers, cases, MemoryCommands())  # type: ignore[arg-type]
+    await engine.start()
+    running = asyncio.create_task(engine.run())
+    recorder = Recorder([topics.case_events, *(topics.queue(d) for d in Department)])
+    await recorder.start()
+    try:
+        await asyncio.sleep(2)
+        submitted, latencies = await latency_phase(
+            producer, topics, recorder, args.rate, args.seconds
+        )
+        commands = [AssignCase(case_id=c.case_id, actor=STAFF, assignee=KELLY) for c in submitted]
+        rate = await apply_phase(
+            producer, topics.case_commands, recorder, commands[: args.commands]
+        )
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await recorder.stop()
+        await engine.stop()
+    return latencies, rate
 
 
 async def bare_phase(producer: AIOKafkaProducer, recorder: Recorder, commands: list[Any]) -> float:
@@ -270,9 +371,15 @@ def report(
     routing_rate: float,
     bare_rate: float,
     count: int,
+    memory: tuple[list[float], float],
 ) -> None:
     p50, p99 = pct(latencies, 0.50), pct(latencies, 0.99)
-    command = f"uv run python bench/routing_load.py --rate {args.rate} --seconds {args.seconds} --commands {args.commands}"
+    m_latencies, m_rate = memory
+    m50, m99 = pct(m_latencies, 0.50), pct(m_latencies, 0.99)
+    command = (
+        f"uv run python bench/routing_load.py --rate {args.rate} "
+        f"--seconds {args.seconds} --commands {args.commands}"
+    )
     lines = [
         "# Routing benchmark",
         "",
@@ -284,22 +391,61 @@ def report(
         "",
         "| figure | value |",
         "| --- | --- |",
-        f"| cases submitted at a steady rate | {args.rate}/s for {args.seconds} s ({len(latencies)} cases) |",
+        f"| cases submitted at a steady rate | {args.rate}/s for {args.seconds} s "
+        f"({len(latencies)} cases) |",
         f"| submission -> work item latency p50 | {p50:.1f} ms |",
         f"| submission -> work item latency p99 | {p99:.1f} ms (floor: <= 200 ms) |",
         f"| submission -> work item latency max | {max(latencies):.1f} ms |",
         f"| submission -> work item latency mean | {statistics.fmean(latencies):.1f} ms |",
-        f"| commands applied per second (routing: decide + Mongo + Kafka transaction) | {routing_rate:.0f}/s over {count} commands |",
+        f"| commands applied/s (routing: decide + Mongo + Kafka transaction) "
+        f"| {routing_rate:.0f}/s over {count} commands |",
         f"| bare transactional relay, same broker, no decisions, no Mongo | {bare_rate:.0f}/s |",
         f"| ratio routing / bare relay | {routing_rate / bare_rate:.2f} |",
+        f"| same engine, state in memory (no Mongo step), in the bench process: latency p50 "
+        f"| {m50:.1f} ms |",
+        f"| same engine, no Mongo step: latency p99 | {m99:.1f} ms |",
+        f"| same engine, no Mongo step: commands applied/s | {m_rate:.0f}/s |",
+        f"| ratio p99 with Mongo / without | {p99 / m99:.1f} |",
         "",
         "Latency is CaseSubmitted produced (acks=all) -> WorkItemQueued consumed by a",
-        "read_committed consumer, i.e. it includes routing's batch, two Mongo round trips",
-        "(read states, bulk write) plus the command-outcome write, and the Kafka transaction commit.",
+        "read_committed consumer: routing's poll, its decision on cached state, one bulk",
+        "Mongo write of the changed cases (plus command outcomes), and the Kafka commit.",
+        f"Load average (1 min) when the run ended: {os.getloadavg()[0]:.1f} on a shared machine.",
     ]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
+
+
+STAGE = re.compile(r"read ([\d.]+), decide ([\d.]+), write ([\d.]+), kafka ([\d.]+) ms")
+
+
+def stages(log: Path) -> None:
+    """Append where routing's batch time went (from its INFO log) to the report."""
+    totals = [0.0, 0.0, 0.0, 0.0]
+    batches = 0
+    for line in log.read_text(encoding="utf-8").splitlines():
+        found = STAGE.search(line)
+        if found:
+            batches += 1
+            totals = [t + float(v) for t, v in zip(totals, found.groups(), strict=True)]
+    whole = sum(totals) or 1.0
+    names = ("read states (cache or Mongo)", "decide", "Mongo write", "Kafka transaction")
+    rows = [
+        f"| {n} | {t / 1000:.1f} s | {100 * t / whole:.0f} % |"
+        for n, t in zip(names, totals, strict=True)
+    ]
+    text = [
+        "",
+        f"Where routing's batch time went ({batches} batches, from its INFO log):",
+        "",
+        "| stage | total | share |",
+        "| --- | --- | --- |",
+        *rows,
+    ]
+    with OUT.open("a", encoding="utf-8") as out:
+        out.write("\n".join(text) + "\n")
+    print("\n".join(text))
 
 
 if __name__ == "__main__":

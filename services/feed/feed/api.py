@@ -1,7 +1,8 @@
 """HTTP routes of the feed: case list and search, case detail, case feed, portal banner."""
 
 import re
-from dataclasses import dataclass, replace
+import time
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -14,6 +15,7 @@ from feed.logic import (
     SortKey,
     SubjectOp,
     banner_of,
+    feed_page,
     local_time,
     pages,
     plan_query,
@@ -33,6 +35,7 @@ from shared.mongo import Document
 from shared.workflow import DEFAULT_TIME_ZONE
 
 MAX_PAGE_SIZE = 200
+ZONE_CACHE_SECONDS = 60.0
 
 
 class FeedError(Exception):
@@ -62,6 +65,7 @@ class ReadModel:
     notices: NoticeStore
     directory: DirectoryStore
     status_board_url: str
+    zones: dict[str, tuple[float, str]] = field(default_factory=dict)
 
 
 Page = Annotated[int, Query(ge=1, description="Page number, from 1.")]
@@ -197,8 +201,15 @@ async def _zone_of(model: ReadModel, who: Principal) -> str:
     """The caller's district time zone (the first district's); staff read Central time."""
     if who.is_staff or not who.account_ids:
         return DEFAULT_TIME_ZONE
-    account = await model.directory.account(sorted(who.account_ids)[0])
-    return account.time_zone if account else DEFAULT_TIME_ZONE
+    account_id = sorted(who.account_ids)[0]
+    cached = model.zones.get(account_id)
+    if cached and cached[0] > time.monotonic():
+        return cached[1]
+    account = await model.directory.account(account_id)
+    zone = account.time_zone if account else DEFAULT_TIME_ZONE
+    # A district's zone rarely changes; a minute's cache keeps a round trip off every read.
+    model.zones[account_id] = (time.monotonic() + ZONE_CACHE_SECONDS, zone)
+    return zone
 
 
 async def _visible_case(model: ReadModel, who: Principal, case_ref: str) -> Document:
@@ -226,9 +237,8 @@ def _is_uuid(text: str) -> bool:
 async def _feed_page(
     model: ReadModel, case_id: str, page: int, size: int, sort: str, q: str | None, zone: str
 ) -> FeedPagePublic:
-    text = re.escape(q.lower()) if q else None
-    skip = (page - 1) * size
-    total, docs = await model.feed.page(case_id, skip, size, sort == "newest", text)
+    everything = await model.feed.items(case_id)
+    total, docs = feed_page(everything, q, sort == "newest", (page - 1) * size, size)
     items = [
         FeedItemPublic.model_validate({**d, "at_local": local_time(d["at"], zone)}) for d in docs
     ]

@@ -35,7 +35,7 @@ class Cases(Protocol):
 class Feed(Protocol):
     """What the projection needs of the feed store."""
 
-    async def add(self, item: Document) -> None: ...
+    async def add(self, case_id: str, item: Document) -> None: ...
 
 
 class Notices(Protocol):
@@ -76,7 +76,7 @@ class Projection:
             before = await self.cases.get(case_id)
         item = feed_item(event, before)
         if item is not None:
-            await self.feed.add(item)
+            await self.feed.add(case_id, item)
 
 
 def register(broker: KafkaBroker, topics: Topics, group: str, projection: Projection) -> None:

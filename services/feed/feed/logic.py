@@ -530,6 +530,16 @@ def local_time(moment: datetime | None, time_zone: str) -> str | None:
     return aware.astimezone(ZoneInfo(time_zone)).strftime("%m/%d/%Y - %I:%M %p %Z")
 
 
+def feed_page(
+    items: list[Doc], text: str | None, newest_first: bool, skip: int, limit: int
+) -> tuple[int, list[Doc]]:
+    """Search (case-insensitive, literal), order by time and cut one page of a case's feed."""
+    needle = text.lower() if text else None
+    found = [i for i in items if needle is None or needle in i.get("search_lc", "")]
+    found.sort(key=lambda i: (i["at"], i["_id"]), reverse=newest_first)
+    return len(found), found[skip : skip + limit]
+
+
 def pages(total: int, page_size: int) -> int:
     """How many pages a total fills; an empty list still has one page."""
     return max(1, -(-total // page_size))

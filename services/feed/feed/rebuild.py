@@ -11,7 +11,6 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import ValidationError
 from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
 
 from feed.app import projection_of, read_model
 from feed.logic import change_for, feed_item, submission_names
@@ -28,66 +27,69 @@ Offsets = dict[TopicPartition, int]
 
 @dataclass
 class Fold:
-    """Case states folded in memory; written back in bulk when the cache is full or at the end."""
+    """Cases and feeds folded in memory, written in bulk when the cache fills or at the end."""
 
     cases: CaseStore
     feed: FeedStore
-    max_cached: int = 50_000
+    max_cached: int = 10_000
     states: dict[str, Document] = field(default_factory=dict)
+    feeds: dict[str, list[Document]] = field(default_factory=dict)
     stored: set[str] = field(default_factory=set)
     events: int = 0
     mongo_s: float = 0.0
 
     async def batch(self, events: list[AnyCaseEvent], names: dict[str, Document]) -> None:
-        """Fold one batch of events and insert their feed items."""
+        """Fold one batch of events."""
         began = time.perf_counter()
         await self._load([str(e.case_id) for e in events])
-        loaded = time.perf_counter()
-        items = [item for e in events if (item := self._fold(e, names)) is not None]
-        folded = time.perf_counter()
-        await _insert(self.feed, items)
-        self.mongo_s += (loaded - began) + (time.perf_counter() - folded)
+        self.mongo_s += time.perf_counter() - began
+        for event in events:
+            self._fold(event, names)
         self.events += len(events)
         if len(self.states) > self.max_cached:
             await self.flush()
 
-    def _fold(self, event: AnyCaseEvent, names: dict[str, Document]) -> Document | None:
+    def _fold(self, event: AnyCaseEvent, names: dict[str, Document]) -> None:
         case_id, event_id = str(event.case_id), str(event.event_id)
         before = self.states.get(case_id)
         if before is not None and event_id in before["applied"]:
-            return None  # a duplicate on the topic: apply once
+            return  # a duplicate on the topic: apply once
         change = change_for(event, names.get(event_id))
         self.states[case_id] = change.apply(before, case_id, event_id)
-        return feed_item(event, before)
+        item = feed_item(event, before)
+        if item is not None:
+            self.feeds.setdefault(case_id, []).append(item)
 
     async def _load(self, case_ids: list[str]) -> None:
         missing = [c for c in set(case_ids) if c in self.stored and c not in self.states]
-        if missing:
-            cursor = self.cases.collection.find({"_id": {"$in": missing}})
-            self.states.update({doc["_id"]: doc async for doc in cursor})
+        if not missing:
+            return
+        query = {"_id": {"$in": missing}}
+        self.states.update({d["_id"]: d async for d in self.cases.collection.find(query)})
+        feeds = self.feed.collection.find(query)
+        self.feeds.update({d["_id"]: d["items"] async for d in feeds})
 
     async def flush(self) -> None:
-        """Write every cached case: replace the stored ones, insert the new ones."""
+        """Write every cached case and feed: replace the stored ones, insert the new ones."""
         began = time.perf_counter()
-        fresh = [doc for key, doc in self.states.items() if key not in self.stored]
-        known = [ReplaceOne({"_id": k}, d) for k, d in self.states.items() if k in self.stored]
-        if fresh:
-            await self.cases.collection.insert_many(fresh, ordered=False)
-        if known:
-            await self.cases.collection.bulk_write(known, ordered=False)
+        for store, docs in ((self.cases, self.states), (self.feed, self._feed_docs())):
+            await _write(store.collection, docs, self.stored)
         self.stored.update(self.states)
         self.states.clear()
+        self.feeds.clear()
         self.mongo_s += time.perf_counter() - began
 
+    def _feed_docs(self) -> dict[str, Document]:
+        return {key: {"_id": key, "items": items} for key, items in self.feeds.items()}
 
-async def _insert(feed: FeedStore, items: list[Document]) -> None:
-    if not items:
-        return
-    try:
-        await feed.collection.insert_many(items, ordered=False)
-    except BulkWriteError as exc:
-        if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
-            raise  # only duplicates of an event already on the topic are expected
+
+async def _write(collection: Any, docs: dict[str, Document], stored: set[str]) -> None:
+    fresh = [doc for key, doc in docs.items() if key not in stored]
+    known = [ReplaceOne({"_id": k}, d, upsert=True) for k, d in docs.items() if k in stored]
+    if fresh:
+        await collection.insert_many(fresh, ordered=False)
+    if known:
+        await collection.bulk_write(known, ordered=False)
 
 
 async def submission_names_of(
@@ -190,7 +192,7 @@ async def rebuild(settings: Settings, suffix: str | None = None) -> dict[str, An
     offsets seen when it started; a second pass then reads up to the new end, so only the
     few events published during the swap itself are missing from the new collections; after
     the rename those are read once more and applied through the live, idempotent path
-    (guarded by event id on the case, upserted by event id in the feed), so an event the
+    (guarded by event id on the case and in its feed document), so an event the
     live consumer also applies to the new collections is not applied twice.
     """
     mongo = mongo_client(settings, timeout_ms=30_000)
@@ -198,7 +200,7 @@ async def rebuild(settings: Settings, suffix: str | None = None) -> dict[str, An
     stamp = suffix or time.strftime("%Y%m%d%H%M%S")
     cases, feed = (
         CaseStore(db, f"cases_rebuild_{stamp}"),
-        FeedStore(db, f"feed_items_rebuild_{stamp}"),
+        FeedStore(db, f"feeds_rebuild_{stamp}"),
     )
     replayer = Replayer(settings, settings.topics.case_events)
     started = time.perf_counter()
@@ -212,7 +214,7 @@ async def rebuild(settings: Settings, suffix: str | None = None) -> dict[str, An
         # Catch up what arrived while replaying, so the window left for after the swap is tiny.
         await _replay(replayer, fold, db, await replayer.ends(), settings.rebuild_batch)
         await cases.collection.rename("cases", dropTarget=True)
-        await feed.collection.rename("feed_items", dropTarget=True)
+        await feed.collection.rename("feeds", dropTarget=True)
         late = await _catch_up(replayer, settings, mongo)
     finally:
         await replayer.stop()

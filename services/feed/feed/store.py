@@ -3,7 +3,7 @@
 import contextlib
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -100,33 +100,28 @@ class CaseStore:
 
 
 class FeedStore:
-    """The `feed_items` collection: posts and activity of every case, keyed by event id."""
+    """The `feeds` collection: one document per case holding its posts and activity.
 
-    def __init__(self, db: AsyncDatabase[Document], name: str = "feed_items") -> None:
+    One document per case, not per item: a case's feed is read whole (a point lookup), and
+    the replay writes a tenth of the documents, which is what bounds it on this server.
+    """
+
+    def __init__(self, db: AsyncDatabase[Document], name: str = "feeds") -> None:
         self.collection: AsyncCollection[Document] = db[name]
 
     async def ensure_indexes(self) -> None:
-        """The feed of a case, in time order."""
-        await self.collection.create_index([("case_id", ASCENDING), ("at", DESCENDING)])
+        """Feeds are read by case id, the primary key: no secondary index is needed."""
 
-    async def add(self, item: Document) -> None:
-        """Insert once: a redelivered event keeps the first wording."""
-        await self.collection.update_one({"_id": item["_id"]}, {"$setOnInsert": item}, upsert=True)
+    async def add(self, case_id: str, item: Document) -> None:
+        """Append once: a redelivered event keeps the first wording."""
+        guard = {"_id": case_id, "items._id": {"$ne": item["_id"]}}
+        with contextlib.suppress(DuplicateKeyError):  # the item is already there
+            await self.collection.update_one(guard, {"$push": {"items": item}}, upsert=True)
 
-    async def page(
-        self, case_id: str, skip: int, limit: int, newest_first: bool, text: str | None
-    ) -> tuple[int, list[Document]]:
-        """One page of a case's feed, optionally searched, and the total."""
-        stages: list[Document] = [{"$match": {"case_id": case_id}}]
-        if text is not None:
-            stages.append({"$match": {"search_lc": {"$regex": text}}})
-        order = -1 if newest_first else 1
-        items = [{"$skip": skip}, {"$limit": limit}, {"$project": {"search_lc": 0}}]
-        stages.append({"$sort": {"at": order, "_id": order}})
-        stages.append({"$facet": {"items": items, "total": [{"$count": "n"}]}})
-        result = await (await self.collection.aggregate(stages)).to_list()
-        facet = result[0] if result else {"items": [], "total": []}
-        return (facet["total"][0]["n"] if facet["total"] else 0), list(facet["items"])
+    async def items(self, case_id: str) -> list[Document]:
+        """Every feed item of a case, in the order they were added."""
+        doc = await self.collection.find_one({"_id": case_id})
+        return list(doc["items"]) if doc else []
 
 
 class NoticeStore:

@@ -4,9 +4,9 @@ from collections.abc import Callable
 
 from faststream.kafka import KafkaBroker
 
-from intake.store import CaseStore
+from intake.store import CaseStore, case_document
 from shared.directory import DirectoryStore, subscribe_directory
-from shared.events import AnyCaseEvent, StatusChanged
+from shared.events import AnyCaseEvent, CaseSubmitted, StatusChanged
 from shared.kafka import consumer_options
 from shared.topics import Topics
 
@@ -22,7 +22,9 @@ def register(
     subscribe_directory(broker, topics.directory, group, directory)
 
     @broker.subscriber(topics.case_events, **consumer_options(group))  # type: ignore[untyped-decorator]
-    async def on_status_changed(event: AnyCaseEvent) -> None:
-        """Keep the last known status (and closing time) for close/reopen checks; skip others."""
-        if isinstance(event, StatusChanged):
+    async def on_case_event(event: AnyCaseEvent) -> None:
+        """Make sure each submitted case is recorded; keep the last known status."""
+        if isinstance(event, CaseSubmitted):
+            await cases().ensure(case_document(event))
+        elif isinstance(event, StatusChanged):
             await cases().apply_status(event)

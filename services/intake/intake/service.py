@@ -24,7 +24,13 @@ from intake.models import (
 )
 from intake.producer import EventPublisher
 from intake.settings import Settings
-from intake.store import AttachmentStore, CaseStore, CounterStore, IdempotencyStore
+from intake.store import (
+    AttachmentStore,
+    CaseStore,
+    CounterStore,
+    IdempotencyStore,
+    case_document,
+)
 from shared.cases import DETAILS_BY_TYPE, Details
 from shared.commands import CloseCase, ReopenCase
 from shared.directory import DirectoryStore, Principal
@@ -104,7 +110,7 @@ class Intake:
         )
         await self._check_dates(account_id, details, body.due_date)
         event = await self._publish_case(principal, body, account_id, contact_id, details)
-        await self.cases.insert(_case_record(event))
+        self.cases.insert_behind(case_document(event))
         return 201, _case_public(event).model_dump(mode="json")
 
     async def _case_contact(self, principal: Principal, account_id: str, wanted: str | None) -> str:
@@ -333,24 +339,6 @@ def _replay(earlier: Document, fingerprint: str) -> Answer:
             )
         )
     return int(earlier["status"]), earlier["body"]
-
-
-def _case_record(event: CaseSubmitted) -> Document:
-    return {
-        "_id": str(event.case_id),
-        "case_number": event.case_number,
-        "account_id": event.account_id,
-        "contact_id": event.contact_id,
-        "case_type": event.case_type.value,
-        "priority": event.priority.value,
-        "subject": event.subject,
-        "status": Status.NEW.value,
-        "status_at": event.occurred_at,
-        "closed_at": None,
-        "recipients": [event.contact_id],
-        "created_at": event.occurred_at,
-        "submitted_by": event.submitted_by.id,
-    }
 
 
 def _case_public(event: CaseSubmitted) -> CasePublic:

@@ -41,7 +41,7 @@ class Settings(ServiceSettings):
         50.0, validation_alias=_env("INTAKE_RATE_PER_SECOND", "rate_per_second")
     )
     rate_burst: int = Field(100, validation_alias=_env("INTAKE_RATE_BURST", "rate_burst"))
-    case_number_block: int = Field(20, ge=1)
+    case_number_block: int = Field(100, ge=4)
     case_number_start: int = Field(1_000_000, ge=0)
     max_json_bytes: int = 256 * 1024
     max_attachment_bytes: int = 15 * MIB

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import hashlib
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any, BinaryIO
@@ -17,7 +18,7 @@ from pymongo.errors import DuplicateKeyError
 
 from intake.logic import CaseState, NumberPool
 from shared.enums import Status
-from shared.events import StatusChanged
+from shared.events import CaseSubmitted, StatusChanged
 from shared.messages import AttachmentRef, utcnow
 from shared.mongo import Document
 
@@ -26,7 +27,7 @@ CHUNK = 256 * 1024
 
 
 class GroupWriter:
-    """Batches concurrent inserts into one insert_many; each caller waits for its batch."""
+    """Batches concurrent inserts into one insert_many; each caller gets a future for its batch."""
 
     def __init__(self, collection: Any, max_batch: int = 500) -> None:
         self.collection = collection
@@ -34,13 +35,17 @@ class GroupWriter:
         self._queue: asyncio.Queue[tuple[Document, asyncio.Future[None]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
-    async def insert(self, doc: Document) -> None:
-        """Insert `doc` durably, batched with whatever else is waiting."""
+    def submit(self, doc: Document) -> "asyncio.Future[None]":
+        """Queue `doc`; the future resolves once its batch is written (or failed)."""
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run())
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put((doc, done))
-        await done
+        self._queue.put_nowait((doc, done))
+        return done
+
+    async def insert(self, doc: Document) -> None:
+        """Insert `doc` durably, batched with whatever else is waiting."""
+        await self.submit(doc)
 
     async def _run(self) -> None:
         while True:
@@ -68,28 +73,71 @@ class GroupWriter:
 
 
 class CaseStore:
-    """The `cases` collection: intake's record of each case (scope, status, recipients)."""
+    """The `cases` collection: intake's record of each case (scope, status, recipients).
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    A submission's record is written behind the answer (the Kafka ack is the commitment) and
+    served from memory until written; the CaseSubmitted consumer makes sure it exists, so a
+    crash between the ack and the write loses nothing.
+    """
+
+    def __init__(self, db: AsyncDatabase[Document], remembered: int = 100_000) -> None:
         self.collection = db["cases"]
         self.writer = GroupWriter(self.collection)
+        self._pending: dict[str, tuple[Document, asyncio.Future[None]]] = {}
+        self._written: OrderedDict[str, None] = OrderedDict()
+        self._remembered = remembered
 
     async def ensure_indexes(self) -> None:
         """Indexes every query here uses."""
         await self.collection.create_index("case_number", unique=True)
         await self.collection.create_index("account_id")
 
+    def insert_behind(self, doc: Document) -> None:
+        """Record a submitted case (already acknowledged by Kafka) without waiting for Mongo."""
+        done = self.writer.submit(doc)
+        self._pending[doc["_id"]] = (doc, done)
+        done.add_done_callback(lambda future: self._settled(doc["_id"], future))
+
+    def _settled(self, case_id: str, future: "asyncio.Future[None]") -> None:
+        self._pending.pop(case_id, None)
+        if future.cancelled() or future.exception() is not None:
+            return  # the CaseSubmitted consumer will write it
+        self._written[case_id] = None
+        while len(self._written) > self._remembered:
+            self._written.popitem(last=False)
+
     async def insert(self, doc: Document) -> None:
-        """Record a submitted case (after Kafka acknowledged it)."""
-        await self.writer.insert(doc)
+        """Record a case and wait until it is written."""
+        self.insert_behind(doc)
+        await self.flushed(doc["_id"])
+
+    async def flushed(self, case_id: str) -> None:
+        """Wait for this replica's pending write of the case, if any."""
+        pending = self._pending.get(case_id)
+        if pending is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(pending[1])
+
+    async def ensure(self, doc: Document) -> None:
+        """Make sure a submitted case's record exists (idempotent on the case id)."""
+        if doc["_id"] in self._written:
+            return
+        if doc["_id"] in self._pending:
+            await self.flushed(doc["_id"])
+            if doc["_id"] in self._written:
+                return
+        fields = {k: v for k, v in doc.items() if k != "_id"}
+        await self.collection.update_one({"_id": doc["_id"]}, {"$setOnInsert": fields}, upsert=True)
 
     async def get(self, case_id: str) -> CaseState | None:
         """The case's last known state."""
-        doc = await self.collection.find_one({"_id": case_id})
+        pending = self._pending.get(case_id)
+        doc = pending[0] if pending else await self.collection.find_one({"_id": case_id})
         return _state(doc) if doc else None
 
     async def apply_status(self, event: StatusChanged) -> None:
         """Keep the newest status; an older or repeated event changes nothing."""
+        await self.flushed(str(event.case_id))
         closed_at = event.occurred_at if event.to_status is Status.CLOSED else None
         update = {
             "status": event.to_status.value,
@@ -101,7 +149,27 @@ class CaseStore:
 
     async def set_recipients(self, case_id: str, recipients: list[str]) -> None:
         """Store the full recipient list after a change."""
+        await self.flushed(case_id)
         await self.collection.update_one({"_id": case_id}, {"$set": {"recipients": recipients}})
+
+
+def case_document(event: CaseSubmitted) -> Document:
+    """Intake's record of a submitted case."""
+    return {
+        "_id": str(event.case_id),
+        "case_number": event.case_number,
+        "account_id": event.account_id,
+        "contact_id": event.contact_id,
+        "case_type": event.case_type.value,
+        "priority": event.priority.value,
+        "subject": event.subject,
+        "status": Status.NEW.value,
+        "status_at": event.occurred_at,
+        "closed_at": None,
+        "recipients": [event.contact_id],
+        "created_at": event.occurred_at,
+        "submitted_by": event.submitted_by.id,
+    }
 
 
 def _state(doc: Document) -> CaseState:
@@ -123,16 +191,27 @@ class CounterStore:
         self.block, self.start = block, start
         self.pool = NumberPool()
         self._lock = asyncio.Lock()
+        self._refilling: asyncio.Task[None] | None = None
 
     async def take(self) -> int:
-        """The next case number of this replica; a Mongo round trip once per block."""
+        """The next case number of this replica; the next block is fetched before it is needed."""
+        if len(self.pool) <= self.block // 4:
+            self._refill_soon()
         number = self.pool.take()
         while number is None:
-            async with self._lock:
-                if not len(self.pool):
-                    self.pool.add_block(await self._next_block(), self.block)
+            await self._refill()
             number = self.pool.take()
         return number
+
+    def _refill_soon(self) -> None:
+        if self._refilling is None or self._refilling.done():
+            self._refilling = asyncio.create_task(self._refill())
+
+    async def _refill(self) -> None:
+        async with self._lock:
+            if len(self.pool) > self.block // 4:
+                return
+            self.pool.add_block(await self._next_block(), self.block)
 
     def give_back(self, number: int) -> None:
         """A number whose case was not accepted is reused."""

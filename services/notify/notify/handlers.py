@@ -78,7 +78,7 @@ class Notifier:
     delivery: Delivery
     timing: Timing
     poison: Poison
-    concurrency: int = 8
+    concurrency: int = 8  # cases rendered per chunk; chunks are sent while the next renders
 
     async def on_case_batch(self, records: list[Record]) -> None:
         """Decode a polled batch (poison alone to the DLQ, unknown types skipped), apply it."""
@@ -101,33 +101,38 @@ class Notifier:
         for item in items:
             by_case[item[1].case_id].append(item)
         views = await self.cases.many(list(by_case))
-        gate = asyncio.Semaphore(self.concurrency)
-        runs = await asyncio.gather(
-            *(self._run(views.get(case_id), run, gate) for case_id, run in by_case.items())
-        )
-        deferred = await self.delivery.deliver_some(_waves(runs))
+        runs: list[CaseRun] = []
+        sending: list[asyncio.Task[set[str]]] = []
+        for chunk in _chunks(list(by_case.items()), self.concurrency):
+            planned = [await self._run(views.get(case_id), run) for case_id, run in chunk]
+            runs += planned
+            # this chunk's SMTP waits overlap the rendering of the next chunk
+            sending.append(asyncio.create_task(self.delivery.deliver_some(_waves(planned))))
+        deferred = set().union(*await asyncio.gather(*sending))
         await self.cases.save_all([r.after for r in runs if r.after and r.clean(deferred)])
+        mails = sum(len(wave) for run in runs for wave in run.mails)
+        log.info("applied %d events of %d cases: %d mails, %d deferred",
+                 len(items), len(runs), mails, len(deferred))  # fmt: skip
         fault = next((run.fault for run in runs if run.fault), None)
         if fault is not None:
             raise fault
         if deferred:
             raise MailDeferred(f"{len(deferred)} mails deferred: SMTP unavailable")
 
-    async def _run(
-        self, view: CaseView | None, run: list[Item], gate: asyncio.Semaphore
-    ) -> CaseRun:
+    async def _run(self, view: CaseView | None, run: list[Item]) -> CaseRun:
         result = CaseRun(view, view)
-        async with gate:
-            for record, event in run:
-                try:
-                    result.after, mails = await self._step(result.after, event)
-                    if mails:
-                        result.mails.append(mails)
-                except Transient as exc:
-                    result.fault = exc  # later events of this case wait for the redelivery
-                    return result
-                except Exception as exc:
-                    await self.poison(record, exc)
+        for record, event in run:
+            try:
+                result.after, mails = await self._step(result.after, event)
+            except Transient as exc:
+                result.fault = exc  # later events of this case wait for the redelivery
+                return result
+            except Exception as exc:
+                await self.poison(record, exc)
+                continue
+            if mails:
+                result.mails.append(mails)
+            await asyncio.sleep(0)  # rendering is CPU work: let sending progress
         return result
 
     async def _step(self, view: CaseView | None, event: AnyCaseEvent) -> tuple[Any, list[Mail]]:
@@ -163,6 +168,9 @@ class Notifier:
             return
         if not self._too_old(event):
             people = await self._notice_people(event)
+            if not people and logic.still_waiting(event.occurred_at, self.timing.clock(),
+                                                  self.timing.grace):  # fmt: skip
+                raise RecipientPending(f"no contacts for notice {notice.id} yet; directory lag?")
             mails = self.composer.notice_mails(notice, people, event.event_id, event.occurred_at)
             await self.delivery.deliver(mails)
         await self.notices.set_mailed(notice.id, notice.revision, event.occurred_at)
@@ -185,6 +193,10 @@ class Notifier:
 
     def _too_old(self, event: Message) -> bool:
         return logic.too_old(event.occurred_at, self.timing.clock(), self.timing.max_age)
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _waves(runs: list[CaseRun]) -> list[list[Mail]]:

@@ -5,8 +5,9 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
+from email.policy import default as default_policy
 from email.utils import format_datetime
 from enum import StrEnum
 from typing import Any
@@ -351,9 +352,27 @@ class Envelope:
     case_number: int | None = None
 
 
+class _MemoRegistry(HeaderRegistry):
+    """The default header registry, building each header class once instead of per header."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        if key not in self._classes:
+            self._classes[key] = super().__getitem__(name)
+        return self._classes[key]
+
+
+# The default policy in every respect; only its header factory memoises (a third of the CPU).
+MAIL_POLICY = default_policy.clone(header_factory=_MemoRegistry())
+
+
 def build_email(envelope: Envelope, text: str, html: str) -> EmailMessage:
     """A multipart/alternative mail (plain text, then HTML) with clean, threaded headers."""
-    message = EmailMessage()
+    message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = envelope.sender
     message["To"] = address(envelope.to.name, envelope.to.email)
     message["Subject"] = clean_header(envelope.subject)

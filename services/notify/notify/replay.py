@@ -2,14 +2,15 @@
 
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from notify.errors import MailDeferred, MailRejected
 from notify.mailer import Transport
-from notify.models import DeadMail
-from notify.store import SentStatus, SentStore
+from notify.models import DeadMail, Mail
+from notify.store import SentStatus
 
 log = logging.getLogger("notify.replay")
 
@@ -81,7 +82,19 @@ def _decode(record: ConsumerRecord[bytes, bytes]) -> DeadMail:
     return DeadMail.model_validate_json(record.value or b"{}")
 
 
-async def replay(dead: list[DeadMail], sent: SentStore, transport: Transport) -> ReplayReport:
+class ReplayLog(Protocol):
+    """The sent log as a replay uses it."""
+
+    async def claim_replay(self, mail: Mail) -> bool:
+        """Take the mail back for sending; False when it was sent meanwhile."""
+        ...
+
+    async def mark(self, keys: list[str], status: SentStatus, reason: str = "") -> None:
+        """Set the status of these keys."""
+        ...
+
+
+async def replay(dead: list[DeadMail], sent: ReplayLog, transport: Transport) -> ReplayReport:
     """Send each dead mail not sent since; a mail that fails again stays dead (and on the
     topic, for the next replay)."""
     report = ReplayReport()

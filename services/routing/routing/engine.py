@@ -1,6 +1,7 @@
 """The single writer: a transactional consume-decide-produce loop over case commands and events."""
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -34,6 +35,7 @@ from shared.messages import UnknownMessage, decode, utcnow
 log = logging.getLogger("routing.engine")
 
 COMMANDS, EVENTS = "commands", "events"
+MAX_HOLDS = 200
 _HANDLED_EVENTS: dict[str, type[BaseModel]] = {
     "case.submitted": CaseSubmitted,
     "case.post_added": PostAdded,
@@ -54,6 +56,27 @@ class Inbound:
     def case_id(self) -> UUID | None:
         """The case the message concerns."""
         return getattr(self.message, "case_id", None)
+
+
+@dataclass
+class BatchWork:
+    """What a batch decided: messages to send, cases to write, outcomes, held partitions."""
+
+    starts: dict[tuple[str, int], int]
+    states: dict[UUID, CaseState]
+    sends: list["Send"] = field(default_factory=list)
+    changed: dict[UUID, CaseState] = field(default_factory=dict)
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    held: dict[TopicPartition, int] = field(default_factory=dict)
+
+    def state_of(self, case_id: UUID) -> CaseState | None:
+        """The case as decided so far in this batch."""
+        return self.changed.get(case_id) or self.states.get(case_id)
+
+
+def _starts(batch: Batch) -> dict[tuple[str, int], int]:
+    """The first offset per partition: everything before it is committed."""
+    return {(tp.topic, tp.partition): records[0].offset for tp, records in batch.items()}
 
 
 @dataclass
@@ -92,6 +115,7 @@ class Engine:
         self.batches = 0
         self.cache = StateCache()
         self.applied_upto: dict[tuple[str, int], int] = {}
+        self.holds: dict[tuple[int, int], int] = {}
         self.careful = False  # after a surprise, read every state before deciding
         self.running = False
         self.consumer: AIOKafkaConsumer | None = None
@@ -99,6 +123,26 @@ class Engine:
 
     async def start(self) -> None:
         """Connect; a restarted replica fences its predecessor and aborts its open transaction."""
+        await self._new_producer()
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            client_id=f"{self.group}-engine",
+            group_id=self.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            session_timeout_ms=6_000,
+            # The broker may hold a fetch this long when only uncommitted data arrived.
+            fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
+            heartbeat_interval_ms=1_000,
+        )
+        self.consumer.subscribe(
+            [self.topics.case_commands, self.topics.case_events], listener=_Forget(self)
+        )
+        await self.consumer.start()
+        self.running = True
+
+    async def _new_producer(self) -> None:
         self.producer = AIOKafkaProducer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             client_id=f"{self.group}-engine",
@@ -109,21 +153,13 @@ class Engine:
             linger_ms=1,
         )
         await self.producer.start()
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
-            client_id=f"{self.group}-engine",
-            group_id=self.group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-            session_timeout_ms=6_000,
-            heartbeat_interval_ms=1_000,
-        )
-        self.consumer.subscribe(
-            [self.topics.case_commands, self.topics.case_events], listener=_Forget(self)
-        )
-        await self.consumer.start()
-        self.running = True
+
+    async def _reset_producer(self) -> None:
+        """A failed transaction can leave the producer unusable: start a fresh one (same id)."""
+        if self.producer is not None:
+            with contextlib.suppress(Exception):
+                await self.producer.stop()
+        await self._new_producer()
 
     def _transactional_id(self) -> str:
         namespace = self.settings.topic_namespace or "default"
@@ -158,12 +194,17 @@ class Engine:
                 log.error("another routing replica took over transactional id; stopping")
                 self.running = False
                 raise
-            except (*TRANSIENT_ERRORS, KafkaError) as exc:
-                log.warning("batch failed, retrying in %.1f s: %r", delay, exc)
+            except Exception as exc:
+                # Transient faults wait it out; anything else is logged loudly and retried too,
+                # because skipping a command would break per-case order.
+                log.warning("batch failed, retrying in %.1f s: %r", delay, exc, exc_info=True)
                 self.cache.clear()  # Mongo may be ahead of what this process remembers
                 self._rewind(batch)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+                if isinstance(exc, KafkaError):
+                    with contextlib.suppress(Exception):  # the next failure retries it
+                        await self._reset_producer()
 
     def _rewind(self, batch: Batch) -> None:
         assert self.consumer is not None
@@ -172,33 +213,47 @@ class Engine:
 
     async def process(self, batch: Batch) -> None:
         """Decide, persist and publish one batch in a single transaction."""
-        marks = [time.perf_counter()]
-        inbound = [self._decode(tp, r) for tp, records in batch.items() for r in records]
-        states = await self._states(inbound)
-        marks.append(time.perf_counter())
-        starts = {(tp.topic, tp.partition): records[0].offset for tp, records in batch.items()}
-        sends, changed, outcomes = await self._decide_all(inbound, states, starts)
-        marks.append(time.perf_counter())
-        await self.cases.save_many(changed.values(), new=changed.keys() - states.keys())
-        self.cache.update(changed)
-        await self.commands.record_many(outcomes)
-        marks.append(time.perf_counter())
-        if changed:
-            self._maybe_crash()
-        await self._publish(sends, {tp: records[-1].offset + 1 for tp, records in batch.items()})
-        marks.append(time.perf_counter())
+        laps = [time.perf_counter()]
+        # Events first: a submission fetched with a command for the same case must precede it.
+        ordered = sorted(batch.items(), key=lambda entry: entry[0].topic != self.topics.case_events)
+        inbound = [self._decode(tp, r) for tp, records in ordered for r in records]
+        work = BatchWork(_starts(batch), await self._states(inbound))
+        laps.append(time.perf_counter())
+        for item in inbound:
+            await self._handle(item, work)
+        laps.append(time.perf_counter())
+        await self._persist(work)
+        laps.append(time.perf_counter())
+        await self._commit(batch, work)
+        laps.append(time.perf_counter())
         self.applied += len(inbound)
-        read, decide, write, commit = (1000 * (b - a) for a, b in itertools.pairwise(marks))
+        self._log(len(inbound), work, laps)
+
+    async def _persist(self, work: BatchWork) -> None:
+        created = work.changed.keys() - work.states.keys()
+        # Independent writes, so their round trips overlap; both finish before the commit.
+        await asyncio.gather(
+            self.cases.save_many(work.changed.values(), new=created),
+            self.commands.record_many(work.outcomes),
+        )
+        self.cache.update(work.changed)
+        if work.changed:
+            self._maybe_crash()
+
+    async def _commit(self, batch: Batch, work: BatchWork) -> None:
+        offsets = {tp: work.held.get(tp, records[-1].offset + 1) for tp, records in batch.items()}
+        await self._publish(work.sends, offsets)
+        for tp, offset in work.held.items():
+            self._seek(tp, offset)
+        still_held = {(tp.partition, offset) for tp, offset in work.held.items()}
+        self.holds = {k: n for k, n in self.holds.items() if k in still_held}
+
+    def _log(self, count: int, work: BatchWork, laps: list[float]) -> None:
+        read, decide, write, commit = (1000 * (b - a) for a, b in itertools.pairwise(laps))
         log.info(
             "applied %d records (%d cases), published %d: read %.1f, decide %.1f, "
             "write %.1f, kafka %.1f ms",
-            len(inbound),
-            len(changed),
-            len(sends),
-            read,
-            decide,
-            write,
-            commit,
+            *(count, len(work.changed), len(work.sends), read, decide, write, commit),
         )
 
     def kind_of(self, topic: str) -> str:
@@ -234,39 +289,55 @@ class Engine:
             log.error("fault drill: exiting after %d batches, before the Kafka commit", limit)
             os._exit(137)
 
-    async def _decide_all(
-        self,
-        inbound: list[Inbound],
-        states: dict[UUID, CaseState],
-        starts: dict[tuple[str, int], int],
-    ) -> tuple[list[Send], dict[UUID, CaseState], list[dict[str, Any]]]:
-        sends: list[Send] = []
-        changed: dict[UUID, CaseState] = {}
-        outcomes: list[dict[str, Any]] = []
-        for item in inbound:
-            if item.error is not None:
-                sends.append(self._dead_letter(item))
-                continue
-            if item.message is None or item.case_id is None:
-                continue
-            state = changed.get(item.case_id) or states.get(item.case_id)
-            replayed = _replay(state, item)
-            if replayed is not None:
-                sends.extend(self._sends(replayed))
-                continue
-            decision = await self._decide(item, state)
-            if decision is None:
-                sends.append(self._dead_letter(item))
-                continue
-            new = decision.state or state
-            if new is not None:
-                where = (item.record.topic, item.record.partition)
-                start = starts.get(where, item.record.offset)
-                changed[item.case_id] = _remember(new, item, decision.outputs, start)
-            sends.extend(self._sends(decision.outputs))
-            if item.kind == COMMANDS:
-                outcomes.append(self._outcome(item.message, decision))
-        return sends, changed, outcomes
+    async def _handle(self, item: Inbound, work: BatchWork) -> None:
+        """One record: dead-letter, hold, replay what it caused before, or decide it."""
+        tp = TopicPartition(item.record.topic, item.record.partition)
+        if tp in work.held:
+            return
+        if item.error is not None:
+            work.sends.append(self._dead_letter(item))
+            return
+        if item.message is None or item.case_id is None:
+            return
+        state = work.state_of(item.case_id)
+        if state is None and item.kind == COMMANDS and await self._wait_for_case(item):
+            work.held[tp] = item.record.offset
+            return
+        replayed = _replay(state, item)
+        if replayed is not None:
+            work.sends.extend(self._sends(replayed))
+            return
+        await self._apply(item, state, work)
+
+    async def _apply(self, item: Inbound, state: CaseState | None, work: BatchWork) -> None:
+        decision = await self._decide(item, state)
+        if decision is None:
+            work.sends.append(self._dead_letter(item))
+            return
+        new = decision.state or state
+        if new is not None and item.case_id is not None:
+            start = work.starts.get((item.record.topic, item.record.partition), item.record.offset)
+            work.changed[item.case_id] = _remember(new, item, decision.outputs, start)
+        work.sends.extend(self._sends(decision.outputs))
+        if item.kind == COMMANDS:
+            work.outcomes.append(self._outcome(item.message, decision))
+
+    async def _wait_for_case(self, item: Inbound) -> bool:
+        """Hold a command for an unknown case while its case.events partition is behind."""
+        assert self.consumer is not None
+        events = TopicPartition(self.topics.case_events, item.record.partition)
+        if events not in self.consumer.assignment():
+            return False
+        key = (item.record.partition, item.record.offset)
+        self.holds[key] = self.holds.get(key, 0) + 1
+        if self.holds[key] > MAX_HOLDS:
+            return False  # give up waiting: the case never came, reject the command
+        stable = self.consumer.last_stable_offset(events)
+        return stable is None or bool(await self.consumer.position(events) < stable)
+
+    def _seek(self, tp: TopicPartition, offset: int) -> None:
+        assert self.consumer is not None
+        self.consumer.seek(tp, offset)
 
     async def _decide(self, item: Inbound, state: CaseState | None) -> Decision | None:
         try:

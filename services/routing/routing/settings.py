@@ -45,6 +45,9 @@ class Settings(ServiceSettings):
         description="Fault drill only: exit after this many batches, before their Kafka commit.",
         validation_alias=_env("ROUTING_FAULT_EXIT_AFTER_BATCHES", "fault_exit_after_batches"),
     )
+    fetch_max_wait_ms: int = Field(
+        20, ge=1, validation_alias=_env("ROUTING_FETCH_MAX_WAIT_MS", "fetch_max_wait_ms")
+    )
     routes_file: str | None = Field(
         None, validation_alias=_env("ROUTING_ROUTES_FILE", "routes_file")
     )

@@ -1,5 +1,6 @@
 """Mongo access of routing: cases (with timers), command outcomes, assignment cursors."""
 
+import asyncio
 import json
 import time
 from collections.abc import Iterable
@@ -122,13 +123,18 @@ class CaseStore:
     async def save_many(self, states: Iterable[CaseState], new: set[UUID]) -> None:
         """Insert new cases and replace known ones whole: the server's two cheapest writes."""
         docs = [to_doc(s) for s in states]
-        try:
-            await insert_or_replace(
-                self.collection, [d for d in docs if UUID(d["_id"]) in new], replace=False
-            )
-        except BulkWriteError as exc:
-            raise AlreadyStored("a case taken for new exists; decide again with lookups") from exc
-        await replace_all(self.collection, [d for d in docs if UUID(d["_id"]) not in new])
+        fresh = [d for d in docs if UUID(d["_id"]) in new]
+        known = [d for d in docs if UUID(d["_id"]) not in new]
+        inserted, replaced = await asyncio.gather(
+            insert_or_replace(self.collection, fresh, replace=False),
+            replace_all(self.collection, known),
+            return_exceptions=True,
+        )
+        if isinstance(inserted, BulkWriteError):
+            raise AlreadyStored("a case taken for new exists; decide again with lookups")
+        for outcome in (inserted, replaced):
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def queue(
         self, department: Department, where: QueueFilter, limit: int, skip: int
@@ -143,9 +149,12 @@ class CaseStore:
         cursor = self.collection.find(query, {"_id": 1}).sort(QUEUE_ORDER).limit(limit)
         return [UUID(doc["_id"]) async for doc in cursor]
 
-    async def due(self, field: str, flag: str, now: datetime, limit: int = 500) -> list[CaseState]:
-        """Cases whose timer `field` is due and not yet acted on (`flag` unset)."""
-        query = {f"timers.{field}": {"$lte": now}, f"timers.{flag}": False}
+    async def due(
+        self, field: str, flags: tuple[str, ...], now: datetime, limit: int = 500
+    ) -> list[CaseState]:
+        """Cases whose timer `field` is due and not yet acted on (every flag in `flags` unset)."""
+        query: Document = {f"timers.{field}": {"$lte": now}}
+        query.update({f"timers.{flag}": False for flag in flags})
         cursor = self.collection.find(query).limit(limit)
         return [CaseState.model_validate(doc) async for doc in cursor]
 

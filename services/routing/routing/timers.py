@@ -4,7 +4,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from routing.clock import Clock
 from routing.logic import AUTO_CLOSE_NOTE, BusinessCalendar, business_days_left, derived_id
@@ -36,11 +35,11 @@ class TimerService:
     async def run_due(self, now: datetime) -> int:
         """Publish every reminder and auto-close due at `now`; the number published."""
         published = 0
-        for state in await self.cases.due("remind_at", "remind_requested", now):
+        for state in await self.cases.due("remind_at", ("remind_requested", "reminded"), now):
             await self.publish(self.reminder(state, now))
             await self._mark(state, "remind_requested")
             published += 1
-        for state in await self.cases.due("close_at", "close_requested", now):
+        for state in await self.cases.due("close_at", ("close_requested",), now):
             await self.publish(self.auto_close(state, now))
             await self._mark(state, "close_requested")
             published += 1
@@ -84,8 +83,3 @@ class TimerService:
             except Exception:
                 log.exception("timer tick failed; retrying in %.0f s", interval)
             await asyncio.sleep(interval)
-
-
-def local_day(at: datetime, time_zone: str) -> str:
-    """`at` as a district-local ISO date, for log lines."""
-    return at.astimezone(ZoneInfo(time_zone)).date().isoformat()

@@ -129,7 +129,9 @@ async def read_topic(bootstrap: str, topic: str) -> list[tuple[str, dict[str, An
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        count = next(s.partitions for s in Topics(topic.split(".")[0]).all_specs() if s.name == topic)
+        count = next(
+            s.partitions for s in Topics(topic.split(".")[0]).all_specs() if s.name == topic
+        )
         partitions = [TopicPartition(topic, p) for p in range(count)]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
@@ -158,7 +160,9 @@ async def case_commands(settings: Settings, case_id: str) -> list[dict[str, Any]
 
 async def submit(http: httpx.AsyncClient, token: str = ZACK, **overrides: Any) -> dict[str, Any]:
     """Submit a valid Ask a Question case and return the 201 answer."""
-    answer = await http.post("/cases", json={**body_for("Ask a Question"), **overrides}, headers=auth(token))
+    answer = await http.post(
+        "/cases", json={**body_for("Ask a Question"), **overrides}, headers=auth(token)
+    )
     assert answer.status_code == 201, answer.text
     return dict(answer.json())
 

@@ -25,7 +25,10 @@ async def bayside_case(client: httpx.AsyncClient, kit: Any) -> dict[str, Any]:
     case = await kit.submit(client)
     files = [("files", ("shot.png", PNG, "image/png"))]
     posted = await client.post(
-        f"/cases/{case['case_id']}/posts", data={"body": "<p>see</p>"}, files=files, headers=kit.auth(kit.ZACK)
+        f"/cases/{case['case_id']}/posts",
+        data={"body": "<p>see</p>"},
+        files=files,
+        headers=kit.auth(kit.ZACK),
     )
     assert posted.status_code == 201, posted.text
     return {**case, "attachment_id": posted.json()["attachments"][0]["attachment_id"]}
@@ -46,7 +49,11 @@ def urls(case_id: str, attachment_id: str) -> list[tuple[str, str]]:
     ]
 
 
-BODIES = {"/posts": {"data": {"body": "hi"}}, "/close": {"json": {}}, "/reopen": {"json": {"details": "x"}}}
+BODIES = {
+    "/posts": {"data": {"body": "hi"}},
+    "/close": {"json": {}},
+    "/reopen": {"json": {"details": "x"}},
+}
 
 
 async def test_other_district_gets_404_everywhere(
@@ -74,9 +81,15 @@ async def test_post_is_sanitized_and_published(
     """A post's HTML is cut to the allow-list and published as PostAdded plus AttachmentAdded."""
     case = await kit.submit(client)
     html = '<p onclick="x()">Hi <script>alert(1)</script><a href="javascript:x">bad</a> <a href="https://ok.example">ok</a></p>'
-    files = [("files", ("notes.txt", b"plain notes\n", "text/plain")), ("files", ("shot.png", PNG, "image/png"))]
+    files = [
+        ("files", ("notes.txt", b"plain notes\n", "text/plain")),
+        ("files", ("shot.png", PNG, "image/png")),
+    ]
     answer = await client.post(
-        f"/cases/{case['case_id']}/posts", data={"body": html}, files=files, headers=kit.auth(kit.LISA)
+        f"/cases/{case['case_id']}/posts",
+        data={"body": html},
+        files=files,
+        headers=kit.auth(kit.LISA),
     )
     assert answer.status_code == 201, answer.text
     post = answer.json()
@@ -103,7 +116,9 @@ async def test_attachment_list_and_download(
     listed = await client.get(base, headers=kit.auth(kit.SCREECH))
     assert listed.status_code == 200
     assert listed.json()[0]["sha256"] == hashlib.sha256(PNG).hexdigest()
-    download = await client.get(f"{base}/{bayside_case['attachment_id']}", headers=kit.auth(kit.SCREECH))
+    download = await client.get(
+        f"{base}/{bayside_case['attachment_id']}", headers=kit.auth(kit.SCREECH)
+    )
     assert download.status_code == 200
     assert download.content == PNG
     assert download.headers["x-content-type-options"] == "nosniff"
@@ -111,27 +126,40 @@ async def test_attachment_list_and_download(
     assert download.headers["content-type"] == "image/png"
 
 
-async def test_read_only_cannot_post(client: httpx.AsyncClient, kit: Any, bayside_case: dict[str, Any]) -> None:
+async def test_read_only_cannot_post(
+    client: httpx.AsyncClient, kit: Any, bayside_case: dict[str, Any]
+) -> None:
     """A Read-Only contact gets 403 on posting."""
     answer = await client.post(
-        f"/cases/{bayside_case['case_id']}/posts", data={"body": "hello"}, headers=kit.auth(kit.SCREECH)
+        f"/cases/{bayside_case['case_id']}/posts",
+        data={"body": "hello"},
+        headers=kit.auth(kit.SCREECH),
     )
     assert answer.status_code == 403
 
 
-async def test_staff_can_post_to_any_case(client: httpx.AsyncClient, kit: Any, bayside_case: dict[str, Any]) -> None:
+async def test_staff_can_post_to_any_case(
+    client: httpx.AsyncClient, kit: Any, bayside_case: dict[str, Any]
+) -> None:
     """Support staff post to any district's case."""
     answer = await client.post(
-        f"/cases/{bayside_case['case_id']}/posts", data={"body": "resolution"}, headers=kit.auth(kit.STAFF)
+        f"/cases/{bayside_case['case_id']}/posts",
+        data={"body": "resolution"},
+        headers=kit.auth(kit.STAFF),
     )
     assert answer.status_code == 201
 
 
-async def test_eleventh_attachment_is_refused(client: httpx.AsyncClient, kit: Any, bayside_case: dict[str, Any]) -> None:
+async def test_eleventh_attachment_is_refused(
+    client: httpx.AsyncClient, kit: Any, bayside_case: dict[str, Any]
+) -> None:
     """Eleven files in one post are refused with a message naming the limit of ten."""
     files = [("files", (f"f{i}.txt", b"x", "text/plain")) for i in range(11)]
     answer = await client.post(
-        f"/cases/{bayside_case['case_id']}/posts", data={"body": "many"}, files=files, headers=kit.auth(kit.ZACK)
+        f"/cases/{bayside_case['case_id']}/posts",
+        data={"body": "many"},
+        files=files,
+        headers=kit.auth(kit.ZACK),
     )
     assert answer.status_code == 422
     assert answer.json()["errors"][0]["field"] == "files"
@@ -144,12 +172,16 @@ async def test_file_of_15_mib_plus_one_byte_is_refused(
     """A file of exactly 15 MiB is accepted and one byte more is refused with 413."""
     url = f"/cases/{bayside_case['case_id']}/posts"
     exact = await client.post(
-        url, data={"body": "max"}, files=[("files", ("max.bin", b"\x01" * (15 * MIB), "application/octet-stream"))],
+        url,
+        data={"body": "max"},
+        files=[("files", ("max.bin", b"\x01" * (15 * MIB), "application/octet-stream"))],
         headers=kit.auth(kit.ZACK),
     )
     assert exact.status_code == 201, exact.text
     over = await client.post(
-        url, data={"body": "over"}, files=[("files", ("big.bin", b"\x01" * (15 * MIB + 1), "application/octet-stream"))],
+        url,
+        data={"body": "over"},
+        files=[("files", ("big.bin", b"\x01" * (15 * MIB + 1), "application/octet-stream"))],
         headers=kit.auth(kit.ZACK),
     )
     assert over.status_code == 413
@@ -161,21 +193,33 @@ async def test_file_of_15_mib_plus_one_byte_is_refused(
     assert "15728640 bytes" in over.json()["message"]
 
 
-async def test_recipient_rules(client: httpx.AsyncClient, intake_settings: Settings, kit: Any) -> None:
+async def test_recipient_rules(
+    client: httpx.AsyncClient, intake_settings: Settings, kit: Any
+) -> None:
     """Owner is a recipient from the start and cannot be removed; authorized contacts add colleagues."""
     case = await kit.submit(client)
     url = f"/cases/{case['case_id']}/recipients"
     start = await client.get(url, headers=kit.auth(kit.SCREECH))
-    assert [(r["contact_id"], r["owner"]) for r in start.json()["recipients"]] == [("zack-morris", True)]
-    added = await client.post(url, json={"contact_ids": ["lisa-turtle"]}, headers=kit.auth(kit.ZACK))
+    assert [(r["contact_id"], r["owner"]) for r in start.json()["recipients"]] == [
+        ("zack-morris", True)
+    ]
+    added = await client.post(
+        url, json={"contact_ids": ["lisa-turtle"]}, headers=kit.auth(kit.ZACK)
+    )
     assert [r["contact_id"] for r in added.json()["recipients"]] == ["zack-morris", "lisa-turtle"]
-    owner = await client.delete(url, params={"contact_id": "zack-morris"}, headers=kit.auth(kit.LISA))
+    owner = await client.delete(
+        url, params={"contact_id": "zack-morris"}, headers=kit.auth(kit.LISA)
+    )
     assert owner.status_code == 422
     assert owner.json()["errors"][0]["rule"] == "not_owner"
-    read_only = await client.post(url, json={"contact_ids": ["screech-powers"]}, headers=kit.auth(kit.ZACK))
+    read_only = await client.post(
+        url, json={"contact_ids": ["screech-powers"]}, headers=kit.auth(kit.ZACK)
+    )
     assert read_only.status_code == 422
     assert read_only.json()["errors"][0]["rule"] == "not_read_only"
-    stranger = await client.post(url, json={"contact_ids": ["jeff-spicoli"]}, headers=kit.auth(kit.ZACK))
+    stranger = await client.post(
+        url, json={"contact_ids": ["jeff-spicoli"]}, headers=kit.auth(kit.ZACK)
+    )
     assert stranger.status_code == 422
     events = await kit.case_events(intake_settings, case["case_id"])
     changes = [e for e in events if e["type"] == "case.recipients_changed"]
@@ -186,13 +230,21 @@ async def test_read_only_manages_only_themselves(client: httpx.AsyncClient, kit:
     """A Read-Only contact may add and remove only themselves."""
     case = await kit.submit(client)
     url = f"/cases/{case['case_id']}/recipients"
-    other = await client.post(url, json={"contact_ids": ["lisa-turtle"]}, headers=kit.auth(kit.SCREECH))
+    other = await client.post(
+        url, json={"contact_ids": ["lisa-turtle"]}, headers=kit.auth(kit.SCREECH)
+    )
     assert other.status_code == 403
-    me = await client.post(url, json={"contact_ids": ["screech-powers"]}, headers=kit.auth(kit.SCREECH))
+    me = await client.post(
+        url, json={"contact_ids": ["screech-powers"]}, headers=kit.auth(kit.SCREECH)
+    )
     assert [r["contact_id"] for r in me.json()["recipients"]] == ["zack-morris", "screech-powers"]
-    remove_owner = await client.delete(url, params={"contact_id": "zack-morris"}, headers=kit.auth(kit.SCREECH))
+    remove_owner = await client.delete(
+        url, params={"contact_id": "zack-morris"}, headers=kit.auth(kit.SCREECH)
+    )
     assert remove_owner.status_code == 403
-    gone = await client.delete(url, params={"contact_id": "screech-powers"}, headers=kit.auth(kit.SCREECH))
+    gone = await client.delete(
+        url, params={"contact_id": "screech-powers"}, headers=kit.auth(kit.SCREECH)
+    )
     assert [r["contact_id"] for r in gone.json()["recipients"]] == ["zack-morris"]
 
 
@@ -205,7 +257,9 @@ async def _status(client: httpx.AsyncClient, settings: Settings, case_id: str, t
         actor=Actor(kind=ActorKind.STAFF, id="staff-support", name="Pat"),
     )
     async with KafkaBroker(settings.kafka_bootstrap_servers) as broker:
-        await broker.publish(event.model_dump(mode="json"), topic=settings.topics.case_events, key=case_id.encode())
+        await broker.publish(
+            event.model_dump(mode="json"), topic=settings.topics.case_events, key=case_id.encode()
+        )
     intake = client._transport.app.state.intake  # type: ignore[attr-defined]
     for _ in range(100):
         state = await intake.cases.get(case_id)
@@ -220,12 +274,18 @@ async def test_close_sends_command_and_read_only_cannot(
 ) -> None:
     """An authorized contact's close is a CloseCase command (202); a Read-Only contact gets 403."""
     case = await kit.submit(client)
-    refused = await client.post(f"/cases/{case['case_id']}/close", json={}, headers=kit.auth(kit.SCREECH))
+    refused = await client.post(
+        f"/cases/{case['case_id']}/close", json={}, headers=kit.auth(kit.SCREECH)
+    )
     assert refused.status_code == 403
-    answer = await client.post(f"/cases/{case['case_id']}/close", json={"note": "fixed"}, headers=kit.auth(kit.LISA))
+    answer = await client.post(
+        f"/cases/{case['case_id']}/close", json={"note": "fixed"}, headers=kit.auth(kit.LISA)
+    )
     assert answer.status_code == 202
     commands = await kit.case_commands(intake_settings, case["case_id"])
-    assert [(c["type"], c["event_id"]) for c in commands] == [("case.close", answer.json()["command_id"])]
+    assert [(c["type"], c["event_id"]) for c in commands] == [
+        ("case.close", answer.json()["command_id"])
+    ]
 
 
 async def test_reopen_within_and_after_window(
@@ -243,7 +303,9 @@ async def test_reopen_within_and_after_window(
     late = await client.post(url, json={"details": "still broken"}, headers=kit.auth(kit.ZACK))
     assert late.status_code == 409
     assert late.json()["errors"][0]["rule"] == "reopen_window"
-    await cases.update_one({"_id": case["case_id"]}, {"$set": {"closed_at": utcnow() - timedelta(days=59)}})
+    await cases.update_one(
+        {"_id": case["case_id"]}, {"$set": {"closed_at": utcnow() - timedelta(days=59)}}
+    )
     no_details = await client.post(url, json={}, headers=kit.auth(kit.ZACK))
     assert no_details.status_code == 422
     assert no_details.json()["errors"][0]["field"] == "details"

@@ -56,8 +56,12 @@ async def test_missing_required_field_is_named(
     ]
 
 
-@pytest.mark.parametrize("case_type", [t.value for t in CaseType if t is not CaseType.REPORT_AN_OUTAGE])
-async def test_critical_only_for_outage(client: httpx.AsyncClient, kit: Any, case_type: str) -> None:
+@pytest.mark.parametrize(
+    "case_type", [t.value for t in CaseType if t is not CaseType.REPORT_AN_OUTAGE]
+)
+async def test_critical_only_for_outage(
+    client: httpx.AsyncClient, kit: Any, case_type: str
+) -> None:
     """Critical priority on any type but Report an Outage is refused, naming the rule."""
     body = {**kit.body_for(case_type), "priority": "Critical"}
     answer = await client.post("/cases", json=body, headers=kit.auth(kit.ZACK))
@@ -88,7 +92,9 @@ async def test_unknown_field_is_rejected_by_name(client: httpx.AsyncClient, kit:
 
 async def test_read_only_contact_cannot_submit(client: httpx.AsyncClient, kit: Any) -> None:
     """A Read-Only contact gets 403 saying why."""
-    answer = await client.post("/cases", json=kit.body_for("Ask a Question"), headers=kit.auth(kit.SCREECH))
+    answer = await client.post(
+        "/cases", json=kit.body_for("Ask a Question"), headers=kit.auth(kit.SCREECH)
+    )
     assert answer.status_code == 403
     assert "Read-Only" in answer.json()["message"]
 
@@ -100,7 +106,9 @@ async def test_contact_of_two_districts_must_choose(client: httpx.AsyncClient, k
     assert unnamed.status_code == 422
     assert unnamed.json()["errors"][0]["field"] == "account_id"
     assert "several districts" in unnamed.json()["message"]
-    named = await client.post("/cases", json={**body, "account_id": "ridgemont"}, headers=kit.auth(kit.SLATER))
+    named = await client.post(
+        "/cases", json={**body, "account_id": "ridgemont"}, headers=kit.auth(kit.SLATER)
+    )
     assert named.status_code == 201
     assert named.json()["account_id"] == "ridgemont"
 
@@ -116,15 +124,21 @@ async def test_account_must_be_one_of_the_callers(client: httpx.AsyncClient, kit
 async def test_contact_on_behalf_of_colleague(client: httpx.AsyncClient, kit: Any) -> None:
     """A contact may submit for another active contact of the district, not for a read-only one."""
     body = kit.body_for("Ask a Question")
-    ok = await client.post("/cases", json={**body, "contact_id": "lisa-turtle"}, headers=kit.auth(kit.ZACK))
+    ok = await client.post(
+        "/cases", json={**body, "contact_id": "lisa-turtle"}, headers=kit.auth(kit.ZACK)
+    )
     assert ok.status_code == 201
     assert ok.json()["contact_id"] == "lisa-turtle"
-    other = await client.post("/cases", json={**body, "contact_id": "jeff-spicoli"}, headers=kit.auth(kit.ZACK))
+    other = await client.post(
+        "/cases", json={**body, "contact_id": "jeff-spicoli"}, headers=kit.auth(kit.ZACK)
+    )
     assert other.status_code == 422
     assert other.json()["errors"][0]["field"] == "contact_id"
 
 
-async def test_data_restore_outside_retention_is_refused(client: httpx.AsyncClient, kit: Any) -> None:
+async def test_data_restore_outside_retention_is_refused(
+    client: httpx.AsyncClient, kit: Any
+) -> None:
     """A loss date older than the 30-day retention is refused, naming the field."""
     body = {**kit.body_for("Data Restore"), "approximate_date_of_loss": "2020-01-01"}
     answer = await client.post("/cases", json=body, headers=kit.auth(kit.ZACK))
@@ -175,7 +189,7 @@ async def test_idempotency_key_replays_first_answer(
     assert (first.status_code, second.status_code) == (201, 201)
     assert first.json() == second.json()
     events = await kit.case_events(intake_settings)
-    assert [e["subject"] for e in events].count(body["subject"]) == 1
+    assert [e.get("subject") for e in events].count(body["subject"]) == 1
 
 
 async def test_idempotency_key_with_other_body_is_422(client: httpx.AsyncClient, kit: Any) -> None:

@@ -1,10 +1,11 @@
 """Notify on the real stack: one mail per status change and recipient, through the SMTP sink."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 from notify.logic import message_id, root_message_id
-from shared.enums import Status
-from shared.events import Contact, ContactUpserted
+from shared.enums import ContactType, NoticeKind, NoticeStatus, Status
+from shared.events import Contact, ContactUpserted, Notice, NoticePublished, NoticeUpdated
 
 from .conftest import DOMAIN, Mailbox, Scenario, eventually, header
 
@@ -101,3 +102,38 @@ async def test_crlf_in_subject_or_name_cannot_add_a_header(
         "Case 9100003 received: Help Bcc: attacker@evil.example.org fake body"
     ]
     assert all(e["message_id"] != mid for e in await mailbox.to("attacker@evil.example.org"))
+
+
+async def test_incident_notice_mails_authorized_contacts_of_the_district_only(
+    scenario: Scenario, mailbox: Mailbox, spawn: Any
+) -> None:
+    """A published incident reaches the district's authorized contacts, not its read-only
+    ones, once per revision, with times in the district's zone."""
+    await spawn().ready()
+    [admin] = await scenario.people("admin")
+    reader = scenario.contact("reader", contact_type=ContactType.READ_ONLY)
+    await scenario.send(scenario.topics.directory, ContactUpserted(contact=reader), reader.id)
+    notice = Notice(
+        id=f"n-{scenario.tag}",
+        kind=NoticeKind.INCIDENT,
+        title="Digicert Incident",
+        body="Certificates are being reissued.",
+        status=NoticeStatus.INVESTIGATING,
+        starts_at=datetime(2024, 7, 30, 18, 27, tzinfo=UTC),
+        affected_account_ids=[admin.account_ids[0]],
+    )
+    published = NoticePublished(notice=notice)
+    again = NoticeUpdated(notice=notice)  # same revision: not news
+    for event in (published, again):
+        await scenario.send(scenario.topics.incident_events, event, notice.id)
+    mail = await _wait_for(mailbox, admin, published.event_id)
+    assert header(mail, "X-Support-Template") == ["notice_incident"]
+    assert "07/30/2024 - 01:27 PM CDT" in mail["text"]
+    sentinel = scenario.submitted(admin, 9100004)
+    await scenario.case(sentinel)
+    await eventually(
+        lambda: _arrived(mailbox, str(admin.email), root_message_id(sentinel.case_id, DOMAIN)),
+        "a later mail to the same contact",
+    )
+    assert await mailbox.to(str(reader.email)) == []
+    assert len(await mailbox.to(str(admin.email))) == 2

@@ -112,7 +112,8 @@ async def test_sigkill_mid_batch_then_restart_misses_none_and_doubles_none(
     assert set(counts) == expected
     repeated = {mid for mid, n in counts.items() if n > 1}
     assert repeated <= in_doubt, f"repeated mails that were not in flight: {repeated - in_doubt}"
-    assert len(repeated) <= 4  # at most one per SMTP connection can be in flight
+    # in flight on the 4 SMTP connections, or accepted and awaiting the group-committed mark
+    assert len(repeated) <= 8
 
 
 async def _ids(mailbox: Mailbox, *people: Contact) -> list[str]:

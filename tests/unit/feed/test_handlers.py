@@ -71,8 +71,8 @@ class FakeFeed:
     def __init__(self) -> None:
         self.items: dict[str, dict[str, Any]] = {}
 
-    async def add(self, item: dict[str, Any]) -> None:
-        self.items.setdefault(item["_id"], item)
+    async def add(self, case_id: str, item: dict[str, Any]) -> None:
+        self.items.setdefault(item["_id"], {**item, "case_id": case_id})
 
 
 class FakeNotices:

@@ -13,6 +13,7 @@ from feed.logic import (
     change_for,
     day_range,
     feed_item,
+    feed_page,
     local_time,
     pages,
     plan_query,
@@ -277,3 +278,18 @@ def test_banner_shows_only_notices_for_the_callers_districts() -> None:
     other = notice(NoticeKind.INCIDENT, NoticeStatus.IDENTIFIED, 1, ["a-9"])
     assert banner_of([other], ["a-1"]) is None
     assert banner_of([other], None) == other
+
+
+def test_feed_page_searches_literally_orders_and_pages() -> None:
+    """Feed search is a case-insensitive literal match; pages cut the ordered items."""
+    items = [
+        {"_id": f"e{k}", "at": AT + timedelta(minutes=k), "search_lc": f"post {k} grade.*"}
+        for k in range(5)
+    ]
+    items.append({"_id": "x", "at": AT, "search_lc": "gradexx"})
+    total, page = feed_page(items, "GRADE.*", True, 0, 2)
+    assert total == 5
+    assert [i["_id"] for i in page] == ["e4", "e3"]
+    total, page = feed_page(items, None, False, 4, 10)
+    assert total == 6
+    assert [i["_id"] for i in page] == ["e3", "e4"]

@@ -263,3 +263,38 @@ async def test_transient_fault_holds_its_case_and_fails_the_batch(world: Any, ma
     await world.notifier.on_case_batch([_record(case), _record(later, 1), _record(other, 2)])
     assert world.transport.templates("owner@example.org") == ["case_received", "status_scheduled"]
     assert world.transport.templates("zed@example.org") == ["case_received"]
+
+
+async def test_a_batch_mails_each_recipient_a_cases_events_in_order(world: Any, make: Any) -> None:
+    """Cases of one batch are worked in parallel, yet each case's mail goes out in order."""
+    world.notifier.concurrency = 2
+    batch: list[Any] = []
+    for who in ("amy", "ben", "cat"):
+        world.book.add(make.contact(who))
+        case = make.submitted(who)
+        changes = [Status.ASSIGNED, Status.SCHEDULED, Status.CLOSED]
+        previous = Status.NEW
+        batch.append(case)
+        for to in changes:
+            batch.append(make.status(case.case_id, to, previous))
+            previous = to
+    await world.notifier.on_case_batch([_record(e, n) for n, e in enumerate(batch)])
+    for who in ("amy", "ben", "cat"):
+        assert world.transport.templates(f"{who}@example.org") == [
+            "case_received",
+            "status_changed",
+            "status_scheduled",
+            "status_closed",
+        ]
+
+
+async def test_a_fresh_notice_with_nobody_to_mail_waits_for_the_directory(
+    world: Any, make: Any
+) -> None:
+    """With no contacts known yet a fresh notice is retried rather than marked as mailed."""
+    with pytest.raises(RecipientPending):
+        await world.notifier.on_notice(make.notice(["acct-1"]))
+    assert world.notices.revisions == {}
+    world.book.add(make.contact("late"))
+    await world.notifier.on_notice(make.notice(["acct-1"]))
+    assert world.transport.templates("late@example.org") == ["notice_incident"]

@@ -1,0 +1,83 @@
+"""A rebuild while events keep arriving: the swapped-in read model still holds every event."""
+
+import asyncio
+import os
+import sys
+from typing import Any
+
+import httpx
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from feed.settings import Settings
+from tests.integration.feed.conftest import (
+    DISTRICT_A,
+    Bus,
+    auth,
+    directory_events,
+    eventually,
+    generate_case,
+)
+
+pytestmark = pytest.mark.timeout(900)
+EARLY = [generate_case(i, DISTRICT_A, 3_000_000 + i) for i in range(40)]
+LATE = [generate_case(i, DISTRICT_A, 3_000_000 + i) for i in range(40, 80)]
+
+
+async def feed_count(db: AsyncDatabase[Any]) -> int:
+    """Feed items across every case."""
+    return sum([len(doc["items"]) async for doc in db["feeds"].find({})])
+
+
+async def test_events_published_during_rebuild_are_in_the_new_collections(
+    feed_settings: Settings,
+    bus: Bus,
+    http: httpx.AsyncClient,
+    tokens: dict[str, str],
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    """Cases published while `rebuild` runs end up in the swapped-in collections, exactly once."""
+    await bus.directory(directory_events(tokens))
+    early_events = [e for c in EARLY for e in c.events]
+    await bus.case_events(early_events)
+
+    async def early_done() -> bool:
+        return await feed_count(mongo_db) >= len(early_events)
+
+    await eventually(early_done, deadline_s=600)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "feed",
+        "rebuild",
+        env=_env(feed_settings),
+        stderr=asyncio.subprocess.PIPE,
+    )
+    for case in LATE:  # keep publishing while the rebuild replays, indexes and swaps
+        await bus.case_events(case.events)
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=600)
+    assert process.returncode == 0, stderr.decode()[-2000:]
+    everything = len(early_events) + sum(len(c.events) for c in LATE)
+
+    async def all_done() -> bool:
+        return await feed_count(mongo_db) >= everything
+
+    await eventually(all_done, deadline_s=600)
+    assert await feed_count(mongo_db) == everything
+    body = (
+        await http.get("/cases", params={"page_size": 200}, headers=auth(tokens["zack"]))
+    ).json()
+    assert body["total"] == len(EARLY) + len(LATE)
+    statuses = {item["number"]: item["status"] for item in body["items"]}
+    assert statuses == {c.number: c.status for c in EARLY + LATE}
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "MONGO_URL": settings.mongo_url.get_secret_value(),
+        "TOPIC_NAMESPACE": settings.topic_namespace,
+        "FEED_MONGO_DATABASE": settings.mongo_database,
+        "LOG_FORMAT": "text",
+    }
