@@ -13,22 +13,25 @@ Document = dict[str, Any]
 
 
 def mongo_client(
-    settings: InfraSettings, *, timeout_ms: int = 5_000, retry_writes: bool = True
+    settings: InfraSettings, *, timeout_ms: int = 5_000, retry_writes: bool | None = None
 ) -> AsyncMongoClient[Document]:
     """A client for the Mongo-wire server; create it in a lifespan, never at import time.
 
-    retry_writes=False suits consumers whose writes are idempotent and whose handler is
-    retried anyway: on SecantusDB 0.7.0b3 a retryable write costs ~40 ms, a plain one ~0.5 ms.
+    Retryable writes follow MONGO_URL (`retryWrites=false` in the local stack's URL) unless
+    `retry_writes` says otherwise. Every handler here is idempotent and retried by its
+    consumer, so turning them off loses nothing, and on SecantusDB 0.7.0b3 a retryable
+    single-document write is ~10x slower (bench: 18 vs 217 inserts/s side by side).
     """
+    options: dict[str, Any] = {} if retry_writes is None else {"retryWrites": retry_writes}
     return AsyncMongoClient(
         settings.mongo_url.get_secret_value(),
         tz_aware=True,
         uuidRepresentation="standard",
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
-        retryWrites=retry_writes,
         w="majority",
         appname="support-portal",
+        **options,
     )
 
 

@@ -14,7 +14,9 @@ class InfraSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    mongo_url: SecretStr = SecretStr("mongodb://127.0.0.1:27017/?directConnection=true")
+    mongo_url: SecretStr = SecretStr(
+        "mongodb://127.0.0.1:27017/?directConnection=true&retryWrites=false"
+    )
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     topic_namespace: str = ""

@@ -22,3 +22,7 @@ class MailDeferred(NotifyError, Transient):
 
 class RecipientPending(NotifyError, Transient):
     """A recipient of a recent event is not in the directory yet; retry shortly."""
+
+
+class StoreUnavailable(NotifyError, Transient):
+    """Mongo refused a read or write of a batch; the batch is retried, never dead-lettered."""

@@ -12,10 +12,11 @@ from uuid import UUID
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
+from pymongo.errors import PyMongoError
 
 from notify import logic
 from notify.delivery import Delivery
-from notify.errors import MailDeferred, RecipientPending
+from notify.errors import MailDeferred, RecipientPending, StoreUnavailable
 from notify.models import CaseView, Mail, Recipient
 from notify.render import Composer
 from notify.store import CaseViews, Directory, NoticeLog
@@ -94,6 +95,14 @@ class Notifier:
         await self.apply([(None, event)])
 
     async def apply(self, items: list[Item]) -> None:
+        """Apply events; a Mongo error fails the batch as transient (a store fault must not
+        dead-letter a whole batch of good events)."""
+        try:
+            await self._apply(items)
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _apply(self, items: list[Item]) -> None:
         """Views read once and written once per batch; each case's events in order, cases
         concurrently; all mail claimed, sent and recorded together. A case with a transient
         fault keeps its stored view, so its redelivery starts from the same state."""

@@ -87,8 +87,8 @@ def ensure_installed() -> None:
 
 
 def mongo_url(ports: Ports) -> str:
-    """Client URL of the MongoDB-wire server."""
-    return f"mongodb://{HOST}:{ports.mongo}/?directConnection=true"
+    """Client URL of the MongoDB-wire server; retryable writes off (see shared.mongo)."""
+    return f"mongodb://{HOST}:{ports.mongo}/?directConnection=true&retryWrites=false"
 
 
 def prepare(ports: Ports) -> list[str]:

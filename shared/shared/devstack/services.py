@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
+from .mongo import mongo_url
 from .ports import HOST, Ports
 
 
@@ -49,7 +50,7 @@ def client_env(ports: Ports) -> dict[str, str]:
     """Client settings every service reads (KAFKA_BOOTSTRAP_SERVERS, MONGO_URL, SMTP_*)."""
     return {
         "KAFKA_BOOTSTRAP_SERVERS": f"{HOST}:{ports.kafka}",
-        "MONGO_URL": f"mongodb://{HOST}:{ports.mongo}/?directConnection=true",
+        "MONGO_URL": mongo_url(ports),
         "SMTP_HOST": HOST,
         "SMTP_PORT": str(ports.smtp),
         "MAILBOX_URL": f"http://{HOST}:{ports.mailbox}",

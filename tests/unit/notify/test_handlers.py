@@ -7,12 +7,14 @@ from typing import Any
 
 import pytest
 from faststream.kafka import TestKafkaBroker
+from pymongo.errors import OperationFailure
 
 from notify.errors import MailDeferred, RecipientPending
 from notify.logic import message_id
 from notify.store import SentStatus
 from shared.enums import ContactType, NoticeKind, Status
 from shared.events import CommandRejected
+from shared.kafka import Transient
 
 
 async def _publish(broker: TestKafkaBroker, topics: Any, *events: Any) -> None:
@@ -298,3 +300,15 @@ async def test_a_fresh_notice_with_nobody_to_mail_waits_for_the_directory(
     world.book.add(make.contact("late"))
     await world.notifier.on_notice(make.notice(["acct-1"]))
     assert world.transport.templates("late@example.org") == ["notice_incident"]
+
+
+async def test_a_store_fault_fails_the_batch_as_transient(world: Any, make: Any) -> None:
+    """A Mongo error is a transient fault (the batch is retried), never a dead letter."""
+
+    async def broken(case_ids: list[Any]) -> dict[Any, Any]:
+        raise OperationFailure("not primary")
+
+    world.cases.many = broken
+    with pytest.raises(Transient):
+        await world.notifier.on_case_batch([_record(make.submitted("owner"))])
+    assert world.poisoned == []

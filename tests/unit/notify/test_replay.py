@@ -2,7 +2,6 @@
 
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from typing import Any
 from uuid import uuid4
 
 from notify.errors import MailRejected
@@ -29,14 +28,15 @@ class FakeLog:
 
 
 def _dead(to: str) -> DeadMail:
+    mid = f"<{to.split('@')[0]}@test.invalid>"
     message = EmailMessage()
-    message["To"], message["Subject"], message["Message-ID"] = to, "Case 1", f"<{to}@t>"
+    message["To"], message["Subject"], message["Message-ID"] = to, "Case 1", mid
     message.set_content("body")
-    mail = Mail(uuid4(), to, f"<{to}@t>", "status_closed", message)
+    mail = Mail(uuid4(), to, mid, "status_closed", message)
     return DeadMail.of(mail, "550 no such mailbox", 550, datetime.now(UTC))
 
 
-async def test_replay_sends_each_dead_mail_once_byte_for_byte(make: Any) -> None:
+async def test_replay_sends_each_dead_mail_once_as_it_was() -> None:
     """A dead mail listed twice is sent once, with its original Message-ID and subject."""
     sent: list[tuple[str, EmailMessage]] = []
 
@@ -49,7 +49,7 @@ async def test_replay_sends_each_dead_mail_once_byte_for_byte(make: Any) -> None
     report = await replay([dead, dead], log, Transport())
     assert (report.delivered, report.already_sent, report.failed) == (1, 1, 0)
     assert [(r, m["Message-ID"], m["Subject"]) for r, m in sent] == [
-        ("ann@example.org", "<ann@example.org@t>", "Case 1")
+        ("ann@example.org", "<ann@test.invalid>", "Case 1")
     ]
     assert log.status[dead.key] is SentStatus.SENT
 
