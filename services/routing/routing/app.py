@@ -98,5 +98,5 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     install_errors(app)
     app.state.engine, app.state.timers, app.state.cases = engine, timers, cases
-    app.state.publish = publish
+    app.state.publish, app.state.directory = publish, directory
     return app

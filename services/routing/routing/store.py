@@ -51,10 +51,15 @@ async def insert_or_replace(
     try:
         await collection.insert_many(docs, ordered=False)
     except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if not replace or any(error.get("code") != DUPLICATE_KEY for error in errors):
+        if not replace or not _only_duplicates(exc):
             raise
+        errors = exc.details.get("writeErrors", [])
         await replace_all(collection, [docs[error["index"]] for error in errors], upsert=True)
+
+
+def _only_duplicates(exc: BulkWriteError) -> bool:
+    errors = exc.details.get("writeErrors", [])
+    return bool(errors) and all(error.get("code") == DUPLICATE_KEY for error in errors)
 
 
 async def replace_all(
@@ -130,7 +135,7 @@ class CaseStore:
             replace_all(self.collection, known),
             return_exceptions=True,
         )
-        if isinstance(inserted, BulkWriteError):
+        if isinstance(inserted, BulkWriteError) and _only_duplicates(inserted):
             raise AlreadyStored("a case taken for new exists; decide again with lookups")
         for outcome in (inserted, replaced):
             if isinstance(outcome, BaseException):

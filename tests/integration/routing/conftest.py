@@ -127,7 +127,7 @@ class Bus:
         async for record in self.consumer:
             self.records.append((record.topic, json.loads(record.value or b"{}")))
 
-    async def send(self, topic: str, message: BaseModel, key: UUID) -> None:
+    async def send(self, topic: str, message: BaseModel, key: UUID | str) -> None:
         """Publish and wait for the broker's acknowledgement."""
         value = message.model_dump_json().encode()
         await self.producer.send_and_wait(topic, value, key=str(key).encode())
@@ -152,7 +152,7 @@ class Bus:
         return [t for t, v in self.records if _case_of(v) == wanted and v.get("type") == type_]
 
     async def wait(
-        self, check: Callable[[], bool], within: float = 30.0, what: str = "messages"
+        self, check: Callable[[], bool], within: float = 60.0, what: str = "messages"
     ) -> None:
         """Wait until `check()` holds, failing with `what` after `within` seconds."""
         deadline = time.monotonic() + within
@@ -162,7 +162,7 @@ class Bus:
             await asyncio.sleep(0.05)
 
     async def wait_for(
-        self, case_id: UUID, type_: str, count: int = 1, within: float = 30.0
+        self, case_id: UUID, type_: str, count: int = 1, within: float = 60.0
     ) -> list[dict[str, Any]]:
         """Wait until `count` messages of `type_` about the case were recorded."""
         await self.wait(
@@ -249,7 +249,7 @@ class RoutingProcess:
             "LOG_LEVEL": "WARNING",
         }
 
-    async def start(self, within: float = 60.0, **env: str) -> None:
+    async def start(self, within: float = 120.0, **env: str) -> None:
         """Start (with extra environment) and wait for /readyz."""
         self._spawn(env)
         deadline = time.monotonic() + within
@@ -269,7 +269,7 @@ class RoutingProcess:
             [sys.executable, "-m", "routing"], env={**self.env(), **env}, stderr=subprocess.DEVNULL
         )
 
-    async def exited(self, within: float = 60.0) -> int:
+    async def exited(self, within: float = 120.0) -> int:
         """Wait for the process to end by itself; its exit code."""
         deadline = time.monotonic() + within
         while self.proc is not None and self.proc.poll() is None:

@@ -68,13 +68,13 @@ async def test_killed_routing_loses_no_command_and_repeats_no_event(
     assert await first.exited() == 137  # died between its Mongo write and its Kafka commit
     second = routing_process(fresh_settings)
     await second.start()
-    await bus.wait(lambda: len(_outcomes(bus)) >= len(commands) // 2, what="half the outcomes")
+    await bus.wait(lambda: len(_outcomes(bus)) >= len(commands) // 2, 120, "half the outcomes")
     second.kill()
     decided_at_kill = len(_outcomes(bus))
     third = routing_process(fresh_settings)
     await third.start()
     await producing
-    await bus.wait(lambda: len(_outcomes(bus)) >= len(commands), 120, "every outcome")
+    await bus.wait(lambda: len(_outcomes(bus)) >= len(commands), 240, "every outcome")
     third.stop()
     assert decided_at_kill < len(commands)
     _assert_exactly_once(bus, cases, commands)

@@ -2,7 +2,7 @@
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -13,8 +13,9 @@ from routing.clock import FixedClock
 from routing.logic import AUTO_CLOSE_NOTE
 from routing.settings import Settings
 from shared.commands import AssignCase, ChangeStatus, CloseCase, ReopenCase
+from shared.directory import directory_key
 from shared.enums import ActorKind, CaseType, Department, Status
-from shared.events import CaseSubmitted
+from shared.events import Account, AccountUpserted, CaseSubmitted
 from shared.messages import Actor, StaffRef
 from shared.workflow import TRANSITIONS
 
@@ -208,3 +209,38 @@ async def test_contact_reopens_on_day_60_and_not_on_day_61(
     await bus.command(ReopenCase(case_id=day61.case_id, actor=CONTACT, details="it broke again"))
     rejected = await bus.wait_for(day61.case_id, "case.command_rejected")
     assert "within 60 days" in rejected[0]["reason"]
+
+
+async def test_timers_count_business_days_in_the_districts_time_zone(
+    bus: Any,
+    new_case: Callable[..., CaseSubmitted],
+    clock: FixedClock,
+    routing_app: FastAPI,
+    routing_settings: Settings,
+) -> None:
+    """Resolved Thu 23:30 Chicago = Fri in Berlin: a Berlin district's case closes on 12-07."""
+    account = Account(id="a-berlin", name="Berlin International School", time_zone="Europe/Berlin")
+    upsert = AccountUpserted(account=account)
+    await bus.send(routing_settings.topics.directory, upsert, directory_key(upsert))
+    directory = routing_app.state.directory
+    for _ in range(300):
+        if await directory.account("a-berlin") is not None:
+            break
+        await asyncio.sleep(0.1)
+    clock.set(datetime(2026, 11, 20, 5, 30, tzinfo=UTC))  # Thu 23:30 in Chicago
+    berlin, chicago = new_case(account_id="a-berlin"), new_case()
+    for case in (berlin, chicago):
+        await bus.submit(case)
+        await bus.wait_for(case.case_id, "work.queued")
+        await bus.command(AssignCase(case_id=case.case_id, actor=STAFF, assignee=KELLY))
+        resolve = ChangeStatus(
+            case_id=case.case_id,
+            actor=STAFF,
+            to_status=Status.PENDING_CUSTOMER_VERIFICATION,
+            note="fixed",
+        )
+        await bus.command(resolve)
+        await bus.wait_for(case.case_id, "case.status_changed", count=2)
+    cases = routing_app.state.cases
+    closes = [(await cases.get(c.case_id)).timers.closes_on for c in (berlin, chicago)]
+    assert closes == [date(2026, 12, 7), date(2026, 12, 4)]

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from routing.settings import Settings
-from shared.directory import hash_token, new_token
+from shared.directory import directory_key, hash_token, new_token
 from shared.enums import ActorKind, CaseType, Department, Priority, Status
 from shared.events import (
     ApiToken,
@@ -26,17 +26,20 @@ Headers = dict[str, str]
 
 async def _issue(bus: Any, topic: str, subject: StaffMember | Contact, kind: ActorKind) -> Headers:
     token = new_token()
-    if isinstance(subject, StaffMember):
-        await bus.send(topic, StaffUpserted(staff=subject), subject.id)
-    else:
-        await bus.send(topic, ContactUpserted(contact=subject), subject.id)
+    upsert: StaffUpserted | ContactUpserted = (
+        StaffUpserted(staff=subject)
+        if isinstance(subject, StaffMember)
+        else ContactUpserted(contact=subject)
+    )
+    await bus.send(topic, upsert, directory_key(upsert))
     record = ApiToken(
         token_id=f"tok-{subject.id}",
         sha256=hash_token(token),
         subject_kind=kind,
         subject_id=subject.id,
     )
-    await bus.send(topic, TokenIssued(token=record), record.token_id)
+    issued = TokenIssued(token=record)
+    await bus.send(topic, issued, directory_key(issued))
     return {"Authorization": f"Bearer {token}"}
 
 

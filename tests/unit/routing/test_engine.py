@@ -17,6 +17,7 @@ from routing.handlers import Handlers
 from routing.logic import BusinessCalendar, RoutingTable
 from routing.models import CaseState
 from routing.settings import Settings
+from routing.store import AlreadyStored
 from shared.commands import AssignCase, ChangeStatus
 from shared.enums import ActorKind, CaseType, Department, Status
 from shared.events import CaseSubmitted, StaffMember
@@ -39,6 +40,8 @@ class FakeCases:
         return {i: self.docs[i] for i in ids if i in self.docs}
 
     async def save_many(self, states: Any, new: Any) -> None:
+        if any(case_id in self.docs for case_id in new):
+            raise AlreadyStored("exists")
         for state in states:
             self.docs[state.case_id] = state
 
@@ -224,3 +227,24 @@ async def test_policy_assignment_skips_staff_off_duty(
         await engine.process(_batch(engine, case, AssignCase(case_id=case.case_id, actor=STAFF)))
     docs = engine.cases.docs  # type: ignore[attr-defined]
     assert [docs[c.case_id].assignee.id for c in cases] == ["a", "a"]
+
+
+async def test_repeated_submission_after_restart_never_resets_the_case(
+    engine: Engine, new_case: Callable[..., CaseSubmitted]
+) -> None:
+    """A CaseSubmitted published again later is recognised on a careful retry, not re-routed."""
+    case = new_case(CaseType.REQUEST_TRAINING)
+    await engine.process(
+        _batch(engine, case, AssignCase(case_id=case.case_id, actor=STAFF, assignee=KELLY))
+    )
+    engine.cache.clear()
+    engine.applied_upto[(engine.topics.case_events, 0)] = 0  # as learnt at assignment
+    again = {
+        TopicPartition(engine.topics.case_events, 0): [_record(engine.topics.case_events, 5, case)]
+    }
+    with pytest.raises(AlreadyStored):
+        await engine.process(again)
+    engine.careful = True
+    await engine.process(again)
+    assert engine.cases.docs[case.case_id].status is Status.ASSIGNED  # type: ignore[attr-defined]
+    assert engine.producer.committed[-1] == []  # type: ignore[union-attr]
