@@ -1,6 +1,9 @@
 """Entrypoint: `python -m routing`."""
 
+from pathlib import Path
+
 from routing.app import create_app
+from routing.clock import OffsetFileClock
 from routing.settings import Settings
 from shared.logs import configure_logging
 from shared.service import serve
@@ -10,7 +13,10 @@ def main() -> None:
     """Run the routing service until SIGTERM."""
     settings = Settings()
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
-    serve(create_app(settings), settings)
+    clock = (
+        OffsetFileClock(Path(settings.clock_offset_file)) if settings.clock_offset_file else None
+    )
+    serve(create_app(settings, clock), settings)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,11 @@ class Settings(ServiceSettings):
     fetch_max_wait_ms: int = Field(
         20, ge=1, validation_alias=_env("ROUTING_FETCH_MAX_WAIT_MS", "fetch_max_wait_ms")
     )
+    clock_offset_file: str | None = Field(
+        None,
+        description="Local stack and drills only: a file holding seconds added to the clock.",
+        validation_alias=_env("ROUTING_CLOCK_OFFSET_FILE", "clock_offset_file"),
+    )
     routes_file: str | None = Field(
         None, validation_alias=_env("ROUTING_ROUTES_FILE", "routes_file")
     )

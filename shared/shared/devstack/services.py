@@ -62,6 +62,10 @@ def service_env(service: Service, ports: Ports) -> dict[str, str]:
     env = {**ports.as_env(), **client_env(ports)}
     env[service.module.upper() + "_DATA_DIR"] = str(paths.data_dir(service.name))
     env["PYTHONUNBUFFERED"] = "1"
+    if service.module == "routing":
+        # An injectable clock for end-to-end stories (auto-close after 10 business days).
+        env["ROUTING_CLOCK_OFFSET_FILE"] = str(paths.run_dir() / "routing-clock-offset")
+        env["ROUTING_TIMER_INTERVAL"] = "2"
     return env
 
 
