@@ -65,6 +65,7 @@ RETRY_STATUS = frozenset({409, 429, 500, 502, 503, 504})
 CREATED_SUFFIX = "created this case."
 REQUEST_TIMEOUT_S = 5.0
 POLL_INTERVAL_S = 0.05
+FULL_LOOK_S = 120.0
 
 
 # --- configuration --------------------------------------------------------------------------
@@ -87,7 +88,7 @@ class Plan:
         """The full drill, or a shorter one for a fast check."""
         if quick:
             return cls(rate, 5, 5, 5, 15, 300, 150)
-        return cls(rate, 20, 20, 15, 60, 1500, 150)
+        return cls(rate, 10, 10, 15, 60, 1200, 150)
 
 
 @dataclass(frozen=True)
@@ -470,10 +471,13 @@ async def created_lines(
     async def one(case_id: str) -> tuple[str, int]:
         async with gate:
             params: dict[str, str | int] = {"page_size": 200, "sort": "oldest"}
-            response = await client.get(
-                f"{url}/cases/{case_id}/feed", params=params, headers=headers
-            )
-            response.raise_for_status()
+            try:
+                response = await client.get(
+                    f"{url}/cases/{case_id}/feed", params=params, headers=headers
+                )
+                response.raise_for_status()
+            except httpx.HTTPError:
+                return case_id, -1  # unchecked, reported as such
             items = response.json()["items"]
         return case_id, sum(
             i["kind"] == "activity" and i["headline"].endswith(CREATED_SUFFIX) for i in items
@@ -595,22 +599,41 @@ async def settle(
     limit_s: float,
     timeline: Timeline,
 ) -> Observed:
-    """Look again every 15 s until nothing is missing or `limit_s` has passed."""
-    end = time.monotonic() + limit_s
+    """Wait (bounded) until no acked case is missing from the feed, the queues or the mailbox.
+
+    The consumer lag is cheap to read, so it gates the full look (which loads the feed's
+    Mongo): a full look runs once feed and notify have caught up, or every FULL_LOOK_S.
+    """
+    end, last_full = time.monotonic() + limit_s, 0.0
     while True:
-        try:
-            observed = await observe(client, urls, prefix)
-            gaps = missing(acked, observed)
-            lag = await consumer_lag(urls.kafka)
-        except Exception as exc:  # a look that fails is retried until the limit
-            observed, gaps, lag = Observed(), {"error": 1}, {}
-            timeline.mark(f"settle: look failed ({type(exc).__name__}: {exc})")
-        done = not any(gaps.values()) or time.monotonic() > end
-        if done or len(timeline.marks) % 4 == 0:
+        lag = await _lag_or_none(urls.kafka)
+        caught_up = lag is not None and lag["feed"] == 0 and lag["notify"] == 0
+        final = time.monotonic() > end
+        if caught_up or final or time.monotonic() - last_full > FULL_LOOK_S:
+            last_full = time.monotonic()
+            observed, gaps = await _look(client, urls, prefix, acked, timeline)
             timeline.mark(f"settle: missing {gaps}; consumer lag {lag}")
-        if done:
-            return observed
+            if final or (gaps is not None and not any(gaps.values())):
+                return observed
         await asyncio.sleep(15)
+
+
+async def _lag_or_none(bootstrap: str) -> dict[str, int] | None:
+    try:
+        return await consumer_lag(bootstrap)
+    except Exception:  # the lag only gates the look; a failed read just waits
+        return None
+
+
+async def _look(
+    client: httpx.AsyncClient, urls: Urls, prefix: str, acked: set[str], timeline: Timeline
+) -> tuple[Observed, dict[str, int] | None]:
+    try:
+        observed = await observe(client, urls, prefix)
+    except Exception as exc:  # a failed look is retried until the limit
+        timeline.mark(f"settle: look failed ({type(exc).__name__}: {exc})")
+        return Observed(), None
+    return observed, missing(acked, observed)
 
 
 async def confirm_in_feed(
@@ -673,7 +696,7 @@ def tally(submitter: Submitter, observed: Observed, poller: BoardPoller) -> Coun
         lost_mail=len(acked_ids - observed.mailed_ids()),
         duplicate_mails=sum(n - 1 for n in observed.received.values() if n > 1),
         duplicate_message_ids=sum(n - 1 for n in observed.message_ids.values() if n > 1),
-        feed_checked=len(observed.created),
+        feed_checked=sum(1 for n in observed.created.values() if n >= 0),
         duplicate_feed_items=sum(n - 1 for n in observed.created.values() if n > 1),
         missing_feed_items=sum(1 for n in observed.created.values() if n == 0),
         board_ok=board_ok,
@@ -868,17 +891,31 @@ async def run(args: argparse.Namespace) -> str:
     plan, timeline = Plan.of(args.rate, args.quick), Timeline()
     await in_thread(lambda: devstack.ensure_all(verbose=False))
     urls = Urls.from_stack()
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-    async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S, limits=limits) as client:
-        submitter = Submitter(client, urls.intake, plan, timeline)
-        async with httpx.AsyncClient() as own:  # a pool of its own: never queued behind load
-            poller = BoardPoller(own, urls.board, timeline)
-            await drive(plan, timeline, submitter, poller)
+    # No pool limit: under overload httpcore can leave a slot taken after a timeout
+    # (encode/httpcore#550) and a capped pool then answers PoolTimeout to every request.
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=100)
+    async with (
+        httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S, limits=limits) as load,
+        httpx.AsyncClient(limits=limits) as polls,
+    ):
+        submitter = Submitter(load, urls.intake, plan, timeline)
+        poller = BoardPoller(polls, urls.board, timeline)
+        await drive(plan, timeline, submitter, poller)
+    save_raw(submitter, timeline)
+    async with httpx.AsyncClient(timeout=60.0) as client:
         acked = set(submitter.acked().values())
         observed = await settle(client, urls, submitter.prefix, acked, plan.settle_s, timeline)
         await confirm_in_feed(client, urls.feed, submitter.acked(), observed)
         observed.created = await created_lines(client, urls.feed, observed.feed_ids())
-        return report(args, plan, submitter, observed, poller, timeline)
+    return report(args, plan, submitter, observed, poller, timeline)
+
+
+def save_raw(submitter: Submitter, timeline: Timeline) -> None:
+    """Keep every submission and mark in STACK_HOME, to look up a miss later."""
+    path = Path(os.environ["STACK_HOME"]) / f"drill-{submitter.run_id}.json"
+    raw = {"items": [vars(i) for i in submitter.items], "marks": timeline.marks}
+    path.write_text(json.dumps(raw))
+    timeline.mark(f"raw submissions saved to {path}")
 
 
 async def drive(plan: Plan, timeline: Timeline, submitter: Submitter, poller: BoardPoller) -> None:

@@ -4,10 +4,11 @@ python bench/intake_bare_app.py PORT
 """
 
 import sys
-from datetime import date
+from datetime import datetime
 from itertools import count
 from typing import Annotated
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 from fastapi import Body, FastAPI, Header, HTTPException
 from fastapi.responses import JSONResponse
@@ -23,6 +24,7 @@ from shared.settings import ServiceSettings
 
 TOKENS = {hash_token("local-dev-only-zack-morris-token"): "zack-morris"}
 numbers = count(1)
+CHICAGO = ZoneInfo("America/Chicago")
 app = FastAPI(title="bare intake baseline")
 
 
@@ -37,7 +39,7 @@ async def submit(
     case_type = CaseType(body.case_type)
     check_priority(case_type, body.priority)
     details = DETAILS_BY_TYPE[case_type].model_validate(body.model_dump(exclude=set(COMMON_FIELDS)))
-    if date_problems(details, body.due_date, date.today()):
+    if date_problems(details, body.due_date, datetime.now(CHICAGO).date()):
         raise HTTPException(422, "date rule")
     answer = {"case_id": str(uuid4()), "case_number": next(numbers), "contact_id": contact}
     return JSONResponse(answer, status_code=201)

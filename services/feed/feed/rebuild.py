@@ -177,6 +177,9 @@ class Replayer:
             values: list[bytes | None] = []
             for tp, records in fetched.items():
                 values.extend(r.value for r in records if r.offset < until[tp])
+                if records and records[-1].offset >= until[tp]:
+                    # Fetched past this pass's end: rewind so the next pass reads those records.
+                    self.consumer.seek(tp, until[tp])
             yield values
 
     async def stop(self) -> None:

@@ -11,6 +11,7 @@ from intake.settings import Settings
 from shared.directory import DirectoryStore, hash_token, new_token
 from shared.enums import ActorKind, AreaOfResponsibility, ContactType
 from shared.events import AnyDirectoryEvent, ApiToken, Contact, ContactUpserted, TokenIssued
+from shared.kafka import ensure_topics
 from shared.mongo import mongo_client
 
 
@@ -61,6 +62,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> str:
     publisher = EventPublisher(
         settings.kafka_bootstrap_servers, "intake-cli", settings.publish_timeout_ms, 0
     )
+    await ensure_topics(settings.kafka_bootstrap_servers, settings.topics.all_specs())
     await publisher.start()
     try:
         event, output = await _event(args, directory)

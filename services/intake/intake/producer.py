@@ -67,7 +67,7 @@ class EventPublisher:
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             log.warning("publish to %s failed: %r", topic, errors[0])
-            raise _unavailable(type(errors[0]).__name__) from errors[0]
+            raise _unavailable(str(errors[0])) from errors[0]
 
     async def _send(self, topic: str, key: str, message: Message) -> None:
         assert self._producer is not None
@@ -77,7 +77,7 @@ class EventPublisher:
             delivery = await self._producer.send(topic, value, key=key.encode(), headers=HEADERS)
             await delivery
         except KafkaError as exc:
-            raise ConnectionError(str(exc)) from exc
+            raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _unavailable(reason: str) -> Unavailable:

@@ -53,8 +53,10 @@ async def test_events_published_during_rebuild_are_in_the_new_collections(
         env=_env(feed_settings),
         stderr=asyncio.subprocess.PIPE,
     )
-    for case in LATE:  # keep publishing while the rebuild replays, indexes and swaps
+    for case in LATE:  # keep publishing, spread over the rebuild's replay, indexing and swap
         await bus.case_events(case.events)
+        if process.returncode is None:
+            await asyncio.sleep(0.3)
     _, stderr = await asyncio.wait_for(process.communicate(), timeout=600)
     assert process.returncode == 0, stderr.decode()[-2000:]
     everything = len(early_events) + sum(len(c.events) for c in LATE)

@@ -1,11 +1,12 @@
-"""Fixtures for intake on the real stack: the app in-process (lifespan run), tokens, topic reader."""
+"""Fixtures for intake on the real stack: the app in-process, seed tokens, a topic reader."""
 
 import json
 import socket
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -39,7 +40,7 @@ def free_port() -> int:
 
 def body_for(case_type: str) -> dict[str, Any]:
     """A valid submission of each case type (dates relative to today)."""
-    today = date.today()
+    today = datetime.now(ZoneInfo("America/Chicago")).date()
     soon, past = str(today + timedelta(days=10)), str(today - timedelta(days=3))
     common = {"subject": f"{case_type} test", "description": "Who, what, where, when."}
     details: dict[str, dict[str, Any]] = {

@@ -1,4 +1,4 @@
-"""Acknowledged before answered: with Kafka unreachable the answer is 503 and nothing is recorded."""
+"""Acknowledged before answered: with Kafka unreachable the answer is 503, nothing recorded."""
 
 import asyncio
 import dataclasses
@@ -53,7 +53,7 @@ async def _wait_alive(url: str) -> None:
 
 @pytest.fixture
 def stopped_kafka_intake(intake_settings: Settings, intake_app: FastAPI, kit: Any) -> Iterator[str]:
-    """A second intake process whose Kafka address has nothing listening (the directory is shared)."""
+    """A second intake process whose Kafka address has nothing listening (same directory)."""
     port = kit.free_port()
     process = _start(intake_settings, f"127.0.0.1:{kit.free_port()}", port)
     try:
@@ -70,7 +70,7 @@ async def test_unreachable_kafka_answers_503_and_records_nothing(
     intake_app: FastAPI,
     kit: Any,
 ) -> None:
-    """503 with Retry-After; no event, case record or idempotency record; a later retry makes one case."""
+    """503 with Retry-After; no event, case or idempotency record; a later retry makes one case."""
     await _wait_alive(stopped_kafka_intake)
     key = str(uuid.uuid4())
     body = {**kit.body_for("Ask a Question"), "subject": f"while kafka down {key}"}
@@ -117,13 +117,16 @@ class PrivateKafka:
 
     async def start(self) -> None:
         """Run the node and wait until it answers metadata requests."""
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(self.argv, stdout=out, stderr=out)
+        self.process = await asyncio.to_thread(self._spawn)
         for _ in range(240):
             if await kafka_reachable(self.bootstrap, timeout_ms=1000):
                 return
             await asyncio.sleep(0.5)
         raise AssertionError(f"private Kafka did not start; see {self.log}")
+
+    def _spawn(self) -> "subprocess.Popen[bytes]":
+        with self.log.open("ab") as out:
+            return subprocess.Popen(self.argv, stdout=out, stderr=out)
 
     def kill(self) -> None:
         """SIGKILL: whatever it had not written is gone with it."""

@@ -1,0 +1,257 @@
+"""Intake's pure decisions: the seeds' rules, sanitizing, sniffing, limits, numbers."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from intake import logic
+from intake.logic import CaseState, NumberPool, TokenBucket
+from shared.cases import DataRestore, RequestConsulting, RequestTechnicalServices, RequestTraining
+from shared.directory import Principal
+from shared.enums import ActorKind, CaseType, ContactType, Module, Priority, Status
+from shared.events import Contact
+
+TODAY = date(2026, 3, 10)
+
+
+def contact_principal(
+    kind: ContactType = ContactType.AUTHORIZED_SUPPORT, *accounts: str
+) -> Principal:
+    """A contact of the given districts (Bayside by default)."""
+    return Principal(
+        kind=ActorKind.CONTACT,
+        id="zack",
+        name="Zack",
+        email="z@x.example",
+        contact_type=kind,
+        account_ids=list(accounts or ("bayside",)),
+    )
+
+
+def contact(contact_id: str, kind: ContactType, *accounts: str, active: bool = True) -> Contact:
+    """A directory contact."""
+    return Contact(
+        id=contact_id,
+        first_name="A",
+        last_name="B",
+        email="a@b.example",
+        contact_type=kind,
+        account_ids=list(accounts),
+        active=active,
+    )
+
+
+def case(status: Status = Status.NEW, closed_at: datetime | None = None) -> CaseState:
+    """A Bayside case owned by zack."""
+    return CaseState("c1", "bayside", "zack", status, closed_at, ("zack",))
+
+
+def test_read_only_cannot_submit() -> None:
+    """Read-Only contacts are refused with a message saying who can submit."""
+    with pytest.raises(logic.Forbidden, match="Read-Only"):
+        logic.check_can_submit(contact_principal(ContactType.READ_ONLY))
+
+
+def test_account_defaults_to_single_district() -> None:
+    """A contact of one district gets it by default."""
+    assert logic.choose_account(contact_principal(), None) == "bayside"
+
+
+def test_several_districts_must_choose() -> None:
+    """A contact of two districts must name one, and only one of theirs."""
+    two = contact_principal(ContactType.TECHNICAL, "bayside", "ridgemont")
+    with pytest.raises(logic.Invalid, match="several districts"):
+        logic.choose_account(two, None)
+    assert logic.choose_account(two, "ridgemont") == "ridgemont"
+    with pytest.raises(logic.Invalid, match="not one of your districts"):
+        logic.choose_account(two, "elsewhere")
+
+
+def test_case_contact_must_be_active_authorized_in_district() -> None:
+    """Another case contact must be active, of the district and not Read-Only."""
+    logic.check_case_contact("bayside", contact("lisa", ContactType.TECHNICAL, "bayside"), "lisa")
+    with pytest.raises(logic.Invalid):
+        logic.check_case_contact("bayside", contact("j", ContactType.TECHNICAL, "ridgemont"), "j")
+    with pytest.raises(logic.Invalid):
+        logic.check_case_contact("bayside", contact("s", ContactType.READ_ONLY, "bayside"), "s")
+    with pytest.raises(logic.Invalid):
+        logic.check_case_contact(
+            "bayside", contact("x", ContactType.TECHNICAL, "bayside", active=False), "x"
+        )
+
+
+@pytest.mark.parametrize("case_type", list(CaseType))
+def test_critical_only_for_outage(case_type: CaseType) -> None:
+    """Critical passes only for Report an Outage."""
+    if case_type is CaseType.REPORT_AN_OUTAGE:
+        logic.check_priority(case_type, Priority.CRITICAL)
+    else:
+        with pytest.raises(logic.Invalid, match="Critical is limited"):
+            logic.check_priority(case_type, Priority.CRITICAL)
+
+
+def restore(lost: date) -> DataRestore:
+    """A data restore form with the given loss date."""
+    return DataRestore(
+        module=Module.ENROLLMENT,
+        approximate_date_of_loss=lost,
+        reason_for_restore="oops",
+        written_permission=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("days_ago", "rule"),
+    [(0, None), (30, None), (31, "within_retention"), (-1, "not_in_future")],
+)
+def test_data_restore_retention(days_ago: int, rule: str | None) -> None:
+    """A loss date from today back to 30 days ago passes; older or future dates do not."""
+    problems = logic.date_problems(restore(TODAY - timedelta(days=days_ago)), None, TODAY)
+    assert [p.rule for p in problems] == ([rule] if rule else [])
+
+
+def test_preferred_dates_must_be_future() -> None:
+    """Training and consult dates must be after today."""
+    training = RequestTraining(
+        request_type="Other", preferred_training_date=TODAY, preferred_training_date_3=TODAY
+    )
+    fields = [p.field for p in logic.date_problems(training, None, TODAY)]
+    assert fields == ["preferred_training_date", "preferred_training_date_3"]
+    consult = RequestConsulting(preferred_consult_date=TODAY + timedelta(days=1))
+    assert logic.date_problems(consult, None, TODAY) == []
+
+
+def test_completion_and_due_dates_not_in_past() -> None:
+    """Desired completion and due dates may be today but not before."""
+    work = RequestTechnicalServices(
+        services_type="Other Services",
+        module=Module.REPORTS,
+        desired_completion_date=TODAY - timedelta(days=1),
+    )
+    problems = logic.date_problems(work, TODAY - timedelta(days=1), TODAY)
+    assert sorted(p.field for p in problems) == ["desired_completion_date", "due_date"]
+
+
+def test_sanitize_keeps_allow_list_only() -> None:
+    """Scripts, handlers and unsafe URLs go; allowed tags stay and links get rel."""
+    html, text = logic.sanitize_html(
+        '<p onclick="x()">Hi <strong>there</strong><script>alert(1)</script>'
+        '<a href="javascript:alert(1)">x</a><a href="https://a.example">ok</a>'
+        '<img src="http://insecure.example/i.png"><img src="data:image/png;base64,AAAA"></p>'
+    )
+    assert "script" not in html
+    assert "onclick" not in html
+    assert "javascript" not in html
+    assert '<a href="https://a.example" rel="noopener noreferrer nofollow">ok</a>' in html
+    assert 'src="http://insecure' not in html
+    assert 'src="data:image/png;base64,AAAA"' in html
+    assert text.startswith("Hi there")
+
+
+def test_sniff_prefers_bytes_over_declared_type() -> None:
+    """A PNG is a PNG whatever was declared; an undetectable non-text file is octet-stream."""
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+    assert logic.sniff_type(png, "text/plain") == "image/png"
+    assert logic.sniff_type(b"\x00\x01\x02", "application/pdf") == "application/octet-stream"
+    assert logic.sniff_type(b"hello\n", "text/csv; charset=utf-8") == "text/csv"
+    assert logic.sniff_type(b"\x00\xff binary", "text/plain") == "application/octet-stream"
+
+
+def test_file_limits() -> None:
+    """Ten files pass and eleven do not; 15 MiB passes and one byte more does not."""
+    logic.check_file_count(10, 10)
+    with pytest.raises(logic.Invalid):
+        logic.check_file_count(11, 10)
+    logic.check_file_size(0, 15 * 2**20, 15 * 2**20)
+    with pytest.raises(logic.TooLarge, match="15728640"):
+        logic.check_file_size(0, 15 * 2**20 + 1, 15 * 2**20)
+
+
+def test_safe_filename() -> None:
+    """Paths and quotes are removed from uploaded names."""
+    assert logic.safe_filename('../../etc/pa"sswd') == "passwd"
+    assert logic.safe_filename(None) == "attachment"
+
+
+def test_reopen_window_in_district_days() -> None:
+    """A case closed 60 days ago reopens; 61 days ago it does not; an open case does not."""
+    now = datetime(2026, 3, 10, 18, tzinfo=UTC)
+    logic.check_reopen(case(Status.CLOSED, now - timedelta(days=60)), now, "America/Chicago")
+    with pytest.raises(logic.Conflict, match="more than 60"):
+        logic.check_reopen(case(Status.CLOSED, now - timedelta(days=61)), now, "America/Chicago")
+    with pytest.raises(logic.Conflict, match="only closed"):
+        logic.check_reopen(case(Status.ASSIGNED), now, "America/Chicago")
+
+
+def test_closed_case_cannot_be_closed_again() -> None:
+    """Closing a closed case is a conflict."""
+    with pytest.raises(logic.Conflict):
+        logic.check_close(case(Status.CLOSED, datetime.now(UTC)))
+
+
+def test_other_district_case_is_not_found() -> None:
+    """A case of another district is NotFound, as is a missing one."""
+    ridgemont = contact_principal(ContactType.AUTHORIZED_SUPPORT, "ridgemont")
+    with pytest.raises(logic.NotFound):
+        logic.check_visible(ridgemont, case(), "c1")
+    with pytest.raises(logic.NotFound):
+        logic.check_visible(ridgemont, None, "c1")
+
+
+def test_recipient_rules_for_authorized_contacts() -> None:
+    """Authorized contacts add district contacts, not read-only ones or strangers; owner stays."""
+    lisa = contact("lisa", ContactType.TECHNICAL, "bayside")
+    screech = contact("screech", ContactType.READ_ONLY, "bayside")
+    me = contact_principal()
+    assert logic.recipients_to_add(me, case(), ["lisa", "lisa"], {"lisa": lisa}) == ["lisa"]
+    with pytest.raises(logic.Invalid, match="Read-Only"):
+        logic.recipients_to_add(me, case(), ["screech"], {"screech": screech})
+    with pytest.raises(logic.Invalid, match="not an active contact"):
+        logic.recipients_to_add(me, case(), ["stranger"], {})
+    with pytest.raises(logic.Invalid, match="owns the case"):
+        logic.recipients_to_remove(me, case(), ["zack"])
+
+
+def test_read_only_manages_only_themselves() -> None:
+    """A Read-Only contact adds or removes only themselves."""
+    screech = Principal(
+        kind=ActorKind.CONTACT,
+        id="screech",
+        name="S",
+        email="s@x.example",
+        contact_type=ContactType.READ_ONLY,
+        account_ids=["bayside"],
+    )
+    assert logic.recipients_to_add(screech, case(), ["screech"], {}) == ["screech"]
+    with pytest.raises(logic.Forbidden):
+        logic.recipients_to_add(screech, case(), ["lisa"], {})
+    after = logic.apply_change(("zack",), ["screech"], [])
+    assert after == ["zack", "screech"]
+    assert logic.recipients_to_remove(screech, case(), ["screech"]) == []
+
+
+def test_token_bucket_refills_at_rate() -> None:
+    """A burst passes, the next request waits 1/rate, and time refills the bucket."""
+    now = [0.0]
+    bucket = TokenBucket(rate=2.0, burst=2, clock=lambda: now[0])
+    assert [bucket.take("a"), bucket.take("a")] == [0.0, 0.0]
+    assert bucket.take("a") == pytest.approx(0.5)
+    assert bucket.take("b") == 0.0
+    now[0] = 0.5
+    assert bucket.take("a") == 0.0
+
+
+def test_number_pool_hands_out_in_order_and_reuses_returned() -> None:
+    """Numbers of a block come out increasing; a returned number is handed out next."""
+    pool = NumberPool()
+    pool.add_block(20, 20)
+    assert [pool.take(), pool.take()] == [1, 2]
+    pool.give_back(1)
+    assert pool.take() == 1
+    assert len(pool) == 18
+
+
+def test_fingerprint_ignores_key_order() -> None:
+    """The same body in another key order has the same fingerprint; another body does not."""
+    assert logic.fingerprint({"a": 1, "b": 2}) == logic.fingerprint({"b": 2, "a": 1})
+    assert logic.fingerprint({"a": 1}) != logic.fingerprint({"a": 2})
