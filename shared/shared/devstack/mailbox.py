@@ -87,7 +87,7 @@ class MailStore:
             "received_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "mail_from": mail_from,
             "rcpt_tos": list(rcpt_tos),
-            "subject": str(headers.get("subject", "")),
+            "subject": str(headers.get("subject", "")).strip(),
             "message_id": str(headers.get("message-id", "")),
         }
         async with self._lock:
@@ -142,7 +142,7 @@ class MailStore:
             **entry,
             "id": message_id,
             "headers": [{"name": k, "value": str(v)} for k, v in message.items()],
-            "subject": str(message.get("subject", "")),
+            "subject": str(message.get("subject", "")).strip(),
             "from": str(message.get("from", "")),
             "to": str(message.get("to", "")),
             "date": str(message.get("date", "")),
