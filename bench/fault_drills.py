@@ -26,6 +26,7 @@ import platform
 import random
 import signal
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
@@ -297,25 +298,32 @@ class Submitter:
 
 @dataclass
 class BoardPoller:
-    """Polls the public status board page and keeps every answer."""
+    """Polls the public status board page from a thread of its own and keeps every answer.
 
-    client: httpx.AsyncClient
+    A thread, not a task: when thousands of retrying submissions crowd the event loop, a
+    task would poll late and count its own lateness as the board's timeouts.
+    """
+
     url: str
     timeline: Timeline
     polls: list[tuple[float, str]] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
 
-    async def run(self, stop: asyncio.Event) -> None:
+    def run(self) -> None:
         """GET / every POLL_INTERVAL_S until `stop` is set."""
-        while not stop.is_set():
-            at = self.timeline.now()
-            try:
-                response = await self.client.get(f"{self.url}/", timeout=2.0)
-                outcome = str(response.status_code)
-            except httpx.HTTPError as exc:
-                outcome = type(exc).__name__
-            self.polls.append((at, outcome))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), POLL_INTERVAL_S)
+        with httpx.Client(timeout=2.0) as client:
+            while not self.stop.is_set():
+                at = self.timeline.now()
+                try:
+                    outcome = str(client.get(f"{self.url}/").status_code)
+                except httpx.HTTPError as exc:
+                    outcome = type(exc).__name__
+                self.polls.append((at, outcome))
+                self.stop.wait(POLL_INTERVAL_S)
+
+    def failures(self) -> dict[str, int]:
+        """Every answer other than 200, by kind."""
+        return dict(Counter(o for _, o in self.polls if o != "200"))
 
     def answered(self, phase: Phase | None = None) -> tuple[int, int]:
         """(200 answers, polls), in `phase` or overall."""
@@ -490,7 +498,11 @@ async def queued_items(bootstrap: str, prefix: str, limit_s: float = 90.0) -> di
     """case id -> event ids of its work.queued messages, read from offset 0 of every queue."""
     topics = [f"queue.{d.slug}" for d in Department]
     consumer = AIOKafkaConsumer(
-        *topics, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",  # routing writes queues in transactions
     )
     await consumer.start()
     try:
@@ -831,6 +843,7 @@ def report(
         "| --- | ---: |",
         *(f"| {name.replace('_', ' ')} | {value} |" for name, value in vars(c).items()),
         f"| status board answered | {pct(c.board_ok, c.board_polls)} |",
+        f"| status board failures by kind | {poller.failures()} |",
         "",
         "### Targets",
         "",
@@ -894,12 +907,9 @@ async def run(args: argparse.Namespace) -> str:
     # No pool limit: under overload httpcore can leave a slot taken after a timeout
     # (encode/httpcore#550) and a capped pool then answers PoolTimeout to every request.
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=100)
-    async with (
-        httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S, limits=limits) as load,
-        httpx.AsyncClient(limits=limits) as polls,
-    ):
+    async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S, limits=limits) as load:
         submitter = Submitter(load, urls.intake, plan, timeline)
-        poller = BoardPoller(polls, urls.board, timeline)
+        poller = BoardPoller(urls.board, timeline)
         await drive(plan, timeline, submitter, poller)
     save_raw(submitter, timeline)
     async with httpx.AsyncClient(timeout=60.0) as client:
@@ -920,13 +930,12 @@ def save_raw(submitter: Submitter, timeline: Timeline) -> None:
 
 async def drive(plan: Plan, timeline: Timeline, submitter: Submitter, poller: BoardPoller) -> None:
     """Load plus board polling in the background while the drills run one after another."""
-    stop_load, stop_poll = asyncio.Event(), asyncio.Event()
+    stop_load = asyncio.Event()
     timeline.begin("baseline")
     timeline.mark(f"load starts: {plan.rate:g} submissions/s, markers {submitter.prefix}*")
-    background = [
-        asyncio.create_task(submitter.run(stop_load)),
-        asyncio.create_task(poller.run(stop_poll)),
-    ]
+    polling = threading.Thread(target=poller.run, name="board-poller", daemon=True)
+    polling.start()
+    load = asyncio.create_task(submitter.run(stop_load))
     await asyncio.sleep(plan.baseline_s)
     for drill in drills(plan, timeline):
         await drill()
@@ -935,8 +944,9 @@ async def drive(plan: Plan, timeline: Timeline, submitter: Submitter, poller: Bo
     stop_load.set()
     timeline.mark(f"load stops after {len(submitter.items)} submissions; draining retries")
     await submitter.drain()
-    stop_poll.set()
-    await asyncio.gather(*background)
+    poller.stop.set()
+    await load
+    await asyncio.to_thread(polling.join, 10)
     timeline.mark("every submission answered or past its deadline; settling")
 
 

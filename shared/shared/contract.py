@@ -28,7 +28,17 @@ ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "directory_events": DIRECTORY_EVENTS,
     "notice_events": NOTICE_EVENTS,
 }
-ENUMS = (ActorKind, CaseType, ContactType, Department, Module, NoticeKind, NoticeStatus, Priority, Status)
+ENUMS = (
+    ActorKind,
+    CaseType,
+    ContactType,
+    Department,
+    Module,
+    NoticeKind,
+    NoticeStatus,
+    Priority,
+    Status,
+)
 
 
 def contract_document() -> dict[str, Any]:
