@@ -1,0 +1,202 @@
+"""End-to-end latency of the running system: submission -> work item, -> feed, -> email stored.
+
+Run against `make up` (default ports, seed tokens):
+    uv run python bench/e2e_latency.py --rate 20 --seconds 15 [--out docs/bench/e2e.md]
+
+Submits Ask a Question cases through intake at a steady rate as Zack Morris, then measures
+for each case, from the moment intake answered 201: its WorkItemQueued on queue.campus-support
+(a read_committed consumer started before the run), its appearance in the feed (GET
+/cases/{id}, polled), and its "received" email, dated by the SMTP sink's own receipt time.
+Loopback only; bounded in count and time.
+"""
+
+import argparse
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+
+from shared.enums import Department
+from shared.events import WORK_ITEM_EVENTS
+from shared.topics import Topics
+
+TOKEN = "local-dev-only-zack-morris-token"
+ZACK_EMAIL = "zack.morris@bayside.example"
+
+
+@dataclass
+class Urls:
+    """Where the running system answers."""
+
+    intake: str = "http://127.0.0.1:8001"
+    feed: str = "http://127.0.0.1:8003"
+    mailbox: str = "http://127.0.0.1:8025"
+    kafka: str = "127.0.0.1:9092"
+
+
+@dataclass
+class Sample:
+    """One submitted case and when each stage saw it (perf_counter seconds)."""
+
+    accepted: float
+    accepted_wall: float
+    number: int
+    queued: float | None = None
+    in_feed: float | None = None
+    mailed: float | None = None
+
+
+@dataclass
+class Run:
+    """All samples of a run, by case id."""
+
+    samples: dict[str, Sample] = field(default_factory=dict)
+
+
+async def submit(http: httpx.AsyncClient, urls: Urls, run: Run, marker: str) -> None:
+    """Submit one case and record when it was acknowledged."""
+    body = {
+        "case_type": "Ask a Question",
+        "subject": f"Latency probe {marker} {uuid.uuid4().hex[:8]}",
+        "description": "How do I add a snow day to the calendar?",
+        "module": "Calendar (terms, periods, days)",
+    }
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    response = await http.post(f"{urls.intake}/cases", json=body, headers=headers)
+    if response.status_code == 201:
+        case = response.json()
+        sample = Sample(time.perf_counter(), time.time(), case["case_number"])
+        run.samples[case["case_id"]] = sample
+
+
+async def watch_queue(urls: Urls, run: Run, stop: asyncio.Event) -> None:
+    """Record when each case's WorkItemQueued is consumed."""
+    topic = Topics().queue(Department.CAMPUS_SUPPORT)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=urls.kafka,
+        isolation_level="read_committed",
+        auto_offset_reset="latest",
+        group_id=None,
+    )
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=100)
+            for records in batches.values():
+                for record in records:
+                    _mark_queued(run, record.value)
+    finally:
+        await consumer.stop()
+
+
+def _mark_queued(run: Run, value: bytes | None) -> None:
+    if value is None:
+        return
+    event = WORK_ITEM_EVENTS.validate_json(value)
+    sample = run.samples.get(str(event.item.case_id))
+    if sample and sample.queued is None and event.type == "work.queued":
+        sample.queued = time.perf_counter()
+
+
+async def watch_feed_and_mail(http: httpx.AsyncClient, urls: Urls, run: Run) -> None:
+    """Poll the feed for cases not seen there yet; date emails by the sink's receipt time."""
+    unseen = [(cid, s) for cid, s in run.samples.items() if s.in_feed is None]
+    await asyncio.gather(*(_poll_feed(http, urls, cid, s) for cid, s in unseen))
+    mails = (await http.get(f"{urls.mailbox}/api/messages", params={"to": ZACK_EMAIL})).json()
+    received = {
+        m["subject"].split()[1]: datetime.fromisoformat(m["received_at"]).timestamp()
+        for m in mails
+        if " received: " in m["subject"]
+    }
+    for sample in run.samples.values():
+        at = received.get(str(sample.number))
+        if sample.mailed is None and at is not None:
+            sample.mailed = sample.accepted + (at - sample.accepted_wall)
+
+
+async def _poll_feed(http: httpx.AsyncClient, urls: Urls, case_id: str, sample: Sample) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    response = await http.get(f"{urls.feed}/cases/{case_id}", headers=headers)
+    if response.status_code == 200:
+        sample.in_feed = time.perf_counter()
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile in milliseconds."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+
+
+async def measure(rate: float, seconds: float, settle: float) -> tuple[Run, int]:
+    """Submit at `rate` for `seconds`, then keep watching up to `settle` seconds."""
+    urls, run, stop = Urls(), Run(), asyncio.Event()
+    marker = uuid.uuid4().hex[:6]
+    async with httpx.AsyncClient(timeout=10) as http:
+        watcher = asyncio.create_task(watch_queue(urls, run, stop))
+        await asyncio.sleep(2)  # the queue consumer is assigned before the first case
+        sent = await _steady(http, urls, run, marker, rate, seconds)
+        deadline = time.perf_counter() + settle
+        while time.perf_counter() < deadline and not _complete(run):
+            await watch_feed_and_mail(http, urls, run)
+            await asyncio.sleep(0.1)
+        stop.set()
+        await watcher
+    return run, sent
+
+
+async def _steady(
+    http: httpx.AsyncClient, urls: Urls, run: Run, marker: str, rate: float, seconds: float
+) -> int:
+    tasks, start, count = [], time.perf_counter(), int(rate * seconds)
+    for i in range(count):
+        await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+        tasks.append(asyncio.create_task(submit(http, urls, run, marker)))
+        if i % 10 == 0:
+            await watch_feed_and_mail(http, urls, run)
+    await asyncio.gather(*tasks)
+    return count
+
+
+def _complete(run: Run) -> bool:
+    return all(s.queued and s.in_feed and s.mailed for s in run.samples.values())
+
+
+def report(run: Run, sent: int, rate: float) -> str:
+    """A Markdown table of the stages' latency percentiles."""
+    lines = [
+        f"Submitted {sent} cases at {rate:g}/s; {len(run.samples)} acknowledged (201).",
+        "",
+        "| stage (from intake's 201) | seen | p50 ms | p99 ms |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for stage in ("queued", "in_feed", "mailed"):
+        delays = [getattr(s, stage) - s.accepted for s in run.samples.values() if getattr(s, stage)]
+        if delays:
+            p50, p99 = percentile(delays, 0.5), percentile(delays, 0.99)
+            lines.append(f"| {stage} | {len(delays)} | {p50:.0f} | {p99:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """Parse arguments, measure, print (and write) the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--settle", type=float, default=60.0)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    run, sent = asyncio.run(measure(args.rate, args.seconds, args.settle))
+    table = report(run, sent, args.rate)
+    print(table)
+    if args.out:
+        args.out.write_text(table, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
