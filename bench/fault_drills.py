@@ -386,6 +386,26 @@ def wait_services_ready(limit_s: float) -> float:
     return time.monotonic() - begin
 
 
+def start_again(part: str | None, attempts: int = 5) -> str:
+    """start_part (or, for None, ensure_all), retried: a port in the ephemeral range (e.g.
+    39092) can be held for a moment as some outgoing connection's local port, and the part
+    then fails to bind."""
+    for attempt in range(1, attempts + 1):
+        try:
+            if part is None:
+                devstack.ensure_all(verbose=False)
+            else:
+                devstack.start_part(part, verbose=False)
+            return "" if attempt == 1 else f" (after {attempt - 1} failed start(s))"
+        except devstack.StackError as exc:
+            if attempt == attempts:
+                raise
+            first = str(exc).splitlines()[0]
+            print(f"{part or 'stack'}: start {attempt} failed ({first}); retrying", flush=True)
+            time.sleep(3)
+    return ""
+
+
 async def in_thread(call: Callable[[], Any]) -> Any:
     """Run a blocking devstack call without stopping the load."""
     return await asyncio.to_thread(call)
@@ -397,8 +417,8 @@ async def drill_kill(part: str, timeline: Timeline) -> None:
     pid = await in_thread(lambda: kill_hard(part))
     timeline.mark(f"{part}: SIGKILL pid {pid}")
     began = time.monotonic()
-    await in_thread(lambda: devstack.start_part(part, verbose=False))
-    timeline.mark(f"{part}: restarted and ready after {time.monotonic() - began:.1f}s")
+    note = await in_thread(lambda: start_again(part))
+    timeline.mark(f"{part}: restarted and ready after {time.monotonic() - began:.1f}s{note}")
     ready = await in_thread(lambda: wait_services_ready(120))
     timeline.mark(f"all services ready ({ready:.1f}s later)")
 
@@ -411,8 +431,8 @@ async def drill_stop(part: str, down_s: float, timeline: Timeline, label: str) -
     timeline.mark(f"{part}: stopped; down for {down_s:.0f}s")
     await asyncio.sleep(down_s)
     began = time.monotonic()
-    await in_thread(lambda: devstack.start_part(part, verbose=False))
-    timeline.mark(f"{part}: started and healthy after {time.monotonic() - began:.1f}s")
+    note = await in_thread(lambda: start_again(part))
+    timeline.mark(f"{part}: started and healthy after {time.monotonic() - began:.1f}s{note}")
     ready = await in_thread(lambda: wait_services_ready(180))
     timeline.mark(f"all services ready ({ready:.1f}s later)")
 
@@ -902,7 +922,7 @@ def problems(submitter: Submitter, observed: Observed) -> list[str]:
 async def run(args: argparse.Namespace) -> str:
     """Bring the drill stack up, load it, run every drill, settle, count and report."""
     plan, timeline = Plan.of(args.rate, args.quick), Timeline()
-    await in_thread(lambda: devstack.ensure_all(verbose=False))
+    await in_thread(lambda: start_again(None))
     urls = Urls.from_stack()
     # No pool limit: under overload httpcore can leave a slot taken after a timeout
     # (encode/httpcore#550) and a capped pool then answers PoolTimeout to every request.

@@ -11,6 +11,9 @@ from shared.settings import InfraSettings
 
 Document = dict[str, Any]
 
+SOCKET_TIMEOUT_MS = 60_000
+WAIT_QUEUE_TIMEOUT_MS = 15_000
+
 
 def mongo_client(
     settings: InfraSettings, *, timeout_ms: int = 5_000, retry_writes: bool | None = None
@@ -29,6 +32,10 @@ def mongo_client(
         uuidRepresentation="standard",
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
+        # An operation the server never answers must not hold its pooled connection forever
+        # (seen in the Kafka-restart drill: every connection stuck, the service wedged).
+        socketTimeoutMS=SOCKET_TIMEOUT_MS,
+        waitQueueTimeoutMS=WAIT_QUEUE_TIMEOUT_MS,
         w="majority",
         appname="support-portal",
         **options,

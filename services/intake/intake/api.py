@@ -93,7 +93,12 @@ def api_router(intake: Intake, limiter: TokenBucket) -> APIRouter:
         request = {"path": "/cases", "body": body.model_dump(mode="json")}
         return _json(
             await intake.idempotent(
-                principal, idempotency_key, request, lambda: intake.submit(principal, body)
+                principal,
+                idempotency_key,
+                request,
+                lambda: intake.submit(
+                    principal, body, logic.keyed_case_id(principal, idempotency_key)
+                ),
             )
         )
 

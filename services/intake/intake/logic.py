@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+from uuid import UUID, uuid5
 
 import filetype
 import nh3
@@ -520,3 +521,15 @@ class NumberPool:
 
     def __len__(self) -> int:
         return len(self._free)
+
+
+KEYED_CASES = UUID("5b1d8c8e-2f0e-4a59-9a57-3f1f6f0c2d11")
+
+
+def keyed_case_id(principal: Principal, key: str | None) -> UUID | None:
+    """The case id an Idempotency-Key stands for: the same (caller, key) always names one case.
+
+    A retry that finds its claim expired (the first attempt died after publishing) publishes
+    the same case id and event id again, so no consumer can see two cases.
+    """
+    return uuid5(KEYED_CASES, f"{principal.kind}:{principal.id}:{key}") if key else None

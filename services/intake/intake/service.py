@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, BinaryIO
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 from zoneinfo import ZoneInfo
 
 from intake import logic
@@ -34,7 +34,7 @@ from intake.store import (
 from shared.cases import DETAILS_BY_TYPE, Details
 from shared.commands import CloseCase, ReopenCase
 from shared.directory import DirectoryStore, Principal
-from shared.enums import CaseType, Status
+from shared.enums import CaseType, Priority, Status
 from shared.events import AttachmentAdded, CaseSubmitted, PostAdded, RecipientsChanged
 from shared.messages import AttachmentRef, Message, utcnow
 from shared.mongo import Document
@@ -98,8 +98,16 @@ class Intake:
 
     # --- submission -------------------------------------------------------------------
 
-    async def submit(self, principal: Principal, body: CaseFields) -> Answer:
-        """Validate a case at the edge, number it, publish CaseSubmitted, record it."""
+    async def submit(
+        self, principal: Principal, body: CaseFields, case_id: UUID | None = None
+    ) -> Answer:
+        """Validate a case at the edge, number it, publish CaseSubmitted, record it.
+
+        With `case_id` (from an Idempotency-Key) a case already recorded under it is answered
+        as it stands instead of being submitted again.
+        """
+        if case_id is not None and (known := await self.cases.document(str(case_id))):
+            return 201, _known_case_public(known).model_dump(mode="json")
         logic.check_can_submit(principal)
         account_id = logic.choose_account(principal, body.account_id)
         contact_id = await self._case_contact(principal, account_id, body.contact_id)
@@ -109,7 +117,9 @@ class Intake:
             body.model_dump(exclude=set(COMMON_FIELDS))
         )
         await self._check_dates(account_id, details, body.due_date)
-        event = await self._publish_case(principal, body, account_id, contact_id, details)
+        event = await self._publish_case(
+            principal, body, account_id, contact_id, details, case_id or uuid4()
+        )
         self.cases.insert_behind(case_document(event))
         return 201, _case_public(event).model_dump(mode="json")
 
@@ -128,11 +138,18 @@ class Intake:
             raise Invalid(*problems)
 
     async def _publish_case(
-        self, principal: Principal, body: CaseFields, account_id: str, contact_id: str, details: Any
+        self,
+        principal: Principal,
+        body: CaseFields,
+        account_id: str,
+        contact_id: str,
+        details: Any,
+        case_id: UUID,
     ) -> CaseSubmitted:
         number = await self.counters.take()
         event = CaseSubmitted(
-            case_id=uuid4(),
+            event_id=uuid5(case_id, "case.submitted"),
+            case_id=case_id,
             case_number=number,
             account_id=account_id,
             contact_id=contact_id,
@@ -352,6 +369,20 @@ def _case_public(event: CaseSubmitted) -> CasePublic:
         account_id=event.account_id,
         contact_id=event.contact_id,
         created_at=event.occurred_at,
+    )
+
+
+def _known_case_public(doc: Document) -> CasePublic:
+    return CasePublic(
+        case_id=UUID(doc["_id"]),
+        case_number=doc["case_number"],
+        case_type=CaseType(doc["case_type"]),
+        status=Status(doc["status"]),
+        priority=Priority(doc["priority"]),
+        subject=doc["subject"],
+        account_id=doc["account_id"],
+        contact_id=doc["contact_id"],
+        created_at=doc["created_at"],
     )
 
 

@@ -129,6 +129,11 @@ class CaseStore:
         fields = {k: v for k, v in doc.items() if k != "_id"}
         await self.collection.update_one({"_id": doc["_id"]}, {"$setOnInsert": fields}, upsert=True)
 
+    async def document(self, case_id: str) -> Document | None:
+        """The case's record as stored (or about to be), if intake has it."""
+        pending = self._pending.get(case_id)
+        return pending[0] if pending else await self.collection.find_one({"_id": case_id})
+
     async def get(self, case_id: str) -> CaseState | None:
         """The case's last known state."""
         pending = self._pending.get(case_id)

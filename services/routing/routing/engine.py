@@ -19,7 +19,7 @@ from aiokafka import (
     ConsumerRecord,
     TopicPartition,
 )
-from aiokafka.errors import KafkaError, ProducerFenced
+from aiokafka.errors import KafkaError, KafkaTimeoutError, ProducerFenced
 from pydantic import BaseModel, ValidationError
 
 from routing.handlers import Handlers
@@ -36,6 +36,8 @@ log = logging.getLogger("routing.engine")
 
 COMMANDS, EVENTS = "commands", "events"
 MAX_HOLDS = 200
+TRANSACTION_TIMEOUT_S = 30.0
+ABORT_TIMEOUT_S = 5.0
 _HANDLED_EVENTS: dict[str, type[BaseModel]] = {
     "case.submitted": CaseSubmitted,
     "case.post_added": PostAdded,
@@ -403,6 +405,16 @@ class Engine:
         return Send(self.topics.dlq(record.topic), record.key, record.value or b"", encoded)
 
     async def _publish(self, sends: list[Send], offsets: dict[TopicPartition, int]) -> None:
+        # A broker restart can leave a transaction call waiting forever (seen in the fault
+        # drill); bounded, it fails as a KafkaError and run() resets the producer and retries.
+        try:
+            await asyncio.wait_for(self._transaction(sends, offsets), TRANSACTION_TIMEOUT_S)
+        except TimeoutError as exc:
+            raise KafkaTimeoutError(
+                f"transaction unfinished after {TRANSACTION_TIMEOUT_S} s"
+            ) from exc
+
+    async def _transaction(self, sends: list[Send], offsets: dict[TopicPartition, int]) -> None:
         producer = self.producer
         assert producer is not None
         await producer.begin_transaction()
@@ -457,7 +469,7 @@ class _Forget(ConsumerRebalanceListener):  # type: ignore[misc]
 
 async def _abort(producer: AIOKafkaProducer) -> None:
     try:
-        await producer.abort_transaction()
+        await asyncio.wait_for(producer.abort_transaction(), ABORT_TIMEOUT_S)
     except Exception as exc:  # the transaction may already be dead; the next begin recovers
         log.warning("abort failed: %r", exc)
 

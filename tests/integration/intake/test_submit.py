@@ -1,5 +1,6 @@
 """Submitting cases on the real stack: per-type forms, required fields, priority, idempotency."""
 
+import re
 import uuid
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from intake.settings import Settings
 from shared.cases import DETAILS_BY_TYPE
 from shared.enums import CaseType
+from shared.mongo import mongo_client
 
 REQUIRED = [
     (case_type.value, name)
@@ -217,3 +219,25 @@ async def test_json_body_over_limit_is_413(client: httpx.AsyncClient, kit: Any) 
     answer = await client.post("/cases", json=body, headers=kit.auth(kit.ZACK))
     assert answer.status_code == 413
     assert "262144-byte limit" in answer.json()["message"]
+
+
+async def test_retry_after_the_key_record_is_lost_still_makes_one_case(
+    client: httpx.AsyncClient, intake_settings: Settings, kit: Any
+) -> None:
+    """If the first attempt published but never recorded its answer, a retry finds the case."""
+    key = str(uuid.uuid4())
+    headers = {**kit.auth(kit.ZACK), "Idempotency-Key": key}
+    body = {**kit.body_for("Ask a Question"), "subject": f"lost answer {uuid.uuid4()}"}
+    first = await client.post("/cases", json=body, headers=headers)
+    assert first.status_code == 201
+    # The first attempt's process died before storing its answer: its claim is gone.
+    mongo = mongo_client(intake_settings)
+    keys = mongo[intake_settings.mongo_database]["idempotency_keys"]
+    assert (await keys.delete_one({"_id": {"$regex": f"{re.escape(key)}$"}})).deleted_count == 1
+    await mongo.close()
+    retry = await client.post("/cases", json=body, headers=headers)
+    assert retry.status_code == 201
+    assert retry.json()["case_id"] == first.json()["case_id"]
+    assert retry.json()["case_number"] == first.json()["case_number"]
+    events = await kit.case_events(intake_settings)
+    assert [e.get("subject") for e in events].count(body["subject"]) == 1
