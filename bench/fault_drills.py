@@ -45,17 +45,17 @@ from shared.enums import Department
 
 DRILL_ENV: dict[str, str] = {
     "STACK_HOME": "/tmp/drill-stack",
-    "KAFKA_PORT": "39092",
-    "KAFKA_CONTROLLER_PORT": "39093",
-    "MONGO_PORT": "47017",
-    "SMTP_PORT": "31025",
-    "MAILBOX_PORT": "38025",
-    "INTAKE_PORT": "38001",
-    "ROUTING_PORT": "38002",
-    "FEED_PORT": "38003",
-    "STATUS_BOARD_PORT": "38004",
-    "STATUS_BOARD_ADMIN_PORT": "38014",
-    "NOTIFY_PORT": "38005",
+    "KAFKA_PORT": "19092",
+    "KAFKA_CONTROLLER_PORT": "19093",
+    "MONGO_PORT": "17017",
+    "SMTP_PORT": "11025",
+    "MAILBOX_PORT": "18025",
+    "INTAKE_PORT": "18001",
+    "ROUTING_PORT": "18002",
+    "FEED_PORT": "18003",
+    "STATUS_BOARD_PORT": "18004",
+    "STATUS_BOARD_ADMIN_PORT": "18014",
+    "NOTIFY_PORT": "18005",
     "UV_PYTHON_DOWNLOADS": "never",
 }
 HOST = "127.0.0.1"
@@ -387,9 +387,9 @@ def wait_services_ready(limit_s: float) -> float:
 
 
 def start_again(part: str | None, attempts: int = 5) -> str:
-    """start_part (or, for None, ensure_all), retried: a port in the ephemeral range (e.g.
-    39092) can be held for a moment as some outgoing connection's local port, and the part
-    then fails to bind."""
+    """start_part (or, for None, ensure_all), retried: a port that was once in the ephemeral
+    range could be held for a moment as some outgoing connection's local port, and the part
+    then failed to bind; the default ports are now below that range."""
     for attempt in range(1, attempts + 1):
         try:
             if part is None:
