@@ -25,48 +25,9 @@ from shared import devstack
 from shared.enums import ActorKind, CaseType, Department, Priority
 from shared.events import CaseSubmitted
 from shared.messages import Actor
+from tests.unit.routing.conftest import DETAILS  # one valid form per case type
 
 CONTACT = Actor(kind=ActorKind.CONTACT, id="c-1", name="Zack Morris")
-DETAILS: dict[CaseType, dict[str, Any]] = {
-    CaseType.ASK_A_QUESTION: {"module": "Grade Book"},
-    CaseType.APPLICATION_ISSUE: {
-        "application_type": "Campus Application",
-        "module": "Grade Book",
-        "steps_to_reproduce": "1. open grade book",
-        "expected_results": "scores save",
-        "who_is_impacted": "all teachers",
-        "issue_began": "2026-11-01",
-    },
-    CaseType.DATA_RESTORE: {
-        "module": "Enrollment",
-        "approximate_date_of_loss": "2026-11-10",
-        "reason_for_restore": "deleted by mistake",
-        "written_permission": True,
-    },
-    CaseType.MODIFY_SUPPORT_CONTACTS: {
-        "request_type": "Add",
-        "contact_first_name": "Ann",
-        "contact_last_name": "Lee",
-        "contact_email": "ann@example.org",
-        "contact_title": "Registrar",
-        "contact_primary_phone": "555-123-4567",
-        "contact_type": "Technical",
-        "areas_of_responsibility": ["SIS"],
-    },
-    CaseType.REPORT_AN_OUTAGE: {},
-    CaseType.SERVER_ISSUE: {"module": "Data Warehouse", "issue_began": "2026-11-01"},
-    CaseType.SERVER_ACCESS: {"request_type": "Server"},
-    CaseType.REQUEST_TRAINING: {
-        "request_type": "Grade Book",
-        "preferred_training_date": "2027-01-05",
-    },
-    CaseType.REQUEST_CONSULTING: {"preferred_consult_date": "2027-01-05"},
-    CaseType.REQUEST_TECHNICAL_SERVICES: {
-        "services_type": "Other Services",
-        "module": "Reports",
-        "desired_completion_date": "2027-02-01",
-    },
-}
 
 
 def submitted(case_type: CaseType = CaseType.ASK_A_QUESTION, **fields: Any) -> CaseSubmitted:
