@@ -7,11 +7,15 @@ Submits Ask a Question cases through intake at a steady rate as Zack Morris, the
 for each case, from the moment intake answered 201: its WorkItemQueued on queue.campus-support
 (a read_committed consumer started before the run), its appearance in the feed (GET
 /cases/{id}, polled), and its "received" email, dated by the SMTP sink's own receipt time.
+While the load runs, the resident memory of every service is sampled twice a second (the
+median and the peak go into the report, beside each service's idle reading taken just before).
 Loopback only; bounded in count and time.
 """
 
 import argparse
 import asyncio
+import statistics
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -20,6 +24,7 @@ from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaConsumer
+from memory import rss_mb, service_pids
 
 from shared.enums import Department
 from shared.events import WORK_ITEM_EVENTS
@@ -56,6 +61,39 @@ class Run:
     """All samples of a run, by case id."""
 
     samples: dict[str, Sample] = field(default_factory=dict)
+
+
+@dataclass
+class MemorySampler:
+    """RSS of every service at idle, then sampled from a thread while the load runs."""
+
+    pids: dict[str, int] = field(default_factory=service_pids)
+    idle: dict[str, float] = field(default_factory=dict)
+    loaded: dict[str, list[float]] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.idle = {name: rss_mb(pid) for name, pid in self.pids.items()}
+        self.loaded = {name: [] for name in self.pids}
+
+    def run(self, interval: float = 0.5) -> None:
+        """Sample until `stop` is set."""
+        while not self.stop.is_set():
+            for name, pid in self.pids.items():
+                self.loaded[name].append(rss_mb(pid))
+            self.stop.wait(interval)
+
+    def table(self) -> list[str]:
+        """Markdown rows: idle, median and peak under load, per service."""
+        lines = [
+            "| service | RSS idle (MiB) | RSS under load, median | peak |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        for name, values in self.loaded.items():
+            if values:
+                median, peak = statistics.median(values), max(values)
+                lines.append(f"| {name} | {self.idle[name]:.1f} | {median:.1f} | {peak:.1f} |")
+        return lines
 
 
 async def submit(http: httpx.AsyncClient, urls: Urls, run: Run, marker: str) -> None:
@@ -133,20 +171,26 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
 
 
-async def measure(rate: float, seconds: float, settle: float) -> tuple[Run, int]:
+async def measure(
+    rate: float, seconds: float, settle: float, memory: MemorySampler
+) -> tuple[Run, int]:
     """Submit at `rate` for `seconds`, then keep watching up to `settle` seconds."""
     urls, run, stop = Urls(), Run(), asyncio.Event()
     marker = uuid.uuid4().hex[:6]
     async with httpx.AsyncClient(timeout=10) as http:
         watcher = asyncio.create_task(watch_queue(urls, run, stop))
         await asyncio.sleep(2)  # the queue consumer is assigned before the first case
+        sampling = threading.Thread(target=memory.run, name="rss-sampler", daemon=True)
+        sampling.start()
         sent = await _steady(http, urls, run, marker, rate, seconds)
         deadline = time.perf_counter() + settle
         while time.perf_counter() < deadline and not _complete(run):
             await watch_feed_and_mail(http, urls, run)
             await asyncio.sleep(0.1)
+        memory.stop.set()
         stop.set()
         await watcher
+        sampling.join(5)
     return run, sent
 
 
@@ -167,7 +211,7 @@ def _complete(run: Run) -> bool:
     return all(s.queued and s.in_feed and s.mailed for s in run.samples.values())
 
 
-def report(run: Run, sent: int, rate: float) -> str:
+def report(run: Run, sent: int, rate: float, memory: MemorySampler) -> str:
     """A Markdown table of the stages' latency percentiles."""
     lines = [
         f"Submitted {sent} cases at {rate:g}/s; {len(run.samples)} acknowledged (201).",
@@ -180,6 +224,7 @@ def report(run: Run, sent: int, rate: float) -> str:
         if delays:
             p50, p99 = percentile(delays, 0.5), percentile(delays, 0.99)
             lines.append(f"| {stage} | {len(delays)} | {p50:.0f} | {p99:.0f} |")
+    lines += ["", *memory.table()]
     return "\n".join(lines) + "\n"
 
 
@@ -191,8 +236,9 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=60.0)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    run, sent = asyncio.run(measure(args.rate, args.seconds, args.settle))
-    table = report(run, sent, args.rate)
+    memory = MemorySampler()
+    run, sent = asyncio.run(measure(args.rate, args.seconds, args.settle, memory))
+    table = report(run, sent, args.rate, memory)
     print(table)
     if args.out:
         args.out.write_text(table, encoding="utf-8")

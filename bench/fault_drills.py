@@ -25,6 +25,7 @@ import os
 import platform
 import random
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -41,6 +42,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared import devstack
+from shared.devstack import paths as devstack_paths
+from shared.devstack import services as devstack_services
+from shared.devstack.ports import Ports
 from shared.enums import Department
 
 DRILL_ENV: dict[str, str] = {
@@ -58,6 +62,8 @@ DRILL_ENV: dict[str, str] = {
     "NOTIFY_PORT": "18005",
     "UV_PYTHON_DOWNLOADS": "never",
 }
+# The second status board replica (the drill starts it itself, outside devstack).
+SECOND_BOARD_PORT, SECOND_BOARD_ADMIN_PORT = "18024", "18034"
 HOST = "127.0.0.1"
 CONTACT_TOKEN = "local-dev-only-zack-morris-token"
 STAFF_TOKEN = "local-dev-only-staff-support-token"
@@ -99,6 +105,7 @@ class Urls:
     intake: str
     feed: str
     board: str
+    second_board: str
     mailbox: str
     kafka: str
 
@@ -111,6 +118,7 @@ class Urls:
             s.service_urls["intake"],
             s.service_urls["feed"],
             board,
+            f"http://{HOST}:{os.environ.get('SECOND_BOARD_PORT', SECOND_BOARD_PORT)}",
             s.mailbox_url,
             s.kafka_bootstrap,
         )
@@ -298,36 +306,52 @@ class Submitter:
 
 @dataclass
 class BoardPoller:
-    """Polls the public status board page from a thread of its own and keeps every answer.
+    """Polls the public status board from a thread of its own and keeps every answer.
+
+    The board runs as two replicas, each with its own snapshot, as deploy/README.md says to
+    host it. Each poll is what a health-checked load balancer in front of them does with a
+    GET: ask one replica and, if it does not answer 200, ask the other in the same poll (nginx
+    `proxy_next_upstream error timeout http_5xx`). Both replicas' own answers are kept too, so
+    the report shows what one replica alone would have given.
 
     A thread, not a task: when thousands of retrying submissions crowd the event loop, a
     task would poll late and count its own lateness as the board's timeouts.
     """
 
-    url: str
+    urls: tuple[str, str]
     timeline: Timeline
     polls: list[tuple[float, str]] = field(default_factory=list)
+    first_replica: list[tuple[float, str]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
         """GET / every POLL_INTERVAL_S until `stop` is set."""
-        with httpx.Client(timeout=2.0) as client:
+        with httpx.Client(timeout=1.0) as client:
             while not self.stop.is_set():
                 at = self.timeline.now()
-                try:
-                    outcome = str(client.get(f"{self.url}/").status_code)
-                except httpx.HTTPError as exc:
-                    outcome = type(exc).__name__
+                outcome = self._get(client, self.urls[0])
+                self.first_replica.append((at, outcome))
+                if outcome != "200":
+                    outcome = self._get(client, self.urls[1])
                 self.polls.append((at, outcome))
                 self.stop.wait(POLL_INTERVAL_S)
+
+    @staticmethod
+    def _get(client: httpx.Client, url: str) -> str:
+        try:
+            return str(client.get(f"{url}/").status_code)
+        except httpx.HTTPError as exc:
+            return type(exc).__name__
 
     def failures(self) -> dict[str, int]:
         """Every answer other than 200, by kind."""
         return dict(Counter(o for _, o in self.polls if o != "200"))
 
-    def answered(self, phase: Phase | None = None) -> tuple[int, int]:
-        """(200 answers, polls), in `phase` or overall."""
-        chosen = [o for at, o in self.polls if phase is None or phase.holds(at)]
+    def answered(
+        self, phase: Phase | None = None, polls: list[tuple[float, str]] | None = None
+    ) -> tuple[int, int]:
+        """(200 answers, polls), in `phase` or overall; the pair's unless `polls` is given."""
+        chosen = [o for at, o in (polls or self.polls) if phase is None or phase.holds(at)]
         return sum(o == "200" for o in chosen), len(chosen)
 
     def outage(self, phase: Phase) -> float:
@@ -342,6 +366,55 @@ class BoardPoller:
                 since = at if since is None else since
                 longest = max(longest, at - since + POLL_INTERVAL_S)
         return longest
+
+
+@dataclass
+class SecondBoard:
+    """A second status board replica: own port, own SQLite snapshot, own consumer group."""
+
+    process: subprocess.Popen[bytes] | None = None
+
+    def env(self) -> dict[str, str]:
+        """The first replica's environment with this replica's port, folder and group."""
+        service = next(s for s in devstack_services.SERVICES if s.name == "status-board")
+        env = {**os.environ, **devstack_services.service_env(service, Ports.from_env())}
+        env["STATUS_BOARD_PORT"] = os.environ.get("SECOND_BOARD_PORT", SECOND_BOARD_PORT)
+        env["STATUS_BOARD_ADMIN_PORT"] = os.environ.get(
+            "SECOND_BOARD_ADMIN_PORT", SECOND_BOARD_ADMIN_PORT
+        )
+        env["STATUS_BOARD_DATA_DIR"] = str(devstack_paths.data_dir("status-board-b"))
+        env["STATUS_BOARD_REPLICA_ID"] = "drill-b"
+        return env
+
+    def start(self, url: str, limit_s: float = 60.0) -> None:
+        """Start the replica and wait (bounded) until it answers /readyz."""
+        log = devstack_paths.log_file("status-board-b").open("ab")
+        self.process = subprocess.Popen(
+            [devstack_services.python(), "-m", "status_board"],
+            cwd=devstack_services.cwd(),
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        end = time.monotonic() + limit_s
+        while time.monotonic() < end:
+            if devstack_services.http_ok(f"{url}/readyz"):
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.5)
+        raise RuntimeError(f"the second status board replica did not get ready at {url}")
+
+    def stop(self) -> None:
+        """Stop the replica (SIGTERM, then SIGKILL after 10 s)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
 
 
 # --- the faults (blocking devstack calls, run in a thread) ----------------------------------
@@ -756,12 +829,12 @@ def targets(c: Counts, board_pct_outside_own_kill: float) -> list[tuple[str, str
             c.duplicate_feed_items + c.duplicate_cases == 0,
         ),
         (
-            "status board 100 % (whole run)",
+            "status board 100 % (whole run, two replicas)",
             f"{pct(c.board_ok, c.board_polls)}",
             c.board_ok == c.board_polls,
         ),
         (
-            "status board 100 % (outside its own kill)",
+            "one replica alone, outside its own kill (for comparison)",
             f"{board_pct_outside_own_kill:.2f} %",
             board_pct_outside_own_kill >= 100.0,
         ),
@@ -783,9 +856,9 @@ def pct(part: int, whole: int) -> str:
 
 
 def board_outside(poller: BoardPoller, timeline: Timeline, own: str = "kill status-board") -> float:
-    """Share of 200s over every poll outside the status board's own kill phase."""
+    """Share of the first replica's own 200s over its polls outside its kill phase."""
     own_phase = next(p for p in timeline.phases if p.name == own)
-    chosen = [o for at, o in poller.polls if not own_phase.holds(at)]
+    chosen = [o for at, o in poller.first_replica if not own_phase.holds(at)]
     return 100.0 * sum(o == "200" for o in chosen) / max(1, len(chosen))
 
 
@@ -862,8 +935,9 @@ def report(
         "| count | value |",
         "| --- | ---: |",
         *(f"| {name.replace('_', ' ')} | {value} |" for name, value in vars(c).items()),
-        f"| status board answered | {pct(c.board_ok, c.board_polls)} |",
+        f"| status board answered (two replicas) | {pct(c.board_ok, c.board_polls)} |",
         f"| status board failures by kind | {poller.failures()} |",
+        f"| first replica alone answered | {pct(*poller.answered(polls=poller.first_replica))} |",
         "",
         "### Targets",
         "",
@@ -929,8 +1003,14 @@ async def run(args: argparse.Namespace) -> str:
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=100)
     async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S, limits=limits) as load:
         submitter = Submitter(load, urls.intake, plan, timeline)
-        poller = BoardPoller(urls.board, timeline)
-        await drive(plan, timeline, submitter, poller)
+        poller = BoardPoller((urls.board, urls.second_board), timeline)
+        second = SecondBoard()
+        await in_thread(lambda: second.start(urls.second_board))
+        timeline.mark(f"second status board replica ready at {urls.second_board}")
+        try:
+            await drive(plan, timeline, submitter, poller)
+        finally:
+            await in_thread(second.stop)
     save_raw(submitter, timeline)
     async with httpx.AsyncClient(timeout=60.0) as client:
         acked = set(submitter.acked().values())

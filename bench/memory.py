@@ -31,15 +31,21 @@ def _children(pid: int) -> list[int]:
     return [int(child) for child in path.read_text().split()] if path.exists() else []
 
 
+def service_pids() -> dict[str, int]:
+    """Pid of every running service of the local stack, by name."""
+    pids = {p.name: int(p.pid) for p in devstack.status() if p.kind == "service" and p.pid}
+    if not pids:
+        sys.exit("no service is running: start them with `make up`")
+    return pids
+
+
 def table(samples: int, interval: float) -> str:
     """Median RSS over a few samples for every running service."""
-    parts = {p.name: p for p in devstack.status() if p.kind == "service" and p.pid}
-    if not parts:
-        sys.exit("no service is running: start them with `make up`")
-    readings: dict[str, list[float]] = {name: [] for name in parts}
+    pids = service_pids()
+    readings: dict[str, list[float]] = {name: [] for name in pids}
     for _ in range(samples):
-        for name, part in parts.items():
-            readings[name].append(rss_mb(int(part.pid or 0)))
+        for name, pid in pids.items():
+            readings[name].append(rss_mb(pid))
         time.sleep(interval)
     lines = ["| service | RSS at idle (MiB, median) | target |", "| --- | ---: | ---: |"]
     for name, values in readings.items():
