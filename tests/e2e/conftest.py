@@ -19,7 +19,7 @@ T = TypeVar("T")
 def seed_token(token_id: str) -> str:
     """The fixed local-development token of a seeded person."""
     tokens = json.loads(SEED.read_text(encoding="utf-8"))["tokens"]
-    return next(t["token"] for t in tokens if t["token_id"] == token_id)
+    return str(next(t["token"] for t in tokens if t["token_id"] == token_id))
 
 
 class System:
