@@ -12,14 +12,17 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import NAMESPACE_URL, uuid4, uuid5
 
 import httpx
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
-from feed.app import ensure_indexes, read_model
+from feed.api import ReadModel, case_page
+from feed.app import create_app, ensure_indexes, projection_of, read_model
 from feed.logic import CaseFilter, SortKey, SubjectOp, feed_page, plan_query
 from feed.rebuild import Fold, rebuild
 from feed.settings import Settings
@@ -130,7 +133,7 @@ async def load(start: int, count: int, posts: int) -> None:
     """Fold cases [start, start+count) and their posts with the rebuild's code; insert_many."""
     client = mongo_client(settings(), timeout_ms=60_000)
     model = read_model(settings(), client)
-    fold = Fold(model.cases, model.feed, max_cached=2_000)
+    fold = Fold(model.cases, model.feed, model.districts, max_cached=2_000)
     began = time.perf_counter()
     for chunk in range(start, start + count, 500):
         events = [
@@ -212,6 +215,15 @@ QUERIES: dict[str, tuple[CaseFilter, SortKey]] = {
 }
 
 
+def page_of(model: ReadModel, flt: CaseFilter, sort: SortKey) -> Callable[[int], Awaitable[Any]]:
+    """The first page of district d-7's list, as the API reads it."""
+
+    async def call(_: int) -> Any:
+        return await case_page(model, flt, ["d-7"], sort, True, 0, 20)
+
+    return call
+
+
 async def measure(n: int) -> dict[str, Any]:
     """In-process store latency for list, filters and detail of one district."""
     client = mongo_client(settings(), timeout_ms=60_000)
@@ -222,8 +234,18 @@ async def measure(n: int) -> dict[str, Any]:
     case_ids = [str(uuid5(NAMESPACE_URL, f"bench/{k}")) for k in range(n)]
     out["baseline: case by id"] = await timed(n, lambda k: model.cases.get(case_ids[k]))
     for name, (flt, sort) in QUERIES.items():
-        plan = plan_query(flt, [f"d-{7}"], sort, True)
-        out[name] = await timed(n, lambda k, p=plan: model.cases.search(p, 0, 20))
+        out[name] = await timed(n, page_of(model, flt, sort))
+
+    former = plan_query(CaseFilter(), ["d-7"], SortKey.LAST_MODIFIED, True)
+    out["baseline: list (default sort), former full read"] = await timed(
+        n, lambda k: model.cases.search(former, 0, 20)
+    )
+
+    async def cold(k: int) -> None:
+        model.cases.windows.clear()  # no remembered window: the first read after a start
+        await case_page(model, CaseFilter(), ["d-7"], SortKey.LAST_MODIFIED, True, 0, 20)
+
+    out["list (default sort), cold window"] = await timed(n, cold)
     ids = [str(uuid5(NAMESPACE_URL, f"bench/{7 + DISTRICTS * k}")) for k in range(50)]
 
     async def detail(k: int) -> None:
@@ -280,7 +302,7 @@ async def _http_reads(port: int, n: int) -> dict[str, Any]:
         }
         out: dict[str, Any] = {}
         for name, query in params.items():
-            out[name] = await timed(n, lambda k, q=query: _get(http, "/cases", q))
+            out[name] = await timed(n, partial(_get_any, http, "/cases", query))
         case = str(uuid5(NAMESPACE_URL, "bench/7"))
         out["detail (case + feed page)"] = await timed(
             n, lambda k: _get(http, f"/cases/{case}", {})
@@ -304,10 +326,12 @@ async def _get(http: httpx.AsyncClient, path: str, params: dict[str, str]) -> No
     response.raise_for_status()
 
 
-async def replay(cases: int, posts: int) -> dict[str, Any]:
-    """Publish the events of `cases` cases once to a fresh namespace, then time `rebuild`."""
-    namespace = "r" + uuid4().hex[:8]
-    cfg = settings(f"feed_bench_replay_{namespace}", namespace)
+async def _get_any(http: httpx.AsyncClient, path: str, params: dict[str, str], _: int) -> None:
+    await _get(http, path, params)
+
+
+async def publish(cfg: Settings, events: list[Any]) -> None:
+    """Publish events to the namespace's case.events, keyed by case id."""
     await ensure_topics(cfg.kafka_bootstrap_servers, cfg.topics.all_specs())
     producer = AIOKafkaProducer(
         bootstrap_servers=cfg.kafka_bootstrap_servers,
@@ -316,17 +340,21 @@ async def replay(cases: int, posts: int) -> dict[str, Any]:
         linger_ms=20,
     )
     await producer.start()
-    events = 0
-    for i in range(cases):
-        for event in case_events(i, posts):
-            await producer.send(
-                cfg.topics.case_events,
-                event.model_dump_json().encode(),
-                key=str(event.case_id).encode(),
-            )
-            events += 1
+    for event in events:
+        await producer.send(
+            cfg.topics.case_events,
+            event.model_dump_json().encode(),
+            key=str(event.case_id).encode(),
+        )
     await producer.flush()
     await producer.stop()
+
+
+async def replay(cases: int, posts: int) -> dict[str, Any]:
+    """Publish the events of `cases` cases once to a fresh namespace, then time `rebuild`."""
+    namespace = "r" + uuid4().hex[:8]
+    cfg = settings(f"feed_bench_replay_{namespace}", namespace)
+    await publish(cfg, [e for i in range(cases) for e in case_events(i, posts)])
     summary = await rebuild(cfg)
     client = mongo_client(cfg)
     await client.drop_database(cfg.mongo_database)
@@ -334,6 +362,76 @@ async def replay(cases: int, posts: int) -> dict[str, Any]:
     summary["events_per_s"] = round(summary["events"] / summary["total_s"])
     summary["replay_only_events_per_s"] = round(summary["events"] / summary["replay_s"])
     return summary
+
+
+def interleaved(cases: int, posts: int) -> list[Any]:
+    """Every case's events, round robin across cases (how live traffic arrives)."""
+    per_case = [case_events(i, posts) for i in range(cases)]
+    return [c[k] for k in range(posts + 3) for c in per_case]
+
+
+async def live(cases: int, posts: int, one_by_one: int) -> dict[str, Any]:
+    """Live projection: the feed app's batched consumer over a burst, and events applied
+    one at a time (the consumer's former path) over the first `one_by_one` of them."""
+    namespace = "l" + uuid4().hex[:8]
+    cfg = settings(f"feed_bench_live_{namespace}", namespace)
+    cfg = cfg.model_copy(update={"service_name": f"feed-bench-{namespace}"})
+    events = interleaved(cases, posts)
+    await publish(cfg, events)
+    client = mongo_client(cfg, timeout_ms=60_000)
+    await ensure_indexes(read_model(cfg, client))
+    app = create_app(cfg)
+    began = time.perf_counter()
+    async with app.router.lifespan_context(app):
+        await _drained(cfg)
+    batched = time.perf_counter() - began
+    alone = cfg.model_copy(update={"mongo_database": cfg.mongo_database + "_alone"})
+    projection = projection_of(read_model(alone, client))
+    await ensure_indexes(read_model(alone, client))
+    began = time.perf_counter()
+    for event in events[:one_by_one]:
+        await projection.project(event)
+    single = time.perf_counter() - began
+    for name in (cfg.mongo_database, alone.mongo_database):
+        await client.drop_database(name)
+    await client.close()
+    return {
+        "events": len(events),
+        "batched_s": round(batched, 1),
+        "batched_events_per_s": round(len(events) / batched),
+        "one_by_one_events": one_by_one,
+        "one_by_one_s": round(single, 1),
+        "one_by_one_events_per_s": round(one_by_one / single),
+    }
+
+
+async def _drained(cfg: Settings) -> None:
+    """Return once the app's consumer group has committed every published event."""
+    lag = await _lag(cfg)
+    while lag > 0:
+        await asyncio.sleep(0.2)
+        lag = await _lag(cfg)
+
+
+async def _lag(cfg: Settings) -> int:
+    """Events of case.events the app's consumer group has not committed yet."""
+    topic = cfg.topics.case_events
+    admin = AIOKafkaAdminClient(bootstrap_servers=cfg.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+        parts = [TopicPartition(topic, p["partition"]) for d in described for p in d["partitions"]]
+        committed = await admin.list_consumer_group_offsets(cfg.service_name)
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(bootstrap_servers=cfg.kafka_bootstrap_servers)
+    await consumer.start()
+    try:
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(parts)
+    finally:
+        await consumer.stop()
+    done = {tp: max(meta.offset, 0) for tp, meta in committed.items()}
+    return sum(end - done.get(tp, 0) for tp, end in ends.items())
 
 
 async def drop() -> None:
@@ -383,11 +481,11 @@ def report() -> None:
                 for name, v in data[key].items()
             ]
             lines.append("")
-    if "replay" in data:
-        r = data["replay"]
-        lines += ["## Replay (`rebuild` from offset 0)", "", "| figure | value |", "| --- | --- |"]
-        lines += [f"| {k} | {v} |" for k, v in r.items()]
-        lines.append("")
+    for key, title in (("replay", "Replay (`rebuild` from offset 0)"), ("live", "Live projection")):
+        if key in data:
+            lines += [f"## {title}", "", "| figure | value |", "| --- | --- |"]
+            lines += [f"| {k} | {v} |" for k, v in data[key].items()]
+            lines.append("")
     lines += data.get("notes", [])
     REPORT.write_text("\n".join(lines) + "\n")
 
@@ -399,6 +497,7 @@ COMMANDS = [
     "uv run python bench/feed_load.py measure -n 200",
     "uv run python bench/feed_load.py http -n 200",
     "uv run python bench/feed_load.py replay --count 5000 --posts 7",
+    "uv run python bench/feed_load.py live --count 2000 --posts 7 --one-by-one 2000",
     "uv run python bench/feed_load.py drop",
     "uv run python bench/feed_load.py report",
 ]
@@ -408,12 +507,14 @@ def main() -> None:
     """Run one phase: load, index, measure, http, replay, drop or report."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "phase", choices=["load", "index", "measure", "http", "replay", "drop", "report"]
+        "phase",
+        choices=["load", "index", "measure", "http", "replay", "live", "drop", "report"],
     )
     parser.add_argument("--start", type=int, default=0)
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--posts", type=int, default=10)
     parser.add_argument("-n", type=int, default=200)
+    parser.add_argument("--one-by-one", type=int, default=2_000)
     args = parser.parse_args()
     if args.phase == "load":
         asyncio.run(load(args.start, args.count, args.posts))
@@ -425,6 +526,8 @@ def main() -> None:
         save("http", measure_http(args.n))
     elif args.phase == "replay":
         save("replay", asyncio.run(replay(args.count, args.posts)))
+    elif args.phase == "live":
+        save("live", asyncio.run(live(args.count, args.posts, args.one_by_one)))
     elif args.phase == "report":
         report()
     else:

@@ -11,7 +11,7 @@ from pymongo import AsyncMongoClient
 from feed.api import ReadModel, add_routes
 from feed.handlers import Projection, register
 from feed.settings import Settings
-from feed.store import CaseStore, FeedStore, NoticeStore
+from feed.store import CaseStore, DistrictStore, FeedStore, NoticeStore
 from shared.directory import DirectoryStore
 from shared.kafka import DeadLetterPolicy, ensure_topics, make_broker
 from shared.mongo import Document, mongo_client, mongo_reachable
@@ -26,13 +26,14 @@ def read_model(settings: Settings, mongo: AsyncMongoClient[Document]) -> ReadMod
         feed=FeedStore(db),
         notices=NoticeStore(db),
         directory=DirectoryStore(db),
+        districts=DistrictStore(db),
         status_board_url=settings.status_board_url,
     )
 
 
 def projection_of(model: ReadModel) -> Projection:
     """The projection writing into the read model's stores."""
-    return Projection(model.cases, model.feed, model.notices, model.directory)
+    return Projection(model.cases, model.feed, model.notices, model.directory, model.districts)
 
 
 async def ensure_indexes(model: ReadModel) -> None:
@@ -41,6 +42,7 @@ async def ensure_indexes(model: ReadModel) -> None:
     await model.feed.ensure_indexes()
     await model.notices.ensure_indexes()
     await model.directory.ensure_indexes()
+    await model.districts.ensure_indexes()
 
 
 def create_app(settings: Settings | None = None, broker: KafkaBroker | None = None) -> FastAPI:
@@ -53,7 +55,9 @@ def create_app(settings: Settings | None = None, broker: KafkaBroker | None = No
     )
     mongo = mongo_client(settings)
     model = read_model(settings, mongo)
-    register(broker, settings.topics, settings.service_name, projection_of(model))
+    register(
+        broker, settings.topics, settings.service_name, projection_of(model), settings.live_batch
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -1,13 +1,20 @@
 """Subscribers of the feed: case events into the read model, directory names, notices."""
 
 import logging
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+from pymongo.errors import PyMongoError
 
 from feed.logic import CaseChange, change_for, feed_item, submission_names
+from feed.store import Save
 from shared.events import (
+    CASE_EVENTS,
     AccountUpserted,
     AnyCaseEvent,
     AnyDirectoryEvent,
@@ -16,7 +23,8 @@ from shared.events import (
     ContactUpserted,
     Notice,
 )
-from shared.kafka import consumer_options
+from shared.kafka import Transient, consumer_options
+from shared.messages import UnknownMessage, decode, utcnow
 from shared.mongo import Document
 from shared.topics import Topics
 
@@ -27,6 +35,8 @@ class Cases(Protocol):
     """What the projection needs of the case store."""
 
     async def apply(self, case_id: str, event_id: str, change: CaseChange) -> Document | None: ...
+    async def save_all(self, saves: list[Save]) -> set[str]: ...
+    async def many(self, case_ids: list[str]) -> dict[str, Document]: ...
     async def get(self, case_id: str) -> Document | None: ...
     async def rename_account(self, account_id: str, name: str) -> None: ...
     async def rename_contact(self, contact_id: str, name: str) -> None: ...
@@ -36,6 +46,26 @@ class Feed(Protocol):
     """What the projection needs of the feed store."""
 
     async def add(self, case_id: str, item: Document) -> None: ...
+    async def add_all(self, items: list[tuple[str, Document]]) -> None: ...
+
+
+class Districts(Protocol):
+    """What the projection needs of the district member sets."""
+
+    async def add_all(self, members: dict[str, set[str]]) -> None: ...
+
+
+class Record(Protocol):
+    """What the feed reads of a consumed Kafka record."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+Poison = Callable[[Record, Exception], Awaitable[None]]
 
 
 class Notices(Protocol):
@@ -60,12 +90,22 @@ class Projection:
     feed: Feed
     notices: Notices
     directory: Directory
+    districts: Districts
 
     async def names(self, event: CaseSubmitted) -> Document:
         """Account and contact names for a submission, when the directory knows them."""
         account = await self.directory.account(event.account_id)
         contact = await self.directory.contact(event.contact_id)
         return submission_names(event, account, contact)
+
+    async def names_of(self, events: list[CaseSubmitted]) -> dict[str, Document]:
+        """Names for a batch's submissions by event id, each account and contact read once."""
+        accounts = {a: await self.directory.account(a) for a in {e.account_id for e in events}}
+        contacts = {c: await self.directory.contact(c) for c in {e.contact_id for e in events}}
+        return {
+            str(e.event_id): submission_names(e, accounts[e.account_id], contacts[e.contact_id])
+            for e in events
+        }
 
     async def project(self, event: AnyCaseEvent) -> None:
         """Apply the event to its case once, then add its feed entry once."""
@@ -77,15 +117,139 @@ class Projection:
         item = feed_item(event, before)
         if item is not None:
             await self.feed.add(case_id, item)
+        if isinstance(event, CaseSubmitted):
+            await self.districts.add_all({event.account_id: {case_id}})
+
+    async def project_all(self, events: list[AnyCaseEvent]) -> None:
+        """Apply a batch with one write per case, then its district members and feed entries.
+
+        Cases are read once and each one's events folded in memory, in order. A case is
+        written back only if nothing changed it since the read (its event ledger and names
+        are the write's guard); a case another writer got to first (the rebuild's catch-up)
+        takes its events one by one through the guarded per-event path instead.
+        """
+        names = await self.names_of([e for e in events if isinstance(e, CaseSubmitted)])
+        batch = Batch.over(
+            await self.cases.many(list(dict.fromkeys(str(e.case_id) for e in events)))
+        )
+        for event in events:
+            batch.fold(event, names.get(str(event.event_id)))
+        missed = await self.cases.save_all(batch.saves())
+        await self.districts.add_all(batch.members)
+        await self.feed.add_all([(c, item) for c, item in batch.items if c not in missed])
+        for event in events:
+            if str(event.case_id) in missed:
+                await self.project(event)
 
 
-def register(broker: KafkaBroker, topics: Topics, group: str, projection: Projection) -> None:
-    """Subscribe the feed's handlers; called from create_app, never at import."""
+@dataclass
+class Batch:
+    """A batch of case events folded over the stored cases: the writes it takes."""
 
-    @broker.subscriber(topics.case_events, **consumer_options(group))  # type: ignore[untyped-decorator]
-    async def on_case_event(event: AnyCaseEvent) -> None:
-        await projection.project(event)
-        log.debug("projected %s on case %s", event.type, event.case_id)
+    states: dict[str, Document]
+    guards: dict[str, Document] = field(default_factory=dict)
+    changed: set[str] = field(default_factory=set)
+    items: list[tuple[str, Document]] = field(default_factory=list)
+    members: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    @classmethod
+    def over(cls, stored: dict[str, Document]) -> "Batch":
+        """A batch over the stored cases; what each looked like is the guard of its write."""
+        return cls(dict(stored), {c: guard_of(doc) for c, doc in stored.items()})
+
+    def fold(self, event: AnyCaseEvent, names: Document | None) -> None:
+        """One event: its change unless applied before, its feed entry, its district."""
+        case_id, event_id = str(event.case_id), str(event.event_id)
+        before = self.states.get(case_id)
+        if before is None or event_id not in before.get("applied", []):
+            change = change_for(event, names)
+            self.states[case_id] = change.apply(before, case_id, event_id)
+            self.changed.add(case_id)
+        else:  # applied before; the entry may still be missing after a crash
+            before = self.states[case_id]
+        item = feed_item(event, before)
+        if item is not None:
+            self.items.append((case_id, item))
+        if isinstance(event, CaseSubmitted):
+            self.members[event.account_id].add(case_id)
+
+    def saves(self) -> list[Save]:
+        """Each changed case and the guard of its write (None: a new case, inserted)."""
+        return [(self.states[c], self.guards.get(c)) for c in sorted(self.changed)]
+
+
+def guard_of(doc: Document) -> Document:
+    """What a write of the case checks is unchanged: its event ledger and the renamed names."""
+    return {key: doc.get(key) for key in ("applied", "account_name", "contact_name")}
+
+
+@dataclass
+class CaseBatches:
+    """The live consumer's batches: decoded one by one, poison dead-lettered, applied in bulk."""
+
+    projection: Projection
+    poison: Poison
+
+    async def handle(self, records: list[Record]) -> None:
+        """Apply the batch; a Mongo fault retries the whole batch (every write is guarded)."""
+        events = [event for record in records if (event := await self._decode(record))]
+        try:
+            await self.projection.project_all(events)
+        except PyMongoError as exc:
+            raise Transient(f"{type(exc).__name__}: {exc}") from exc
+        log.info("projected %d case events of %d records", len(events), len(records))
+
+    async def _decode(self, record: Record) -> AnyCaseEvent | None:
+        try:
+            event: AnyCaseEvent = decode(CASE_EVENTS, record.value or b"")
+        except UnknownMessage:
+            log.info("skipped a case event of unknown type at offset %d", record.offset)
+            return None
+        except (ValidationError, ValueError) as exc:
+            await self.poison(record, exc)
+            return None
+        return event
+
+
+def poison_to(broker: KafkaBroker, group: str) -> Poison:
+    """Dead-letter one record of a batch to `<topic>.dlq`, as DeadLetterPolicy does for one."""
+
+    async def publish(record: Record, exc: Exception) -> None:
+        headers = {
+            "x-original-topic": record.topic,
+            "x-original-partition": str(record.partition),
+            "x-original-offset": str(record.offset),
+            "x-consumer-group": group,
+            "x-error": f"{type(exc).__name__}: {exc}"[:2000],
+            "x-failed-at": utcnow().isoformat(),
+        }
+        dlq = f"{record.topic}.dlq"
+        await broker.publish(record.value, topic=dlq, key=record.key, headers=headers)
+        log.error("dead-lettered %s[%s]@%s: %s", record.topic, record.partition, record.offset, exc)
+
+    return publish
+
+
+def register(
+    broker: KafkaBroker,
+    topics: Topics,
+    group: str,
+    projection: Projection,
+    max_records: int = 2_000,
+) -> None:
+    """Subscribe the feed's handlers; called from create_app, never at import.
+
+    Case events come in polled batches and the offsets are committed after the batch's
+    writes return (NACK_ON_ERROR): a failed batch is redelivered whole, and applied once.
+    """
+    batches = CaseBatches(projection, poison_to(broker, group))
+
+    @broker.subscriber(  # type: ignore[untyped-decorator]
+        topics.case_events, batch=True, max_records=max_records, **consumer_options(group)
+    )
+    async def on_case_events(_: list[Any], message: KafkaMessage) -> None:
+        raw = message.raw_message
+        await batches.handle(list(raw) if isinstance(raw, tuple | list) else [raw])
 
     @broker.subscriber(topics.directory, **consumer_options(group))  # type: ignore[untyped-decorator]
     async def on_directory_event(event: AnyDirectoryEvent) -> None:

@@ -72,6 +72,19 @@ class CaseChange:
         return out
 
 
+def out_of_order(applied: list[str], replayed: int, late: list[str]) -> bool:
+    """Whether a case's ledger, past its `replayed` events, breaks the topic order of its
+    `late` events: applied out of their order, or after an event that follows them."""
+    tail = applied[replayed:]
+    wanted = set(late)
+    seen = [e for e in tail if e in wanted]
+    in_tail = set(tail)
+    if seen != [e for e in dict.fromkeys(late) if e in in_tail]:
+        return True
+    last = max((i for i, e in enumerate(tail) if e in wanted), default=-1)
+    return any(e not in wanted for e in tail[:last])
+
+
 def submission_names(event: CaseSubmitted, account: Account | None, contact: Contact | None) -> Doc:
     """Account and contact names of a submission, from the directory when it knows them."""
     name = contact.display_name if contact else None
@@ -370,21 +383,11 @@ SORT_FIELDS = {
     SortKey.CREATED: "created_at",
 }
 
-# Fields the case list filters on; each has an index alone and after account_id.
-INDEXED_FIELDS = (
-    "last_modified",
-    "created_at",
-    "number_s",
-    "subject_lc",
-    "contact_lc",
-    "status",
-    "priority",
-    "module",
-    "case_type",
-    "closed",
-    "number",
-    "priority_rank",
-)
+# Fields the case list filters on by range: an index alone (staff) and after account_id.
+RANGE_FILTERED = ("last_modified", "number_s", "subject_lc", "contact_lc")
+# Fields it filters on by equality: one index, account_id second, serves staff and districts.
+# Every index costs each case update a rewrite of its entry on this server: keep them few.
+EQUALITY_FILTERED = ("status", "priority", "module", "case_type", "closed")
 
 
 @dataclass(frozen=True)
@@ -506,6 +509,22 @@ def plan_query(
     direction = -1 if descending else 1
     order = [(SORT_FIELDS[sort], direction), ("number", direction)]
     return CaseQuery(indexed=indexed, residual=clauses, sort=order)
+
+
+def is_newest_first(flt: CaseFilter, sort: SortKey, descending: bool) -> bool:
+    """The default list: no filter, last modified newest first (served by a window read)."""
+    return descending and sort is SortKey.LAST_MODIFIED and not filter_clauses(flt)
+
+
+def newest_filter(account: str | None, since: datetime) -> Doc:
+    """One district's (or every) case modified at or after `since`: a range on an index."""
+    window: Doc = {"last_modified": {"$gte": since}}
+    return window if account is None else {"account_id": account, **window}
+
+
+def newest_first(docs: list[Doc]) -> list[Doc]:
+    """Cases in the default order: last modified newest first, ties by number."""
+    return sorted(docs, key=lambda d: (d["last_modified"], d["number"]), reverse=True)
 
 
 def case_pipeline(query: CaseQuery, skip: int, limit: int, projection: Doc) -> list[Doc]:

@@ -13,9 +13,10 @@ from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from feed.app import projection_of, read_model
-from feed.logic import change_for, feed_item, submission_names
+from feed.handlers import Batch
+from feed.logic import change_for, feed_item, out_of_order, submission_names
 from feed.settings import Settings
-from feed.store import CaseStore, FeedStore
+from feed.store import CaseStore, DistrictStore, FeedStore
 from shared.events import CASE_EVENTS, Account, AnyCaseEvent, CaseSubmitted, Contact
 from shared.messages import UnknownMessage, decode
 from shared.mongo import Document, mongo_client
@@ -23,31 +24,41 @@ from shared.mongo import Document, mongo_client
 log = logging.getLogger("feed.rebuild")
 
 Offsets = dict[TopicPartition, int]
+Cached = dict[str, Document]
 
 
 @dataclass
 class Fold:
-    """Cases and feeds folded in memory, written in bulk when the cache fills or at the end."""
+    """Cases and feeds folded in memory, written in bulk when the cache fills or at the end.
+
+    When the cache fills, its least recently folded half is written in the background while
+    the next events are folded (the client decodes and folds while the server writes); a
+    case read back waits for that write.
+    """
 
     cases: CaseStore
     feed: FeedStore
+    districts: DistrictStore
     max_cached: int = 10_000
     states: dict[str, Document] = field(default_factory=dict)
     feeds: dict[str, list[Document]] = field(default_factory=dict)
+    members: dict[str, set[str]] = field(default_factory=dict)
     stored: set[str] = field(default_factory=set)
+    replayed: dict[str, int] = field(default_factory=dict)  # ledger length of every case
     events: int = 0
     mongo_s: float = 0.0
+    writing: asyncio.Task[None] | None = None
 
     async def batch(self, events: list[AnyCaseEvent], names: dict[str, Document]) -> None:
         """Fold one batch of events."""
-        began = time.perf_counter()
         await self._load([str(e.case_id) for e in events])
-        self.mongo_s += time.perf_counter() - began
         for event in events:
             self._fold(event, names)
         self.events += len(events)
         if len(self.states) > self.max_cached:
-            await self.flush()
+            await self._written()
+            oldest = len(self.states) - self.max_cached // 2
+            self.writing = asyncio.create_task(self._write(*self._take(oldest)))
 
     def _fold(self, event: AnyCaseEvent, names: dict[str, Document]) -> None:
         case_id, event_id = str(event.case_id), str(event.event_id)
@@ -55,32 +66,58 @@ class Fold:
         if before is not None and event_id in before["applied"]:
             return  # a duplicate on the topic: apply once
         change = change_for(event, names.get(event_id))
+        self.states.pop(case_id, None)  # the most recently folded case goes last
         self.states[case_id] = change.apply(before, case_id, event_id)
+        self.replayed[case_id] = len(self.states[case_id]["applied"])
         item = feed_item(event, before)
         if item is not None:
             self.feeds.setdefault(case_id, []).append(item)
+        if isinstance(event, CaseSubmitted):
+            self.members.setdefault(event.account_id, set()).add(case_id)
 
     async def _load(self, case_ids: list[str]) -> None:
         missing = [c for c in set(case_ids) if c in self.stored and c not in self.states]
         if not missing:
             return
+        await self._written()
+        began = time.perf_counter()
         query = {"_id": {"$in": missing}}
         self.states.update({d["_id"]: d async for d in self.cases.collection.find(query)})
         feeds = self.feed.collection.find(query)
         self.feeds.update({d["_id"]: d["items"] async for d in feeds})
-
-    async def flush(self) -> None:
-        """Write every cached case and feed: replace the stored ones, insert the new ones."""
-        began = time.perf_counter()
-        for store, docs in ((self.cases, self.states), (self.feed, self._feed_docs())):
-            await _write(store.collection, docs, self.stored)
-        self.stored.update(self.states)
-        self.states.clear()
-        self.feeds.clear()
         self.mongo_s += time.perf_counter() - began
 
-    def _feed_docs(self) -> dict[str, Document]:
-        return {key: {"_id": key, "items": items} for key, items in self.feeds.items()}
+    async def flush(self) -> None:
+        """Write every cached case and feed, and wait until everything is written."""
+        await self._written()
+        await self._write(*self._take())
+
+    async def _written(self) -> None:
+        if self.writing is not None:
+            writing, self.writing = self.writing, None
+            await writing
+
+    def _take(
+        self, count: int | None = None
+    ) -> tuple[Cached, Cached, dict[str, set[str]], set[str]]:
+        """The `count` least recently folded cases (all by default) out of the cache, their
+        feeds, the district members so far, and the ids stored before them."""
+        keys = list(self.states)[:count]
+        states = {key: self.states.pop(key) for key in keys}
+        feeds = {k: {"_id": k, "items": self.feeds.pop(k)} for k in keys if k in self.feeds}
+        members, stored = self.members, self.stored
+        self.members, self.stored = {}, stored | states.keys()
+        return states, feeds, members, stored
+
+    async def _write(
+        self, states: Cached, feeds: Cached, members: dict[str, set[str]], stored: set[str]
+    ) -> None:
+        """Replace the stored cases and feeds, insert the new ones, add district members."""
+        began = time.perf_counter()
+        for store, docs in ((self.cases, states), (self.feed, feeds)):
+            await _write(store.collection, docs, stored)
+        await self.districts.add_all(members)
+        self.mongo_s += time.perf_counter() - began
 
 
 async def _write(collection: Any, docs: dict[str, Document], stored: set[str]) -> None:
@@ -167,8 +204,9 @@ class Replayer:
         ends: Offsets = await self.consumer.end_offsets(list(self.consumer.assignment()))
         return ends
 
-    async def batches(self, until: Offsets, size: int) -> Any:
-        """Batches of raw values up to `until` (exclusive) on every partition."""
+    async def batches(self, until: Offsets, size: int, keys: set[bytes] | None = None) -> Any:
+        """Batches of raw values up to `until` (exclusive) on every partition, of `keys` only
+        when given (a record's key is its case id)."""
         while True:
             pending = [tp for tp, end in until.items() if await self.consumer.position(tp) < end]
             if not pending:
@@ -176,7 +214,11 @@ class Replayer:
             fetched = await self.consumer.getmany(*pending, timeout_ms=500, max_records=size)
             values: list[bytes | None] = []
             for tp, records in fetched.items():
-                values.extend(r.value for r in records if r.offset < until[tp])
+                values.extend(
+                    r.value
+                    for r in records
+                    if r.offset < until[tp] and (keys is None or r.key in keys)
+                )
                 if records and records[-1].offset >= until[tp]:
                     # Fetched past this pass's end: rewind so the next pass reads those records.
                     self.consumer.seek(tp, until[tp])
@@ -196,29 +238,33 @@ async def rebuild(settings: Settings, suffix: str | None = None) -> dict[str, An
     few events published during the swap itself are missing from the new collections; after
     the rename those are read once more and applied through the live, idempotent path
     (guarded by event id on the case and in its feed document), so an event the
-    live consumer also applies to the new collections is not applied twice.
+    live consumer also applies to the new collections is not applied twice. A case the
+    live consumer moved past one of those events is then folded again in topic order.
     """
     mongo = mongo_client(settings, timeout_ms=30_000)
     db = mongo[settings.mongo_database]
     stamp = suffix or time.strftime("%Y%m%d%H%M%S")
-    cases, feed = (
+    cases, feed, districts = (
         CaseStore(db, f"cases_rebuild_{stamp}"),
         FeedStore(db, f"feeds_rebuild_{stamp}"),
+        DistrictStore(db, f"districts_rebuild_{stamp}"),
     )
     replayer = Replayer(settings, settings.topics.case_events)
     started = time.perf_counter()
     try:
         await replayer.start()
-        fold = Fold(cases, feed)
+        fold = Fold(cases, feed, districts)
         await _replay(replayer, fold, db, await replayer.ends(), settings.rebuild_batch)
         replayed = time.perf_counter() - started
         await cases.ensure_indexes()
         await feed.ensure_indexes()
+        indexed = time.perf_counter() - started - replayed
         # Catch up what arrived while replaying, so the window left for after the swap is tiny.
         await _replay(replayer, fold, db, await replayer.ends(), settings.rebuild_batch)
-        await cases.collection.rename("cases", dropTarget=True)
-        await feed.collection.rename("feeds", dropTarget=True)
+        for store, live in ((cases, "cases"), (feed, "feeds"), (districts, "districts")):
+            await _swap(db, store.collection.name, live)
         late = await _catch_up(replayer, settings, mongo)
+        refolded = await refold_inverted(settings, mongo, fold.replayed, late)
     finally:
         await replayer.stop()
         await mongo.close()
@@ -227,9 +273,19 @@ async def rebuild(settings: Settings, suffix: str | None = None) -> dict[str, An
         "events": fold.events,
         "replay_s": replayed,
         "mongo_write_s": fold.mongo_s,
+        "index_s": indexed,
         "total_s": total,
-        "late_events": late,
+        "late_events": len(late),
+        "refolded_cases": refolded,
     }
+
+
+async def _swap(db: AsyncDatabase[Document], rebuilt: str, live: str) -> None:
+    """Rename the rebuilt collection over the live one; nothing rebuilt empties the live one."""
+    if rebuilt in await db.list_collection_names():
+        await db[rebuilt].rename(live, dropTarget=True)
+    else:
+        await db.drop_collection(live)
 
 
 async def _replay(replayer: Replayer, fold: Fold, db: Any, until: Offsets, size: int) -> None:
@@ -239,15 +295,90 @@ async def _replay(replayer: Replayer, fold: Fold, db: Any, until: Offsets, size:
     await fold.flush()
 
 
-async def _catch_up(replayer: Replayer, settings: Settings, mongo: Any) -> int:
+async def _catch_up(replayer: Replayer, settings: Settings, mongo: Any) -> list[AnyCaseEvent]:
     """Events that reached the topic during the swap, applied through the idempotent live path."""
     projection = projection_of(read_model(settings, mongo))
-    count = 0
+    late: list[AnyCaseEvent] = []
     async for values in replayer.batches(await replayer.ends(), settings.rebuild_batch):
-        for event in parse(values):
-            await projection.project(event)
-            count += 1
-    return count
+        events = parse(values)
+        await projection.project_all(events)
+        late += events
+    return late
+
+
+async def refold_inverted(
+    settings: Settings, mongo: Any, replayed: dict[str, int], late: list[AnyCaseEvent]
+) -> int:
+    """Fold again, in topic order, every case the live consumer moved past a late event.
+
+    The live consumer writes the swapped-in collections as soon as they are renamed, so it
+    can apply a case's next event before the catch-up applies that case's late one. Such a
+    case's ledger shows it; the case is then folded from its whole history on the topic.
+    """
+    by_case: dict[str, list[str]] = {}
+    for event in late:
+        by_case.setdefault(str(event.case_id), []).append(str(event.event_id))
+    cases = CaseStore(mongo[settings.mongo_database])
+    stored = await cases.many(list(by_case))
+    inverted = {
+        case_id
+        for case_id, ids in by_case.items()
+        if case_id in stored
+        and out_of_order(stored[case_id]["applied"], replayed.get(case_id, 0), ids)
+    }
+    if inverted:
+        log.warning(
+            "%d cases saw a live event before a late one: folding them again", len(inverted)
+        )
+        await refold(settings, mongo, inverted)
+    return len(inverted)
+
+
+async def refold(settings: Settings, mongo: Any, case_ids: set[str], attempts: int = 5) -> None:
+    """Fold these cases from offset 0 and store them unless a live write got there first;
+    those are folded again, up to the new end of the topic."""
+    db = mongo[settings.mongo_database]
+    cases, feed = CaseStore(db), FeedStore(db)
+    pending = set(case_ids)
+    for _ in range(attempts):
+        if not pending:
+            return
+        events = await _history(settings, pending)
+        batch = Batch({})
+        names = await submission_names_of(db, events)
+        for event in events:
+            batch.fold(event, names.get(str(event.event_id)))
+        stored = await cases.many(sorted(pending))
+        pending = {c for c in pending if not await _store(cases, feed, stored.get(c), batch, c)}
+    raise RuntimeError(f"cases {sorted(pending)} kept changing while folded again: rebuild again")
+
+
+async def _history(settings: Settings, case_ids: set[str]) -> list[AnyCaseEvent]:
+    replayer = Replayer(settings, settings.topics.case_events)
+    try:
+        await replayer.start()
+        keys = {c.encode() for c in case_ids}
+        events: list[AnyCaseEvent] = []
+        async for values in replayer.batches(await replayer.ends(), settings.rebuild_batch, keys):
+            events += parse(values)
+        return events
+    finally:
+        await replayer.stop()
+
+
+async def _store(
+    cases: CaseStore, feed: FeedStore, stored: Document | None, batch: Batch, case_id: str
+) -> bool:
+    """Replace the case if nothing was applied to it past the fold; reword its feed entries."""
+    state = batch.states.get(case_id)
+    if state is None or stored is None:
+        return True
+    if not set(stored["applied"]) <= set(state["applied"]):
+        return False  # the live consumer applied a newer event: fold again up to it
+    if not await cases.replace_if(state, stored["applied"]):
+        return False
+    await feed.reword([item for c, item in batch.items if c == case_id], case_id)
+    return True
 
 
 def main(settings: Settings) -> None:

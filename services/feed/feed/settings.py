@@ -18,6 +18,12 @@ class Settings(ServiceSettings):
         validation_alias=AliasChoices("STATUS_BOARD_URL", "status_board_url"),
         description="Public base URL of the status board; the banner links to its notifications.",
     )
+    live_batch: int = Field(
+        2_000,
+        validation_alias=AliasChoices("FEED_LIVE_BATCH", "live_batch"),
+        ge=1,
+        description="Case events the live consumer applies at once (one write per case).",
+    )
     rebuild_batch: int = Field(
         2_000, validation_alias=AliasChoices("FEED_REBUILD_BATCH", "rebuild_batch"), ge=1
     )

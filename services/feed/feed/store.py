@@ -1,14 +1,25 @@
-"""Mongo access of the feed: cases, feed items and notices, one class per collection."""
+"""Mongo access of the feed: cases, feed items, district members and notices, one class each."""
 
 import contextlib
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from feed.logic import INDEXED_FIELDS, CaseChange, CaseQuery, case_pipeline
+from feed.logic import (
+    EPOCH,
+    EQUALITY_FILTERED,
+    RANGE_FILTERED,
+    CaseChange,
+    CaseQuery,
+    case_pipeline,
+    newest_filter,
+    newest_first,
+)
 from shared.events import Notice
 from shared.mongo import Document
 
@@ -33,18 +44,34 @@ LIST_PROJECTION = {
 }
 
 
+DUPLICATE_KEY = 11000
+# Windows remembered for the newest-first list; past this many the memory is started over.
+MAX_WINDOWS = 10_000
+COLD_WINDOW_DAYS = (1, 30, 365)
+Save = tuple[Document, Document | None]  # a case and the guard of its write
+
+
+class AlreadyStored(Exception):
+    """An unordered bulk write met documents another writer had inserted first."""
+
+
 class CaseStore:
     """The `cases` collection: one document per case, the list and detail read model."""
 
     def __init__(self, db: AsyncDatabase[Document], name: str = "cases") -> None:
         self.collection: AsyncCollection[Document] = db[name]
+        # (district, how many) -> a last-modified bound holding at least that many cases.
+        self.windows: dict[tuple[str | None, int], datetime] = {}
 
     async def ensure_indexes(self) -> None:
-        """An index alone and after account_id for every field the list filters on."""
+        """The indexes of the list filters, of contact renames and of lookups by number."""
         await self.collection.create_index("contact_id")
-        for name in INDEXED_FIELDS:
+        await self.collection.create_index("number")
+        for name in RANGE_FILTERED:
             await self.collection.create_index([(name, ASCENDING)])
             await self.collection.create_index([("account_id", ASCENDING), (name, ASCENDING)])
+        for name in EQUALITY_FILTERED:
+            await self.collection.create_index([(name, ASCENDING), ("account_id", ASCENDING)])
 
     async def apply(self, case_id: str, event_id: str, change: CaseChange) -> Document | None:
         """Apply a change once; the case as it was before, or None when already applied."""
@@ -60,6 +87,72 @@ class CaseStore:
         except DuplicateKeyError:
             return None  # the guard missed an existing case: this event was applied before
         return before if before is not None else {}
+
+    async def save_all(self, saves: list[Save]) -> set[str]:
+        """Write each case unless it changed since it was read; the ids of those not written.
+
+        A guard names the fields as they were read: the case is replaced only if they are
+        unchanged. A case without a guard is new and inserted, unless another writer
+        inserted it first.
+        """
+        ops = [
+            InsertOne(doc) if guard is None else ReplaceOne({"_id": doc["_id"], **guard}, doc)
+            for doc, guard in saves
+        ]
+        if not ops:
+            return set()
+        with contextlib.suppress(AlreadyStored):
+            await _bulk(self.collection, ops)
+        ids = [doc["_id"] for doc, _ in saves]
+        cursor = self.collection.find({"_id": {"$in": ids}}, {"applied": 1})
+        ledgers = {d["_id"]: d.get("applied") async for d in cursor}
+        return {doc["_id"] for doc, _ in saves if ledgers.get(doc["_id"]) != doc["applied"]}
+
+    async def replace_if(self, doc: Document, applied: list[str]) -> bool:
+        """Replace the case if its ledger is still exactly `applied`; whether it was."""
+        result = await self.collection.replace_one({"_id": doc["_id"], "applied": applied}, doc)
+        return result.matched_count == 1
+
+    async def many(self, case_ids: list[str]) -> dict[str, Document]:
+        """The stored cases of these ids, with their applied-event ledgers."""
+        cursor = self.collection.find({"_id": {"$in": case_ids}})
+        return {doc["_id"]: doc async for doc in cursor}
+
+    async def newest(self, accounts: list[str] | None, count: int) -> list[Document]:
+        """The `count` most recently modified cases of the districts (None: all), newest first.
+
+        The server sorts every candidate the index hands it before the limit applies, so
+        the read is narrowed to a window of last-modified times known to hold `count` cases
+        of each district. A case's last-modified time never goes down, so a window that held
+        `count` cases still holds them; a smaller answer widens the window, last to all time.
+        """
+        found: list[Document] = []
+        for account in accounts if accounts is not None else [None]:
+            found += await self._newest_of(account, count)
+        return newest_first(found)[:count]
+
+    async def _newest_of(self, account: str | None, count: int) -> list[Document]:
+        key = (account, count)
+        docs: list[Document] = []
+        now = datetime.now(UTC)
+        # Without a remembered window, recent days first: the newest cases are usually recent.
+        guesses = [now - timedelta(days=d) for d in COLD_WINDOW_DAYS]
+        for since in dict.fromkeys([self.windows.get(key, guesses[0]), *guesses, EPOCH]):
+            cursor = self.collection.find(newest_filter(account, since), LIST_PROJECTION)
+            order = [("last_modified", DESCENDING), ("number", DESCENDING)]
+            docs = await cursor.sort(order).limit(count).to_list()
+            if len(docs) >= count:
+                if len(self.windows) >= MAX_WINDOWS:
+                    self.windows.clear()
+                self.windows[key] = docs[-1]["last_modified"]
+                break
+        return docs
+
+    async def explain_newest(self, account: str | None) -> Document:
+        """The server's plan for the newest-first window read (tests assert an index scan)."""
+        command = {"find": self.collection.name, "filter": newest_filter(account, EPOCH)}
+        db = self.collection.database
+        return await db.command("explain", command, verbosity="queryPlanner")
 
     async def get(self, case_id: str) -> Document | None:
         """The case by id, without the applied-event ledger."""
@@ -118,10 +211,73 @@ class FeedStore:
         with contextlib.suppress(DuplicateKeyError):  # the item is already there
             await self.collection.update_one(guard, {"$push": {"items": item}}, upsert=True)
 
+    async def add_all(self, items: list[tuple[str, Document]]) -> None:
+        """Append each item once: one push per case, item by item where some were there."""
+        unique: dict[str, dict[str, Document]] = {}
+        for case_id, item in items:  # an event redelivered within the batch: its first item
+            unique.setdefault(case_id, {}).setdefault(item["_id"], item)
+        by_case = {c: list(found.values()) for c, found in unique.items()}
+        cases = list(by_case)
+        ops = [
+            UpdateOne(
+                {"_id": c, "items._id": {"$nin": [i["_id"] for i in by_case[c]]}},
+                {"$push": {"items": {"$each": by_case[c]}}},
+                upsert=True,
+            )
+            for c in cases
+        ]
+        if not ops:
+            return
+        try:
+            await self.collection.bulk_write(ops, ordered=False)
+        except BulkWriteError as exc:
+            if not _only_duplicates(exc):
+                raise
+            for error in exc.details["writeErrors"]:  # some of the case's items were there
+                case_id = cases[error["index"]]
+                for item in by_case[case_id]:
+                    await self.add(case_id, item)
+
+    async def reword(self, items: list[Document], case_id: str) -> None:
+        """Give each of the case's entries this wording, adding the ones missing."""
+        for item in items:
+            found = {"_id": case_id, "items._id": item["_id"]}
+            result = await self.collection.update_one(found, {"$set": {"items.$": item}})
+            if result.matched_count == 0:
+                await self.add(case_id, item)
+
     async def items(self, case_id: str) -> list[Document]:
         """Every feed item of a case, in the order they were added."""
         doc = await self.collection.find_one({"_id": case_id})
         return list(doc["items"]) if doc else []
+
+
+class DistrictStore:
+    """The `districts` collection: the case ids of each district, for exact list totals.
+
+    Counting the cases of a district on this server decodes every one of them; a set of
+    ids is kept idempotently ($addToSet) so a redelivered submission is not counted twice.
+    """
+
+    def __init__(self, db: AsyncDatabase[Document], name: str = "districts") -> None:
+        self.collection: AsyncCollection[Document] = db[name]
+
+    async def ensure_indexes(self) -> None:
+        """Districts are read by id, the primary key: no secondary index is needed."""
+
+    async def add_all(self, members: dict[str, set[str]]) -> None:
+        """Record cases as members of their districts."""
+        ops = [
+            UpdateOne({"_id": a}, {"$addToSet": {"cases": {"$each": sorted(ids)}}}, upsert=True)
+            for a, ids in members.items()
+        ]
+        if ops:
+            await self.collection.bulk_write(ops, ordered=False)
+
+    async def total(self, accounts: list[str] | None) -> int:
+        """How many cases the districts hold (None: every district)."""
+        query = {} if accounts is None else {"_id": {"$in": accounts}}
+        return sum([len(doc.get("cases", [])) async for doc in self.collection.find(query)])
 
 
 class NoticeStore:
@@ -149,3 +305,18 @@ class NoticeStore:
         """Every open notice."""
         cursor = self.collection.find({"open": True})
         return [Notice.model_validate(doc) async for doc in cursor]
+
+
+def _only_duplicates(exc: BulkWriteError) -> bool:
+    errors: Iterable[Document] = exc.details.get("writeErrors", [])
+    return all(error.get("code") == DUPLICATE_KEY for error in errors)
+
+
+async def _bulk(collection: AsyncCollection[Document], ops: list[Any]) -> None:
+    """An unordered bulk write; duplicate keys alone raise AlreadyStored."""
+    try:
+        await collection.bulk_write(ops, ordered=False)
+    except BulkWriteError as exc:
+        if _only_duplicates(exc):
+            raise AlreadyStored(str(exc)) from exc
+        raise

@@ -29,7 +29,6 @@ from shared.events import (
     CaseSubmitted,
     Contact,
     ContactUpserted,
-    Message,
     PostAdded,
     StaffMember,
     StaffUpserted,
@@ -37,7 +36,7 @@ from shared.events import (
     TokenIssued,
 )
 from shared.kafka import ensure_topics
-from shared.messages import Actor, StaffRef
+from shared.messages import Actor, Message, StaffRef
 
 DISTRICT_A, DISTRICT_B = "acc-bayside", "acc-valley"
 CONTACTS_A = [
@@ -130,8 +129,8 @@ class Expected:
 def generate_case(i: int, account_id: str, number: int) -> Expected:
     """Case `i`: deterministic fields and its event history."""
     case_id = uuid5(NAMESPACE_URL, f"feed-test/{account_id}/{i}")
-    contact_id, first, last = CONTACTS_A[i % 3]
-    contact = Actor(kind=ActorKind.CONTACT, id=contact_id, name=f"{first} {last}")
+    contact_id, first, family = CONTACTS_A[i % 3]
+    contact = Actor(kind=ActorKind.CONTACT, id=contact_id, name=f"{first} {family}")
     case_type = list(CaseType)[i % 10]
     module = MODULES[i % 5]
     subject = SUBJECTS[i % 10] if i % 3 else f"{SUBJECTS[i % 10]} #{i}"

@@ -6,8 +6,8 @@ from uuid import uuid4
 
 from faststream.kafka import TestKafkaBroker
 
-from feed.handlers import Projection, register
-from feed.logic import CaseChange
+from feed.handlers import CaseBatches, Projection, register
+from feed.logic import CaseChange, change_for
 from shared.enums import (
     ActorKind,
     CaseType,
@@ -51,6 +51,20 @@ class FakeCases:
         self.docs[case_id] = change.apply(before, case_id, event_id)
         return before or {}
 
+    async def save_all(self, saves: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> set[str]:
+        missed = set()
+        for doc, guard in saves:
+            stored = self.docs.get(doc["_id"])
+            now = None if stored is None else {k: stored.get(k) for k in guard or {}}
+            if (guard is None and stored is not None) or now != guard:
+                missed.add(doc["_id"])
+            else:
+                self.docs[doc["_id"]] = doc
+        return missed
+
+    async def many(self, case_ids: list[str]) -> dict[str, dict[str, Any]]:
+        return {c: self.docs[c] for c in case_ids if c in self.docs}
+
     async def get(self, case_id: str) -> dict[str, Any] | None:
         return self.docs.get(case_id)
 
@@ -73,6 +87,21 @@ class FakeFeed:
 
     async def add(self, case_id: str, item: dict[str, Any]) -> None:
         self.items.setdefault(item["_id"], {**item, "case_id": case_id})
+
+    async def add_all(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+        for case_id, item in items:
+            await self.add(case_id, item)
+
+
+class FakeDistricts:
+    """Case ids of each district."""
+
+    def __init__(self) -> None:
+        self.members: dict[str, set[str]] = {}
+
+    async def add_all(self, members: dict[str, set[str]]) -> None:
+        for account_id, ids in members.items():
+            self.members.setdefault(account_id, set()).update(ids)
 
 
 class FakeNotices:
@@ -110,7 +139,9 @@ class FakeDirectory:
 def wired() -> tuple[Any, Projection]:
     """A broker with the feed's subscribers over fakes."""
     broker = make_broker(InfraSettings(), client_id="feed", policy=DeadLetterPolicy(group="feed"))
-    projection = Projection(FakeCases(), FakeFeed(), FakeNotices(), FakeDirectory())
+    projection = Projection(
+        FakeCases(), FakeFeed(), FakeNotices(), FakeDirectory(), FakeDistricts()
+    )
     register(broker, TOPICS, "feed", projection)
     return broker, projection
 
@@ -189,3 +220,67 @@ async def test_notices_keep_the_highest_revision() -> None:
                 NoticeUpdated(notice=notice).model_dump(mode="json"), TOPICS.incident_events
             )
     assert projection.notices.notices["n-1"].revision == 3  # type: ignore[attr-defined]
+
+
+class FakeRecord:
+    """A consumed Kafka record."""
+
+    def __init__(self, value: bytes, offset: int) -> None:
+        self.topic, self.partition, self.offset = TOPICS.case_events, 0, offset
+        self.key: bytes | None = None
+        self.value: bytes | None = value
+
+
+async def test_batch_applies_in_case_order_and_dead_letters_poison_alone() -> None:
+    """A batch with a poison record and a redelivered event: poison out, the rest once."""
+    projection = wired()[1]
+    poisoned: list[int] = []
+
+    async def poison(record: Any, _: Exception) -> None:
+        poisoned.append(record.offset)
+
+    sub = submitted()
+    routed = CaseRouted(
+        case_id=sub.case_id, department=Department.TRAINING, billable=True, queue="q"
+    )
+    bad = b'{"type": "case.submitted", "case_id": "nope"}'
+    unknown = b'{"type": "case.teleported", "case_id": "nope"}'
+    values = [sub.model_dump_json().encode(), bad, routed.model_dump_json().encode(), unknown]
+    values.append(sub.model_dump_json().encode())
+    records = [FakeRecord(v, k) for k, v in enumerate(values)]
+    await CaseBatches(projection, poison).handle(records)  # type: ignore[arg-type]
+    case = projection.cases.docs[str(sub.case_id)]  # type: ignore[attr-defined]
+    assert case["applied"] == [str(sub.event_id), str(routed.event_id)]
+    assert case["owner"]["name"] == "Training"
+    assert poisoned == [1]
+    assert len(projection.feed.items) == 2  # type: ignore[attr-defined]
+    assert projection.districts.members == {"a-1": {str(sub.case_id)}}  # type: ignore[attr-defined]
+
+
+class RacedCases(FakeCases):
+    """Cases where another writer applies a submission just before the batch writes."""
+
+    def __init__(self, first: CaseSubmitted) -> None:
+        super().__init__()
+        self.first = first
+
+    async def save_all(self, saves: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> set[str]:
+        event = self.first
+        await self.apply(str(event.case_id), str(event.event_id), change_for(event))
+        return await super().save_all(saves)
+
+
+async def test_batch_racing_another_writer_is_applied_one_by_one_once() -> None:
+    """A bulk write that meets an event applied by another writer falls back, applying once."""
+    sub = submitted()
+    projection = Projection(
+        RacedCases(sub), FakeFeed(), FakeNotices(), FakeDirectory(), FakeDistricts()
+    )
+    routed = CaseRouted(
+        case_id=sub.case_id, department=Department.TRAINING, billable=True, queue="q"
+    )
+    await projection.project_all([sub, routed])
+    case = projection.cases.docs[str(sub.case_id)]  # type: ignore[attr-defined]
+    assert case["applied"] == [str(sub.event_id), str(routed.event_id)]
+    assert len(projection.feed.items) == 2  # type: ignore[attr-defined]
+    assert projection.districts.members == {"a-1": {str(sub.case_id)}}  # type: ignore[attr-defined]

@@ -14,7 +14,11 @@ from feed.logic import (
     day_range,
     feed_item,
     feed_page,
+    is_newest_first,
     local_time,
+    newest_filter,
+    newest_first,
+    out_of_order,
     pages,
     plan_query,
     prefix_range,
@@ -293,3 +297,34 @@ def test_feed_page_searches_literally_orders_and_pages() -> None:
     total, page = feed_page(items, None, False, 4, 10)
     assert total == 6
     assert [i["_id"] for i in page] == ["e3", "e4"]
+
+
+def test_only_the_unfiltered_newest_first_list_takes_the_window_read() -> None:
+    """The window read serves the default order alone; a filter or another order does not."""
+    assert is_newest_first(CaseFilter(), SortKey.LAST_MODIFIED, True)
+    assert not is_newest_first(CaseFilter(), SortKey.LAST_MODIFIED, False)
+    assert not is_newest_first(CaseFilter(), SortKey.CREATED, True)
+    assert not is_newest_first(CaseFilter(closed=False), SortKey.LAST_MODIFIED, True)
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    assert newest_filter("a-1", since) == {"account_id": "a-1", "last_modified": {"$gte": since}}
+    assert newest_filter(None, since) == {"last_modified": {"$gte": since}}
+
+
+def test_newest_first_breaks_ties_by_number() -> None:
+    """Merged district windows are ordered like the server's sort: last modified, then number."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    docs = [
+        {"number": 1, "last_modified": at},
+        {"number": 3, "last_modified": at - timedelta(1)},
+        {"number": 2, "last_modified": at},
+    ]
+    assert [d["number"] for d in newest_first(docs)] == [2, 1, 3]
+
+
+def test_ledger_order_of_late_events() -> None:
+    """Late events must follow the replayed ones in topic order, before any later event."""
+    assert not out_of_order(["s", "r", "a", "b"], 2, ["a", "b"])
+    assert not out_of_order(["s", "r", "a", "b", "c"], 2, ["a", "b"])
+    assert not out_of_order(["s", "r", "a"], 2, ["r", "a"])  # a redelivered replayed event
+    assert out_of_order(["s", "r", "b", "a"], 2, ["a", "b"])
+    assert out_of_order(["s", "r", "c", "a"], 2, ["a"])  # a live event got in first
