@@ -1,14 +1,18 @@
 """Intake load benchmark: accepted submissions/s and latency, side by side with a bare endpoint.
 
-Starts `python -m intake` as a real process on the local stack (unique namespace and database,
-free port) and `bench/intake_bare_app.py` (the same edge validation, no Kafka, no Mongo), then
-drives each from a separate load-generator process (asyncio, keep-alive HTTP/1.1): a closed
-loop for maximum throughput and an open loop at a fixed offered rate for latency (measured from
-each request's scheduled start, so a stall is not hidden). Adds the raw aiokafka produce rate
-with acks=all on the same broker for reference, and writes docs/bench/intake.md. Loopback only;
-bounded in count and time.
+Starts `python -m intake` as a real process on the local stack (this run's own namespace and
+database, free port), and `bench/intake_bare_app.py` (the same edge validation, no Kafka, no
+Mongo), one server at a time, and drives each from a separate load-generator process (uvloop,
+keep-alive HTTP/1.1 on raw streams): after a warm-up that is reported but not measured, an open
+loop at a fixed offered rate for latency (measured from each request's scheduled start, so a
+stall is not hidden), then a closed loop for maximum throughput. Intake answers a Server-Timing
+header, so the report splits each latency into phases. With --baseline another copy of the
+intake package runs in alternating rounds, for a before/after on the same machine minutes apart.
+Adds the raw aiokafka produce rate with acks=all for reference, writes docs/bench/intake.md and
+deletes the run's topics and database. Loopback only; bounded in count and time.
 
-    uv run python bench/intake_load.py --count 6000 --concurrency 64 --rate 300 --seconds 10
+    uv run python bench/intake_load.py --count 4000 --concurrency 64 --rate 300 --seconds 10
+    uv run python bench/intake_load.py ... --rounds 3 --baseline /tmp/old  # /tmp/old/intake
 """
 
 import argparse
@@ -27,7 +31,10 @@ from typing import Any
 from uuid import uuid4
 
 import httpx
+import uvloop
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from pymongo import AsyncMongoClient
 
 from shared.kafka import ensure_topics
 from shared.topics import TopicSpec
@@ -73,14 +80,36 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def summary(latencies: list[float], codes: dict[int, int], elapsed: float) -> dict[str, Any]:
+def phase_summary(latencies: list[float], phases: list[dict[str, float]]) -> dict[str, Any]:
+    """Per-phase p50/p95/p99 (ms) from the server's Server-Timing, plus the time outside the
+    server's app (client latency minus `app`: waiting to be read, CPU contention, transport)."""
+    timed = [(lat, p) for lat, p in zip(latencies, phases, strict=True) if "app" in p]
+    if not timed:
+        return {}
+    outside = [lat * 1000 - p["app"] for lat, p in timed]
+    columns = {n: [p.get(n, 0.0) for _, p in timed] for n in ("number", "kafka", "app")}
+    columns["outside app"] = outside
+    return {
+        name: [round(percentile(values, q), 1) for q in (0.50, 0.95, 0.99)]
+        for name, values in columns.items()
+    }
+
+
+def summary(
+    latencies: list[float],
+    codes: dict[int, int],
+    elapsed: float,
+    phases: list[dict[str, float]] | None = None,
+) -> dict[str, Any]:
     ok = codes.get(201, 0)
     return {
+        "phases": phase_summary(latencies, phases or []),
         "ok": ok,
         "codes": codes,
         "elapsed_s": round(elapsed, 2),
         "per_s": round(ok / elapsed, 1),
         "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
+        "p95_ms": round(percentile(latencies, 0.95) * 1000, 1),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
         "max_ms": round(max(latencies) * 1000, 1) if latencies else None,
     }
@@ -88,34 +117,78 @@ def summary(latencies: list[float], codes: dict[int, int], elapsed: float) -> di
 
 class Connection:
     """A keep-alive HTTP/1.1 connection on asyncio streams: httpx's pool, not the server, was
-    the bottleneck at a few hundred requests/s on this machine, so the generator speaks raw HTTP."""
+    the bottleneck at a few hundred requests/s on this machine, so the generator speaks raw HTTP
+    (the request bytes are built once; the generator runs on uvloop)."""
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.timings: dict[str, float] = {}
 
-    async def post(self, path: str, body: bytes, token: str) -> int:
-        """Send one POST and read the whole answer; 0 on a transport error."""
+    async def open(self) -> None:
+        """Connect now, so the first request does not pay for it."""
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    async def post(self, request: bytes) -> int:
+        """Send one prepared request and read the whole answer; 0 on a transport error.
+
+        A kept-alive connection the server closed while idle (uvicorn: after 5 s) answers
+        nothing; the request is then sent once more on a new connection.
+        """
+        reused = self.writer is not None
+        status = await self._exchange(request)
+        if status is None and reused:
+            status = await self._exchange(request)
+        return status or 0
+
+    async def _exchange(self, request: bytes) -> int | None:
         try:
             if self.writer is None:
-                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-            head = (
-                f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {token}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-            )
-            self.writer.write(head.encode() + body)
+                await self.open()
             assert self.reader is not None
+            assert self.writer is not None
+            self.writer.write(request)
             status_line = await asyncio.wait_for(self.reader.readline(), 30)
-            length = 0
+            if not status_line:
+                raise ConnectionResetError("closed by the server")
+            length, self.timings = 0, {}
             while (line := await self.reader.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
+                name, _, value = line.partition(b":")
+                if name.lower() == b"content-length":
+                    length = int(value)
+                elif name.lower() == b"server-timing":
+                    self.timings = parse_server_timing(value.decode())
             await self.reader.readexactly(length)
             return int(status_line.split()[1])
         except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError, IndexError):
+            if self.writer is not None:
+                self.writer.close()
             self.writer = None
-            return 0
+            return None
+
+
+def parse_server_timing(value: str) -> dict[str, float]:
+    """`app;dur=4.20, kafka;dur=3.10` as {"app": 4.2, "kafka": 3.1} (milliseconds)."""
+    found = {}
+    for item in value.split(","):
+        name, _, duration = item.strip().partition(";dur=")
+        if duration:
+            found[name] = float(duration)
+    return found
+
+
+def requests_for(host: str, token: str) -> list[bytes]:
+    """The prepared POST /cases requests, one per body."""
+    prepared = []
+    for body in bodies():
+        payload = json.dumps(body).encode()
+        head = (
+            f"POST /cases HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+        )
+        prepared.append(head.encode() + payload)
+    return prepared
 
 
 def _target(url: str) -> tuple[str, int]:
@@ -125,49 +198,55 @@ def _target(url: str) -> tuple[str, int]:
 
 async def closed_loop(url: str, count: int, concurrency: int) -> dict[str, Any]:
     latencies: list[float] = []
+    phases: list[dict[str, float]] = []
     codes: dict[int, int] = {}
     remaining = iter(range(count))
-    payloads = [json.dumps(b).encode() for b in bodies()]
+    prepared = requests_for(_target(url)[0], TOKEN)
 
     async def worker() -> None:
         connection = Connection(*_target(url))
         for i in remaining:
             started = time.perf_counter()
-            status = await connection.post("/cases", payloads[i % 3], TOKEN)
+            status = await connection.post(prepared[i % len(prepared)])
             latencies.append(time.perf_counter() - started)
+            phases.append(connection.timings)
             codes[status] = codes.get(status, 0) + 1
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return summary(latencies, codes, time.perf_counter() - started)
+    return summary(latencies, codes, time.perf_counter() - started, phases)
 
 
 async def open_loop(url: str, rate: float, seconds: float) -> dict[str, Any]:
+    """Requests at fixed times; each latency counts from its scheduled start."""
     latencies: list[float] = []
+    phases: list[dict[str, float]] = []
     codes: dict[int, int] = {}
-    payloads = [json.dumps(b).encode() for b in bodies()]
-    idle: list[Connection] = [Connection(*_target(url)) for _ in range(64)]
+    prepared = requests_for(_target(url)[0], TOKEN)
+    idle: list[Connection] = [Connection(*_target(url)) for _ in range(16)]
+    await asyncio.gather(*(c.open() for c in idle))
     start = time.perf_counter() + 0.2
 
     async def one(i: int) -> None:
         due = start + i / rate
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
         connection = idle.pop() if idle else Connection(*_target(url))
-        status = await connection.post("/cases", payloads[i % 3], TOKEN)
+        status = await connection.post(prepared[i % len(prepared)])
         idle.append(connection)
         latencies.append(time.perf_counter() - due)
+        phases.append(connection.timings)
         codes[status] = codes.get(status, 0) + 1
 
     await asyncio.gather(*(one(i) for i in range(int(rate * seconds))))
-    return summary(latencies, codes, time.perf_counter() - start)
+    return summary(latencies, codes, time.perf_counter() - start, phases)
 
 
 def generate(args: argparse.Namespace) -> None:
     """Load-generator process: print one JSON line of results."""
     if args.mode == "closed":
-        result = asyncio.run(closed_loop(args.url, args.count, args.concurrency))
+        result = uvloop.run(closed_loop(args.url, args.count, args.concurrency))
     else:
-        result = asyncio.run(open_loop(args.url, args.rate, args.seconds))
+        result = uvloop.run(open_loop(args.url, args.rate, args.seconds))
     print(json.dumps(result))
 
 
@@ -182,7 +261,13 @@ def run_generator(url: str, mode: str, args: argparse.Namespace) -> dict[str, An
 # --- the servers under test ----------------------------------------------------------------
 
 
-def start_intake(namespace: str, port: int) -> subprocess.Popen[bytes]:
+NAMESPACE = "bench" + uuid4().hex[:8]  # this run's topics and database; removed at the end
+
+
+def start_intake(port: int, code: str | None = None) -> subprocess.Popen[bytes]:
+    """`python -m intake` on this run's topics and database; `code` is another copy of the
+    intake package to run instead (a baseline measured side by side)."""
+    namespace = NAMESPACE
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP,
@@ -193,7 +278,10 @@ def start_intake(namespace: str, port: int) -> subprocess.Popen[bytes]:
         "INTAKE_RATE_PER_SECOND": "1000000",
         "INTAKE_RATE_BURST": "1000000",
         "LOG_LEVEL": "WARNING",
+        "INTAKE_SEED_FILE": str(ROOT / "deploy" / "seed" / "directory.json"),
     }
+    if code:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [code, env.get("PYTHONPATH")]))
     return subprocess.Popen([sys.executable, "-m", "intake"], env=env, cwd=ROOT)
 
 
@@ -227,7 +315,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 async def raw_kafka(count: int, size: int) -> dict[str, Any]:
-    topic = f"bench{uuid4().hex[:8]}.raw"
+    topic = f"{NAMESPACE}.raw"
     await ensure_topics(BOOTSTRAP, [TopicSpec(topic, partitions=6)])
     producer = AIOKafkaProducer(
         bootstrap_servers=BOOTSTRAP, acks="all", enable_idempotence=True, linger_ms=2
@@ -257,12 +345,32 @@ async def raw_kafka(count: int, size: int) -> dict[str, Any]:
         await producer.stop()
 
 
+async def clean_up(namespace: str) -> None:
+    """Delete this run's topics and database: the shared broker is slower with every partition."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, request_timeout_ms=30_000)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(f"{namespace}.")]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO)
+    try:
+        await mongo.drop_database(f"intake_{namespace}")
+    finally:
+        await mongo.close()
+
+
 # --- report ----------------------------------------------------------------------------------
 
 
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def report(args: argparse.Namespace, results: dict[str, Any], command: str) -> str:
-    intake, bare = results["intake"], results["bare"]
-    ratio = intake["closed"]["per_s"] / bare["closed"]["per_s"] if bare["closed"]["per_s"] else 0
+    runs: list[tuple[str, int, dict[str, Any]]] = results["runs"]
     raw = results["raw_kafka"]
     lines = [
         "# Intake benchmark",
@@ -271,30 +379,35 @@ def report(args: argparse.Namespace, results: dict[str, Any], command: str) -> s
         f"- machine: {os.cpu_count()} cores, {platform.platform()}, "
         f"Python {platform.python_version()}",
         "- stack: local Apache Kafka (KRaft, 1 node), SecantusDB Mongo-wire server, loopback;",
-        "  intake, the bare endpoint and the load generator are separate processes on the",
-        "  same 2 cores (shared with the other engineers' work at the time of the run)",
+        "  each server under test runs alone (started, measured, stopped), the load generator",
+        "  is a separate uvloop process on the same 2 cores (shared with the other engineers'",
+        "  work at the time of the run); with --baseline, rounds alternate baseline and intake",
         f"- command: `{command}`",
         "- intake: `python -m intake` (uvicorn, uvloop, httptools), LOG_LEVEL=WARNING;",
-        "  CaseSubmitted acked by Kafka (acks=all) before each answer; the case record is",
-        "  written behind the answer (group commit), no Mongo round trip on the hot path",
+        "  CaseSubmitted acked by Kafka (acks=all) before each answer",
         "- bare: `bench/intake_bare_app.py`: same body model and edge rules, no Kafka, no Mongo",
+        f"- per server: warm-up (closed loop of 300, then {args.warmup:g} s open loop at the",
+        "  offered rate: consumer-group join, new topics' leaders; reported, not measured),",
+        "  then the measured open loop, then the closed loop",
         "",
-        "| target | mode | accepted | accepted/s | p50 ms | p99 ms | max ms | status codes |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| target | round | mode | accepted | accepted/s | p50 ms | p95 ms | p99 ms | max ms "
+        "| status codes | load avg before |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
-    for name in ("intake", "bare"):
-        for mode, label in (
-            ("closed", f"closed loop, {args.concurrency} in flight"),
-            ("open", f"open loop, {args.rate:g}/s offered"),
-        ):
-            r = results[name][mode]
+    modes = (
+        ("warmup", f"warm-up, open {args.rate:g}/s (excluded)"),
+        ("open", f"open loop, {args.rate:g}/s offered"),
+        ("closed", f"closed loop, {args.concurrency} in flight"),
+    )
+    for name, round_, result in runs:
+        for mode, label in modes:
+            r = result[mode]
             lines.append(
-                f"| {name} | {label} | {r['ok']} | {r['per_s']} | {r['p50_ms']} | {r['p99_ms']} "
-                f"| {r['max_ms']} | {r['codes']} |"
+                f"| {name} | {round_} | {label} | {r['ok']} | {r['per_s']} | {r['p50_ms']} "
+                f"| {r['p95_ms']} | {r['p99_ms']} | {r['max_ms']} | {r['codes']} | {r['load']} |"
             )
+    lines += ["", *phase_table(runs, args), "", *medians(runs)]
     lines += [
-        "",
-        f"- intake / bare throughput (closed loop): **{ratio:.0%}**",
         f"- raw aiokafka, acks=all, idempotent, linger 2 ms, {args.raw_size}-byte values: "
         f"{raw['batched_per_s']} msg/s pipelined; one at a time p50 {raw['single_p50_ms']} ms, "
         f"p99 {raw['single_p99_ms']} ms",
@@ -305,34 +418,91 @@ def report(args: argparse.Namespace, results: dict[str, Any], command: str) -> s
     return "\n".join(lines)
 
 
-def orchestrate(args: argparse.Namespace) -> None:
-    namespace = "bench" + uuid4().hex[:8]
-    intake_port, bare_port = free_port(), free_port()
-    servers = {"intake": start_intake(namespace, intake_port), "bare": start_bare(bare_port)}
-    urls = {"intake": f"http://127.0.0.1:{intake_port}", "bare": f"http://127.0.0.1:{bare_port}"}
+def phase_table(runs: list[tuple[str, int, dict[str, Any]]], args: argparse.Namespace) -> list[str]:
+    """Where the time went (Server-Timing), for every run that reported it."""
+    lines = [
+        f"Phases of the measured open loop ({args.rate:g}/s), p50 / p95 / p99 ms: `number` waits",
+        "for a case number, `kafka` for the acks=all acknowledgement, `app` is the whole request",
+        "inside the server's ASGI app, `outside app` is the client's latency minus `app`",
+        "(accepting and reading the request, CPU taken by other processes, the generator):",
+        "",
+        "| target | round | number | kafka | app | outside app |",
+        "| --- | ---: | --- | --- | --- | --- |",
+    ]
+    for name, round_, result in runs:
+        phases = result["open"].get("phases")
+        if phases:
+            cells = " | ".join(" / ".join(str(v) for v in phases[k]) for k in phases)
+            lines.append(f"| {name} | {round_} | {cells} |")
+    return lines
+
+
+def medians(runs: list[tuple[str, int, dict[str, Any]]]) -> list[str]:
+    """Median over rounds of the open-loop p99 and the closed-loop rate, per target."""
+    lines = []
+    for name in dict.fromkeys(n for n, _, _ in runs):
+        mine = [r for n, _, r in runs if n == name]
+        p99 = statistics.median(r["open"]["p99_ms"] for r in mine)
+        rate = statistics.median(r["closed"]["per_s"] for r in mine)
+        lines.append(
+            f"- {name}: median over {len(mine)} round(s): open-loop p99 **{p99} ms**, "
+            f"closed loop **{rate} accepted/s**"
+        )
+    bare = [r["closed"]["per_s"] for n, _, r in runs if n == "bare"]
+    ours = [r["closed"]["per_s"] for n, _, r in runs if n == "intake"]
+    if bare and ours and bare[0]:
+        ratio = statistics.median(ours) / bare[0]
+        lines.append(f"- intake / bare throughput (closed loop): **{ratio:.0%}**")
+    return lines
+
+
+def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Warm up, then the open loop, then the closed loop, against one running server."""
+    run_generator(url, "closed", argparse.Namespace(**{**vars(args), "count": 300}))
     results: dict[str, Any] = {}
-    try:
-        for url in urls.values():
+    for mode, settings in (
+        ("warmup", {"seconds": args.warmup}),
+        ("open", {}),
+        ("closed", {}),
+    ):
+        before = load()
+        mode_of = "closed" if mode == "closed" else "open"
+        results[mode] = run_generator(
+            url, mode_of, argparse.Namespace(**{**vars(args), **settings})
+        )
+        results[mode]["load"] = before
+    return results
+
+
+def orchestrate(args: argparse.Namespace) -> None:
+    targets: dict[str, Any] = {}
+    if args.baseline:
+        targets["intake (baseline)"] = lambda port: start_intake(port, args.baseline)
+    targets["intake"] = start_intake
+    plan = [(name, n) for n in range(1, args.rounds + 1) for name in targets]
+    plan.append(("bare", 1))
+    targets["bare"] = start_bare
+    runs: list[tuple[str, int, dict[str, Any]]] = []
+    for name, round_ in plan:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = targets[name](port)
+        try:
             wait_ready(url)
-        print("servers ready", flush=True)
-        for name, url in urls.items():
-            run_generator(
-                url, "closed", argparse.Namespace(**{**vars(args), "count": 300})
-            )  # warm-up
-            results[name] = {
-                "closed": run_generator(url, "closed", args),
-                "open": run_generator(url, "open", args),
-            }
-            print(name, json.dumps(results[name]), flush=True)
-    finally:
-        for process in servers.values():
-            stop(process)
-    results["raw_kafka"] = asyncio.run(raw_kafka(args.raw_count, args.raw_size))
-    print("raw_kafka", json.dumps(results["raw_kafka"]))
+            runs.append((name, round_, measure(url, args)))
+        finally:
+            stop(server)
+        print(name, round_, json.dumps(runs[-1][2]), flush=True)
+    raw = asyncio.run(raw_kafka(args.raw_count, args.raw_size))
+    print("raw_kafka", json.dumps(raw))
+    asyncio.run(clean_up(NAMESPACE))
     command = "uv run python bench/intake_load.py " + " ".join(sys.argv[1:])
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(report(args, results, command.strip()), encoding="utf-8")
-    print(f"wrote {OUT}")
+    if args.output:
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        text = report(args, {"runs": runs, "raw_kafka": raw}, command.strip())
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {out}")
 
 
 def main() -> None:
@@ -345,6 +515,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--raw-count", type=int, default=20000)
     parser.add_argument("--raw-size", type=int, default=900)
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds of open-loop warm-up")
+    parser.add_argument(
+        "--baseline", metavar="DIR", help="also measure the intake package found under DIR"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of each intake target")
+    parser.add_argument("--output", default=str(OUT), help="report file; empty: none")
     args = parser.parse_args()
     if args.generate:
         args.url = args.generate

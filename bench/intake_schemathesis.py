@@ -1,13 +1,15 @@
 """Schemathesis against intake's OpenAPI: no 5xx and no response-schema violations.
 
 Starts `python -m intake` as a real process on the local stack (unique namespace and database,
-free port, the seed directory), then runs the schemathesis CLI as Zack Morris (an authorized
-Bayside contact) with bounded examples per operation, and prints the CLI's summary.
+free port, the seed directory; deleted at the end), then runs the schemathesis CLI as Zack
+Morris (an authorized Bayside contact) with bounded examples per operation, and prints the
+CLI's summary.
 
     uv run python bench/intake_schemathesis.py --max-examples 40
 """
 
 import argparse
+import asyncio
 import os
 import socket
 import subprocess
@@ -17,6 +19,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import httpx
+from intake_load import clean_up
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "local-dev-only-zack-morris-token"
@@ -29,8 +32,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_intake(port: int) -> subprocess.Popen[bytes]:
-    namespace = "st" + uuid4().hex[:8]
+def start_intake(port: int, namespace: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "TOPIC_NAMESPACE": namespace,
@@ -61,7 +63,8 @@ def main() -> int:
     args = parser.parse_args()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    intake = start_intake(port)
+    namespace = "st" + uuid4().hex[:8]
+    intake = start_intake(port, namespace)
     try:
         wait_ready(url)
         argv = ["schemathesis", "run", f"{url}/openapi.json", "--checks", CHECKS]
@@ -73,6 +76,7 @@ def main() -> int:
     finally:
         intake.terminate()
         intake.wait(timeout=20)
+        asyncio.run(clean_up(namespace))  # the shared broker slows with every partition left
 
 
 if __name__ == "__main__":

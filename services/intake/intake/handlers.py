@@ -6,7 +6,7 @@ from faststream.kafka import KafkaBroker
 
 from intake.store import CaseStore, case_document
 from shared.directory import DirectoryStore, subscribe_directory
-from shared.events import AnyCaseEvent, CaseSubmitted, StatusChanged
+from shared.events import AnyCaseEvent, CaseSubmitted, RecipientsChanged, StatusChanged
 from shared.kafka import consumer_options
 from shared.topics import Topics
 
@@ -23,8 +23,10 @@ def register(
 
     @broker.subscriber(topics.case_events, **consumer_options(group))  # type: ignore[untyped-decorator]
     async def on_case_event(event: AnyCaseEvent) -> None:
-        """Make sure each submitted case is recorded; keep the last known status."""
+        """Make sure each submitted case is recorded; keep the last known status and recipients."""
         if isinstance(event, CaseSubmitted):
             await cases().ensure(case_document(event))
         elif isinstance(event, StatusChanged):
             await cases().apply_status(event)
+        elif isinstance(event, RecipientsChanged):
+            await cases().apply_recipients(event)

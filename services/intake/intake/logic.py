@@ -94,6 +94,11 @@ class Unavailable(IntakeError):
     code = "unavailable"
 
 
+class InDoubt(Unavailable):
+    """Kafka received a send but did not confirm it (e.g. the broker timed out): it may be
+    recorded, so nothing it carried (a case number) may be handed out again."""
+
+
 def problem(field: str, rule: str, message: str) -> Problem:
     """Shorthand for a Problem."""
     return Problem(field=field, rule=rule, message=message)
@@ -359,6 +364,7 @@ class CaseState:
     status: Status
     closed_at: datetime | None = None
     recipients: tuple[str, ...] = ()
+    recipients_version: int = 0
 
 
 def check_visible(principal: Principal, case: CaseState | None, case_id: str) -> CaseState:
@@ -524,6 +530,7 @@ class NumberPool:
 
 
 KEYED_CASES = UUID("5b1d8c8e-2f0e-4a59-9a57-3f1f6f0c2d11")
+KEYED_POSTS = UUID("0f7e3c52-8a41-4d0e-b9b6-6c2f4e1d7a90")
 
 
 def keyed_case_id(principal: Principal, key: str | None) -> UUID | None:
@@ -533,3 +540,8 @@ def keyed_case_id(principal: Principal, key: str | None) -> UUID | None:
     the same case id and event id again, so no consumer can see two cases.
     """
     return uuid5(KEYED_CASES, f"{principal.kind}:{principal.id}:{key}") if key else None
+
+
+def keyed_post_id(principal: Principal, key: str | None) -> UUID | None:
+    """The post id an Idempotency-Key stands for, so a re-run publishes the same event ids."""
+    return uuid5(KEYED_POSTS, f"{principal.kind}:{principal.id}:{key}") if key else None

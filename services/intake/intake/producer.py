@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from intake.logic import Unavailable, problem
+from intake.logic import InDoubt, Unavailable, problem
 from shared.messages import Message
 
 log = logging.getLogger("intake.producer")
@@ -19,9 +19,12 @@ class EventPublisher:
 
     Idempotence is off on purpose: aiokafka's idempotent producer retries an unacknowledged
     batch forever and may deliver it after the client was told 503. Without it, a batch not
-    acknowledged within `timeout_ms` is expired and dropped by the client, so every failure
-    this class reports is final. acks=all still waits for every in-sync replica; a retry that
-    duplicates a batch whose ack was lost is absorbed by consumers' event_id dedupe.
+    acknowledged within `timeout_ms` is expired and dropped by the client. A batch refused
+    before it was sent is certainly not recorded (Unavailable); one the broker answered with
+    an error such as RequestTimedOut may have been appended all the same (InDoubt: measured
+    under heavy load, such events did appear). acks=all still waits for every in-sync
+    replica; a retry that duplicates a batch whose ack was lost is absorbed by consumers'
+    event_id dedupe.
     """
 
     def __init__(self, bootstrap: str, client_id: str, timeout_ms: int, linger_ms: int) -> None:
@@ -67,17 +70,37 @@ class EventPublisher:
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             log.warning("publish to %s failed: %r", topic, errors[0])
+            if any(isinstance(e, _Unconfirmed) for e in errors):
+                raise _in_doubt(str(errors[0])) from errors[0]
             raise _unavailable(str(errors[0])) from errors[0]
 
     async def _send(self, topic: str, key: str, message: Message) -> None:
         assert self._producer is not None
+        value = message.model_dump_json().encode()
         try:
-            value = message.model_dump_json().encode()
-            # Awaited to completion: the client resolves it only when acked or finally dropped.
             delivery = await self._producer.send(topic, value, key=key.encode(), headers=HEADERS)
-            await delivery
-        except KafkaError as exc:
+        except KafkaError as exc:  # refused before it left the client: certainly not recorded
             raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
+        try:
+            # Awaited to completion: the client resolves it only when acked or finally dropped.
+            await delivery
+        except KafkaError as exc:  # e.g. a broker-side RequestTimedOut: the append may stand
+            raise _Unconfirmed(f"{type(exc).__name__}: {exc}") from exc
+
+
+class _Unconfirmed(ConnectionError):
+    """A send that reached the client's sender but was never acknowledged."""
+
+
+def _in_doubt(reason: str) -> InDoubt:
+    return InDoubt(
+        problem(
+            "kafka",
+            "acknowledged",
+            f"the event store did not confirm the request ({reason}); it may still have been "
+            "recorded: retry later with the same Idempotency-Key",
+        )
+    )
 
 
 def _unavailable(reason: str) -> Unavailable:

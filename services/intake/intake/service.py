@@ -1,8 +1,9 @@
 """Intake's use cases: check, publish (acknowledged), then record; api.py only translates HTTP."""
 
 import asyncio
+import hashlib
+import logging
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -11,7 +12,7 @@ from uuid import UUID, uuid4, uuid5
 from zoneinfo import ZoneInfo
 
 from intake import logic
-from intake.logic import CaseState, Invalid, Unavailable, problem
+from intake.logic import CaseState, InDoubt, Invalid, Unavailable, problem
 from intake.models import (
     COMMON_FIELDS,
     AttachmentPublic,
@@ -25,12 +26,14 @@ from intake.models import (
 from intake.producer import EventPublisher
 from intake.settings import Settings
 from intake.store import (
+    CHUNK,
     AttachmentStore,
     CaseStore,
     CounterStore,
     IdempotencyStore,
     case_document,
 )
+from intake.timing import phase
 from shared.cases import DETAILS_BY_TYPE, Details
 from shared.commands import CloseCase, ReopenCase
 from shared.directory import DirectoryStore, Principal
@@ -41,8 +44,12 @@ from shared.mongo import Document
 from shared.topics import Topics
 from shared.workflow import DEFAULT_TIME_ZONE
 
+log = logging.getLogger("intake.service")
 ACCOUNT_CACHE_SECONDS = 60.0
+RECIPIENT_ATTEMPTS = 20
+RECIPIENT_RETRY_SECONDS = 0.05
 Answer = tuple[int, Any]
+Change = tuple[list[str], list[str]]
 
 
 @dataclass(frozen=True)
@@ -68,9 +75,7 @@ class Intake:
     attachments: AttachmentStore
     publisher: EventPublisher
     _zones: dict[str, tuple[float, str]] = field(default_factory=dict)
-    _locks: defaultdict[str, asyncio.Lock] = field(
-        default_factory=lambda: defaultdict(asyncio.Lock)
-    )
+    _zone_lookups: dict[str, "asyncio.Task[str]"] = field(default_factory=dict)
 
     # --- idempotency ------------------------------------------------------------------
 
@@ -107,6 +112,7 @@ class Intake:
         as it stands instead of being submitted again.
         """
         if case_id is not None and (known := await self.cases.document(str(case_id))):
+            await self._confirm(known)
             return 201, _known_case_public(known).model_dump(mode="json")
         logic.check_can_submit(principal)
         account_id = logic.choose_account(principal, body.account_id)
@@ -118,10 +124,18 @@ class Intake:
         )
         await self._check_dates(account_id, details, body.due_date)
         event = await self._publish_case(
-            principal, body, account_id, contact_id, details, case_id or uuid4()
+            principal, body, account_id, contact_id, details, case_id or uuid4(), case_id
         )
         self.cases.insert_behind(case_document(event))
         return 201, _case_public(event).model_dump(mode="json")
+
+    async def _confirm(self, known: Document) -> None:
+        """Re-send a keyed case's event whose first send was never confirmed."""
+        if "unconfirmed" not in known:
+            return
+        event = CaseSubmitted.model_validate(known["unconfirmed"])
+        await self.publisher.publish(self.topics.case_events, str(event.case_id), [event])
+        await self.cases.confirmed(str(event.case_id))
 
     async def _case_contact(self, principal: Principal, account_id: str, wanted: str | None) -> str:
         if wanted is None and principal.is_staff:
@@ -145,8 +159,10 @@ class Intake:
         contact_id: str,
         details: Any,
         case_id: UUID,
+        keyed: UUID | None,
     ) -> CaseSubmitted:
-        number = await self.counters.take()
+        with phase("number"):
+            number = await self.counters.take()
         event = CaseSubmitted(
             event_id=uuid5(case_id, "case.submitted"),
             case_id=case_id,
@@ -161,21 +177,44 @@ class Intake:
             details=details,
         )
         try:
-            await self.publisher.publish(self.topics.case_events, str(event.case_id), [event])
+            with phase("kafka"):
+                await self.publisher.publish(self.topics.case_events, str(event.case_id), [event])
+        except InDoubt:
+            # The event may stand: its number is never handed out again, and a keyed retry
+            # re-sends this very event (same id, same number) instead of making another.
+            if keyed is not None:
+                self.cases.insert_behind(case_document(event, unconfirmed=True))
+            raise
         except Unavailable:
             self.counters.give_back(number)  # nothing was accepted: the number is reused
             raise
         return event
 
     async def time_zone(self, account_id: str) -> str:
-        """The district's time zone (cached briefly: it is on the submit path)."""
+        """The district's time zone, cached: it is on the submit path.
+
+        One lookup per district at a time; once an entry expires it is still served while that
+        lookup refreshes it, so requests never queue behind the shared Mongo server.
+        """
         cached = self._zones.get(account_id)
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
-        account = await self.directory.account(account_id)
-        zone = account.time_zone if account else DEFAULT_TIME_ZONE
-        self._zones[account_id] = (time.monotonic() + ACCOUNT_CACHE_SECONDS, zone)
-        return zone
+        if cached is None or cached[0] <= time.monotonic():
+            lookup = self._zone_lookups.get(account_id)
+            if lookup is None:
+                lookup = asyncio.create_task(self._look_up_zone(account_id))
+                lookup.add_done_callback(_retrieved)
+                self._zone_lookups[account_id] = lookup
+            if cached is None:
+                return await asyncio.shield(lookup)
+        return cached[1]
+
+    async def _look_up_zone(self, account_id: str) -> str:
+        try:
+            account = await self.directory.account(account_id)
+            zone = account.time_zone if account else DEFAULT_TIME_ZONE
+            self._zones[account_id] = (time.monotonic() + ACCOUNT_CACHE_SECONDS, zone)
+            return zone
+        finally:
+            self._zone_lookups.pop(account_id, None)
 
     # --- cases the caller can see -----------------------------------------------------
 
@@ -186,7 +225,29 @@ class Intake:
     # --- posts and attachments --------------------------------------------------------
 
     async def add_post(
-        self, principal: Principal, case_id: UUID, body: str, files: list[Upload]
+        self,
+        principal: Principal,
+        case_id: UUID,
+        body: str,
+        files: list[Upload],
+        key: str | None = None,
+    ) -> Answer:
+        """Post once per Idempotency-Key: a retry gets the first answer and adds nothing."""
+        request = {
+            "path": f"/cases/{case_id}/posts",
+            "body": body,
+            "files": [_file_print(f) for f in files] if key else [],
+        }
+        post_id = logic.keyed_post_id(principal, key) or uuid4()
+
+        async def run() -> Answer:
+            post = await self._post(principal, case_id, body, files, post_id)
+            return 201, post.model_dump(mode="json")
+
+        return await self.idempotent(principal, key, request, run)
+
+    async def _post(
+        self, principal: Principal, case_id: UUID, body: str, files: list[Upload], post_id: UUID
     ) -> PostPublic:
         """Sanitize, store the files, publish PostAdded and AttachmentAdded, then show them."""
         await self.visible(principal, case_id)
@@ -196,9 +257,9 @@ class Intake:
             logic.check_file_size(index, upload.size, self.settings.max_attachment_bytes)
         clean, text = logic.sanitize_html(body)
         logic.check_post(principal, text, clean, len(files))
-        post_id = uuid4()
         refs = [await self._store(principal, case_id, post_id, f) for f in files]
         post = PostAdded(
+            event_id=uuid5(post_id, "post.added"),
             case_id=case_id,
             post_id=post_id,
             author=principal.actor,
@@ -222,13 +283,20 @@ class Intake:
     async def _publish_post(self, post: PostAdded, refs: list[AttachmentRef]) -> None:
         added: list[Message] = [
             AttachmentAdded(
-                case_id=post.case_id, attachment=r, post_id=post.post_id, author=post.author
+                event_id=uuid5(post.post_id, f"attachment.added:{index}"),
+                case_id=post.case_id,
+                attachment=r,
+                post_id=post.post_id,
+                author=post.author,
             )
-            for r in refs
+            for index, r in enumerate(refs)
         ]
         ids = [r.attachment_id for r in refs]
         try:
             await self.publisher.publish(self.topics.case_events, str(post.case_id), [post, *added])
+        except InDoubt:
+            await self.attachments.publish(ids)  # the post may stand: keep what it refers to
+            raise
         except Unavailable:
             await self.attachments.discard(ids)
             raise
@@ -289,25 +357,51 @@ class Intake:
         """Add contacts under the seeds' rules and publish the full list."""
         contacts = {c: await self.directory.contact(c) for c in dict.fromkeys(wanted)}
         known = {c: contact for c, contact in contacts.items() if contact is not None}
-        async with self._locks[str(case_id)]:
-            case = await self.visible(principal, case_id)
-            added = logic.recipients_to_add(principal, case, wanted, known)
-            return await self._change(principal, case, added, [])
+
+        def decide(case: CaseState) -> Change:
+            return logic.recipients_to_add(principal, case, wanted, known), []
+
+        return await self._change_recipients(principal, case_id, decide)
 
     async def remove_recipients(
         self, principal: Principal, case_id: UUID, wanted: list[str]
     ) -> RecipientsPublic:
         """Remove contacts (never the owner) and publish the full list."""
-        async with self._locks[str(case_id)]:
+
+        def decide(case: CaseState) -> Change:
+            return [], logic.recipients_to_remove(principal, case, wanted)
+
+        return await self._change_recipients(principal, case_id, decide)
+
+    async def _change_recipients(
+        self, principal: Principal, case_id: UUID, decide: Callable[[CaseState], Change]
+    ) -> RecipientsPublic:
+        """Decide on the latest list and publish, one change at a time across replicas."""
+        for _ in range(RECIPIENT_ATTEMPTS):
             case = await self.visible(principal, case_id)
-            removed = logic.recipients_to_remove(principal, case, wanted)
-            return await self._change(principal, case, [], removed)
+            added, removed = decide(case)
+            if not added and not removed:
+                return await self._recipients_public(case)
+            lease = uuid4().hex
+            if await self.cases.claim_recipients(case.case_id, case.recipients_version, lease):
+                return await self._change(principal, case, added, removed, lease)
+            await asyncio.sleep(RECIPIENT_RETRY_SECONDS)  # another change went first: re-decide
+        raise logic.Conflict(
+            problem(
+                "contact_ids",
+                "concurrent_change",
+                "the case's recipients are being changed by another request; retry shortly",
+            )
+        )
 
     async def _change(
-        self, principal: Principal, case: CaseState, added: list[str], removed: list[str]
+        self,
+        principal: Principal,
+        case: CaseState,
+        added: list[str],
+        removed: list[str],
+        lease: str,
     ) -> RecipientsPublic:
-        if not added and not removed:
-            return await self._recipients_public(case)
         after = logic.apply_change(case.recipients, added, removed)
         event = RecipientsChanged(
             case_id=UUID(case.case_id),
@@ -316,8 +410,14 @@ class Intake:
             recipients=after,
             actor=principal.actor,
         )
-        await self.publisher.publish(self.topics.case_events, case.case_id, [event])
-        await self.cases.set_recipients(case.case_id, after)
+        try:
+            await self.publisher.publish(self.topics.case_events, case.case_id, [event])
+        except InDoubt:
+            raise  # the lease expires; intake's consumer records the change if it stands
+        except Unavailable:
+            await self.cases.release_recipients(case.case_id, lease)
+            raise
+        await self.cases.commit_recipients(case.case_id, lease, after, event.occurred_at)
         return await self._recipients_public(
             CaseState(**{**case.__dict__, "recipients": tuple(after)})
         )
@@ -335,6 +435,21 @@ class Intake:
                 )
             )
         return RecipientsPublic(case_id=UUID(case.case_id), recipients=people)
+
+
+def _retrieved(task: "asyncio.Task[str]") -> None:
+    """A failed background refresh is only logged: the entry it refreshes is still served."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.warning("time-zone lookup failed: %r", exc)
+
+
+def _file_print(upload: Upload) -> dict[str, Any]:
+    """What tells one file from another in a retried post: its name, type and content hash."""
+    digest = hashlib.sha256()
+    while chunk := upload.file.read(CHUNK):
+        digest.update(chunk)
+    upload.file.seek(0)
+    return {"filename": upload.filename, "type": upload.declared_type, "sha256": digest.hexdigest()}
 
 
 def _replay(earlier: Document, fingerprint: str) -> Answer:

@@ -1,5 +1,6 @@
 """Fixtures for intake on the real stack: the app in-process, seed tokens, a topic reader."""
 
+import asyncio
 import json
 import socket
 import uuid
@@ -11,11 +12,14 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
+from pymongo import AsyncMongoClient
 
 from intake.app import create_app
 from intake.settings import REPO_SEED, Settings
 from shared import devstack
+from shared.directory import hash_token
 from shared.topics import Topics
 
 ZACK = "local-dev-only-zack-morris-token"  # Authorized Support, Bayside
@@ -98,9 +102,32 @@ def settings_for(stack: devstack.StackSettings, namespace: str, **extra: Any) ->
 
 
 @pytest.fixture(scope="session")
-def namespace() -> str:
-    """A topic namespace and database suffix private to this session."""
-    return "t" + uuid.uuid4().hex[:8]
+async def namespace(stack: devstack.StackSettings) -> AsyncIterator[str]:
+    """A topic namespace and database suffix private to this session, removed at its end.
+
+    The shared broker slows down with every partition left behind (its heap fills and full
+    collections stall every producer), so the session deletes what it created.
+    """
+    name = "t" + uuid.uuid4().hex[:8]
+    yield name
+    await forget_namespace(stack, name)
+
+
+async def forget_namespace(stack: devstack.StackSettings, name: str) -> None:
+    """Delete a namespace's topics and its intake database."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(f"{name}.")]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url)
+    try:
+        await mongo.drop_database(f"intake_{name}")
+    finally:
+        await mongo.close()
 
 
 @pytest.fixture(scope="session")
@@ -114,7 +141,22 @@ async def intake_app(intake_settings: Settings) -> AsyncIterator[FastAPI]:
     """Intake with its lifespan running against the real Kafka and Mongo."""
     app = create_app(intake_settings)
     async with app.router.lifespan_context(app):
+        await seeded(app)
         yield app
+
+
+async def seeded(app: FastAPI) -> None:
+    """Wait until the seed's tokens are projected from the directory topic.
+
+    Asked of the collection, not through auth: an early miss would be cached for 30 s.
+    """
+    tokens = app.state.intake.directory.tokens
+    wanted = {hash_token(t) for t in (ZACK, LISA, SCREECH, SLATER, SPICOLI, STAFF)}
+    for _ in range(600):
+        if await tokens.count_documents({"sha256": {"$in": sorted(wanted)}}) == len(wanted):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the directory seed never reached intake's store")
 
 
 @pytest.fixture(scope="session")

@@ -49,7 +49,7 @@ def urls(case_id: str, attachment_id: str) -> list[tuple[str, str]]:
     ]
 
 
-BODIES = {
+BODIES: dict[str, dict[str, Any]] = {
     "/posts": {"data": {"body": "hi"}},
     "/close": {"json": {}},
     "/reopen": {"json": {"details": "x"}},
@@ -61,7 +61,7 @@ async def test_other_district_gets_404_everywhere(
 ) -> None:
     """A Ridgemont contact gets 404 (never 403) for every URL of a Bayside case."""
     for method, url in urls(bayside_case["case_id"], bayside_case["attachment_id"]):
-        extra = next((v for k, v in BODIES.items() if url.endswith(k)), {})
+        extra: dict[str, Any] = next((v for k, v in BODIES.items() if url.endswith(k)), {})
         if url.endswith("/recipients") and method == "POST":
             extra = {"json": {"contact_ids": ["jeff-spicoli"]}}
         answer = await client.request(method, url, headers=kit.auth(kit.SPICOLI), **extra)

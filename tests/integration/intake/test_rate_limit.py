@@ -8,11 +8,9 @@ import httpx
 from intake.app import create_app
 
 
-async def test_over_the_rate_is_429_with_retry_after(stack: Any, kit: Any) -> None:
+async def test_over_the_rate_is_429_with_retry_after(stack: Any, namespace: str, kit: Any) -> None:
     """With a burst of 2 per token, the third quick request is refused with 429 and Retry-After."""
-    settings = kit.settings_for(
-        stack, "t" + uuid.uuid4().hex[:8], rate_per_second=0.5, rate_burst=2
-    )
+    settings = kit.settings_for(stack, namespace, rate_per_second=0.5, rate_burst=2)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

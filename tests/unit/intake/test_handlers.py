@@ -7,7 +7,7 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 
 from intake import handlers
 from shared.enums import ActorKind, Status
-from shared.events import CaseSubmitted, PostAdded, StatusChanged
+from shared.events import CaseSubmitted, PostAdded, RecipientsChanged, StatusChanged
 from shared.kafka import DeadLetterPolicy, make_broker
 from shared.messages import Actor
 from shared.settings import InfraSettings
@@ -23,12 +23,16 @@ class FakeCases:
     def __init__(self) -> None:
         self.ensured: list[str] = []
         self.statuses: list[tuple[str, Status]] = []
+        self.recipients: list[tuple[str, list[str]]] = []
 
     async def ensure(self, doc: dict[str, Any]) -> None:
         self.ensured.append(doc["_id"])
 
     async def apply_status(self, event: StatusChanged) -> None:
         self.statuses.append((str(event.case_id), event.to_status))
+
+    async def apply_recipients(self, event: RecipientsChanged) -> None:
+        self.recipients.append((str(event.case_id), event.recipients))
 
 
 def wired() -> tuple[KafkaBroker, FakeCases]:
@@ -72,6 +76,18 @@ async def test_case_submitted_is_recorded_and_status_applied() -> None:
     assert cases.statuses == [(str(event.case_id), Status.CLOSED)]
 
 
+async def test_recipients_changed_is_applied_to_the_record() -> None:
+    """A RecipientsChanged (e.g. from a replica that died before recording it) is applied."""
+    broker, cases = wired()
+    case_id = uuid4()
+    changed = RecipientsChanged(
+        case_id=case_id, added=["lisa"], removed=[], recipients=["zack", "lisa"], actor=STAFF
+    )
+    async with TestKafkaBroker(broker) as test:
+        await test.publish(changed.model_dump(mode="json"), topic=TOPICS.case_events)
+    assert cases.recipients == [(str(case_id), ["zack", "lisa"])]
+
+
 async def test_other_case_events_change_nothing() -> None:
     """A post or an unknown event type leaves the case store alone."""
     broker, cases = wired()
@@ -83,4 +99,4 @@ async def test_other_case_events_change_nothing() -> None:
         await test.publish(
             {"type": "case.from_the_future", "case_id": str(uuid4())}, topic=TOPICS.case_events
         )
-    assert (cases.ensured, cases.statuses) == ([], [])
+    assert (cases.ensured, cases.statuses, cases.recipients) == ([], [], [])

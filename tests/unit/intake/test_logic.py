@@ -255,3 +255,15 @@ def test_fingerprint_ignores_key_order() -> None:
     """The same body in another key order has the same fingerprint; another body does not."""
     assert logic.fingerprint({"a": 1, "b": 2}) == logic.fingerprint({"b": 2, "a": 1})
     assert logic.fingerprint({"a": 1}) != logic.fingerprint({"a": 2})
+
+
+def test_keyed_post_id_is_per_caller_and_key() -> None:
+    """The same caller and key always name one post; another key or caller another post."""
+    zack, lisa = contact_principal(), contact_principal().model_copy(update={"id": "lisa"})
+    assert logic.keyed_post_id(zack, "k1") == logic.keyed_post_id(zack, "k1")
+    assert logic.keyed_post_id(zack, "k1") not in (
+        logic.keyed_post_id(zack, "k2"),
+        logic.keyed_post_id(lisa, "k1"),
+        logic.keyed_case_id(zack, "k1"),
+    )
+    assert logic.keyed_post_id(zack, None) is None
