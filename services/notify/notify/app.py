@@ -9,7 +9,7 @@ from faststream.kafka.publisher.usecase import DefaultPublisher
 from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 
-from notify.delivery import DeadLetter, Delivery
+from notify.delivery import DeadLetter, Delivery, Leases
 from notify.handlers import Notifier, Poison, Timing, poison_to, register
 from notify.mailer import Mailer
 from notify.models import DeadMail
@@ -38,8 +38,15 @@ def mailer_of(settings: Settings) -> Mailer:
         sender=settings.mail_from,
         connections=settings.smtp_connections,
         timeout=settings.smtp_timeout,
+        data_timeout=settings.smtp_data_timeout,
         attempts=settings.smtp_attempts,
     )
+
+
+def leases_of(lease: timedelta) -> Leases:
+    """Renew three times per lease; wait for a claim held elsewhere a little over a lease."""
+    seconds = lease.total_seconds()
+    return Leases(renew_every=seconds / 3, patience=seconds * 4 / 3, poll=min(0.5, seconds / 10))
 
 
 def dead_letter_to(to_mail_dlq: DefaultPublisher) -> DeadLetter:
@@ -64,7 +71,8 @@ async def build(
     db = mongo[settings.mongo_database]
     parts = Parts()
     parts.directory = DirectoryStore(db)
-    sent = SentStore(db)
+    lease = timedelta(seconds=settings.claim_lease_seconds)
+    sent = SentStore(db, lease=lease)
     await parts.directory.ensure_indexes()
     await sent.ensure_indexes()
     parts.mailer = mailer_of(settings)
@@ -80,7 +88,9 @@ async def build(
         notices=NoticeStore(db),
         book=ContactBook(parts.directory),
         composer=Composer(Renderer(), sender),
-        delivery=Delivery(sent, parts.mailer, sink, registry),
+        delivery=Delivery(
+            sent, parts.mailer, sink, registry, leases_of(lease), 2 * settings.smtp_connections
+        ),
         timing=timing,
         poison=poison,
         concurrency=settings.case_concurrency,

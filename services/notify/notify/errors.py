@@ -16,6 +16,10 @@ class MailRejected(NotifyError):
         self.reason = reason
 
 
+class ClaimLost(NotifyError):
+    """Another sender took over this mail's claim (our lease ended); it sends the mail."""
+
+
 class MailDeferred(NotifyError, Transient):
     """The SMTP server cannot be reached now; the event is retried, nothing is committed."""
 

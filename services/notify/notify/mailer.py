@@ -2,29 +2,45 @@
 
 import asyncio
 import logging
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
 
 from aiosmtplib import (
     SMTP,
+    SMTPDataError,
     SMTPException,
     SMTPNotSupported,
     SMTPRecipientsRefused,
     SMTPResponseException,
+    SMTPServerDisconnected,
+    SMTPStatus,
 )
+from aiosmtplib.email import flatten_message
 
 from notify.errors import MailDeferred, MailRejected
 from notify.logic import Verdict, smtp_verdict
 
 log = logging.getLogger("notify.mailer")
 
+BeforeEnd = Callable[[], Awaitable[None]]
+"""Awaited after the message body is written and before the end-of-data dot, the server's
+point of no return; raising aborts the mail (the server discards data never terminated)."""
+
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
 
 class Transport(Protocol):
     """What delivery needs from a mailer (the real one or a test fake)."""
 
-    async def send(self, message: EmailMessage, recipient: str) -> None:
-        """Deliver `message` to `recipient`, or raise MailRejected / MailDeferred."""
+    async def send(
+        self, message: EmailMessage, recipient: str, before_end: BeforeEnd | None = None
+    ) -> None:
+        """Deliver `message` to `recipient`, awaiting `before_end` before each end of data;
+        raise MailRejected / MailDeferred, or what `before_end` raised."""
         ...
 
 
@@ -39,11 +55,13 @@ class Mailer:
         sender: str,
         connections: int = 4,
         timeout: float = 10.0,
+        data_timeout: float = 120.0,
         attempts: int = 3,
         base_delay: float = 0.2,
         max_delay: float = 2.0,
     ) -> None:
         self.sender = sender
+        self.data_timeout = data_timeout
         self.attempts = attempts
         self.base_delay, self.max_delay = base_delay, max_delay
         self._all = [self._client(host, port, timeout) for _ in range(connections)]
@@ -55,12 +73,14 @@ class Mailer:
     def _client(host: str, port: int, timeout: float) -> SMTP:
         return SMTP(hostname=host, port=port, timeout=timeout, start_tls=False, use_tls=False)
 
-    async def send(self, message: EmailMessage, recipient: str) -> None:
+    async def send(
+        self, message: EmailMessage, recipient: str, before_end: BeforeEnd | None = None
+    ) -> None:
         """Send with bounded retries; 5xx raises MailRejected at once, a dead server
         MailDeferred after the last attempt, a 4xx that persists MailRejected."""
         failure = Failure(Verdict.DROP_CONNECTION, None, "not tried")
         for attempt in range(1, self.attempts + 1):
-            outcome = await self._attempt(message, recipient)
+            outcome = await self._attempt(message, recipient, before_end or _nothing)
             if outcome is None:
                 return
             failure = outcome
@@ -73,12 +93,14 @@ class Mailer:
             raise MailRejected(failure.code, reason)
         raise MailDeferred(f"SMTP unavailable after {self.attempts} attempts: {failure.text}")
 
-    async def _attempt(self, message: EmailMessage, recipient: str) -> "Failure | None":
+    async def _attempt(
+        self, message: EmailMessage, recipient: str, before_end: BeforeEnd
+    ) -> "Failure | None":
         client = await self._idle.get()
         try:
             if not client.is_connected:
                 await client.connect()
-            await client.send_message(message, sender=self.sender, recipients=[recipient])
+            await self._transaction(client, message, recipient, before_end)
             return None
         except (SMTPException, OSError) as exc:
             failure = classify(exc)
@@ -86,8 +108,28 @@ class Mailer:
                 client.close()  # reconnect on next use
             log.warning("smtp attempt to %s failed: %s", recipient, failure.text)
             return failure
+        except BaseException:
+            client.close()  # mid-DATA: dropping the session makes the server discard the mail
+            raise
         finally:
             self._idle.put_nowait(client)
+
+    async def _transaction(
+        self, client: SMTP, message: EmailMessage, recipient: str, before_end: BeforeEnd
+    ) -> None:
+        """MAIL, RCPT, DATA and the body, then `before_end`, then the dot and its reply."""
+        eight_bit = client.supports_extension("8BITMIME")
+        body = _data_of(flatten_message(message, cte_type="8bit" if eight_bit else "7bit"))
+        try:
+            await client.mail(self.sender, options=["BODY=8BITMIME"] if eight_bit else [])
+            await client.rcpt(recipient)
+            start = await client.execute_command(b"DATA")
+            if start.code != SMTPStatus.start_input:
+                raise SMTPDataError(start.code, start.message)
+        except SMTPResponseException:
+            await _reset(client)
+            raise
+        await _finish(client, body, before_end, self.data_timeout)
 
     async def aclose(self) -> None:
         """Say goodbye on every open session."""
@@ -97,6 +139,40 @@ class Mailer:
                     await client.quit()
                 except (SMTPException, OSError):
                     client.close()
+
+
+async def _finish(client: SMTP, body: bytes, before_end: BeforeEnd, wait: float) -> None:
+    """Body, `before_end`, dot; the reply to the dot gets its own long timeout (RFC 5321
+    4.5.3.2.6 says 10 minutes): giving up on a slow server's 250 would send the mail twice."""
+    protocol = client.protocol
+    if protocol is None:
+        raise SMTPServerDisconnected("connection lost before the message body")
+    protocol.write(body)
+    await before_end()
+    protocol.write(b".\r\n")
+    reply = await protocol.read_response(timeout=wait)
+    if reply.code != SMTPStatus.completed:
+        raise SMTPDataError(reply.code, reply.message)
+
+
+def _data_of(flat: bytes) -> bytes:
+    """The message as DATA carries it: CRLF line ends, leading dots doubled, no final dot."""
+    text = _LINE_END.sub(b"\r\n", flat)
+    if not text.endswith(b"\r\n"):
+        text += b"\r\n"
+    return _LEADING_DOT.sub(b"..", text)
+
+
+async def _reset(client: SMTP) -> None:
+    """RSET after a refusal, so the kept-open session starts the next mail clean."""
+    try:
+        await client.rset()
+    except (SMTPException, OSError):
+        client.close()
+
+
+async def _nothing() -> None:
+    return None
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,15 @@
 """`python -m notify replay-dlq`: send dead-lettered mail again; the sent log stops doubles."""
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from notify.errors import MailDeferred, MailRejected
+from notify.delivery import fence
+from notify.errors import ClaimLost, MailDeferred, MailRejected
 from notify.mailer import Transport
 from notify.models import DeadMail, Mail
 from notify.store import SentStatus
@@ -89,6 +91,10 @@ class ReplayLog(Protocol):
         """Take the mail back for sending; False when it was sent meanwhile."""
         ...
 
+    async def begin_data(self, keys: list[str]) -> set[str]:
+        """Record that these mails' end of data may go out; the keys still ours."""
+        ...
+
     async def mark(self, keys: list[str], status: SentStatus, reason: str = "") -> None:
         """Set the status of these keys."""
         ...
@@ -104,8 +110,8 @@ async def replay(dead: list[DeadMail], sent: ReplayLog, transport: Transport) ->
             report.already_sent += 1
             continue
         try:
-            await transport.send(mail.message, mail.recipient)
-        except (MailRejected, MailDeferred) as exc:
+            await transport.send(mail.message, mail.recipient, fence(_one(sent), mail, _doubt))
+        except (MailRejected, MailDeferred, ClaimLost) as exc:
             await sent.mark([mail.key], SentStatus.DEAD, str(exc))
             report.failed += 1
             log.error("replay of %s to %s failed: %s", mail.message_id, mail.recipient, exc)
@@ -113,3 +119,14 @@ async def replay(dead: list[DeadMail], sent: ReplayLog, transport: Transport) ->
         await sent.mark([mail.key], SentStatus.SENT)
         report.delivered += 1
     return report
+
+
+def _one(sent: ReplayLog) -> Callable[[str], Awaitable[bool]]:
+    async def begin_data(key: str) -> bool:
+        return key in await sent.begin_data([key])
+
+    return begin_data
+
+
+def _doubt(mail: Mail) -> None:
+    log.warning("in-doubt resend of %s to %s (same Message-ID)", mail.message_id, mail.recipient)

@@ -35,6 +35,11 @@ class Settings(ServiceSettings):
     smtp_timeout: float = Field(
         10.0, validation_alias=AliasChoices("NOTIFY_SMTP_TIMEOUT", "smtp_timeout")
     )
+    smtp_data_timeout: float = Field(
+        120.0,
+        validation_alias=AliasChoices("NOTIFY_SMTP_DATA_TIMEOUT", "smtp_data_timeout"),
+        description="Wait for the reply to the end of data: a slow server's mail is in doubt.",
+    )
     smtp_attempts: int = Field(
         3,
         ge=1,
@@ -62,4 +67,10 @@ class Settings(ServiceSettings):
         ge=1,
         validation_alias=AliasChoices("NOTIFY_CASE_CONCURRENCY", "case_concurrency"),
         description="Cases of one batch worked on at once (each case's events stay in order).",
+    )
+    claim_lease_seconds: float = Field(
+        15.0,
+        gt=0,
+        validation_alias=AliasChoices("NOTIFY_CLAIM_LEASE_SECONDS", "claim_lease_seconds"),
+        description="How long a mail's claim outlives its sender; renewed every third of it.",
     )

@@ -1,13 +1,16 @@
 """Mongo access of notify: case views, the sent-mail log, mailed notices, a cached directory."""
 
 import asyncio
+import os
+import socket
 import time
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from pymongo import ReplaceOne
+from pymongo import ReplaceOne, UpdateMany
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -24,9 +27,15 @@ _DUPLICATE_KEY = 11000
 class SentStatus(StrEnum):
     """Life of one (event, recipient) mail in the sent log."""
 
-    SENDING = "sending"
+    SENDING = "sending"  # claimed; the end of its data has not been sent: safe to send again
+    DATA = "data"  # the end-of-data dot may have reached the server: in doubt until SENT
     SENT = "sent"
     DEAD = "dead"
+
+
+ACTIVE = [SentStatus.SENDING.value, SentStatus.DATA.value]
+DEFAULT_LEASE = timedelta(seconds=15)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class CaseStore:
@@ -95,42 +104,105 @@ class Directory(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Claims:
+    """What a claim got: mails to send now, and mails a live sender elsewhere holds."""
+
+    mine: list[Mail] = field(default_factory=list)
+    held: list[Mail] = field(default_factory=list)
+    resumed: list[Mail] = field(default_factory=list)  # of mine: taken over before DATA
+    in_doubt: list[Mail] = field(default_factory=list)  # of mine: taken over after DATA
+
+
 class SentLog(Protocol):
     """The sent-mail log as delivery uses it (Mongo here, a dict in unit tests)."""
 
-    async def claim(self, mails: list[Mail]) -> list[Mail]:
-        """Record mails as sending; return those to send now."""
+    async def claim(self, mails: list[Mail]) -> Claims:
+        """Claim new mails and expired claims for this sender; report the ones held."""
+        ...
+
+    async def advance(self, data: list[str], sent: list[str]) -> set[str]:
+        """`data` on the keys of `data` still ours, `sent` on those of `sent`; the ours."""
         ...
 
     async def mark(self, keys: list[str], status: SentStatus, reason: str = "") -> None:
         """Set the status of these keys."""
         ...
 
+    async def renew(self, keys: list[str]) -> None:
+        """Extend this sender's leases on these keys."""
+        ...
+
+    async def release(self, keys: list[str]) -> None:
+        """Let any sender take these claims of ours over at once (their send was given up)."""
+        ...
+
 
 class SentStore:
-    """`sent_mail`: one document per (event, recipient), the dedupe of every send."""
+    """`sent_mail`: one document per (event, recipient), the dedupe of every send.
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    A claim belongs to one sender (`owner`, a process instance) until its lease ends; the
+    owner renews it while sending, so only a sender that stopped loses its claims."""
+
+    def __init__(
+        self, db: AsyncDatabase[Document], owner: str = "", lease: timedelta = DEFAULT_LEASE
+    ) -> None:
         self.collection = db["sent_mail"]
+        self.owner = owner or f"{socket.gethostname()}/{os.getpid()}/{uuid4().hex[:8]}"
+        self.lease = lease
 
     async def ensure_indexes(self) -> None:
         """Status lookups (in-doubt mails after a crash) use this index."""
         await self.collection.create_index("status")
 
-    async def claim(self, mails: list[Mail]) -> list[Mail]:
-        """Write `sending` records in one round trip; new mails are returned, and so are
-        mails a crashed process left `sending` (in doubt: sent again, same Message-ID)."""
+    async def claim(self, mails: list[Mail]) -> Claims:
+        """Insert new claims in one round trip; for mails already recorded, take over the
+        claims whose lease ended (or that are ours) in one more, and read the outcome."""
         if not mails:
-            return []
+            return Claims()
         try:
-            await self.collection.insert_many([_sending(m) for m in mails], ordered=False)
-            return mails
+            await self.collection.insert_many([self._claimed(m) for m in mails], ordered=False)
+            return Claims(mine=mails)
         except BulkWriteError as exc:
             seen = _duplicate_indexes(exc)
         fresh = [m for i, m in enumerate(mails) if i not in seen]
         again = [mails[i] for i in sorted(seen)]
-        statuses = await self.statuses([m.key for m in again])
-        return fresh + [m for m in again if statuses.get(m.key) == SentStatus.SENDING]
+        docs = await self._take_over([m.key for m in again])
+        return _sorted(fresh, again, docs, self.owner)
+
+    async def _take_over(self, keys: list[str]) -> dict[str, Document]:
+        now = utcnow()
+        ended = [{"lease_until": {"$lt": now}}, {"lease_until": None}, {"owner": self.owner}]
+        await self.collection.update_many(
+            {"_id": {"$in": keys}, "status": {"$in": ACTIVE}, "$or": ended},
+            {"$set": {"owner": self.owner, "lease_until": now + self.lease, "taken_at": now}},
+        )
+        cursor = self.collection.find({"_id": {"$in": keys}}, {"status": 1, "owner": 1})
+        return {doc["_id"]: doc async for doc in cursor}
+
+    async def begin_data(self, keys: list[str]) -> set[str]:
+        """The fence before the end-of-data dot: `data` made durable on the keys whose claim
+        is still ours (a sender whose lease was taken over must not finish the mail)."""
+        return await self.advance(keys, [])
+
+    async def advance(self, data: list[str], sent: list[str]) -> set[str]:
+        """In one round trip, `data` on the keys of `data` whose claim is still ours and `sent`
+        on the keys of `sent`; returns the keys of `data` that were ours."""
+        now = utcnow()
+        ours: Document = {"_id": {"$in": data}, "owner": self.owner, "status": {"$in": ACTIVE}}
+        until = now + self.lease
+        data_set = {"status": SentStatus.DATA.value, "data_at": now, "lease_until": until}
+        sent_set = {"status": SentStatus.SENT.value, "updated_at": now, "reason": ""}
+        writes = [UpdateMany(ours, {"$set": data_set})] if data else []
+        if sent:
+            writes.append(UpdateMany({"_id": {"$in": sent}}, {"$set": sent_set}))
+        if not writes:
+            return set()
+        done = await self.collection.bulk_write(writes)
+        if done.matched_count == len(data) + len(sent):
+            return set(data)
+        ours["status"] = SentStatus.DATA.value
+        return {doc["_id"] async for doc in self.collection.find(ours, {"_id": 1})}
 
     async def mark(self, keys: list[str], status: SentStatus, reason: str = "") -> None:
         """Set the status of these keys in one round trip."""
@@ -138,41 +210,78 @@ class SentStore:
             change = {"status": status.value, "updated_at": utcnow(), "reason": reason}
             await self.collection.update_many({"_id": {"$in": keys}}, {"$set": change})
 
+    async def renew(self, keys: list[str]) -> None:
+        """Extend our leases on the keys still in progress, in one round trip."""
+        await self._set_lease(keys, utcnow() + self.lease)
+
+    async def release(self, keys: list[str]) -> None:
+        """End our leases on these keys now, in one round trip."""
+        await self._set_lease(keys, _EPOCH)
+
+    async def _set_lease(self, keys: list[str], until: datetime) -> None:
+        if keys:
+            await self.collection.update_many(
+                {"_id": {"$in": keys}, "owner": self.owner, "status": {"$in": ACTIVE}},
+                {"$set": {"lease_until": until}},
+            )
+
     async def statuses(self, keys: list[str]) -> dict[str, str]:
         """Status by key, for the keys that are recorded."""
         cursor = self.collection.find({"_id": {"$in": keys}}, {"status": 1})
         return {doc["_id"]: doc["status"] async for doc in cursor}
 
     async def with_status(self, status: SentStatus) -> list[Document]:
-        """Every record in `status` (e.g. the in-doubt `sending` ones after a crash)."""
+        """Every record in `status` (e.g. the in-doubt `data` ones after a crash)."""
         return [doc async for doc in self.collection.find({"status": status.value})]
 
     async def claim_replay(self, mail: Mail) -> bool:
-        """Take a dead-lettered mail back for sending; False when it was sent meanwhile."""
-        doc = {**_sending(mail), "replayed_at": utcnow()}
-        del doc["_id"]
+        """Take a dead-lettered mail back for sending; False when it was sent meanwhile (or
+        a live sender holds it)."""
+        doc = {**self._claimed(mail), "replayed_at": utcnow()}
         try:
-            await self.collection.update_one(
-                {"_id": mail.key, "status": {"$ne": SentStatus.SENT.value}},
-                {"$set": doc},
-                upsert=True,
-            )
+            await self.collection.insert_one(doc)
             return True
         except DuplicateKeyError:
-            return False
+            pass
+        del doc["_id"]
+        now = utcnow()
+        ended = [{"status": SentStatus.DEAD.value},
+                 {"status": {"$in": ACTIVE}, "lease_until": {"$lt": now}}]  # fmt: skip
+        done = await self.collection.update_one(
+            {"_id": mail.key, "$or": ended}, {"$set": {**doc, "status": SentStatus.SENDING.value}}
+        )
+        return done.matched_count == 1
+
+    def _claimed(self, mail: Mail) -> Document:
+        now = utcnow()
+        return {
+            "_id": mail.key,
+            "event_id": str(mail.event_id),
+            "recipient": mail.recipient,
+            "message_id": mail.message_id,
+            "template": mail.template,
+            "case_id": str(mail.case_id) if mail.case_id else None,
+            "status": SentStatus.SENDING.value,
+            "owner": self.owner,
+            "claimed_at": now,
+            "lease_until": now + self.lease,
+        }
 
 
-def _sending(mail: Mail) -> Document:
-    return {
-        "_id": mail.key,
-        "event_id": str(mail.event_id),
-        "recipient": mail.recipient,
-        "message_id": mail.message_id,
-        "template": mail.template,
-        "case_id": str(mail.case_id) if mail.case_id else None,
-        "status": SentStatus.SENDING.value,
-        "claimed_at": utcnow(),
-    }
+def _sorted(fresh: list[Mail], again: list[Mail], docs: dict[str, Document], owner: str) -> Claims:
+    """Split mails already recorded by their record after the takeover."""
+    claims = Claims(mine=list(fresh))
+    for mail in again:
+        doc = docs.get(mail.key, {})
+        if doc.get("status") not in ACTIVE:
+            continue  # sent or dead-lettered: nothing to do
+        if doc.get("owner") != owner:
+            claims.held.append(mail)
+            continue
+        claims.mine.append(mail)
+        was_data = doc["status"] == SentStatus.DATA.value
+        (claims.in_doubt if was_data else claims.resumed).append(mail)
+    return claims
 
 
 def _duplicate_indexes(exc: BulkWriteError) -> set[int]:

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from shared.enums import Status
 from shared.events import Contact
 
 from .conftest import DOMAIN, Mailbox, MemorySink, Scenario, eventually
+
+log = logging.getLogger(__name__)
 
 STEPS = [
     Status.ASSIGNED,
@@ -89,31 +92,42 @@ async def test_sigkill_mid_batch_then_restart_misses_none_and_doubles_none(
     scenario: Scenario, mailbox: Mailbox, spawn: Any, notify_env: dict[str, str]
 ) -> None:
     """Killed with SIGKILL in the middle of a backlog and restarted, notify delivers every
-    mail; only a mail whose send was in flight at the kill (left `sending`) may repeat, with
-    the same Message-ID."""
+    mail; only a mail whose end of data may have gone out unrecorded (left `data`) may
+    repeat, with the same Message-ID, and the restart counts it as an in-doubt resend."""
     owner, ann = await scenario.people("owner", "ann")
     expected = await _history(scenario, owner, ann, 25)  # 200 events, 350 mails
-    first = spawn()
+    lease = {"NOTIFY_CLAIM_LEASE_SECONDS": "5"}
+    first = spawn(**lease)
     await first.ready()
 
-    async def some_sent() -> bool:
-        return _mails(await asyncio.to_thread(first.metrics), "sent") >= 40
+    async def some_sent() -> bool:  # the sink answers while notify's own loop is busy
+        return len(await _ids(mailbox, owner, ann)) >= 40
 
     await eventually(some_sent, "the first mails of the batch")
     first.kill()
-    in_doubt = await _in_doubt(notify_env)
-    await spawn().ready()
+    await asyncio.sleep(1.0)  # let writes the dead process had in flight land first
+    in_doubt = await _with_status(notify_env, "data")
+    second = spawn(**lease)
+    await second.ready()
 
     async def delivered() -> Counter[str] | None:
         counts = Counter(await _ids(mailbox, owner, ann))
         return counts if expected <= set(counts) else None
 
     counts = await eventually(delivered, f"all {len(expected)} mails after the restart")
-    assert set(counts) == expected
     repeated = {mid for mid, n in counts.items() if n > 1}
-    assert repeated <= in_doubt, f"repeated mails that were not in flight: {repeated - in_doubt}"
-    # in flight on the 4 SMTP connections, or accepted and awaiting the group-committed mark
-    assert len(repeated) <= 8
+    log.warning("SIGKILL drill: %d in doubt at the kill, %d repeated", len(in_doubt), len(repeated))
+    assert set(counts) == expected
+    assert max(counts.values()) <= 2
+    assert repeated <= in_doubt, f"repeated mails that were not in doubt: {repeated - in_doubt}"
+    # every repeat was sent again knowingly: counted (and logged) as an in-doubt resend
+    await eventually(
+        lambda: _counted(second, "in_doubt", len(repeated)), "the in-doubt resends counted"
+    )
+
+
+async def _counted(process: Any, outcome: str, at_least: int) -> bool:
+    return _mails(await asyncio.to_thread(process.metrics), outcome) >= at_least
 
 
 async def _ids(mailbox: Mailbox, *people: Contact) -> list[str]:
@@ -123,10 +137,10 @@ async def _ids(mailbox: Mailbox, *people: Contact) -> list[str]:
     return ids
 
 
-async def _in_doubt(env: dict[str, str]) -> set[str]:
+async def _with_status(env: dict[str, str], status: str) -> set[str]:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(env["MONGO_URL"])
     try:
-        records = client[env["NOTIFY_MONGO_DATABASE"]]["sent_mail"].find({"status": "sending"})
+        records = client[env["NOTIFY_MONGO_DATABASE"]]["sent_mail"].find({"status": status})
         return {doc["message_id"] async for doc in records}
     finally:
         await client.close()

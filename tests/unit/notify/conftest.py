@@ -11,12 +11,13 @@ import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from prometheus_client import CollectorRegistry
 
-from notify.delivery import Delivery
+from notify.delivery import Delivery, Leases
 from notify.errors import MailDeferred, MailRejected
 from notify.handlers import Notifier, Timing, register
+from notify.mailer import BeforeEnd
 from notify.models import CaseView, DeadMail, Mail
 from notify.render import Composer, Renderer, Sender
-from notify.store import SentStatus
+from notify.store import ACTIVE, Claims, SentStatus
 from shared.enums import ActorKind, ContactType, Module, NoticeKind, NoticeStatus, Priority, Status
 from shared.events import (
     CaseSubmitted,
@@ -34,6 +35,7 @@ from shared.settings import InfraSettings
 NOW = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
 DOMAIN = "test.invalid"
 STAFF = Actor(kind=ActorKind.STAFF, id="s-1", name="Kelly Kapowski")
+LEASES = Leases(renew_every=0.01, patience=0.05, poll=0.01)
 SYSTEM = Actor(kind=ActorKind.SYSTEM, id="system", name="Support Portal")
 
 
@@ -182,21 +184,61 @@ class FakeBook:
 
 @dataclass
 class FakeSentLog:
-    """The sent log in a dict: key -> status."""
+    """The sent log in dicts: key -> status and owner; `ended` holds the expired leases."""
 
+    owner: str = "me"
     status: dict[str, SentStatus] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)
+    ended: set[str] = field(default_factory=set)
+    renewals: int = 0
 
-    async def claim(self, mails: list[Mail]) -> list[Mail]:
-        todo = [
-            m for m in mails if self.status.get(m.key, SentStatus.SENDING) is SentStatus.SENDING
-        ]
-        for m in todo:
-            self.status[m.key] = SentStatus.SENDING
-        return todo
+    def hold(self, key: str, status: SentStatus, owner: str, *, ended: bool = False) -> None:
+        """Record a claim of `owner` (another sender, in tests)."""
+        self.status[key], self.owners[key] = status, owner
+        if ended:
+            self.ended.add(key)
+
+    async def claim(self, mails: list[Mail]) -> Claims:
+        claims = Claims()
+        for mail in mails:
+            status = self.status.get(mail.key)
+            if status is None:
+                self.hold(mail.key, SentStatus.SENDING, self.owner)
+                claims.mine.append(mail)
+            elif status.value not in ACTIVE:
+                continue
+            elif mail.key in self.ended or self.owners[mail.key] == self.owner:
+                self.hold(mail.key, status, self.owner)
+                self.ended.discard(mail.key)
+                claims.mine.append(mail)
+                (claims.in_doubt if status is SentStatus.DATA else claims.resumed).append(mail)
+            else:
+                claims.held.append(mail)
+        return claims
+
+    async def begin_data(self, keys: list[str]) -> set[str]:
+        ours = {k for k in keys if self.owners.get(k) == self.owner and self._active(k)}
+        self.status |= dict.fromkeys(ours, SentStatus.DATA)
+        return ours
+
+    async def advance(self, data: list[str], sent: list[str]) -> set[str]:
+        ours = await self.begin_data(data)
+        await self.mark(sent, SentStatus.SENT)
+        return ours
+
+    def _active(self, key: str) -> bool:
+        status = self.status.get(key)
+        return status is not None and status.value in ACTIVE
 
     async def mark(self, keys: list[str], status: SentStatus, reason: str = "") -> None:
         for key in keys:
             self.status[key] = status
+
+    async def renew(self, keys: list[str]) -> None:
+        self.renewals += 1
+
+    async def release(self, keys: list[str]) -> None:
+        self.ended |= {k for k in keys if self.owners.get(k) == self.owner}
 
 
 @dataclass
@@ -207,11 +249,15 @@ class FakeTransport:
     fail: dict[str, Exception] = field(default_factory=dict)
     down: bool = False
 
-    async def send(self, message: EmailMessage, recipient: str) -> None:
+    async def send(
+        self, message: EmailMessage, recipient: str, before_end: BeforeEnd | None = None
+    ) -> None:
         if self.down:
             raise MailDeferred("connection refused")
         if recipient in self.fail:
             raise self.fail[recipient]
+        if before_end is not None:
+            await before_end()
         self.sent.append((recipient, message))
 
     def to(self, address: str) -> list[EmailMessage]:
@@ -261,7 +307,7 @@ def world() -> World:
         notices=notices,
         book=book,
         composer=Composer(Renderer(), Sender("Campus Support", "support@test.invalid", DOMAIN)),
-        delivery=Delivery(sent, transport, bury, CollectorRegistry()),
+        delivery=Delivery(sent, transport, bury, CollectorRegistry(), LEASES),
         timing=Timing(domain=DOMAIN, clock=lambda: NOW + timedelta(seconds=1)),
         poison=poison,
     )
@@ -269,7 +315,7 @@ def world() -> World:
 
 
 @pytest.fixture
-async def notify_broker(world: World) -> AsyncIterator[TestKafkaBroker]:
+async def notify_broker(world: World) -> AsyncIterator[KafkaBroker]:
     """Notify's real subscribers on an in-memory broker, delegating to the fake world."""
     settings = InfraSettings(topic_namespace="unit")
     policy = DeadLetterPolicy(group="notify", attempts=2, base_delay=0.001)

@@ -1,28 +1,231 @@
-"""Delivery details: group-committed sent marks."""
+"""Delivery with leased claims: held claims waited for, lost claims not finished, in-doubt
+resends counted."""
 
 import asyncio
+from email.message import EmailMessage
+from uuid import uuid4
 
-from notify.delivery import Coalescer
+import pytest
+from prometheus_client import CollectorRegistry
+
+from notify.delivery import Coalescer, Delivery, Leases, fence
+from notify.errors import ClaimLost
+from notify.mailer import BeforeEnd
+from notify.models import DeadMail, Mail
+from notify.store import Claims, SentStatus
+
+from .conftest import FakeSentLog, FakeTransport
+
+LEASES = Leases(renew_every=0.01, patience=0.05, poll=0.01)
+
+
+def _mail(to: str) -> Mail:
+    message = EmailMessage()
+    mid = f"<{to.split('@')[0]}@test.invalid>"
+    message["To"], message["Message-ID"] = to, mid
+    message.set_content("body")
+    return Mail(uuid4(), to, mid, "status_closed", message)
+
+
+async def _nowhere(_: DeadMail) -> None:
+    raise AssertionError("nothing is dead-lettered here")
+
+
+def _delivery(sent: FakeSentLog, transport: FakeTransport) -> tuple[Delivery, CollectorRegistry]:
+    registry = CollectorRegistry()
+    return Delivery(sent, transport, _nowhere, registry, LEASES), registry
+
+
+def _count(registry: CollectorRegistry, outcome: str) -> float:
+    return registry.get_sample_value("notify_mails_total", {"outcome": outcome}) or 0.0
+
+
+async def test_a_mail_claimed_by_a_live_sender_is_not_sent_and_is_deferred() -> None:
+    """A claim another sender holds (lease running) is neither sent nor taken as done."""
+    sent, transport = FakeSentLog(), FakeTransport()
+    mail = _mail("ann@example.org")
+    sent.hold(mail.key, SentStatus.SENDING, "other")
+    delivery, _ = _delivery(sent, transport)
+    assert await delivery.deliver_some([[mail]]) == {mail.key}
+    assert transport.sent == []
+    assert sent.owners[mail.key] == "other"
+
+
+async def test_a_held_mail_recorded_sent_by_its_owner_meanwhile_is_settled() -> None:
+    """While waiting, the other sender records the mail sent: nothing deferred, nothing sent."""
+    sent, transport = FakeSentLog(), FakeTransport()
+    mail = _mail("ann@example.org")
+    sent.hold(mail.key, SentStatus.DATA, "other")
+    delivery, _ = _delivery(sent, transport)
+
+    async def owner_finishes(mails: list[Mail]) -> Claims:
+        sent.status[mail.key] = SentStatus.SENT
+        return await FakeSentLog.claim(sent, mails)
+
+    sent.claim = owner_finishes  # type: ignore[method-assign]
+    assert await delivery.deliver_some([[mail]]) == set()
+    assert transport.sent == []
+
+
+async def test_an_expired_claim_that_never_reached_data_is_resent_not_counted_in_doubt() -> None:
+    """A stopped sender's claim without `data` is safe: sent once, not counted in doubt."""
+    sent, transport = FakeSentLog(), FakeTransport()
+    mail = _mail("ann@example.org")
+    sent.hold(mail.key, SentStatus.SENDING, "crashed", ended=True)
+    delivery, registry = _delivery(sent, transport)
+    assert await delivery.deliver_some([[mail]]) == set()
+    assert transport.to("ann@example.org") != []
+    assert sent.status[mail.key] is SentStatus.SENT
+    assert _count(registry, "in_doubt") == 0
+
+
+async def test_an_expired_claim_past_data_is_resent_and_counted_in_doubt() -> None:
+    """A stopped sender's claim in `data` is sent again with the same Message-ID, counted."""
+    sent, transport = FakeSentLog(), FakeTransport()
+    mail = _mail("ann@example.org")
+    sent.hold(mail.key, SentStatus.DATA, "crashed", ended=True)
+    delivery, registry = _delivery(sent, transport)
+    assert await delivery.deliver_some([[mail]]) == set()
+    [again] = transport.to("ann@example.org")
+    assert again["Message-ID"] == mail.message_id
+    assert _count(registry, "in_doubt") == 1
+
+
+async def test_a_claim_taken_over_before_its_fence_is_not_sent() -> None:
+    """When the fence finds the claim taken over, the mail is not sent by us and is deferred."""
+
+    class TakenOver(FakeSentLog):
+        async def claim(self, mails: list[Mail]) -> Claims:
+            claims = await super().claim(mails)
+            self.owners |= dict.fromkeys((m.key for m in mails), "other")  # our lease ended
+            return claims
+
+    sent, transport = TakenOver(), FakeTransport()
+    mail = _mail("ann@example.org")
+    delivery, _ = _delivery(sent, transport)
+    assert await delivery.deliver_some([[mail]]) == {mail.key}
+    assert transport.sent == []
+    assert sent.status[mail.key] is SentStatus.SENDING
+
+
+async def test_a_retry_fences_again_and_stops_when_the_claim_was_taken_over() -> None:
+    """A second attempt writes `data` again; a claim taken over meanwhile stops it."""
+    sent = FakeSentLog()
+    mail = _mail("ann@example.org")
+    await sent.claim([mail])
+
+    async def begin(key: str) -> bool:
+        return key in await sent.begin_data([key])
+
+    before_end = fence(begin, mail, lambda _: None, fenced=True)
+    await before_end()  # first attempt: the caller fenced already, no write
+    assert sent.status[mail.key] is SentStatus.SENDING
+    sent.owners[mail.key] = "other"
+    with pytest.raises(ClaimLost):
+        await before_end()
+
+
+async def test_a_deferred_mail_is_released_for_the_redelivery() -> None:
+    """SMTP down: the claim is released, so the retried event takes it at once and sends it."""
+    sent, transport = FakeSentLog(), FakeTransport(down=True)
+    mail = _mail("ann@example.org")
+    delivery, _ = _delivery(sent, transport)
+    assert await delivery.deliver_some([[mail]]) == {mail.key}
+    assert mail.key in sent.ended
+    other = FakeSentLog(owner="restarted", status=sent.status, owners=sent.owners, ended=sent.ended)
+    transport.down = False
+    again, _ = _delivery(other, transport)
+    assert await again.deliver_some([[mail]]) == set()
+    assert len(transport.to("ann@example.org")) == 1
+
+
+class Slow(FakeTransport):
+    """Holds every send until `gate` opens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def send(
+        self, message: EmailMessage, recipient: str, before_end: BeforeEnd | None = None
+    ) -> None:
+        await self.gate.wait()
+        await super().send(message, recipient, before_end)
+
+
+async def test_the_same_mail_redelivered_while_its_send_runs_is_sent_once() -> None:
+    """A second delivery of a mail this process is still sending waits for it; one send."""
+    sent, transport = FakeSentLog(), Slow()
+    mail = _mail("ann@example.org")
+    delivery, _ = _delivery(sent, transport)
+    first = asyncio.create_task(delivery.deliver_some([[mail]]))
+    await asyncio.sleep(0.01)
+    second = asyncio.create_task(delivery.deliver_some([[mail]]))
+    await asyncio.sleep(0.02)
+    transport.gate.set()
+    assert await first == set()
+    assert await second == set()
+    assert len(transport.to("ann@example.org")) == 1
+
+
+async def test_leases_are_renewed_while_a_send_runs() -> None:
+    """A send that takes several renewal periods keeps renewing its claim."""
+    sent, transport = FakeSentLog(), Slow()
+    delivery, _ = _delivery(sent, transport)
+    task = asyncio.create_task(delivery.deliver_some([[_mail("ann@example.org")]]))
+    await asyncio.sleep(0.05)
+    transport.gate.set()
+    await task
+    assert sent.renewals >= 2
+
+
+async def test_a_mail_listed_twice_in_one_delivery_is_sent_once() -> None:
+    """The same (event, recipient) twice in one call, same wave or not: one send."""
+    sent, transport = FakeSentLog(), FakeTransport()
+    mail = _mail("ann@example.org")
+    delivery, _ = _delivery(sent, transport)
+    assert await delivery.deliver_some([[mail, mail], [mail]]) == set()
+    assert len(transport.to("ann@example.org")) == 1
+
+
+async def test_a_second_attempt_at_the_end_of_data_is_counted_in_doubt() -> None:
+    """A retry after the dot may have gone out (connection lost) is reported once, in doubt."""
+    sent, transport = FakeSentLog(), FakeTransport()
+    mail = _mail("ann@example.org")
+    await sent.claim([mail])
+    doubts: list[Mail] = []
+
+    async def begin(key: str) -> bool:
+        return key in await sent.begin_data([key])
+
+    before_end = fence(begin, mail, doubts.append)
+    for _ in range(3):
+        await before_end()
+    assert doubts == [mail]
+    await transport.send(mail.message, mail.recipient, before_end)
+    assert sent.status[mail.key] is SentStatus.DATA
 
 
 async def test_marks_added_while_a_write_is_in_flight_share_the_next_write() -> None:
     """Concurrent marks are written in few round trips, and each caller waits for its own."""
     writes: list[list[str]] = []
 
-    async def write(keys: list[str]) -> None:
+    async def write(keys: list[str]) -> set[str]:
         writes.append(keys)
         await asyncio.sleep(0.01)
+        return {key for key in keys if key != "k3"}
 
     coalescer = Coalescer(write)
-    await asyncio.gather(*(coalescer.add(f"k{n}") for n in range(10)))
+    taken = await asyncio.gather(*(coalescer.add(f"k{n}") for n in range(10)))
     assert sorted(k for batch in writes for k in batch) == sorted(f"k{n}" for n in range(10))
     assert len(writes) <= 2  # not one round trip per mail
+    assert taken == [n != 3 for n in range(10)]
 
 
 async def test_a_failed_write_fails_every_caller_of_that_write() -> None:
-    """A mark that could not be written raises for the callers whose keys it carried."""
+    """A write that failed raises for the callers whose keys it carried."""
 
-    async def write(keys: list[str]) -> None:
+    async def write(keys: list[str]) -> set[str]:
         raise ConnectionError("mongo down")
 
     coalescer = Coalescer(write)

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from faststream.kafka import TestKafkaBroker
+from faststream.kafka import KafkaBroker
 from pymongo.errors import OperationFailure
 
 from notify.errors import MailDeferred, RecipientPending
@@ -17,7 +17,7 @@ from shared.events import CommandRejected
 from shared.kafka import Transient
 
 
-async def _publish(broker: TestKafkaBroker, topics: Any, *events: Any) -> None:
+async def _publish(broker: KafkaBroker, topics: Any, *events: Any) -> None:
     for event in events:
         topic = topics.incident_events if hasattr(event, "notice") else topics.case_events
         await broker.publish(event.model_dump(mode="json"), topic)
@@ -30,7 +30,7 @@ def _setup(world: Any, make: Any) -> Any:
 
 
 async def test_submitted_case_mails_owner_its_number(
-    notify_broker: TestKafkaBroker, world: Any, make: Any, topics: Any
+    notify_broker: KafkaBroker, world: Any, make: Any, topics: Any
 ) -> None:
     """A submitted case sends the owner one 'case received' mail naming the case number."""
     case = _setup(world, make)
@@ -42,7 +42,7 @@ async def test_submitted_case_mails_owner_its_number(
 
 
 async def test_status_change_mails_each_recipient_once_with_its_template(
-    notify_broker: TestKafkaBroker, world: Any, make: Any, topics: Any
+    notify_broker: KafkaBroker, world: Any, make: Any, topics: Any
 ) -> None:
     """Every current recipient gets exactly one mail for a status change, threaded to the case."""
     case = _setup(world, make)
@@ -54,13 +54,13 @@ async def test_status_change_mails_each_recipient_once_with_its_template(
         assert templates.count("status_pending_customer_verification") == 1
     mail = world.transport.to("ann@example.org")[-1]
     assert mail["In-Reply-To"] == world.cases.views[case.case_id].root_message_id
-    text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    text = mail.get_body(("plain",)).get_content()
     assert "close the case" in text
     assert "10 business days" in text
 
 
 async def test_redelivered_status_change_mails_once(
-    notify_broker: TestKafkaBroker, world: Any, make: Any, topics: Any
+    notify_broker: KafkaBroker, world: Any, make: Any, topics: Any
 ) -> None:
     """A StatusChanged delivered twice sends one email per recipient."""
     case = _setup(world, make)
@@ -70,7 +70,7 @@ async def test_redelivered_status_change_mails_once(
 
 
 async def test_removed_recipient_gets_nothing_further(
-    notify_broker: TestKafkaBroker, world: Any, make: Any, topics: Any
+    notify_broker: KafkaBroker, world: Any, make: Any, topics: Any
 ) -> None:
     """After removal a recipient receives no more mail; the owner stays even if 'removed'."""
     case = _setup(world, make)
@@ -83,7 +83,7 @@ async def test_removed_recipient_gets_nothing_further(
 
 
 async def test_contact_post_mails_nobody_staff_post_mails_recipients(
-    notify_broker: TestKafkaBroker, world: Any, make: Any, topics: Any
+    notify_broker: KafkaBroker, world: Any, make: Any, topics: Any
 ) -> None:
     """A staff post is mailed with its text; a contact's own post is not mailed."""
     case = _setup(world, make)
@@ -92,12 +92,12 @@ async def test_contact_post_mails_nobody_staff_post_mails_recipients(
     await _publish(notify_broker, topics, case, own, staff)
     assert world.transport.templates("owner@example.org") == ["case_received", "staff_post"]
     mail = world.transport.to("owner@example.org")[-1]
-    assert "Clear the cache <b>first</b>." in mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert "&lt;b&gt;first" in mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "Clear the cache <b>first</b>." in mail.get_body(("plain",)).get_content()
+    assert "&lt;b&gt;first" in mail.get_body(("html",)).get_content()
 
 
 async def test_permanent_refusal_is_dead_lettered_and_others_still_sent(
-    notify_broker: TestKafkaBroker, world: Any, make: Any, topics: Any
+    notify_broker: KafkaBroker, world: Any, make: Any, topics: Any
 ) -> None:
     """A 5xx for one recipient dead-letters that mail with its reason; the rest go out."""
     case = _setup(world, make)
@@ -159,7 +159,7 @@ async def test_auto_close_by_the_timer_uses_the_auto_close_notice(world: Any, ma
 
 
 async def test_notice_mails_authorized_contacts_of_affected_districts(
-    notify_broker: TestKafkaBroker, world: Any, make: Any, topics: Any
+    notify_broker: KafkaBroker, world: Any, make: Any, topics: Any
 ) -> None:
     """An incident goes to active authorized contacts of affected districts only, once per
     revision."""
@@ -174,7 +174,7 @@ async def test_notice_mails_authorized_contacts_of_affected_districts(
     assert [r for r, _ in world.transport.sent] == ["in@example.org"]
     mail = world.transport.to("in@example.org")[0]
     assert mail["X-Support-Template"] == "notice_incident"
-    assert "MST" in mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "MST" in mail.get_body(("plain",)).get_content()
 
 
 async def test_notice_for_every_district_reaches_all_authorized_contacts(

@@ -1,5 +1,6 @@
 """The SMTP pool against a real in-process aiosmtpd server: reuse, reconnect, retry, refuse."""
 
+import asyncio
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -138,3 +139,75 @@ async def test_unreachable_server_defers() -> None:
     with pytest.raises(MailDeferred):
         await mailer.send(_mail("a@example.org"), "a@example.org")
     await mailer.aclose()
+
+
+async def test_the_end_of_data_waits_for_before_end(server: tuple[Controller, Handler]) -> None:
+    """`before_end` runs once the body is written and before the server has the message."""
+    controller, handler = server
+    mailer = _mailer(controller.port)
+    seen: list[int] = []
+
+    async def before_end() -> None:
+        seen.append(len(handler.received))
+
+    await mailer.send(_mail("a@example.org"), "a@example.org", before_end)
+    await mailer.aclose()
+    assert seen == [0]
+    assert len(handler.received) == 1
+
+
+async def test_a_failing_before_end_aborts_the_mail(server: tuple[Controller, Handler]) -> None:
+    """An error before the end of data leaves the server without the mail; the next one goes."""
+    controller, handler = server
+    mailer = _mailer(controller.port, connections=1)
+
+    async def lost() -> None:
+        raise RuntimeError("claim lost")
+
+    with pytest.raises(RuntimeError, match="claim lost"):
+        await mailer.send(_mail("a@example.org"), "a@example.org", lost)
+    await mailer.send(_mail("b@example.org"), "b@example.org")
+    await mailer.aclose()
+    assert [to for _, to in handler.received] == ["b@example.org"]
+
+
+async def test_lines_starting_with_a_dot_arrive_intact() -> None:
+    """Dot-stuffing: a body line of a single dot does not end the data early."""
+    bodies: list[bytes] = []
+
+    class Keeping(Handler):
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            bodies.append(envelope.original_content)
+            return "250 OK"
+
+    controller = Controller(Keeping(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    message = _mail("a@example.org")
+    message.set_content("first\n.\n.hidden\nlast\n")
+    mailer = _mailer(controller.port)
+    try:
+        await mailer.send(message, "a@example.org")
+    finally:
+        await mailer.aclose()
+        controller.stop()
+    assert b"\r\n.\r\n.hidden\r\nlast\r\n" in bodies[0]
+
+
+async def test_a_slow_reply_to_the_end_of_data_is_waited_for_not_resent() -> None:
+    """A server slower to accept than the command timeout still gets the mail once."""
+
+    class Slow(Handler):
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            await asyncio.sleep(0.5)
+            return await super().handle_DATA(server, session, envelope)
+
+    handler = Slow()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    mailer = _mailer(controller.port, timeout=0.2, data_timeout=5.0)
+    try:
+        await mailer.send(_mail("a@example.org"), "a@example.org")
+    finally:
+        await mailer.aclose()
+        controller.stop()
+    assert [to for _, to in handler.received] == ["a@example.org"]

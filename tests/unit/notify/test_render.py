@@ -72,7 +72,7 @@ def test_case_mail_has_both_parts_and_threads_under_the_case_root() -> None:
         owner_id="o",
         recipients=["o"],
         root_message_id=logic.root_message_id(case_id, "test.invalid"),
-        opened_at="2026-11-20T16:00:00Z",  # type: ignore[arg-type]
+        opened_at="2026-11-20T16:00:00Z",
     )
     composer = Composer(Renderer(), Sender("Campus Support", "s@test.invalid", "test.invalid"))
     plan = logic.Plan("status_scheduled", ("o",), {**CONTEXT, "case": None})

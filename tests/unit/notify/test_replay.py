@@ -5,6 +5,7 @@ from email.message import EmailMessage
 from uuid import uuid4
 
 from notify.errors import MailRejected
+from notify.mailer import BeforeEnd
 from notify.models import DeadMail, Mail
 from notify.replay import replay
 from notify.store import SentStatus
@@ -21,6 +22,10 @@ class FakeLog:
             return False
         self.status[mail.key] = SentStatus.SENDING
         return True
+
+    async def begin_data(self, keys: list[str]) -> set[str]:
+        self.status |= dict.fromkeys(keys, SentStatus.DATA)
+        return set(keys)
 
     async def mark(self, keys: list[str], status: SentStatus, reason: str = "") -> None:
         for key in keys:
@@ -41,7 +46,11 @@ async def test_replay_sends_each_dead_mail_once_as_it_was() -> None:
     sent: list[tuple[str, EmailMessage]] = []
 
     class Transport:
-        async def send(self, message: EmailMessage, recipient: str) -> None:
+        async def send(
+            self, message: EmailMessage, recipient: str, before_end: BeforeEnd | None = None
+        ) -> None:
+            if before_end is not None:
+                await before_end()
             sent.append((recipient, message))
 
     dead = _dead("ann@example.org")
@@ -58,7 +67,9 @@ async def test_mail_refused_again_stays_dead() -> None:
     """A replay that is refused again is counted as failed and left dead for the next one."""
 
     class Refusing:
-        async def send(self, message: EmailMessage, recipient: str) -> None:
+        async def send(
+            self, message: EmailMessage, recipient: str, before_end: BeforeEnd | None = None
+        ) -> None:
             raise MailRejected(550, "still no such mailbox")
 
     dead = _dead("gone@example.org")
