@@ -1,5 +1,6 @@
 """A service's view of the directory topic (accounts, contacts, staff, tokens) and bearer auth."""
 
+import asyncio
 import contextlib
 import hashlib
 import secrets
@@ -30,6 +31,10 @@ from shared.messages import Actor
 from shared.mongo import Document
 
 TOKEN_CACHE_SECONDS = 30.0
+# An unknown token is remembered only briefly: a token issued a moment ago on another replica
+# works within a second, while a flood of bad tokens still costs one lookup a second each.
+UNKNOWN_TOKEN_CACHE_SECONDS = 1.0
+TOKEN_CACHE_LIMIT = 10_000
 
 
 def new_token() -> str:
@@ -120,6 +125,7 @@ class DirectoryStore:
         self.staff_members = db[f"{prefix}staff"]
         self.tokens = db[f"{prefix}tokens"]
         self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._lookups: dict[str, asyncio.Future[Principal | None]] = {}
 
     async def ensure_indexes(self) -> None:
         """Indexes every lookup here uses."""
@@ -172,14 +178,33 @@ class DirectoryStore:
         return sorted([StaffMember.model_validate(d) async for d in cursor], key=lambda s: s.id)
 
     async def principal_for(self, token: str) -> Principal | None:
-        """Who holds this token; cached briefly, so a revocation applies within 30 s."""
+        """Who holds this token; cached briefly, so a revocation applies within 30 s.
+
+        Concurrent requests with the same uncached token share one lookup, an unknown token
+        is remembered for a second only, and the cache holds at most TOKEN_CACHE_LIMIT tokens.
+        """
         digest = hash_token(token)
         cached = self._cache.get(digest)
         if cached and cached[0] > time.monotonic():
             return cached[1]
-        principal = await self._resolve(digest)
-        self._cache[digest] = (time.monotonic() + TOKEN_CACHE_SECONDS, principal)
+        pending = self._lookups.get(digest)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        lookup = asyncio.ensure_future(self._resolve(digest))
+        self._lookups[digest] = lookup
+        try:
+            principal = await asyncio.shield(lookup)
+        finally:
+            self._lookups.pop(digest, None)
+        self._remember(digest, principal)
         return principal
+
+    def _remember(self, digest: str, principal: Principal | None) -> None:
+        ttl = TOKEN_CACHE_SECONDS if principal is not None else UNKNOWN_TOKEN_CACHE_SECONDS
+        self._cache.pop(digest, None)
+        while len(self._cache) >= TOKEN_CACHE_LIMIT:
+            self._cache.pop(next(iter(self._cache)))  # the oldest entry
+        self._cache[digest] = (time.monotonic() + ttl, principal)
 
     async def _resolve(self, digest: str) -> Principal | None:
         doc = await self.tokens.find_one({"sha256": digest, "revoked": False})
