@@ -15,9 +15,12 @@ from feed.logic import (
     SortKey,
     SubjectOp,
     banner_of,
+    containing,
+    excluded_needle,
     feed_page,
     is_newest_first,
     local_time,
+    not_containing,
     pages,
     plan_query,
 )
@@ -209,11 +212,27 @@ async def case_page(
     limit: int,
 ) -> tuple[int, list[Document]]:
     """The total and one page of the list; the default list has its own cheaper reads."""
+    needle = excluded_needle(flt, sort, descending)
+    if needle is not None:
+        return await _not_containing_page(model, needle, scope, skip, limit)
     if not is_newest_first(flt, sort, descending):
         return await model.cases.search(plan_query(flt, scope, sort, descending), skip, limit)
     # The member sets count without reading a case; the window read sorts only a page's worth.
     total = await model.districts.total(scope)
     docs = await model.cases.newest(scope, skip + limit) if skip < total else []
+    return total, docs[skip:]
+
+
+async def _not_containing_page(
+    model: ReadModel, needle: str, scope: list[str] | None, skip: int, limit: int
+) -> tuple[int, list[Document]]:
+    """Every case of the districts minus those containing the needle (an index read); the
+    page from the newest-first windows, where most cases match."""
+    contained = plan_query(containing(needle), scope, SortKey.LAST_MODIFIED, True)
+    total = await model.districts.total(scope) - await model.cases.count(contained)
+    if skip >= total:
+        return total, []
+    docs = await model.cases.newest_matching(scope, skip + limit, not_containing(needle))
     return total, docs[skip:]
 
 

@@ -69,6 +69,9 @@ class CaseChange:
         for key, value in self.add_to_set.items():
             out[key] = [*out.get(key, []), value] if value not in out.get(key, []) else out[key]
         out["applied"] = [*out.get("applied", []), event_id]
+        if "subject_lc" in out and "subject_grams" not in out:
+            # A case stored before the trigram index gets its grams on its next folded write.
+            out["subject_grams"] = subject_grams(out["subject_lc"])
         return out
 
 
@@ -140,6 +143,7 @@ def _submitted(event: CaseSubmitted, names: Doc) -> CaseChange:
         "number_s": str(event.case_number),
         "subject": event.subject,
         "subject_lc": event.subject.lower(),
+        "subject_grams": subject_grams(event.subject.lower()),
         "description": event.description,
         "case_type": event.case_type.value,
         "module": module.value if module else None,
@@ -387,7 +391,7 @@ SORT_FIELDS = {
 RANGE_FILTERED = ("last_modified", "number_s", "subject_lc", "contact_lc")
 # Fields it filters on by equality: one index, account_id second, serves staff and districts.
 # Every index costs each case update a rewrite of its entry on this server: keep them few.
-EQUALITY_FILTERED = ("status", "priority", "module", "case_type", "closed")
+EQUALITY_FILTERED = ("status", "priority", "module", "case_type", "closed", "subject_grams")
 
 
 @dataclass(frozen=True)
@@ -449,6 +453,29 @@ def subject_clause(value: str, op: SubjectOp) -> Doc:
             return {"$not": re.compile(escaped)}
 
 
+GRAM = 3
+# English letters, most frequent first: a trigram of rarer letters holds fewer cases.
+_LETTER_ORDER = " etaoinshrdlcumwfgypbvkjxqz"
+
+
+def subject_grams(subject_lc: str) -> list[str]:
+    """Every distinct trigram of a lowercased subject, sorted: the multikey index's entries."""
+    return sorted({subject_lc[i : i + GRAM] for i in range(len(subject_lc) - GRAM + 1)})
+
+
+def rarest_gram(needle_lc: str) -> str | None:
+    """The needle's trigram likely held by the fewest cases; None when it has none."""
+    grams = subject_grams(needle_lc)
+    if not grams:
+        return None
+
+    def commonness(gram: str) -> int:
+        # Digits, punctuation and other scripts count as rarer than any letter.
+        return sum(len(_LETTER_ORDER) - _LETTER_ORDER.find(c) for c in gram if c in _LETTER_ORDER)
+
+    return min(grams, key=lambda g: (commonness(g), g))
+
+
 def filter_clauses(flt: CaseFilter) -> Doc:
     """Each filter as a clause on an indexed field."""
     clauses: Doc = {}
@@ -456,6 +483,10 @@ def filter_clauses(flt: CaseFilter) -> Doc:
         clauses["number_s"] = prefix_range(flt.number)
     if flt.subject:
         clauses["subject_lc"] = subject_clause(flt.subject, flt.subject_op)
+        gram = rarest_gram(flt.subject.lower())
+        if flt.subject_op is SubjectOp.CONTAINS and gram is not None:
+            # Index candidates: cases holding one of the needle's trigrams; the regex decides.
+            clauses["subject_grams"] = gram
     pairs = (
         ("status", flt.status),
         ("priority", flt.priority),
@@ -482,6 +513,7 @@ _PREFERENCE = (
     "number_s",
     "last_modified",
     "subject_lc",
+    "subject_grams",
     "contact_lc",
     "module",
     "case_type",
@@ -501,7 +533,8 @@ def plan_query(
     if accounts is not None:
         indexed["account_id"] = accounts[0] if len(accounts) == 1 else {"$in": accounts}
     multi = accounts is not None and len(accounts) != 1
-    if pick is not None and not multi:
+    # The trigram index leads with the gram, then account_id: it serves an $in of districts.
+    if pick is not None and (not multi or pick == "subject_grams"):
         indexed[pick] = clauses.pop(pick)
     if not indexed:
         # Staff without an indexable filter: walk the last-modified index, never the collection.
@@ -520,6 +553,49 @@ def newest_filter(account: str | None, since: datetime) -> Doc:
     """One district's (or every) case modified at or after `since`: a range on an index."""
     window: Doc = {"last_modified": {"$gte": since}}
     return window if account is None else {"account_id": account, **window}
+
+
+def window_pipeline(
+    account: str | None, since: datetime, residual: Doc, count: int, projection: Doc
+) -> list[Doc]:
+    """The newest `count` cases of a window that match `residual`. The residual is a stage
+    of its own: folded into the window's match, a `$not` makes the server scan everything."""
+    return [
+        {"$match": newest_filter(account, since)},
+        {"$match": residual},
+        {"$sort": {"last_modified": -1, "number": -1}},
+        {"$limit": count},
+        {"$project": projection},
+    ]
+
+
+def excluded_needle(flt: CaseFilter, sort: SortKey, descending: bool) -> str | None:
+    """The needle of a lone "does not contain" filter in the default order, when it has a
+    trigram: such a list is served as the default one minus the cases that contain it."""
+    if not (descending and sort is SortKey.LAST_MODIFIED and flt.subject):
+        return None
+    if flt.subject_op is not SubjectOp.NOT_CONTAINS or set(filter_clauses(flt)) != {"subject_lc"}:
+        return None
+    needle = flt.subject.lower()
+    return needle if rarest_gram(needle) is not None else None
+
+
+def containing(needle: str) -> CaseFilter:
+    """The "contains" filter whose cases a "does not contain" list leaves out."""
+    return CaseFilter(subject=needle, subject_op=SubjectOp.CONTAINS)
+
+
+def not_containing(needle: str) -> Doc:
+    """The residual clause of a "does not contain" window read."""
+    return {"subject_lc": subject_clause(needle, SubjectOp.NOT_CONTAINS)}
+
+
+def count_pipeline(query: CaseQuery) -> list[Doc]:
+    """How many cases a query matches, fetched through its index."""
+    stages: list[Doc] = [{"$match": query.indexed}]
+    if query.residual:
+        stages.append({"$match": query.residual})
+    return [*stages, {"$count": "n"}]
 
 
 def newest_first(docs: list[Doc]) -> list[Doc]:

@@ -1,12 +1,13 @@
 """Mongo access of the feed: cases, feed items, district members and notices, one class each."""
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -17,8 +18,11 @@ from feed.logic import (
     CaseChange,
     CaseQuery,
     case_pipeline,
+    count_pipeline,
     newest_filter,
     newest_first,
+    subject_grams,
+    window_pipeline,
 )
 from shared.events import Notice
 from shared.mongo import Document
@@ -72,6 +76,28 @@ class CaseStore:
             await self.collection.create_index([("account_id", ASCENDING), (name, ASCENDING)])
         for name in EQUALITY_FILTERED:
             await self.collection.create_index([(name, ASCENDING), ("account_id", ASCENDING)])
+        await self.backfill_grams()
+
+    async def backfill_grams(self) -> int:
+        """Give cases stored before the subject trigrams existed their grams; how many.
+
+        A missing field is the index's null entry, so finding them is an index scan and
+        costs nothing once every case has its grams. A write in between wins (guarded).
+        """
+        done = 0
+        cursor = self.collection.find({"subject_grams": None}, {"subject_lc": 1})
+        async for batch in _chunks(cursor, 500):
+            ops = [
+                UpdateOne(
+                    {"_id": d["_id"], "subject_grams": None, "subject_lc": d["subject_lc"]},
+                    {"$set": {"subject_grams": subject_grams(d["subject_lc"])}},
+                )
+                for d in batch
+                if isinstance(d.get("subject_lc"), str)
+            ]
+            if ops:
+                done += (await self.collection.bulk_write(ops, ordered=False)).modified_count
+        return done
 
     async def apply(self, case_id: str, event_id: str, change: CaseChange) -> Document | None:
         """Apply a change once; the case as it was before, or None when already applied."""
@@ -130,6 +156,40 @@ class CaseStore:
         for account in accounts if accounts is not None else [None]:
             found += await self._newest_of(account, count)
         return newest_first(found)[:count]
+
+    async def newest_matching(
+        self, accounts: list[str] | None, count: int, residual: Document
+    ) -> list[Document]:
+        """The `count` most recently modified cases of the districts matching `residual`.
+
+        Each district is read in the window known to hold its `n` newest cases, `n` doubling
+        from twice the page until the window holds `count` matches (or is all time): a
+        matching case outside the window is older than every case in it.
+        """
+        found: list[Document] = []
+        for account in accounts if accounts is not None else [None]:
+            found += await self._newest_matching_of(account, count, residual)
+        return newest_first(found)[:count]
+
+    async def _newest_matching_of(
+        self, account: str | None, count: int, residual: Document
+    ) -> list[Document]:
+        n = 2 * count
+        while True:
+            since = self.windows.get((account, n))
+            if since is None:
+                held = await self._newest_of(account, n)
+                since = held[-1]["last_modified"] if len(held) >= n else EPOCH
+            pipeline = window_pipeline(account, since, residual, count, LIST_PROJECTION)
+            docs = await (await self.collection.aggregate(pipeline)).to_list()
+            if len(docs) >= count or since == EPOCH:
+                return docs
+            n *= 2
+
+    async def count(self, query: CaseQuery) -> int:
+        """How many cases match a list query."""
+        result = await (await self.collection.aggregate(count_pipeline(query))).to_list()
+        return int(result[0]["n"]) if result else 0
 
     async def _newest_of(self, account: str | None, count: int) -> list[Document]:
         key = (account, count)
@@ -305,6 +365,18 @@ class NoticeStore:
         """Every open notice."""
         cursor = self.collection.find({"open": True})
         return [Notice.model_validate(doc) async for doc in cursor]
+
+
+async def _chunks(cursor: AsyncCursor[Document], size: int) -> AsyncIterator[list[Document]]:
+    """A cursor's documents, `size` at a time."""
+    chunk: list[Document] = []
+    async for doc in cursor:
+        chunk.append(doc)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _only_duplicates(exc: BulkWriteError) -> bool:

@@ -51,7 +51,7 @@ SUBJECTS = [
     "Attendance report",
     "Snow Day",
     "Day Rotation Update",
-    "Contract question",
+    "Contract question: Straße ÄRGER Café İstanbul",
     "19-20 CMS teachers can't save scores",
     "Sandbox refresh (urgent)",
     "Bus route [draft] 50%",

@@ -140,6 +140,56 @@ FILTERS: list[tuple[str, dict[str, Any], Any]] = [
         {"subject": "day", "subject_op": "not_contains"},
         lambda c: "day" not in c.subject.lower(),
     ),
+    (
+        "subject contains across words",
+        {"subject": "K EXP", "subject_op": "contains"},
+        lambda c: "k exp" in c.subject.lower(),
+    ),
+    (
+        "subject contains two characters",
+        {"subject": "Bo", "subject_op": "contains"},
+        lambda c: "bo" in c.subject.lower(),
+    ),
+    (
+        "subject contains one metacharacter",
+        {"subject": "%", "subject_op": "contains"},
+        lambda c: "%" in c.subject.lower(),
+    ),
+    (
+        "subject contains short dot star",
+        {"subject": ".*", "subject_op": "contains"},
+        lambda c: ".*" in c.subject.lower(),
+    ),
+    (
+        "subject contains unicode uppercase",
+        {"subject": "ärger café", "subject_op": "contains"},
+        lambda c: "ärger café" in c.subject.lower(),
+    ),
+    (
+        "subject contains dotted capital i",
+        {"subject": "İST", "subject_op": "contains"},
+        lambda c: "İST".lower() in c.subject.lower(),
+    ),
+    (
+        "subject contains sharp s",
+        {"subject": "STRAßE", "subject_op": "contains"},
+        lambda c: "straße" in c.subject.lower(),
+    ),
+    (
+        "subject does not contain unicode",
+        {"subject": "CAFÉ", "subject_op": "not_contains"},
+        lambda c: "café" not in c.subject.lower(),
+    ),
+    (
+        "subject does not contain regex chars",
+        {"subject": "(urgent)", "subject_op": "not_contains"},
+        lambda c: "(urgent)" not in c.subject.lower(),
+    ),
+    (
+        "subject does not contain two characters",
+        {"subject": "DA", "subject_op": "not_contains"},
+        lambda c: "da" not in c.subject.lower(),
+    ),
     ("status", {"status": "Assigned"}, lambda c: c.status == "Assigned"),
     ("priority", {"priority": "High"}, lambda c: c.priority == "High"),
     ("module", {"module": "Grade Book"}, lambda c: c.module == "Grade Book"),
@@ -234,6 +284,79 @@ async def test_every_filter_is_served_by_an_index(
         text = json.dumps(plan["queryPlanner"]["winningPlan"], default=str)
         assert "IXSCAN" in text, (name, scope, text)
         assert "COLLSCAN" not in text, (name, scope, text)
+
+
+@pytest.mark.usefixtures("loaded")
+@pytest.mark.parametrize("needle", ["book", "[draft] 50%", "ärger", "İST"])
+async def test_contains_reads_the_trigram_index(mongo_db: AsyncDatabase[Any], needle: str) -> None:
+    """A contains filter of three or more characters scans the subject trigram index."""
+    flt = CaseFilter(subject=needle, subject_op=SubjectOp.CONTAINS)
+    for scope in ([DISTRICT_A], None):
+        plan = await CaseStore(mongo_db).explain(plan_query(flt, scope, SortKey.SUBJECT, False))
+        text = json.dumps(plan["queryPlanner"]["winningPlan"], default=str)
+        assert "subject_grams_1_account_id_1" in text, (needle, scope, text)
+
+
+@pytest.mark.usefixtures("loaded")
+@pytest.mark.parametrize(
+    ("needle", "op", "sort", "order"),
+    [
+        ("day", "not_contains", "last_modified", "desc"),
+        ("grade book", "not_contains", "last_modified", "desc"),
+        ("e", "not_contains", "last_modified", "desc"),
+        ("day", "not_contains", "subject", "asc"),
+        ("book", "contains", "last_modified", "desc"),
+        ("book", "contains", "contact", "desc"),
+        ("book", "contains", "priority", "asc"),
+    ],
+)
+async def test_subject_filters_page_in_order_with_exact_totals(
+    http: httpx.AsyncClient, tokens: dict[str, str], needle: str, op: str, sort: str, order: str
+) -> None:
+    """Contains / does not contain: every page in the sort order, the total exact."""
+
+    def keep(case: Expected) -> bool:
+        return (needle in case.subject.lower()) is (op == "contains")
+
+    key = SORTS[sort]
+    cases = sorted(
+        (c for c in MINE if keep(c)), key=lambda c: (key(c), c.number), reverse=order == "desc"
+    )
+    params = {"subject": needle, "subject_op": op, "sort": sort, "order": order}
+    got: list[int] = []
+    for page in range(1, 5):
+        body = await listing(http, tokens["zack"], page=page, page_size=13, **params)
+        assert body["total"] == len(cases)
+        got += [i["number"] for i in body["items"]]
+    assert got == [c.number for c in cases][: 4 * 13]
+
+
+@pytest.mark.usefixtures("loaded")
+@pytest.mark.parametrize("op", ["contains", "not_contains"])
+async def test_staff_subject_filters_span_every_district(
+    http: httpx.AsyncClient, tokens: dict[str, str], op: str
+) -> None:
+    """Staff see every district's cases with or without the needle, newest first."""
+    cases = [c for c in CASES if ("book" in c.subject.lower()) is (op == "contains")]
+    newest = sorted(cases, key=lambda c: (c.last_modified, c.number), reverse=True)
+    body = await listing(http, tokens["staff"], subject="book", subject_op=op, page_size=30)
+    assert body["total"] == len(cases)
+    assert [i["number"] for i in body["items"]] == [c.number for c in newest[:30]]
+
+
+async def test_cases_stored_without_grams_get_them_at_start(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    """A case stored before the trigrams is given them when the indexes are ensured."""
+    store = CaseStore(mongo_db, name=f"cases_grams_{uuid4().hex[:8]}")
+    old = {"_id": "c-old", "account_id": "a-1", "subject": "Grade Book", "number": 1}
+    await store.collection.insert_one({**old, "subject_lc": "grade book"})
+    await store.ensure_indexes()
+    flt = CaseFilter(subject="BOOK", subject_op=SubjectOp.CONTAINS)
+    total, docs = await store.search(plan_query(flt, ["a-1"], SortKey.SUBJECT, False), 0, 20)
+    assert (total, [d["_id"] for d in docs]) == (1, ["c-old"])
+    assert await store.backfill_grams() == 0
+    await store.collection.drop()
 
 
 def _filter_of(params: dict[str, Any]) -> CaseFilter:

@@ -6,23 +6,30 @@ from uuid import uuid4
 
 from feed.logic import (
     EPOCH,
+    CaseChange,
     CaseFilter,
     SortKey,
     SubjectOp,
     banner_of,
     change_for,
+    containing,
     day_range,
+    excluded_needle,
     feed_item,
     feed_page,
     is_newest_first,
     local_time,
     newest_filter,
     newest_first,
+    not_containing,
     out_of_order,
     pages,
     plan_query,
     prefix_range,
+    rarest_gram,
     subject_clause,
+    subject_grams,
+    window_pipeline,
 )
 from shared.enums import (
     ActorKind,
@@ -78,6 +85,7 @@ def test_submission_builds_the_case_document() -> None:
     doc = change_for(event, names).apply(None, str(event.case_id), str(event.event_id))
     assert doc["number_s"] == "1227963"
     assert doc["subject_lc"] == "snow day"
+    assert doc["subject_grams"] == [" da", "day", "now", "ow ", "sno", "w d"]
     assert doc["module"] == Module.CALENDAR.value
     assert doc["status"] == "New"
     assert doc["contact_lc"] == "zack morris (testing)"
@@ -222,12 +230,80 @@ def test_day_range_follows_the_district_time_zone() -> None:
 
 
 def test_contact_query_pins_account_and_one_indexable_clause() -> None:
-    """A district query pins account_id and one indexable clause; contains waits for later."""
-    flt = CaseFilter(subject="book", subject_op=SubjectOp.CONTAINS, status=Status.NEW)
+    """A district query pins account_id and one indexable clause; the rest is residual."""
+    flt = CaseFilter(number="112", subject="book", subject_op=SubjectOp.CONTAINS)
     query = plan_query(flt, ["a-1"], SortKey.LAST_MODIFIED, True)
-    assert query.indexed == {"account_id": "a-1", "status": "New"}
-    assert query.residual == {"subject_lc": {"$regex": "book"}}
+    assert query.indexed == {"account_id": "a-1", "number_s": {"$gte": "112", "$lt": "113"}}
+    assert query.residual == {"subject_lc": {"$regex": "book"}, "subject_grams": "ook"}
     assert query.sort == [("last_modified", -1), ("number", -1)]
+
+
+def test_subject_grams_are_the_distinct_trigrams() -> None:
+    """A subject's grams are its distinct three-character slices, sorted; short ones have none."""
+    assert subject_grams("abcabc") == ["abc", "bca", "cab"]
+    assert subject_grams("ab") == []
+    assert subject_grams("straße ä") == sorted({"str", "tra", "raß", "aße", "ße ", "e ä"})
+
+
+def test_rarest_gram_prefers_rare_letters_and_other_characters() -> None:
+    """The index lookup uses the needle's trigram of the least frequent characters."""
+    assert rarest_gram("the quiz") == "uiz"
+    assert rarest_gram("case 42") == " 42"
+    assert rarest_gram("ab") is None
+
+
+def test_contains_looks_up_a_trigram_and_keeps_the_exact_regex() -> None:
+    """Contains is an index lookup on one trigram, with the escaped regex as the final filter."""
+    flt = CaseFilter(subject="Quiz.*", subject_op=SubjectOp.CONTAINS, status=Status.NEW)
+    several = {"account_id": {"$in": ["a-1", "a-2"]}}
+    for scope, pinned in ((["a-1"], {"account_id": "a-1"}), (None, {}), (["a-1", "a-2"], several)):
+        query = plan_query(flt, scope, SortKey.SUBJECT, False)
+        assert query.indexed == {**pinned, "subject_grams": "z.*"}
+        assert query.residual == {"subject_lc": {"$regex": re.escape("quiz.*")}, "status": "New"}
+    assert set(subject_grams("a quiz.* b")) >= set(subject_grams("quiz.*"))
+
+
+def test_short_or_negated_needles_take_no_trigram() -> None:
+    """Needles under three characters and "does not contain" keep the former regex read."""
+    short = plan_query(
+        CaseFilter(subject="bo", subject_op=SubjectOp.CONTAINS), ["a-1"], SortKey.SUBJECT, True
+    )
+    assert short.indexed == {"account_id": "a-1"}
+    assert short.residual == {"subject_lc": {"$regex": "bo"}}
+    negated = CaseFilter(subject="book", subject_op=SubjectOp.NOT_CONTAINS)
+    assert "subject_grams" not in plan_query(negated, None, SortKey.SUBJECT, True).residual
+
+
+def test_change_apply_adds_grams_to_a_case_stored_without_them() -> None:
+    """A case stored before the trigrams gets them on its next folded write."""
+    old = {"_id": "c", "applied": ["e1"], "subject_lc": "snow day"}
+    folded = CaseChange(set={"status": "New"}).apply(old, "c", "e2")
+    assert folded["subject_grams"] == subject_grams("snow day")
+
+
+def test_only_a_lone_not_contains_in_default_order_takes_the_window_read() -> None:
+    """Does-not-contain alone, newest first, with a trigram: served as the default list."""
+    alone = CaseFilter(subject="Book", subject_op=SubjectOp.NOT_CONTAINS)
+    assert excluded_needle(alone, SortKey.LAST_MODIFIED, True) == "book"
+    assert excluded_needle(alone, SortKey.LAST_MODIFIED, False) is None
+    assert excluded_needle(alone, SortKey.SUBJECT, True) is None
+    with_status = CaseFilter(subject="book", subject_op=SubjectOp.NOT_CONTAINS, status=Status.NEW)
+    assert excluded_needle(with_status, SortKey.LAST_MODIFIED, True) is None
+    short = CaseFilter(subject="bo", subject_op=SubjectOp.NOT_CONTAINS)
+    assert excluded_needle(short, SortKey.LAST_MODIFIED, True) is None
+    contains = CaseFilter(subject="book", subject_op=SubjectOp.CONTAINS)
+    assert excluded_needle(contains, SortKey.LAST_MODIFIED, True) is None
+    assert not_containing("a.b")["subject_lc"]["$not"].pattern == re.escape("a.b")
+    assert containing("a.b") == CaseFilter(subject="a.b", subject_op=SubjectOp.CONTAINS)
+
+
+def test_window_read_keeps_the_negated_regex_out_of_the_index_match() -> None:
+    """The window is the first match (an index range); the negated regex a stage after it."""
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    stages = window_pipeline("a-1", since, not_containing("x"), 20, {"_id": 1})
+    assert stages[0] == {"$match": {"account_id": "a-1", "last_modified": {"$gte": since}}}
+    assert stages[1] == {"$match": not_containing("x")}
+    assert stages[2:4] == [{"$sort": {"last_modified": -1, "number": -1}}, {"$limit": 20}]
 
 
 def test_staff_query_without_filters_walks_an_index() -> None:
