@@ -6,8 +6,10 @@ consumed (read_committed) per case; then floods case.commands and measures comma
 per second until every command's outcome is consumed. Side by side in the same run: a bare
 transactional Kafka relay (consume a command, produce one event, commit offsets in the
 transaction; no decisions, no Mongo) on the same broker, so the ratio shows routing's own cost.
+With --compare, routing runs in turn with the engine as it was (sequential batches, aiokafka's
+100 ms transaction retry backoff) and as it is, alternating for --rounds rounds.
 
-    uv run python bench/routing_load.py --rate 100 --seconds 20 --commands 4000
+    uv run python bench/routing_load.py --rate 100 --seconds 20 --commands 4000 --compare
 """
 
 import argparse
@@ -21,6 +23,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +51,14 @@ STAFF = Actor(kind=ActorKind.STAFF, id="s-1", name="Kelly Kapowski")
 KELLY = StaffRef(id="s-1", name="Kelly Kapowski")
 OUTCOMES = ("case.status_changed", "case.command_rejected", "relayed")
 OUT = Path(__file__).resolve().parent.parent / "docs" / "bench" / "routing.md"
+RELAY = "bare relay"
+ANALYSIS = "## Analysis"
+# Engine settings per variant; the before variant is the engine as issue #4 measured it.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "now": {},
+    "before": {"pipeline": False, "producer_retry_backoff_ms": 100},
+    "pipelined": {"pipeline": True},
+}
 
 
 def free_port() -> int:
@@ -72,11 +84,12 @@ def case(number: int) -> CaseSubmitted:
 
 
 def start_routing(
-    namespace: str, database: str, log: str | None
+    namespace: str, database: str, log: str | None, settings: dict[str, Any]
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {
         **os.environ,
+        **{f"ROUTING_{name.upper()}": str(value).lower() for name, value in settings.items()},
         "KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP,
         "MONGO_URL": MONGO,
         "TOPIC_NAMESPACE": namespace,
@@ -170,7 +183,8 @@ async def wait_until(check: Any, limit: float) -> bool:
 
 async def latency_phase(
     producer: AIOKafkaProducer, topics: Topics, recorder: Recorder, rate: int, seconds: int
-) -> tuple[list[CaseSubmitted], list[float]]:
+) -> tuple[list[CaseSubmitted], list[tuple[float, float]]]:
+    """Per case: (seconds into the phase it was sent, latency in ms)."""
     cases = [case(n + 1) for n in range(rate * seconds)]
     sent: dict[str, float] = {}
     begin = time.perf_counter()
@@ -184,7 +198,11 @@ async def latency_phase(
             key=str(submitted.case_id).encode(),
         )
     await wait_until(lambda: len(recorder.queued) >= len(cases), 60)
-    latencies = [(recorder.queued[k] - t) * 1000 for k, t in sent.items() if k in recorder.queued]
+    latencies = [
+        (t - begin, (recorder.queued[k] - t) * 1000)
+        for k, t in sent.items()
+        if k in recorder.queued
+    ]
     return cases, latencies
 
 
@@ -203,8 +221,11 @@ async def apply_phase(
     return len(ids & recorder.outcomes.keys()) / (done - begin)
 
 
-async def bare_relay(source: str, sink: str, group: str, stop: asyncio.Event) -> None:
-    """The baseline: consume, produce one event, commit offsets in the same transaction."""
+Outputs = Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]
+
+
+async def bare_relay(source: str, outputs: Outputs, group: str, stop: asyncio.Event) -> None:
+    """The baseline: consume, produce what `outputs` says, commit offsets in one transaction."""
     producer = AIOKafkaProducer(
         bootstrap_servers=BOOTSTRAP, transactional_id=f"{group}-tx", acks="all", linger_ms=1
     )
@@ -222,19 +243,18 @@ async def bare_relay(source: str, sink: str, group: str, stop: asyncio.Event) ->
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=20, max_records=500)
             if batch:
-                await relay_batch(producer, batch, sink, group)
+                await relay_batch(producer, batch, outputs, group)
     finally:
         await consumer.stop()
         await producer.stop()
 
 
-async def relay_batch(producer: AIOKafkaProducer, batch: Any, sink: str, group: str) -> None:
+async def relay_batch(producer: AIOKafkaProducer, batch: Any, outputs: Outputs, group: str) -> None:
     async with producer.transaction():
         for records in batch.values():
             for record in records:
-                command = json.loads(record.value)
-                out = {"type": "relayed", "command_id": command["event_id"]}
-                await producer.send(sink, json.dumps(out).encode(), key=record.key)
+                for topic, out in outputs(json.loads(record.value)):
+                    await producer.send(topic, json.dumps(out).encode(), key=record.key)
         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
         await producer.send_offsets_to_transaction(offsets, group)
 
@@ -244,40 +264,78 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def main(args: argparse.Namespace) -> None:
+@dataclass
+class Run:
+    """One routing process's figures."""
+
+    series: list[tuple[float, float]] = field(default_factory=list)
+    rates: list[float] = field(default_factory=list)
+    round_p99: list[float] = field(default_factory=list)
+    stages: dict[str, float] = field(default_factory=dict)
+    batches: int = 0
+
+    @property
+    def latencies(self) -> list[float]:
+        return [ms for _, ms in self.series]
+
+
+async def routing_run(
+    args: argparse.Namespace, producer: AIOKafkaProducer, name: str, run: Run
+) -> None:
+    """Start routing with a variant's settings, measure latency, then commands applied/s."""
     namespace = f"bench{uuid4().hex[:6]}"
     topics = Topics(namespace)
     await ensure_topics(BOOTSTRAP, topics.all_specs())
-    proc, _ = start_routing(namespace, f"routing_{namespace}", args.routing_log)
-    queues = [topics.queue(d) for d in Department]
-    recorder = Recorder([topics.case_events, *queues])
+    log = f"{args.routing_log}.{name}" if args.routing_log else None
+    proc, _ = start_routing(namespace, f"routing_{namespace}", log, VARIANTS[name])
+    recorder = Recorder([topics.case_events, *(topics.queue(d) for d in Department)])
+    await recorder.start()
+    try:
+        await asyncio.sleep(2)  # let the recorder settle before the clock starts
+        cases, series = await latency_phase(producer, topics, recorder, args.rate, args.seconds)
+        run.series.extend(series)
+        run.round_p99.append(pct([ms for _, ms in series], 0.99))
+        commands = build_commands(cases)[: args.commands]
+        run.rates.append(await apply_phase(producer, topics.case_commands, recorder, commands))
+    finally:
+        await recorder.stop()
+        proc.terminate()
+        proc.wait(30)
+    if log:
+        run.batches += add_stages(Path(log), run.stages)
+
+
+def build_commands(cases: list[CaseSubmitted]) -> list[Any]:
+    assigns = [AssignCase(case_id=c.case_id, actor=STAFF, assignee=KELLY) for c in cases]
+    asks = [
+        ChangeStatus(
+            case_id=c.case_id, actor=STAFF, to_status=Status.PENDING_CUSTOMER_INPUT, note="?"
+        )
+        for c in cases
+    ]
+    return [*assigns, *asks]
+
+
+async def main(args: argparse.Namespace) -> None:
+    names = ["before", "now", "pipelined"] if args.compare else ["now"]
+    runs = {name: Run() for name in [*names, RELAY]}
     producer = AIOKafkaProducer(
         bootstrap_servers=BOOTSTRAP, acks="all", enable_idempotence=True, linger_ms=1
     )
     await producer.start()
-    await recorder.start()
+    load = [os.getloadavg()[0]]
     try:
-        await asyncio.sleep(2)  # let the recorder's group settle before the clock starts
-        cases, latencies = await latency_phase(producer, topics, recorder, args.rate, args.seconds)
-        assigns = [AssignCase(case_id=c.case_id, actor=STAFF, assignee=KELLY) for c in cases]
-        asks = [
-            ChangeStatus(
-                case_id=c.case_id, actor=STAFF, to_status=Status.PENDING_CUSTOMER_INPUT, note="?"
-            )
-            for c in cases
-        ]
-        commands: list[Any] = [*assigns, *asks][: args.commands]
-        routing_rate = await apply_phase(producer, topics.case_commands, recorder, commands)
-        bare_rate = await bare_phase(producer, recorder, commands)
-        memory = await memory_phase(producer, args)
+        for _ in range(args.rounds):
+            for name in names:  # alternating, so machine load hits both alike
+                await routing_run(args, producer, name, runs[name])
+                load.append(os.getloadavg()[0])
+            await relay_run(args, producer, runs[RELAY])
+            load.append(os.getloadavg()[0])
+        bare_rate = await bare_phase(producer, args.commands)
+        memory = await memory_phase(producer, args) if args.memory else None
     finally:
-        await recorder.stop()
         await producer.stop()
-        proc.terminate()
-        proc.wait(30)
-    report(args, latencies, routing_rate, bare_rate, len(commands), memory)
-    if args.routing_log:
-        stages(Path(args.routing_log))
+    report(args, runs, bare_rate, memory, load)
 
 
 class MemoryCases:
@@ -322,8 +380,8 @@ async def memory_phase(
         BusinessCalendar(),
         SystemClock(),
         ChicagoZones(),  # type: ignore[arg-type]
-        None,
-        cases,
+        None,  # type: ignore[arg-type]
+        cases,  # type: ignore[arg-type]
         None,  # type: ignore[arg-type]
     )
     engine = Engine(settings, handlers, cases, MemoryCommands())  # type: ignore[arg-type]
@@ -333,9 +391,7 @@ async def memory_phase(
     await recorder.start()
     try:
         await asyncio.sleep(2)
-        submitted, latencies = await latency_phase(
-            producer, topics, recorder, args.rate, args.seconds
-        )
+        submitted, series = await latency_phase(producer, topics, recorder, args.rate, args.seconds)
         commands = [AssignCase(case_id=c.case_id, actor=STAFF, assignee=KELLY) for c in submitted]
         rate = await apply_phase(
             producer, topics.case_commands, recorder, commands[: args.commands]
@@ -345,19 +401,23 @@ async def memory_phase(
         await asyncio.gather(running, return_exceptions=True)
         await recorder.stop()
         await engine.stop()
-    return latencies, rate
+    return [ms for _, ms in series], rate
 
 
-async def bare_phase(producer: AIOKafkaProducer, recorder: Recorder, commands: list[Any]) -> float:
+async def bare_phase(producer: AIOKafkaProducer, count: int) -> float:
     base = Topics(f"bare{uuid4().hex[:6]}")
     source, sink = base.case_commands, base.case_events
     await ensure_topics(BOOTSTRAP, [TopicSpec(source), TopicSpec(sink)])
     sink_recorder = Recorder([sink])
     await sink_recorder.start()
     stop = asyncio.Event()
-    relay = asyncio.create_task(bare_relay(source, sink, f"{base.namespace}-relay", stop))
+
+    def relayed(command: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        return [(sink, {"type": "relayed", "command_id": command["event_id"]})]
+
+    relay = asyncio.create_task(bare_relay(source, relayed, f"{base.namespace}-relay", stop))
     await asyncio.sleep(2)
-    copies = [c.model_copy(update={"event_id": uuid4()}) for c in commands]
+    copies = build_commands([case(n + 1) for n in range(count)])[:count]
     rate = await apply_phase(producer, source, sink_recorder, copies)
     stop.set()
     await relay
@@ -365,22 +425,59 @@ async def bare_phase(producer: AIOKafkaProducer, recorder: Recorder, commands: l
     return rate
 
 
+async def relay_run(args: argparse.Namespace, producer: AIOKafkaProducer, run: Run) -> None:
+    """Routing's Kafka pattern alone: per submission an echo on case.events and a work item,
+    with the input offsets, in one transaction; no decisions, no Mongo.
+    """
+    topics = Topics(f"relay{uuid4().hex[:6]}")
+    await ensure_topics(BOOTSTRAP, topics.all_specs())
+    queue = topics.queue(Department.CAMPUS_SUPPORT)
+
+    def routed(event: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        if event.get("type") != "case.submitted":
+            return []  # its own echo
+        echo = {"type": "case.relayed", "case_id": event["case_id"]}
+        item = {"type": "work.queued", "item": {"case_id": event["case_id"]}}
+        return [(topics.case_events, echo), (queue, item)]
+
+    recorder = Recorder([queue])
+    await recorder.start()
+    stop = asyncio.Event()
+    relay = asyncio.create_task(bare_relay(topics.case_events, routed, f"{topics.namespace}", stop))
+    try:
+        await asyncio.sleep(2)
+        _, series = await latency_phase(producer, topics, recorder, args.rate, args.seconds)
+        run.series.extend(series)
+        run.round_p99.append(pct([ms for _, ms in series], 0.99))
+    finally:
+        stop.set()
+        await relay
+        await recorder.stop()
+
+
 def report(
     args: argparse.Namespace,
-    latencies: list[float],
-    routing_rate: float,
+    runs: dict[str, Run],
     bare_rate: float,
-    count: int,
-    memory: tuple[list[float], float],
+    memory: tuple[list[float], float] | None,
+    load: list[float],
 ) -> None:
-    p50, p99 = pct(latencies, 0.50), pct(latencies, 0.99)
-    m_latencies, m_rate = memory
-    m50, m99 = pct(m_latencies, 0.50), pct(m_latencies, 0.99)
+    names = list(runs)
     command = (
         f"uv run python bench/routing_load.py --rate {args.rate} "
         f"--seconds {args.seconds} --commands {args.commands}"
+        + (" --compare" if args.compare else "")
+        + (f" --rounds {args.rounds}" if args.rounds != 1 else "")
+        + (" --memory" if args.memory else "")
         + (f" --routing-log {args.routing_log}" if args.routing_log else "")
     )
+
+    def row(label: str, cell: Any) -> str:
+        return f"| {label} | " + " | ".join(cell(runs[n]) for n in names) + " |"
+
+    def ms(q: float) -> Any:
+        return lambda r: f"{pct(r.latencies, q):.1f} ms"
+
     lines = [
         "# Routing benchmark",
         "",
@@ -390,66 +487,107 @@ def report(
         "",
         f"Command: `{command}`",
         "",
-        "| figure | value |",
-        "| --- | --- |",
-        f"| cases submitted at a steady rate | {args.rate}/s for {args.seconds} s "
-        f"({len(latencies)} cases) |",
-        f"| submission -> work item latency p50 | {p50:.1f} ms |",
-        f"| submission -> work item latency p99 | {p99:.1f} ms (floor: <= 200 ms) |",
-        f"| submission -> work item latency max | {max(latencies):.1f} ms |",
-        f"| submission -> work item latency mean | {statistics.fmean(latencies):.1f} ms |",
-        f"| commands applied/s (routing: decide + Mongo + Kafka transaction) "
-        f"| {routing_rate:.0f}/s over {count} commands |",
-        f"| bare transactional relay, same broker, no decisions, no Mongo | {bare_rate:.0f}/s |",
-        f"| ratio routing / bare relay | {routing_rate / bare_rate:.2f} |",
-        f"| same engine, state in memory (no Mongo step), in the bench process: latency p50 "
-        f"| {m50:.1f} ms |",
-        f"| same engine, no Mongo step: latency p99 | {m99:.1f} ms |",
-        f"| same engine, no Mongo step: commands applied/s | {m_rate:.0f}/s |",
-        f"| ratio p99 with Mongo / without | {p99 / m99:.1f} |",
+        "| figure | " + " | ".join(_title(n) for n in names) + " |",
+        "| --- | " + " | ".join("---" for _ in names) + " |",
+        row("engine settings", lambda r: _settings_of(runs, r)),
+        row("cases submitted at a steady rate", lambda r: f"{len(r.series)} at {args.rate}/s"),
+        row("submission -> work item p50", ms(0.50)),
+        row("submission -> work item p99 (floor <= 200 ms)", ms(0.99)),
+        row("p99 per round", lambda r: " / ".join(f"{x:.0f}" for x in r.round_p99) + " ms"),
+        row("submission -> work item max", lambda r: f"{max(r.latencies):.1f} ms"),
+        row("submission -> work item mean", lambda r: f"{statistics.fmean(r.latencies):.1f} ms"),
+        row("cases over 200 ms", lambda r: str(sum(ms > 200 for ms in r.latencies))),
+        row("seconds (into a round) holding cases over 200 ms", _slow_seconds),
+        row(
+            "commands applied/s (decide + Mongo + Kafka transaction)",
+            lambda r: " / ".join(f"{x:.0f}" for x in r.rates) or "-",
+        ),
         "",
-        "Latency is CaseSubmitted produced (acks=all) -> WorkItemQueued consumed by a",
-        "read_committed consumer: routing's poll, its decision on cached state, one bulk",
-        "Mongo write of the changed cases (plus command outcomes), and the Kafka commit.",
-        f"Load average (1 min) when the run ended: {os.getloadavg()[0]:.1f} on a shared machine.",
-        "",
-        f"Floor (p99 <= 200 ms at {args.rate} cases/s): "
-        + ("met." if p99 <= 200 else "NOT met in this run; the stage table shows where it went."),
+        f"Bare transactional relay, same broker, no decisions, no Mongo: {bare_rate:.0f}/s.",
+        f"Load average (1 min) before and after each routing run: {_loads(load)} (shared machine).",
     ]
+    if memory is not None:
+        m_latencies, m_rate = memory
+        lines.append(
+            f"Same engine (now), state in memory, in the bench process: p50 "
+            f"{pct(m_latencies, 0.5):.1f} ms, p99 {pct(m_latencies, 0.99):.1f} ms, "
+            f"{m_rate:.0f} commands/s."
+        )
+    lines += _stage_table(runs)
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    OUT.write_text("\n".join(lines) + "\n" + _kept_analysis(), encoding="utf-8")
     print("\n".join(lines))
 
 
-STAGE = re.compile(r"read ([\d.]+), decide ([\d.]+), write ([\d.]+), kafka ([\d.]+) ms")
+def _kept_analysis() -> str:
+    """The hand-written `## Analysis` section of the previous report, kept across runs."""
+    old = OUT.read_text(encoding="utf-8") if OUT.exists() else ""
+    start = old.find(ANALYSIS)
+    return "" if start < 0 else "\n" + old[start:]
 
 
-def stages(log: Path) -> None:
-    """Append where routing's batch time went (from its INFO log) to the report."""
-    totals = [0.0, 0.0, 0.0, 0.0]
+def _settings_of(runs: dict[str, Run], run: Run) -> str:
+    name = next(n for n, r in runs.items() if r is run)
+    if name == RELAY:
+        return "Kafka only: no Mongo, no decisions"
+    return ", ".join(f"{k}={v}" for k, v in VARIANTS[name].items()) or "defaults"
+
+
+def _title(name: str) -> str:
+    return name if name == RELAY else f"engine {name}"
+
+
+def _slow_seconds(run: Run) -> str:
+    slow = sorted({int(t) for t, ms in run.series if ms > 200})
+    return ", ".join(map(str, slow)) or "none"
+
+
+def _loads(load: list[float]) -> str:
+    return " -> ".join(f"{x:.1f}" for x in load)
+
+
+STAGE = re.compile(r"published \d+: (.*) ms")
+
+
+def add_stages(log: Path, totals: dict[str, float]) -> int:
+    """Add each stage's time (from routing's INFO log) to `totals`; the number of batches."""
     batches = 0
     for line in log.read_text(encoding="utf-8").splitlines():
         found = STAGE.search(line)
-        if found:
-            batches += 1
-            totals = [t + float(v) for t, v in zip(totals, found.groups(), strict=True)]
-    whole = sum(totals) or 1.0
-    names = ("read states (cache or Mongo)", "decide", "Mongo write", "Kafka transaction")
+        if not found:
+            continue
+        batches += 1
+        for part in found.group(1).split(", "):
+            stage, value = part.rsplit(" ", 1)
+            totals[stage] = totals.get(stage, 0.0) + float(value)
+    return batches
+
+
+def _stage_table(runs: dict[str, Run]) -> list[str]:
+    """Mean milliseconds per batch and stage, per variant (with --routing-log)."""
+    if not any(r.batches for r in runs.values()):
+        return []
+    names = [n for n in runs if n != RELAY]
+    stages = list(dict.fromkeys(s for r in runs.values() for s in r.stages))
     rows = [
-        f"| {n} | {t / 1000:.1f} s | {100 * t / whole:.0f} % |"
-        for n, t in zip(names, totals, strict=True)
+        f"| {stage} | "
+        + " | ".join(
+            f"{runs[n].stages.get(stage, 0.0) / max(runs[n].batches, 1):.1f}" for n in names
+        )
+        + " |"
+        for stage in stages
     ]
-    text = [
+    return [
         "",
-        f"Where routing's batch time went ({batches} batches, from its INFO log):",
+        "Mean milliseconds per batch and stage, from routing's INFO log (latency and commands "
+        "phases; `wait` is waiting for the previous batch's commit, `poll` overlaps it when "
+        "pipelined):",
         "",
-        "| stage | total | share |",
-        "| --- | --- | --- |",
+        "| stage | " + " | ".join(_title(n) for n in names) + " |",
+        "| --- | " + " | ".join("---" for _ in names) + " |",
         *rows,
+        "| batches | " + " | ".join(str(runs[n].batches) for n in names) + " |",
     ]
-    with OUT.open("a", encoding="utf-8") as out:
-        out.write("\n".join(text) + "\n")
-    print("\n".join(text))
 
 
 if __name__ == "__main__":
@@ -459,7 +597,10 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=int, default=100, help="cases per second (steady)")
     parser.add_argument("--seconds", type=int, default=20, help="how long to submit (max 120)")
     parser.add_argument("--commands", type=int, default=4000, help="commands to apply (max 20000)")
-    parser.add_argument("--routing-log", help="write routing's INFO log here (diagnosis)")
+    parser.add_argument("--routing-log", help="write routing's INFO logs to PATH.<variant>")
+    parser.add_argument("--compare", action="store_true", help="also run the engine as before")
+    parser.add_argument("--rounds", type=int, default=1, help="routing runs per variant")
+    parser.add_argument("--memory", action="store_true", help="also run the engine in memory")
     parsed = parser.parse_args()
     parsed.seconds = min(parsed.seconds, 120)
     parsed.commands = min(parsed.commands, 20_000)

@@ -56,7 +56,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         await broker.publish(command, topic=topic, key=str(command.case_id).encode())
 
     timers = TimerService(cases, publish, clock, calendar)
-    subscribe_directory(broker, settings.topics.directory, settings.service_name, lambda: directory)
+    # Its own group: the engine's group commits offsets only in transactions, and a
+    # rebalance of either must not pause the other.
+    subscribe_directory(
+        broker, settings.topics.directory, settings.directory_group_id, lambda: directory
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -81,7 +85,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await mongo.close()
 
     async def engine_ready() -> bool:
-        return engine.running
+        return engine.running and not engine.progress.stalled()
 
     app = new_app(
         "Routing", "Routes cases to department queues and runs the case workflow.", lifespan

@@ -2,11 +2,9 @@
 
 import asyncio
 import contextlib
-import itertools
 import json
 import logging
 import os
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,9 +23,11 @@ from pydantic import BaseModel, ValidationError
 from routing.handlers import Handlers
 from routing.logic import Decision
 from routing.models import AppliedRecord, CaseState, Outgoing
+from routing.progress import Laps, Progress
 from routing.settings import Settings
 from routing.store import AlreadyStored, CaseStore, CommandStore, outcome_doc
 from shared.commands import CASE_COMMANDS, AnyCaseCommand
+from shared.enums import Department
 from shared.events import CaseSubmitted, PostAdded
 from shared.kafka import TRANSIENT_ERRORS
 from shared.messages import UnknownMessage, decode, utcnow
@@ -77,8 +77,31 @@ class BatchWork:
 
 
 def _starts(batch: Batch) -> dict[tuple[str, int], int]:
-    """The first offset per partition: everything before it is committed."""
+    """The first offset per partition of a batch."""
     return {(tp.topic, tp.partition): records[0].offset for tp, records in batch.items()}
+
+
+def _floors(batch: Batch, uncommitted: Batch | None) -> dict[tuple[str, int], int]:
+    """Per partition, the offset everything before which is committed.
+
+    With a batch's commit still in flight, that is the in-flight batch's start: a redelivery
+    from there must find the outputs of both batches on the case documents.
+    """
+    floors = _starts(batch)
+    for key, start in _starts(uncommitted or {}).items():
+        if key in floors:
+            floors[key] = min(floors[key], start)
+    return floors
+
+
+@dataclass
+class Prepared:
+    """A batch decided and written to Mongo, its transaction not yet committed."""
+
+    batch: Batch
+    work: BatchWork
+    laps: Laps
+    count: int
 
 
 @dataclass
@@ -112,7 +135,7 @@ class Engine:
         self.cases = cases
         self.commands = commands
         self.topics = settings.topics
-        self.group = settings.service_name
+        self.group = settings.group_id
         self.applied = 0
         self.batches = 0
         self.cache = StateCache()
@@ -120,6 +143,9 @@ class Engine:
         self.holds: dict[tuple[int, int], int] = {}
         self.careful = False  # after a surprise, read every state before deciding
         self.running = False
+        self.progress = Progress(settings.stall_after_seconds)
+        self.inflight: tuple[Prepared, asyncio.Task[None]] | None = None
+        self.delay = 0.1
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
 
@@ -142,7 +168,20 @@ class Engine:
             [self.topics.case_commands, self.topics.case_events], listener=_Forget(self)
         )
         await self.consumer.start()
+        await self._learn_output_topics()
         self.running = True
+        self.progress.made()
+
+    async def _learn_output_topics(self) -> None:
+        """Fetch output topics' metadata now, not on the first send of a live batch."""
+        assert self.producer is not None
+        outputs = [self.topics.case_events, *(self.topics.queue(d) for d in Department)]
+        outputs += [
+            self.topics.dlq(t) for t in (self.topics.case_commands, self.topics.case_events)
+        ]
+        for topic in outputs:
+            with contextlib.suppress(KafkaError):  # a send would learn it later anyway
+                await self.producer.partitions_for(topic)
 
     async def _new_producer(self) -> None:
         self.producer = AIOKafkaProducer(
@@ -153,6 +192,10 @@ class Engine:
             enable_idempotence=True,
             request_timeout_ms=15_000,
             linger_ms=1,
+            # aiokafka waits this long when a transaction call meets the previous one's
+            # markers still being written (ConcurrentTransactions); its 100 ms default
+            # dominated the latency tail of back-to-back transactions.
+            retry_backoff_ms=self.settings.producer_retry_backoff_ms,
         )
         await self.producer.start()
 
@@ -165,7 +208,7 @@ class Engine:
 
     def _transactional_id(self) -> str:
         namespace = self.settings.topic_namespace or "default"
-        return f"{self.group}.{namespace}.{self.settings.replica_id}"
+        return f"{self.settings.service_name}.{namespace}.{self.settings.replica_id}"
 
     async def stop(self) -> None:
         """Leave the group and close the producer."""
@@ -175,87 +218,166 @@ class Engine:
                 await client.stop()
 
     async def run(self) -> None:
-        """Consume until cancelled; a failed batch is rewound and retried with backoff."""
-        assert self.consumer is not None
-        delay = 0.1
-        while True:
-            batch = await self.consumer.getmany(
-                timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.batch_max
-            )
-            if not batch:
-                continue
-            try:
-                await self.process(batch)
-                delay, self.careful = 0.1, False
-            except AlreadyStored:
-                log.warning("a submission was seen before; re-deciding the batch with lookups")
-                self.careful = True
-                self.cache.clear()
-                self._rewind(batch)
-            except ProducerFenced:
-                log.error("another routing replica took over transactional id; stopping")
-                self.running = False
-                raise
-            except Exception as exc:
-                # Transient faults wait it out; anything else is logged loudly and retried too,
-                # because skipping a command would break per-case order.
-                log.warning("batch failed, retrying in %.1f s: %r", delay, exc, exc_info=True)
-                self.cache.clear()  # Mongo may be ahead of what this process remembers
-                self._rewind(batch)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                if isinstance(exc, KafkaError):
-                    with contextlib.suppress(Exception):  # the next failure retries it
-                        await self._reset_producer()
+        """Consume until cancelled; a failed batch is rewound and retried with backoff.
 
-    def _rewind(self, batch: Batch) -> None:
+        Pipelined (`pipeline`, off by default): the next batch is polled, decided and written to
+        Mongo while the previous batch commits; its own transaction begins once that one is done.
+        """
         assert self.consumer is not None
-        for tp, records in batch.items():
-            self.consumer.seek(tp, records[0].offset)
+        try:
+            while True:
+                laps = Laps()
+                batch = await self.consumer.getmany(
+                    timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.batch_max
+                )
+                laps.lap("poll")
+                if batch:
+                    await self._step(batch, laps)
+                elif await self._settle():
+                    self.progress.made()  # caught up, nothing in flight
+        finally:
+            self.progress.ended()
+            await self.drain()
+
+    async def _step(self, batch: Batch, laps: Laps) -> None:
+        """Prepare a batch, wait for the previous commit, then start (or finish) this one's."""
+        try:
+            prepared = await self.prepare(batch, laps)
+        except Exception as exc:
+            failed = await self._settled_or_failed()
+            # A failed commit before it explains more (and resets the producer).
+            await self._recover(failed[1] if failed else exc, [*_batch_of(failed), batch])
+            return
+        failed = await self._settled_or_failed()
+        laps.lap("wait")
+        if failed is not None:
+            await self._recover(failed[1], [failed[0].batch, batch])
+            return
+        self.inflight = (prepared, asyncio.create_task(self._commit(prepared)))
+        # Held partitions are sought back after the commit, before the next poll.
+        if not self.settings.pipeline or prepared.work.held:
+            await self._settle()
+
+    async def _settle(self) -> bool:
+        """Wait for the in-flight commit; a failure is recovered from here."""
+        failed = await self._settled_or_failed()
+        if failed is not None:
+            await self._recover(failed[1], [failed[0].batch])
+        return failed is None
+
+    async def _settled_or_failed(self) -> tuple[Prepared, Exception] | None:
+        """Wait for the in-flight commit: None when it succeeded (or none was in flight)."""
+        if self.inflight is None:
+            return None
+        prepared, task = self.inflight
+        self.inflight = None
+        try:
+            await task
+        except Exception as exc:
+            return prepared, exc
+        self._committed(prepared)
+        return None
+
+    async def drain(self) -> None:
+        """Let an in-flight commit finish; partitions are about to move, or the loop ends.
+
+        A failure is not rewound here: after a rebalance positions restart from the committed
+        offsets, so the failed batch is delivered again anyway.
+        """
+        failed = await self._settled_or_failed()
+        if failed is not None:
+            log.warning("in-flight batch failed before partitions moved: %r", failed[1])
+            self.cache.clear()
+            await self._after_failure(failed[1])
+
+    async def _recover(self, exc: Exception, batches: list[Batch]) -> None:
+        """Rewind failed batches to their first offsets, then retry (or stop when fenced)."""
+        self._rewind(batches)
+        if isinstance(exc, AlreadyStored):
+            log.warning("a submission was seen before; re-deciding the batch with lookups")
+            self.careful = True
+            self.cache.clear()
+            return
+        if isinstance(exc, ProducerFenced):
+            log.error("another routing replica took over transactional id; stopping")
+            self.running = False
+            raise exc
+        # Transient faults wait it out; anything else is logged loudly and retried too,
+        # because skipping a command would break per-case order.
+        log.warning("batch failed, retrying in %.1f s: %r", self.delay, exc, exc_info=exc)
+        self.cache.clear()  # Mongo may be ahead of what this process remembers
+        await asyncio.sleep(self.delay)
+        self.delay = min(self.delay * 2, 5.0)
+        await self._after_failure(exc)
+
+    async def _after_failure(self, exc: Exception) -> None:
+        if isinstance(exc, KafkaError):
+            with contextlib.suppress(Exception):  # the next failure retries it
+                await self._reset_producer()
+
+    def _rewind(self, batches: list[Batch]) -> None:
+        """Seek every partition back to the earliest first offset any failed batch had."""
+        assert self.consumer is not None
+        starts: dict[TopicPartition, int] = {}
+        for batch in batches:
+            for tp, records in batch.items():
+                starts[tp] = min(starts.get(tp, records[0].offset), records[0].offset)
+        assigned = self.consumer.assignment()
+        for tp, offset in starts.items():
+            if tp in assigned:  # a partition that moved restarts from its committed offset
+                self.consumer.seek(tp, offset)
 
     async def process(self, batch: Batch) -> None:
         """Decide, persist and publish one batch in a single transaction."""
-        laps = [time.perf_counter()]
+        prepared = await self.prepare(batch, Laps())
+        await self._commit(prepared)
+        self._committed(prepared)
+
+    async def prepare(self, batch: Batch, laps: Laps) -> Prepared:
+        """Decide every record and write the changed cases; nothing is published yet."""
         # Events first: a submission fetched with a command for the same case must precede it.
         ordered = sorted(batch.items(), key=lambda entry: entry[0].topic != self.topics.case_events)
         inbound = [self._decode(tp, r) for tp, records in ordered for r in records]
-        work = BatchWork(_starts(batch), await self._states(inbound))
-        laps.append(time.perf_counter())
+        uncommitted = self.inflight[0].batch if self.inflight else None
+        work = BatchWork(_floors(batch, uncommitted), await self._states(inbound))
+        laps.lap("read")
         for item in inbound:
             await self._handle(item, work)
-        laps.append(time.perf_counter())
+        # A hold this batch did not renew is over; counted here, not at the commit, since
+        # with pipelining the previous batch commits after this one decided.
+        still_held = {(tp.partition, offset) for tp, offset in work.held.items()}
+        self.holds = {k: n for k, n in self.holds.items() if k in still_held}
+        laps.lap("decide")
         await self._persist(work)
-        laps.append(time.perf_counter())
-        await self._commit(batch, work)
-        laps.append(time.perf_counter())
-        self.applied += len(inbound)
-        self._log(len(inbound), work, laps)
+        laps.lap("write")
+        return Prepared(batch, work, laps, len(inbound))
 
     async def _persist(self, work: BatchWork) -> None:
         created = work.changed.keys() - work.states.keys()
-        # Independent writes, so their round trips overlap; both finish before the commit.
-        await asyncio.gather(
-            self.cases.save_many(work.changed.values(), new=created),
-            self.commands.record_many(work.outcomes),
-        )
+        await self.cases.save_many(work.changed.values(), new=created)
+        # After the cases: the staff API reads the case once it sees a command's outcome.
+        if work.outcomes:
+            await self.commands.record_many(work.outcomes)
         self.cache.update(work.changed)
         if work.changed:
             self._maybe_crash()
 
-    async def _commit(self, batch: Batch, work: BatchWork) -> None:
+    async def _commit(self, prepared: Prepared) -> None:
+        batch, work = prepared.batch, prepared.work
         offsets = {tp: work.held.get(tp, records[-1].offset + 1) for tp, records in batch.items()}
-        await self._publish(work.sends, offsets)
+        await self._publish(work.sends, offsets, prepared.laps)
+
+    def _committed(self, prepared: Prepared) -> None:
+        """The batch's transaction committed: seek held partitions back, count, log."""
+        work = prepared.work
         for tp, offset in work.held.items():
             self._seek(tp, offset)
-        still_held = {(tp.partition, offset) for tp, offset in work.held.items()}
-        self.holds = {k: n for k, n in self.holds.items() if k in still_held}
-
-    def _log(self, count: int, work: BatchWork, laps: list[float]) -> None:
-        read, decide, write, commit = (1000 * (b - a) for a, b in itertools.pairwise(laps))
+        self.applied += prepared.count
+        self.delay, self.careful = 0.1, False
+        self.progress.made()
         log.info(
-            "applied %d records (%d cases), published %d: read %.1f, decide %.1f, "
-            "write %.1f, kafka %.1f ms",
-            *(count, len(work.changed), len(work.sends), read, decide, write, commit),
+            "applied %d records (%d cases), published %d: %s ms",
+            *(prepared.count, len(work.changed), len(work.sends), prepared.laps.line()),
         )
 
     def kind_of(self, topic: str) -> str:
@@ -404,17 +526,21 @@ class Engine:
         encoded = [(k, v.encode()) for k, v in headers.items()]
         return Send(self.topics.dlq(record.topic), record.key, record.value or b"", encoded)
 
-    async def _publish(self, sends: list[Send], offsets: dict[TopicPartition, int]) -> None:
+    async def _publish(
+        self, sends: list[Send], offsets: dict[TopicPartition, int], laps: Laps
+    ) -> None:
         # A broker restart can leave a transaction call waiting forever (seen in the fault
         # drill); bounded, it fails as a KafkaError and run() resets the producer and retries.
         try:
-            await asyncio.wait_for(self._transaction(sends, offsets), TRANSACTION_TIMEOUT_S)
+            await asyncio.wait_for(self._transaction(sends, offsets, laps), TRANSACTION_TIMEOUT_S)
         except TimeoutError as exc:
             raise KafkaTimeoutError(
                 f"transaction unfinished after {TRANSACTION_TIMEOUT_S} s"
             ) from exc
 
-    async def _transaction(self, sends: list[Send], offsets: dict[TopicPartition, int]) -> None:
+    async def _transaction(
+        self, sends: list[Send], offsets: dict[TopicPartition, int], laps: Laps
+    ) -> None:
         producer = self.producer
         assert producer is not None
         await producer.begin_transaction()
@@ -424,8 +550,11 @@ class Engine:
                 for s in sends
             ]
             await asyncio.gather(*futures)
+            laps.lap("send")
             await producer.send_offsets_to_transaction(offsets, self.group)
+            laps.lap("offsets")
             await producer.commit_transaction()
+            laps.lap("commit")
         except BaseException:
             await _abort(producer)
             raise
@@ -454,7 +583,8 @@ class _Forget(ConsumerRebalanceListener):  # type: ignore[misc]
         self.engine = engine
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        """Another replica may write these cases next."""
+        """Another replica may write these cases next: finish the in-flight commit first."""
+        await self.engine.drain()
         self.engine.cache.clear()
         self.engine.applied_upto.clear()
 
@@ -472,6 +602,10 @@ async def _abort(producer: AIOKafkaProducer) -> None:
         await asyncio.wait_for(producer.abort_transaction(), ABORT_TIMEOUT_S)
     except Exception as exc:  # the transaction may already be dead; the next begin recovers
         log.warning("abort failed: %r", exc)
+
+
+def _batch_of(failed: tuple[Prepared, Exception] | None) -> list[Batch]:
+    return [] if failed is None else [failed[0].batch]
 
 
 def _replay(state: CaseState | None, item: Inbound) -> list[Outgoing] | None:

@@ -48,6 +48,24 @@ class Settings(ServiceSettings):
     fetch_max_wait_ms: int = Field(
         20, ge=1, validation_alias=_env("ROUTING_FETCH_MAX_WAIT_MS", "fetch_max_wait_ms")
     )
+    pipeline: bool = Field(
+        False,
+        description="Poll, decide and write the next batch while the previous one commits "
+        "(measured slower at 100 cases/s on the local stack, see docs/bench/routing.md).",
+        validation_alias=_env("ROUTING_PIPELINE", "pipeline"),
+    )
+    producer_retry_backoff_ms: int = Field(
+        20,
+        ge=1,
+        description="Wait before retrying a transaction call the broker was not ready for.",
+        validation_alias=_env("ROUTING_PRODUCER_RETRY_BACKOFF_MS", "producer_retry_backoff_ms"),
+    )
+    stall_after_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="/readyz fails once the engine has neither caught up nor committed this long.",
+        validation_alias=_env("ROUTING_STALL_AFTER_SECONDS", "stall_after_seconds"),
+    )
     clock_offset_file: str | None = Field(
         None,
         description="Local stack and drills only: a file holding seconds added to the clock.",

@@ -1,8 +1,9 @@
 """The staff HTTP API on the real stack: tokens from the directory topic, commands via Kafka."""
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date
+from functools import partial
 from typing import Any
 
 import httpx
@@ -80,11 +81,13 @@ async def tokens(
     )
     headers["contact"] = await _issue(bus, topic, contact, ActorKind.CONTACT)
     for name in headers:
-        await _until(lambda n=name: api.get("/queues/training", headers=headers[n]), {200, 403})
+        await _until(partial(api.get, "/queues/training", headers=headers[name]), {200, 403})
     return headers
 
 
-async def _until(call: Callable[[], Any], codes: set[int], within: float = 30.0) -> httpx.Response:
+async def _until(
+    call: Callable[[], Awaitable[httpx.Response]], codes: set[int], within: float = 30.0
+) -> httpx.Response:
     deadline = asyncio.get_running_loop().time() + within
     while True:
         response = await call()

@@ -1,169 +1,38 @@
 """The single writer's batch processing with fakes: redelivery replays, never re-decides."""
 
-import asyncio
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from routing.clock import FixedClock
 from routing.engine import Engine
-from routing.handlers import Handlers
-from routing.logic import BusinessCalendar, RoutingTable
-from routing.models import CaseState
-from routing.settings import Settings
 from routing.store import AlreadyStored
 from shared.commands import AssignCase, ChangeStatus
-from shared.enums import ActorKind, CaseType, Department, Status
-from shared.events import CaseSubmitted, StaffMember
+from shared.enums import ActorKind, CaseType, Status
+from shared.events import CaseSubmitted
 from shared.messages import Actor, StaffRef
+from tests.unit.routing.fakes import fake_engine, record
 
 STAFF = Actor(kind=ActorKind.STAFF, id="s-1", name="Kelly Kapowski")
 KELLY = StaffRef(id="s-1", name="Kelly Kapowski")
 
 
-class FakeCases:
-    """Cases in a dict, as Mongo would keep them."""
-
-    def __init__(self) -> None:
-        self.docs: dict[UUID, CaseState] = {}
-        self.loads: list[UUID] = []
-
-    async def get_many(self, case_ids: Any) -> dict[UUID, CaseState]:
-        ids = set(case_ids)
-        self.loads.extend(ids)
-        return {i: self.docs[i] for i in ids if i in self.docs}
-
-    async def save_many(self, states: Any, new: Any) -> None:
-        if any(case_id in self.docs for case_id in new):
-            raise AlreadyStored("exists")
-        for state in states:
-            self.docs[state.case_id] = state
-
-    async def max_offset(self, kind: str, partition: int) -> int:
-        return -1
-
-    async def open_loads(self, department: Department, staff_ids: list[str]) -> dict[str, int]:
-        loads: dict[str, int] = {}
-        for state in self.docs.values():
-            if state.assignee and state.status is not Status.CLOSED:
-                loads[state.assignee.id] = loads.get(state.assignee.id, 0) + 1
-        return loads
-
-
-class FakeCommands:
-    """Command outcomes in a dict."""
-
-    def __init__(self) -> None:
-        self.outcomes: dict[str, dict[str, Any]] = {}
-
-    async def record_many(self, outcomes: list[dict[str, Any]]) -> None:
-        self.outcomes.update({o["_id"]: o for o in outcomes})
-
-
-class FakeProducer:
-    """Records what each committed transaction published; can fail the next commit."""
-
-    def __init__(self) -> None:
-        self.committed: list[list[tuple[str, bytes]]] = []
-        self.pending: list[tuple[str, bytes]] = []
-        self.fail_next_commit = False
-
-    async def begin_transaction(self) -> None:
-        self.pending = []
-
-    async def send(self, topic: str, value: bytes, **_: Any) -> "asyncio.Future[None]":
-        self.pending.append((topic, value))
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        future.set_result(None)
-        return future
-
-    async def send_offsets_to_transaction(self, offsets: Any, group: str) -> None:
-        pass
-
-    async def commit_transaction(self) -> None:
-        if self.fail_next_commit:
-            self.fail_next_commit = False
-            raise ConnectionError("broker went away")
-        self.committed.append(self.pending)
-
-    async def abort_transaction(self) -> None:
-        self.pending = []
-
-
-class FakeConsumer:
-    """Owns no case.events partition, so commands are never held."""
-
-    def assignment(self) -> set[TopicPartition]:
-        return set()
-
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        pass
-
-
-class FakeZones:
-    async def zone_of(self, account_id: str) -> str:
-        return "America/Chicago"
-
-
-class FakeDirectory:
-    """Two trainers, one of them off duty."""
-
-    async def staff_in(self, department: Department) -> list[StaffMember]:
-        return [
-            StaffMember(id="a", name="A", email="a@example.com", departments=[department]),
-            StaffMember(
-                id="b", name="B", email="b@example.com", departments=[department], on_duty=False
-            ),
-        ]
-
-
-class FakeCursors:
-    def __init__(self) -> None:
-        self.turn = 0
-
-    async def next_turn(self, department: Department) -> int:
-        self.turn += 1
-        return self.turn - 1
-
-
 @pytest.fixture
 def engine() -> Engine:
     """An engine on fakes, its clock fixed."""
-    settings = Settings(topic_namespace="unit")
-    handlers = Handlers(
-        RoutingTable.load(),
-        BusinessCalendar(),
-        FixedClock(datetime(2026, 11, 20, 16, tzinfo=UTC)),
-        FakeZones(),
-        FakeDirectory(),
-        FakeCases(),
-        FakeCursors(),  # type: ignore[arg-type]
-    )
-    engine = Engine(settings, handlers, handlers.cases, FakeCommands())  # type: ignore[arg-type]
-    engine.producer = FakeProducer()  # type: ignore[assignment]
-    engine.consumer = FakeConsumer()  # type: ignore[assignment]
-    return engine
-
-
-def _record(topic: str, offset: int, message: Any) -> ConsumerRecord[bytes, bytes]:
-    value = message.model_dump_json().encode()
-    key = str(message.case_id).encode()
-    return ConsumerRecord(topic, 0, offset, 0, 0, key, value, None, len(key), len(value), [])
+    return fake_engine()
 
 
 def _batch(engine: Engine, case: CaseSubmitted, *commands: Any) -> dict[TopicPartition, Any]:
     topics = engine.topics
     events = TopicPartition(topics.case_events, 0)
     cmds = TopicPartition(topics.case_commands, 0)
-    batch = {events: [_record(topics.case_events, 0, case)]}
+    batch = {events: [record(topics.case_events, 0, case)]}
     if commands:
-        batch[cmds] = [_record(topics.case_commands, i, c) for i, c in enumerate(commands)]
+        batch[cmds] = [record(topics.case_commands, i, c) for i, c in enumerate(commands)]
     return batch
 
 
@@ -240,7 +109,7 @@ async def test_repeated_submission_after_restart_never_resets_the_case(
     engine.cache.clear()
     engine.applied_upto[(engine.topics.case_events, 0)] = 0  # as learnt at assignment
     again = {
-        TopicPartition(engine.topics.case_events, 0): [_record(engine.topics.case_events, 5, case)]
+        TopicPartition(engine.topics.case_events, 0): [record(engine.topics.case_events, 5, case)]
     }
     with pytest.raises(AlreadyStored):
         await engine.process(again)
