@@ -37,3 +37,18 @@ class ServiceSettings(InfraSettings):
     http_port: int = 8000
     mongo_database: str = "portal"
     kafka_partitions: int = 6
+
+    @property
+    def group_id(self) -> str:
+        """The consumer group: the service name, or `<namespace>.<service>` under a namespace.
+
+        Members of one group rebalance together whatever topics they read, so test runs and
+        benchmarks sharing a broker must not share the group.
+        """
+        prefix = f"{self.topic_namespace}." if self.topic_namespace else ""
+        return f"{prefix}{self.service_name}"
+
+    @property
+    def directory_group_id(self) -> str:
+        """The directory subscriber's own group, so its rebalances never pause the main one."""
+        return f"{self.group_id}.directory"

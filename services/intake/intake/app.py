@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Wire the intake service; nothing connects until the lifespan starts."""
     settings = settings or Settings()
     registry = CollectorRegistry()
-    policy = DeadLetterPolicy(group=settings.service_name)
+    policy = DeadLetterPolicy(group=settings.group_id)
     broker = make_broker(
         settings, client_id=settings.service_name, policy=policy, registry=registry
     )
@@ -40,8 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     intake = _intake(settings, mongo[settings.mongo_database])
     handlers.register(
         broker,
-        settings.topics,
-        settings.service_name,
+        settings,
         lambda: intake.cases,
         lambda: intake.directory,
     )

@@ -8,20 +8,20 @@ from intake.store import CaseStore, case_document
 from shared.directory import DirectoryStore, subscribe_directory
 from shared.events import AnyCaseEvent, CaseSubmitted, RecipientsChanged, StatusChanged
 from shared.kafka import consumer_options
-from shared.topics import Topics
+from shared.settings import ServiceSettings
 
 
 def register(
     broker: KafkaBroker,
-    topics: Topics,
-    group: str,
+    settings: ServiceSettings,
     cases: Callable[[], CaseStore],
     directory: Callable[[], DirectoryStore],
 ) -> None:
     """Subscribe intake's handlers; called from create_app, never at import."""
-    subscribe_directory(broker, topics.directory, group, directory)
+    topics = settings.topics
+    subscribe_directory(broker, topics.directory, settings.directory_group_id, directory)
 
-    @broker.subscriber(topics.case_events, **consumer_options(group))  # type: ignore[untyped-decorator]
+    @broker.subscriber(topics.case_events, **consumer_options(settings.group_id))  # type: ignore[untyped-decorator]
     async def on_case_event(event: AnyCaseEvent) -> None:
         """Make sure each submitted case is recorded; keep the last known status and recipients."""
         if isinstance(event, CaseSubmitted):

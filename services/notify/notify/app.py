@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Wire the notify service; nothing connects until the lifespan starts."""
     settings = settings or Settings()
     registry = CollectorRegistry()
-    policy = DeadLetterPolicy(group=settings.service_name)
+    policy = DeadLetterPolicy(group=settings.group_id)
     broker = make_broker(
         settings, client_id=settings.service_name, policy=policy, registry=registry
     )
@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     register(
         broker,
         settings,
-        settings.service_name,
+        settings.group_id,
         lambda: holder["parts"].notifier,
         lambda: holder["parts"].directory,
         max_records=settings.batch_size,

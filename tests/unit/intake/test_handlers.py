@@ -6,14 +6,15 @@ from uuid import uuid4
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
 from intake import handlers
+from intake.settings import Settings
 from shared.enums import ActorKind, Status
 from shared.events import CaseSubmitted, PostAdded, RecipientsChanged, StatusChanged
 from shared.kafka import DeadLetterPolicy, make_broker
 from shared.messages import Actor
 from shared.settings import InfraSettings
-from shared.topics import Topics
 
-TOPICS = Topics("unit")
+SETTINGS = Settings(topic_namespace="unit")
+TOPICS = SETTINGS.topics
 STAFF = Actor(kind=ActorKind.STAFF, id="s1", name="Pat")
 
 
@@ -41,7 +42,7 @@ def wired() -> tuple[KafkaBroker, FakeCases]:
         InfraSettings(), client_id="intake", policy=DeadLetterPolicy(group="intake")
     )
     cases = FakeCases()
-    handlers.register(broker, TOPICS, "intake", lambda: cases, lambda: None)  # type: ignore[arg-type, return-value]
+    handlers.register(broker, SETTINGS, lambda: cases, lambda: None)  # type: ignore[arg-type, return-value]
     return broker, cases
 
 
