@@ -5,7 +5,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
@@ -112,18 +112,45 @@ class DeadLetterPolicy:
         if topic.endswith(".dlq"):
             log.error("failed again on dead-letter topic %s: %r", _where(message), exc)
             return
-        headers = {
-            "x-original-topic": topic,
-            "x-original-partition": str(getattr(raw, "partition", "")),
-            "x-original-offset": str(getattr(raw, "offset", "")),
-            "x-consumer-group": self.group,
-            "x-error": f"{type(exc).__name__}: {exc}"[:2000],
-            "x-failed-at": utcnow().isoformat(),
-        }
+        where = (topic, getattr(raw, "partition", ""), getattr(raw, "offset", ""))
+        headers = dead_letter_headers(*where, self.group, exc)
         key = getattr(raw, "key", None)
         await self.broker.publish(message.body, topic=f"{topic}.dlq", key=key, headers=headers)
         self.dead_lettered += 1
         log.error("dead-lettered %s: %s", _where(message), headers["x-error"])
+
+
+class Record(Protocol):
+    """What a batch consumer reads of a consumed Kafka record."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+def dead_letter_headers(
+    topic: str, partition: object, offset: object, group: str, exc: BaseException
+) -> dict[str, str]:
+    """Where a dead letter came from and why: the headers every DLQ record carries."""
+    return {
+        "x-original-topic": topic,
+        "x-original-partition": str(partition),
+        "x-original-offset": str(offset),
+        "x-consumer-group": group,
+        "x-error": f"{type(exc).__name__}: {exc}"[:2000],
+        "x-failed-at": utcnow().isoformat(),
+    }
+
+
+async def dead_letter_record(
+    broker: KafkaBroker, record: Record, group: str, exc: BaseException
+) -> None:
+    """Publish one record of a batch, untouched, to `<topic>.dlq` with the reason."""
+    headers = dead_letter_headers(record.topic, record.partition, record.offset, group, exc)
+    await broker.publish(record.value, topic=f"{record.topic}.dlq", key=record.key, headers=headers)
+    log.error("dead-lettered %s[%s]@%s: %s", record.topic, record.partition, record.offset, exc)
 
 
 class _DeadLetterMiddleware(BaseMiddleware[Any, Any]):

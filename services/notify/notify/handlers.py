@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 from faststream.kafka import KafkaBroker
@@ -22,21 +22,11 @@ from notify.render import Composer
 from notify.store import CaseViews, Directory, NoticeLog
 from shared.directory import DirectoryStore, subscribe_directory
 from shared.events import CASE_EVENTS, AnyCaseEvent, AnyNoticeEvent
-from shared.kafka import Transient, consumer_options
+from shared.kafka import Record, Transient, consumer_options, dead_letter_record
 from shared.messages import Message, UnknownMessage, decode, utcnow
 from shared.settings import InfraSettings
 
 log = logging.getLogger("notify.handlers")
-
-
-class Record(Protocol):
-    """What notify reads of a consumed Kafka record."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
 
 
 Poison = Callable[[Record | None, Exception], Awaitable[None]]
@@ -220,17 +210,7 @@ def poison_to(broker: KafkaBroker, group: str) -> Poison:
     async def publish(record: Record | None, exc: Exception) -> None:
         if record is None:
             raise exc
-        headers = {
-            "x-original-topic": record.topic,
-            "x-original-partition": str(record.partition),
-            "x-original-offset": str(record.offset),
-            "x-consumer-group": group,
-            "x-error": f"{type(exc).__name__}: {exc}"[:2000],
-            "x-failed-at": utcnow().isoformat(),
-        }
-        dlq = f"{record.topic}.dlq"
-        await broker.publish(record.value, topic=dlq, key=record.key, headers=headers)
-        log.error("dead-lettered %s[%s]@%s: %s", record.topic, record.partition, record.offset, exc)
+        await dead_letter_record(broker, record, group, exc)
 
     return publish
 
@@ -257,4 +237,4 @@ def register(
     async def on_notice_event(event: AnyNoticeEvent) -> None:
         await notifier().on_notice(event)
 
-    subscribe_directory(broker, topics.directory, group, directory)
+    subscribe_directory(broker, topics.directory, f"{group}.directory", directory)
