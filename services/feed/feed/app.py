@@ -11,7 +11,7 @@ from pymongo import AsyncMongoClient
 from feed.api import ReadModel, add_routes
 from feed.handlers import Projection, register
 from feed.settings import Settings
-from feed.store import CaseStore, DistrictStore, FeedStore, NoticeStore
+from feed.store import CaseStore, DistrictStore, FeedStore, NoticeStore, SwapFence
 from shared.directory import DirectoryStore
 from shared.kafka import DeadLetterPolicy, ensure_topics, make_broker
 from shared.mongo import Document, mongo_client, mongo_reachable
@@ -55,8 +55,14 @@ def create_app(settings: Settings | None = None, broker: KafkaBroker | None = No
     )
     mongo = mongo_client(settings)
     model = read_model(settings, mongo)
+    fence = SwapFence(mongo[settings.mongo_database])
     register(
-        broker, settings.topics, settings.service_name, projection_of(model), settings.live_batch
+        broker,
+        settings.topics,
+        settings.service_name,
+        projection_of(model),
+        fence,
+        settings.live_batch,
     )
 
     @asynccontextmanager

@@ -3,6 +3,7 @@
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -53,6 +54,12 @@ class Districts(Protocol):
     """What the projection needs of the district member sets."""
 
     async def add_all(self, members: dict[str, set[str]]) -> None: ...
+
+
+class Fence(Protocol):
+    """What live writers hold while they write the renamed collections (store.SwapFence)."""
+
+    def writing(self) -> AbstractAsyncContextManager[None]: ...
 
 
 class Record(Protocol):
@@ -189,12 +196,15 @@ class CaseBatches:
 
     projection: Projection
     poison: Poison
+    fence: Fence
 
     async def handle(self, records: list[Record]) -> None:
-        """Apply the batch; a Mongo fault retries the whole batch (every write is guarded)."""
+        """Apply the batch, never while a rebuild swaps the collections; a Mongo fault
+        retries the whole batch (every write is guarded)."""
         events = [event for record in records if (event := await self._decode(record))]
         try:
-            await self.projection.project_all(events)
+            async with self.fence.writing():
+                await self.projection.project_all(events)
         except PyMongoError as exc:
             raise Transient(f"{type(exc).__name__}: {exc}") from exc
         log.info("projected %d case events of %d records", len(events), len(records))
@@ -235,6 +245,7 @@ def register(
     topics: Topics,
     group: str,
     projection: Projection,
+    fence: Fence,
     max_records: int = 2_000,
 ) -> None:
     """Subscribe the feed's handlers; called from create_app, never at import.
@@ -242,7 +253,7 @@ def register(
     Case events come in polled batches and the offsets are committed after the batch's
     writes return (NACK_ON_ERROR): a failed batch is redelivered whole, and applied once.
     """
-    batches = CaseBatches(projection, poison_to(broker, group))
+    batches = CaseBatches(projection, poison_to(broker, group), fence)
 
     @broker.subscriber(  # type: ignore[untyped-decorator]
         topics.case_events, batch=True, max_records=max_records, **consumer_options(group)
@@ -254,11 +265,12 @@ def register(
     @broker.subscriber(topics.directory, **consumer_options(group))  # type: ignore[untyped-decorator]
     async def on_directory_event(event: AnyDirectoryEvent) -> None:
         await projection.directory.apply(event)
-        if isinstance(event, AccountUpserted):
-            await projection.cases.rename_account(event.account.id, event.account.name)
-        if isinstance(event, ContactUpserted):
-            contact = event.contact
-            await projection.cases.rename_contact(contact.id, contact.display_name)
+        async with fence.writing():  # a rename of cases mid-swap would miss some of them
+            if isinstance(event, AccountUpserted):
+                await projection.cases.rename_account(event.account.id, event.account.name)
+            if isinstance(event, ContactUpserted):
+                contact = event.contact
+                await projection.cases.rename_contact(contact.id, contact.display_name)
 
     @broker.subscriber(topics.incident_events, **consumer_options(group))  # type: ignore[untyped-decorator]
     async def on_notice_event(event: AnyNoticeEvent) -> None:

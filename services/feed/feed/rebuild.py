@@ -16,7 +16,7 @@ from feed.app import projection_of, read_model
 from feed.handlers import Batch
 from feed.logic import change_for, feed_item, out_of_order, submission_names
 from feed.settings import Settings
-from feed.store import CaseStore, DistrictStore, FeedStore
+from feed.store import CaseStore, DistrictStore, FeedStore, SwapFence
 from shared.events import CASE_EVENTS, Account, AnyCaseEvent, CaseSubmitted, Contact
 from shared.messages import UnknownMessage, decode
 from shared.mongo import Document, mongo_client
@@ -24,6 +24,8 @@ from shared.mongo import Document, mongo_client
 log = logging.getLogger("feed.rebuild")
 
 Offsets = dict[TopicPartition, int]
+LIVE = ("cases", "feeds", "districts")
+SWAP_HOLD_S = 300.0  # how long a raised fence keeps live writers out if the rebuild dies
 Cached = dict[str, Document]
 
 
@@ -232,7 +234,9 @@ class Replayer:
 async def rebuild(settings: Settings, suffix: str | None = None) -> dict[str, Any]:
     """Replay into `<name>_rebuild_<ts>`, index, catch up, swap over the live collections.
 
-    The live consumer keeps writing the live collections meanwhile. Events that reach the
+    The live consumer keeps writing the live collections meanwhile, except while they are
+    renamed: the swap waits behind a fence for the batches writing, and new batches wait
+    for the swap (the server's rename races an insert into its target). Events that reach the
     topic while the rebuild runs are handled in three steps: the replay stops at the end
     offsets seen when it started; a second pass then reads up to the new end, so only the
     few events published during the swap itself are missing from the new collections; after
@@ -261,8 +265,8 @@ async def rebuild(settings: Settings, suffix: str | None = None) -> dict[str, An
         indexed = time.perf_counter() - started - replayed
         # Catch up what arrived while replaying, so the window left for after the swap is tiny.
         await _replay(replayer, fold, db, await replayer.ends(), settings.rebuild_batch)
-        for store, live in ((cases, "cases"), (feed, "feeds"), (districts, "districts")):
-            await _swap(db, store.collection.name, live)
+        rebuilt = [cases.collection, feed.collection, districts.collection]
+        await swap_all(db, [(c.name, live) for c, live in zip(rebuilt, LIVE, strict=True)])
         late = await _catch_up(replayer, settings, mongo)
         refolded = await refold_inverted(settings, mongo, fold.replayed, late)
     finally:
@@ -278,6 +282,18 @@ async def rebuild(settings: Settings, suffix: str | None = None) -> dict[str, An
         "late_events": len(late),
         "refolded_cases": refolded,
     }
+
+
+async def swap_all(db: AsyncDatabase[Document], swaps: list[tuple[str, str]]) -> None:
+    """Rename each rebuilt collection over its live one while no live batch writes: the
+    server's rename races writes to its target (a document inserted meanwhile is kept twice)."""
+    fence = SwapFence(db)
+    try:
+        for rebuilt, live in swaps:
+            await fence.raise_for(SWAP_HOLD_S)  # held again per rename: a slow one outlasts it
+            await _swap(db, rebuilt, live)
+    finally:
+        await fence.lower()
 
 
 async def _swap(db: AsyncDatabase[Document], rebuilt: str, live: str) -> None:

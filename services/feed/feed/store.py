@@ -1,9 +1,11 @@
 """Mongo access of the feed: cases, feed items, district members and notices, one class each."""
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
@@ -365,6 +367,77 @@ class NoticeStore:
         """Every open notice."""
         cursor = self.collection.find({"open": True})
         return [Notice.model_validate(doc) async for doc in cursor]
+
+
+FENCE = "swap"
+
+
+class SwapFence:
+    """The `fences` document that keeps live writes out of a rebuild's collection swap.
+
+    The server's rename is not atomic against writes to its target: a document a live write
+    inserts while the rename runs survives next to the renamed one, under the same _id (a
+    case's feed held twice). So each live batch writes under a lease on this document, and
+    the rebuild raises the fence, waits for every lease to end, then renames. A lease or a
+    raise left by a crashed process expires (clocks of one host, or kept in step, assumed).
+    """
+
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        name: str = "fences",
+        lease_s: float = 300.0,
+        poll_s: float = 0.05,
+    ) -> None:
+        self.collection: AsyncCollection[Document] = db[name]
+        self.lease_s = lease_s
+        self.poll_s = poll_s
+
+    @contextlib.asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """Write under a lease, once no swap is under way."""
+        token = f"writers.{uuid4().hex}"
+        while True:  # the fence lives on the server: poll it
+            if await self._enter(token):
+                break
+            await asyncio.sleep(self.poll_s)
+        try:
+            yield
+        finally:
+            await self.collection.update_one({"_id": FENCE}, {"$unset": {token: ""}})
+
+    async def _enter(self, token: str) -> bool:
+        now = datetime.now(UTC)
+        lowered = {"_id": FENCE, "raised_until": {"$not": {"$gt": now}}}
+        try:  # one atomic step: either the raise sees this lease or this sees the raise
+            await self.collection.update_one(lowered, {"$set": {token: now}}, upsert=True)
+        except DuplicateKeyError:
+            return False  # the fence exists and is raised
+        return True
+
+    async def raise_for(self, hold_s: float) -> None:
+        """Keep new writers out for `hold_s` and wait until those writing are done."""
+        until = datetime.now(UTC) + timedelta(seconds=hold_s)
+        await self.collection.update_one(
+            {"_id": FENCE}, {"$set": {"raised_until": until}}, upsert=True
+        )
+        while True:
+            if not await self._leased():
+                return
+            await asyncio.sleep(self.poll_s)
+
+    async def _leased(self) -> bool:
+        doc = await self.collection.find_one({"_id": FENCE}) or {}
+        expired = datetime.now(UTC) - timedelta(seconds=self.lease_s)
+        return any(_aware(at) > expired for at in (doc.get("writers") or {}).values())
+
+    async def lower(self) -> None:
+        """Let live writers in again."""
+        await self.collection.update_one({"_id": FENCE}, {"$unset": {"raised_until": ""}})
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def _chunks(cursor: AsyncCursor[Document], size: int) -> AsyncIterator[list[Document]]:

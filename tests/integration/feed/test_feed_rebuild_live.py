@@ -1,6 +1,7 @@
 """A rebuild while events keep arriving: the swapped-in read model still holds every event."""
 
 import asyncio
+import contextlib
 import os
 import sys
 from collections import Counter
@@ -14,6 +15,7 @@ from feed.settings import Settings
 from tests.integration.feed.conftest import (
     DISTRICT_A,
     Bus,
+    Expected,
     auth,
     directory_events,
     eventually,
@@ -28,6 +30,29 @@ LATE = [generate_case(i, DISTRICT_A, 3_000_000 + i) for i in range(40, 80)]
 async def feed_count(db: AsyncDatabase[Any]) -> int:
     """Feed items across every case."""
     return sum([len(doc["items"]) async for doc in db["feeds"].find({})])
+
+
+async def feed_mismatches(db: AsyncDatabase[Any], cases: list[Expected]) -> list[str]:
+    """Each case whose feed does not hold exactly one item per event: its extra and missing ids."""
+    wanted = {c.case_id: Counter(str(e.event_id) for e in c.events) for c in cases}
+    found: dict[str, list[Any]] = {}
+    report = []
+    async for doc in db["feeds"].find({}):
+        if doc["_id"] in found:
+            report.append(f"case {doc['_id']}: a second feed document")
+        found.setdefault(doc["_id"], []).extend(doc["items"])
+    for case_id in sorted(wanted.keys() | found.keys()):
+        items = found.get(case_id, [])
+        held, due = Counter(str(item["_id"]) for item in items), wanted.get(case_id, Counter())
+        extra, missing = held - due, due - held
+        if extra or missing:
+            texts = [
+                f"{i['_id']} {i.get('event_type')} {i.get('search_lc', '')[:80]!r}"
+                for i in items
+                if str(i["_id"]) in extra
+            ]
+            report.append(f"case {case_id}: extra {texts} missing {sorted(missing)}")
+    return report
 
 
 async def test_events_published_during_rebuild_are_in_the_new_collections(
@@ -65,8 +90,13 @@ async def test_events_published_during_rebuild_are_in_the_new_collections(
     async def all_done() -> bool:
         return await feed_count(mongo_db) >= everything
 
-    await eventually(all_done, deadline_s=600)
+    with contextlib.suppress(pytest.fail.Exception):  # the report below says what is missing
+        await eventually(all_done, deadline_s=600)
+    mismatches = await feed_mismatches(mongo_db, EARLY + LATE)
+    assert not mismatches, "\n".join(mismatches)
     assert await feed_count(mongo_db) == everything
+    case_docs = Counter([doc["_id"] async for doc in mongo_db["cases"].find({}, {"_id": 1})])
+    assert [case_id for case_id, seen in case_docs.items() if seen > 1] == []
     body = (
         await http.get("/cases", params={"page_size": 200}, headers=auth(tokens["zack"]))
     ).json()

@@ -1,5 +1,7 @@
 """Feed subscribers through TestKafkaBroker with in-memory fakes of the stores."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -93,6 +95,37 @@ class FakeFeed:
             await self.add(case_id, item)
 
 
+class FakeFence:
+    """A swap fence that counts the writers inside it."""
+
+    def __init__(self) -> None:
+        self.inside = 0
+        self.entered = 0
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        self.inside += 1
+        self.entered += 1
+        try:
+            yield
+        finally:
+            self.inside -= 1
+
+
+class FencedFeed(FakeFeed):
+    """Feed items that note each one added while no writer held the fence."""
+
+    def __init__(self, fence: FakeFence) -> None:
+        super().__init__()
+        self.fence = fence
+        self.unfenced: list[str] = []
+
+    async def add(self, case_id: str, item: dict[str, Any]) -> None:
+        if not self.fence.inside:
+            self.unfenced.append(item["_id"])
+        await super().add(case_id, item)
+
+
 class FakeDistricts:
     """Case ids of each district."""
 
@@ -142,7 +175,7 @@ def wired() -> tuple[Any, Projection]:
     projection = Projection(
         FakeCases(), FakeFeed(), FakeNotices(), FakeDirectory(), FakeDistricts()
     )
-    register(broker, TOPICS, "feed", projection)
+    register(broker, TOPICS, "feed", projection, FakeFence())
     return broker, projection
 
 
@@ -248,7 +281,7 @@ async def test_batch_applies_in_case_order_and_dead_letters_poison_alone() -> No
     values = [sub.model_dump_json().encode(), bad, routed.model_dump_json().encode(), unknown]
     values.append(sub.model_dump_json().encode())
     records = [FakeRecord(v, k) for k, v in enumerate(values)]
-    await CaseBatches(projection, poison).handle(records)  # type: ignore[arg-type]
+    await CaseBatches(projection, poison, FakeFence()).handle(records)  # type: ignore[arg-type]
     case = projection.cases.docs[str(sub.case_id)]  # type: ignore[attr-defined]
     assert case["applied"] == [str(sub.event_id), str(routed.event_id)]
     assert case["owner"]["name"] == "Training"
@@ -284,3 +317,23 @@ async def test_batch_racing_another_writer_is_applied_one_by_one_once() -> None:
     assert case["applied"] == [str(sub.event_id), str(routed.event_id)]
     assert len(projection.feed.items) == 2  # type: ignore[attr-defined]
     assert projection.districts.members == {"a-1": {str(sub.case_id)}}  # type: ignore[attr-defined]
+
+
+async def test_batch_writes_only_inside_the_swap_fence() -> None:
+    """A live batch adds its feed items while it holds the fence a rebuild's swap waits on."""
+    fence = FakeFence()
+    feed = FencedFeed(fence)
+    projection = Projection(FakeCases(), feed, FakeNotices(), FakeDirectory(), FakeDistricts())
+    sub = submitted()
+    routed = CaseRouted(
+        case_id=sub.case_id, department=Department.TRAINING, billable=True, queue="q"
+    )
+    records = [FakeRecord(e.model_dump_json().encode(), k) for k, e in enumerate([sub, routed])]
+
+    async def poison(_: Any, exc: Exception) -> None:
+        raise AssertionError(exc)
+
+    await CaseBatches(projection, poison, fence).handle(records)  # type: ignore[arg-type]
+    assert (fence.entered, fence.inside) == (1, 0)
+    assert len(feed.items) == 2
+    assert feed.unfenced == []
