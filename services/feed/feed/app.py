@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, broker: KafkaBroker | None = No
     """Wire the feed service; nothing connects until the lifespan starts."""
     settings = settings or Settings()
     registry = CollectorRegistry()
-    policy = DeadLetterPolicy(group=settings.service_name)
+    policy = DeadLetterPolicy(group=settings.group_id)
     broker = broker or make_broker(
         settings, client_id=settings.service_name, policy=policy, registry=registry
     )
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, broker: KafkaBroker | None = No
     register(
         broker,
         settings.topics,
-        settings.service_name,
+        settings.group_id,
         projection_of(model),
         fence,
         settings.live_batch,

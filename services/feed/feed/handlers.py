@@ -24,8 +24,8 @@ from shared.events import (
     ContactUpserted,
     Notice,
 )
-from shared.kafka import Transient, consumer_options
-from shared.messages import UnknownMessage, decode, utcnow
+from shared.kafka import Record, Transient, consumer_options, dead_letter_record
+from shared.messages import UnknownMessage, decode
 from shared.mongo import Document
 from shared.topics import Topics
 
@@ -60,16 +60,6 @@ class Fence(Protocol):
     """What live writers hold while they write the renamed collections (store.SwapFence)."""
 
     def writing(self) -> AbstractAsyncContextManager[None]: ...
-
-
-class Record(Protocol):
-    """What the feed reads of a consumed Kafka record."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
 
 
 Poison = Callable[[Record, Exception], Awaitable[None]]
@@ -225,17 +215,7 @@ def poison_to(broker: KafkaBroker, group: str) -> Poison:
     """Dead-letter one record of a batch to `<topic>.dlq`, as DeadLetterPolicy does for one."""
 
     async def publish(record: Record, exc: Exception) -> None:
-        headers = {
-            "x-original-topic": record.topic,
-            "x-original-partition": str(record.partition),
-            "x-original-offset": str(record.offset),
-            "x-consumer-group": group,
-            "x-error": f"{type(exc).__name__}: {exc}"[:2000],
-            "x-failed-at": utcnow().isoformat(),
-        }
-        dlq = f"{record.topic}.dlq"
-        await broker.publish(record.value, topic=dlq, key=record.key, headers=headers)
-        log.error("dead-lettered %s[%s]@%s: %s", record.topic, record.partition, record.offset, exc)
+        await dead_letter_record(broker, record, group, exc)
 
     return publish
 
