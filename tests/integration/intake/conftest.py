@@ -12,15 +12,14 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
-from pymongo import AsyncMongoClient
 
 from intake.app import create_app
 from intake.settings import REPO_SEED, Settings
 from shared import devstack
 from shared.directory import hash_token
 from shared.topics import Topics
+from tests.integration.cleanup import forget_namespace
 
 ZACK = "local-dev-only-zack-morris-token"  # Authorized Support, Bayside
 LISA = "local-dev-only-lisa-turtle-token"  # Technical, Bayside
@@ -110,24 +109,7 @@ async def namespace(stack: devstack.StackSettings) -> AsyncIterator[str]:
     """
     name = "t" + uuid.uuid4().hex[:8]
     yield name
-    await forget_namespace(stack, name)
-
-
-async def forget_namespace(stack: devstack.StackSettings, name: str) -> None:
-    """Delete a namespace's topics and its intake database."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
-    await admin.start()
-    try:
-        mine = [t for t in await admin.list_topics() if t.startswith(f"{name}.")]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url)
-    try:
-        await mongo.drop_database(f"intake_{name}")
-    finally:
-        await mongo.close()
+    await forget_namespace(stack.kafka_bootstrap, stack.mongo_url, name, f"intake_{name}")
 
 
 @pytest.fixture(scope="session")

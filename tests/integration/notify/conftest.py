@@ -34,6 +34,7 @@ from shared.kafka import ensure_topics, make_broker
 from shared.messages import Actor, Message
 from shared.settings import InfraSettings
 from shared.topics import Topics
+from tests.integration.cleanup import forget_namespace
 
 STAFF = Actor(kind=ActorKind.STAFF, id="s-1", name="Kelly Kapowski")
 DOMAIN = "notify-test.invalid"
@@ -284,12 +285,15 @@ async def publisher(infra: InfraSettings) -> AsyncIterator[KafkaBroker]:
 
 
 @pytest.fixture
-async def scenario(publisher: KafkaBroker, infra: InfraSettings) -> Scenario:
-    """A fresh namespace and database, topics created."""
+async def scenario(publisher: KafkaBroker, infra: InfraSettings) -> AsyncIterator[Scenario]:
+    """A fresh namespace and database, topics created; both removed afterwards."""
     namespace = "t" + uuid4().hex[:8]
     topics = Topics(namespace)
     await ensure_topics(infra.kafka_bootstrap_servers, topics.all_specs())
-    return Scenario(publisher, topics, database=f"notify_{namespace}")
+    database = f"notify_{namespace}"
+    yield Scenario(publisher, topics, database=database)
+    mongo_url = infra.mongo_url.get_secret_value()
+    await forget_namespace(infra.kafka_bootstrap_servers, mongo_url, namespace, database)
 
 
 @pytest.fixture

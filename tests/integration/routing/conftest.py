@@ -25,6 +25,7 @@ from shared import devstack
 from shared.enums import ActorKind, CaseType, Department, Priority
 from shared.events import CaseSubmitted
 from shared.messages import Actor
+from tests.integration.cleanup import forget_namespace
 from tests.unit.routing.conftest import DETAILS  # one valid form per case type
 
 CONTACT = Actor(kind=ActorKind.CONTACT, id="c-1", name="Zack Morris")
@@ -65,7 +66,10 @@ class Bus:
         self.consumer = AIOKafkaConsumer(
             *names,
             bootstrap_servers=settings.kafka_bootstrap_servers,
-            group_id=f"test-{uuid4().hex[:8]}",
+            # No group: a recorder needs every partition and no commits, and a group's
+            # rebalance could hang its stop (an auto-commit retried as the member rejoins).
+            group_id=None,
+            enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
         )
@@ -144,10 +148,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def routing_settings(stack: devstack.StackSettings) -> Settings:
-    """Settings under a unique topic namespace and database."""
+async def routing_settings(stack: devstack.StackSettings) -> AsyncIterator[Settings]:
+    """Settings under a unique topic namespace and database, both removed at the end."""
     suffix = uuid4().hex[:8]
-    return Settings(
+    settings = Settings(
         kafka_bootstrap_servers=stack.kafka_bootstrap,
         mongo_url=stack.mongo_url,
         topic_namespace=f"t{suffix}",
@@ -155,6 +159,8 @@ def routing_settings(stack: devstack.StackSettings) -> Settings:
         timer_interval_seconds=3600.0,
         poll_timeout_ms=50,
     )
+    yield settings
+    await _forget(settings)
 
 
 @pytest.fixture(scope="session")
@@ -275,15 +281,22 @@ def routing_process(
 
 
 @pytest.fixture
-def fresh_settings(stack: devstack.StackSettings) -> Settings:
-    """Settings under a namespace and database of this test alone."""
+async def fresh_settings(stack: devstack.StackSettings) -> AsyncIterator[Settings]:
+    """Settings under a namespace and database of this test alone, removed afterwards."""
     suffix = uuid4().hex[:8]
-    return Settings(
+    settings = Settings(
         kafka_bootstrap_servers=stack.kafka_bootstrap,
         mongo_url=stack.mongo_url,
         topic_namespace=f"t{suffix}",
         mongo_database=f"routing_t{suffix}",
     )
+    yield settings
+    await _forget(settings)
+
+
+async def _forget(settings: Settings) -> None:
+    where = (settings.kafka_bootstrap_servers, settings.mongo_url.get_secret_value())
+    await forget_namespace(*where, settings.topic_namespace, settings.mongo_database)
 
 
 @pytest.fixture

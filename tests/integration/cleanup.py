@@ -1,0 +1,27 @@
+"""Removing what a test created on the shared local stack: its namespace's topics, its database.
+
+The shared broker and Mongo server slow down with everything left behind (partitions fill the
+broker's heap; every database adds to the server's storage), so fixtures delete what they made.
+"""
+
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient
+from pymongo import AsyncMongoClient
+
+
+async def forget_namespace(bootstrap: str, mongo_url: str, namespace: str, database: str) -> None:
+    """Delete every topic under `namespace` and drop `database`."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(f"{namespace}.")]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+    try:
+        await mongo.drop_database(database)
+    finally:
+        await mongo.close()
