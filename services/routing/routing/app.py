@@ -21,7 +21,7 @@ from shared.commands import AnyCaseCommand
 from shared.directory import DirectoryStore, subscribe_directory
 from shared.kafka import DeadLetterPolicy, ensure_topics, make_broker
 from shared.mongo import mongo_client, mongo_reachable
-from shared.service import asyncapi_of, broker_check, new_app, ops_router
+from shared.service import asyncapi_of, broker_check, new_app, ops_router, settle_heap
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             asyncio.create_task(engine.run(), name="routing-engine"),
             asyncio.create_task(timers.run(settings.timer_interval_seconds), name="routing-timers"),
         ]
+        settle_heap()
         try:
             yield
         finally:

@@ -17,9 +17,9 @@ from fastapi import FastAPI
 from intake.app import create_app
 from intake.settings import REPO_SEED, Settings
 from shared import devstack
+from shared.devstack.cleanup import forget_namespace
 from shared.directory import hash_token
 from shared.topics import Topics
-from tests.integration.cleanup import forget_namespace
 
 ZACK = "local-dev-only-zack-morris-token"  # Authorized Support, Bayside
 LISA = "local-dev-only-lisa-turtle-token"  # Technical, Bayside

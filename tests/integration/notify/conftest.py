@@ -20,6 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from faststream.kafka import KafkaBroker
 
+from shared.devstack.cleanup import forget_namespace
 from shared.enums import ActorKind, ContactType, Module, Priority, Status
 from shared.events import (
     Account,
@@ -34,7 +35,6 @@ from shared.kafka import ensure_topics, make_broker
 from shared.messages import Actor, Message
 from shared.settings import InfraSettings
 from shared.topics import Topics
-from tests.integration.cleanup import forget_namespace
 
 STAFF = Actor(kind=ActorKind.STAFF, id="s-1", name="Kelly Kapowski")
 DOMAIN = "notify-test.invalid"

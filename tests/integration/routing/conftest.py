@@ -22,10 +22,10 @@ from routing.app import create_app
 from routing.clock import FixedClock
 from routing.settings import Settings
 from shared import devstack
+from shared.devstack.cleanup import forget_namespace
 from shared.enums import ActorKind, CaseType, Department, Priority
 from shared.events import CaseSubmitted
 from shared.messages import Actor
-from tests.integration.cleanup import forget_namespace
 from tests.unit.routing.conftest import DETAILS  # one valid form per case type
 
 CONTACT = Actor(kind=ActorKind.CONTACT, id="c-1", name="Zack Morris")
