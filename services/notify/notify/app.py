@@ -11,7 +11,7 @@ from pymongo import AsyncMongoClient
 
 from notify.delivery import DeadLetter, Delivery, Leases
 from notify.handlers import Notifier, Poison, Timing, poison_to, register
-from notify.mailer import Mailer
+from notify.mailer import HttpReceipts, Mailer
 from notify.models import DeadMail
 from notify.render import Composer, Renderer, Sender
 from notify.settings import Settings
@@ -89,7 +89,13 @@ async def build(
         book=ContactBook(parts.directory),
         composer=Composer(Renderer(), sender),
         delivery=Delivery(
-            sent, parts.mailer, sink, registry, leases_of(lease), 2 * settings.smtp_connections
+            sent,
+            parts.mailer,
+            sink,
+            registry,
+            leases_of(lease),
+            2 * settings.smtp_connections,
+            HttpReceipts(settings.receipts_url) if settings.receipts_url else None,
         ),
         timing=timing,
         poison=poison,

@@ -10,8 +10,8 @@ from typing import Generic, TypeVar
 from prometheus_client import CollectorRegistry, Counter
 from pymongo.errors import PyMongoError
 
-from notify.errors import ClaimLost, MailDeferred, MailRejected
-from notify.mailer import BeforeEnd, Transport
+from notify.errors import AlreadyStored, ClaimLost, MailDeferred, MailRejected
+from notify.mailer import BeforeEnd, Receipts, Transport
 from notify.models import DeadMail, Mail
 from notify.store import Claims, SentLog, SentStatus
 from shared.messages import utcnow
@@ -54,9 +54,11 @@ class Delivery:
         registry: CollectorRegistry | None = None,
         leases: Leases | None = None,
         lookahead: int = 8,
+        receipts: Receipts | None = None,
     ) -> None:
         self.sent = sent
         self.transport = transport
+        self.receipts = receipts  # asked before an in-doubt mail is sent again
         self.dead_letter = dead_letter
         self.leases = leases or Leases()
         self.active: set[str] = set()  # keys this process is sending now
@@ -67,7 +69,8 @@ class Delivery:
         self.renewer: asyncio.Task[None] | None = None
         self.counter = Counter(
             "notify_mails",
-            "Mails by outcome (in_doubt: sent again after its end of data may have arrived)",
+            "Mails by outcome (in_doubt: sent again after its end of data may have arrived; "
+            "confirmed: found at the mail server instead, not sent again)",
             ["outcome"],
             registry=registry if registry is not None else CollectorRegistry(),
         )
@@ -150,26 +153,44 @@ class Delivery:
     async def _one(self, mail: Mail, doubtful: bool) -> Outcome:
         async with self.lanes:
             try:
-                await self._fenced_send(mail, doubtful)
+                if doubtful:
+                    await self.doubt(mail)
+                await self._fenced_send(mail)
+            except AlreadyStored:
+                self.counter.labels("confirmed").inc()
+                log.info(
+                    "%s to %s was stored before: not sent again", mail.message_id, mail.recipient
+                )
             except MailRejected as exc:
                 outcome = Outcome(mail, SentStatus.DEAD, exc)
                 await self._bury(outcome)
                 return outcome
             except (MailDeferred, ClaimLost) as exc:
                 return Outcome(mail, None, exc)
+            else:
+                self.counter.labels("sent").inc()
         await self.journal.add((SentStatus.SENT, mail.key))  # within two writes of the 250
-        self.counter.labels("sent").inc()
         return Outcome(mail, SentStatus.SENT)
 
-    async def _fenced_send(self, mail: Mail, doubtful: bool) -> None:
+    async def _fenced_send(self, mail: Mail) -> None:
         """`data` before the SMTP transaction starts; a retry fences again (see `fence`)."""
         if not await self._begin_data(mail.key):
             raise ClaimLost(f"claim on {mail.key} was taken over; not sending it")
-        again = fence(self._begin_data, mail, self.in_doubt, fenced=True, doubtful=doubtful)
+        again = fence(self._begin_data, mail, self.doubt, fenced=True)
         await self.transport.send(mail.message, mail.recipient, again)
 
-    def in_doubt(self, mail: Mail) -> None:
-        """Count and log a mail sent again after its end of data may have arrived once."""
+    async def doubt(self, mail: Mail) -> None:
+        """Before a mail whose end of data may have arrived once goes out again: raise
+        AlreadyStored when the mail server holds it; resend it counted in doubt when the
+        server cannot tell (no receipts configured, or the lookup failed)."""
+        held = await self.receipts.holds(mail.message_id, mail.recipient) if self.receipts else None
+        if held:
+            raise AlreadyStored(f"{mail.message_id} is stored at the mail server")
+        if held is False:
+            log.info(
+                "%s to %s is not at the mail server: sent again", mail.message_id, mail.recipient
+            )
+            return
         self.counter.labels("in_doubt").inc()
         log.warning(
             "in-doubt resend of %s to %s: the end of data went out before, the 250 was "
@@ -220,15 +241,13 @@ def _once(waves: list[list[Mail]]) -> list[list[Mail]]:
 def fence(
     begin_data: Callable[[str], Awaitable[bool]],
     mail: Mail,
-    in_doubt: Callable[[Mail], None],
+    doubt: Callable[[Mail], Awaitable[None]],
     *,
     fenced: bool = False,
-    doubtful: bool = False,
 ) -> BeforeEnd:
     """The step before each end of data: `data` recorded while the claim is still ours (on
-    the first attempt not again when the caller `fenced` already). The mail is in doubt when
-    its claim was taken over in `data`, or on a second attempt (the first one's end of data
-    may have arrived); either is reported once."""
+    the first attempt not again when the caller `fenced` already). Every later attempt is in
+    doubt (an earlier end of data may have arrived): `doubt` decides before it goes out."""
     attempts = 0
 
     async def before_end() -> None:
@@ -236,8 +255,8 @@ def fence(
         attempts += 1
         if (attempts > 1 or not fenced) and not await begin_data(mail.key):
             raise ClaimLost(f"claim on {mail.key} was taken over; not sending it")
-        if (doubtful and attempts == 1) or (not doubtful and attempts == 2):
-            in_doubt(mail)
+        if attempts > 1:
+            await doubt(mail)
 
     return before_end
 

@@ -20,6 +20,10 @@ class ClaimLost(NotifyError):
     """Another sender took over this mail's claim (our lease ended); it sends the mail."""
 
 
+class AlreadyStored(NotifyError):
+    """The mail server already holds this mail (an earlier end of data arrived): not resent."""
+
+
 class MailDeferred(NotifyError, Transient):
     """The SMTP server cannot be reached now; the event is retried, nothing is committed."""
 

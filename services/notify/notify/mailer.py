@@ -6,8 +6,10 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Protocol
+from typing import Any, Protocol
+from urllib.parse import quote
 
+import httpx
 from aiosmtplib import (
     SMTP,
     SMTPDataError,
@@ -42,6 +44,53 @@ class Transport(Protocol):
         """Deliver `message` to `recipient`, awaiting `before_end` before each end of data;
         raise MailRejected / MailDeferred, or what `before_end` raised."""
         ...
+
+
+class Receipts(Protocol):
+    """What the mail server can tell about a message it may hold already."""
+
+    async def holds(self, message_id: str, recipient: str) -> bool | None:
+        """Whether this message is stored for `recipient`; None when it cannot tell."""
+        ...
+
+
+class HttpReceipts:
+    """A mail store's lookup by Message-ID over HTTP: GET `template` with `{message_id}` and,
+    if present, `{recipient}` filled in (URL-encoded). 200 with a non-empty JSON list, or an
+    object whose `total` or `messages_count` is positive, means held; an empty one or 404
+    means not held; any other answer, or none, means unknown."""
+
+    def __init__(self, template: str, timeout: float = 5.0) -> None:
+        if "{message_id}" not in template:
+            raise ValueError(f"the lookup URL {template!r} must contain {{message_id}}")
+        self.template = template
+        self.timeout = timeout
+
+    async def holds(self, message_id: str, recipient: str) -> bool | None:
+        """Ask the mail store; None when it does not answer plainly."""
+        url = self.template.format(
+            message_id=quote(message_id, safe=""), recipient=quote(recipient, safe="")
+        )
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout) as client:
+                reply = await client.get(url)
+            if reply.status_code == httpx.codes.NOT_FOUND:
+                return False
+            reply.raise_for_status()
+            return _held(reply.json())
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("receipt lookup of %s failed: %s", message_id, exc)
+            return None
+
+
+def _held(body: Any) -> bool | None:
+    if isinstance(body, list):
+        return bool(body)
+    if isinstance(body, dict):
+        count = body.get("total", body.get("messages_count"))
+        if isinstance(count, int):
+            return count > 0
+    return None
 
 
 class Mailer:

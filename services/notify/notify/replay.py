@@ -128,5 +128,5 @@ def _one(sent: ReplayLog) -> Callable[[str], Awaitable[bool]]:
     return begin_data
 
 
-def _doubt(mail: Mail) -> None:
+async def _doubt(mail: Mail) -> None:
     log.warning("in-doubt resend of %s to %s (same Message-ID)", mail.message_id, mail.recipient)

@@ -1,6 +1,6 @@
 """Settings of the notify service; every field has a local default."""
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 
 from shared.settings import ServiceSettings
 
@@ -74,3 +74,24 @@ class Settings(ServiceSettings):
         validation_alias=AliasChoices("NOTIFY_CLAIM_LEASE_SECONDS", "claim_lease_seconds"),
         description="How long a mail's claim outlives its sender; renewed every third of it.",
     )
+    receipts_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("NOTIFY_RECEIPTS_URL", "receipts_url"),
+        description=(
+            "Mail store lookup by Message-ID, with {message_id} (and optionally {recipient}) "
+            "in it, e.g. the local mailbox's "
+            "/api/messages?message_id={message_id}&to={recipient}. Asked before a mail whose end "
+            "of data may have arrived is sent again; unset, such a mail is resent (same "
+            "Message-ID) and counted in doubt."
+        ),
+    )
+
+    @field_validator("receipts_url")
+    @classmethod
+    def _has_placeholder(cls, url: str | None) -> str | None:
+        if url is not None and "{message_id}" not in url:
+            raise ValueError(
+                "NOTIFY_RECEIPTS_URL must contain {message_id}, e.g. "
+                "http://127.0.0.1:8025/api/messages?message_id={message_id}"
+            )
+        return url or None

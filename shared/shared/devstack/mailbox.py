@@ -64,6 +64,24 @@ class MailStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.index = folder / INDEX_NAME
         self._lock = asyncio.Lock()
+        self._entries = self._load()  # oldest first; the listing never rereads the disk
+
+    def _load(self) -> list[dict[str, Any]]:
+        """The index entries whose message is on disk (a torn last line is skipped)."""
+        try:
+            lines = self.index.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        stored = {eml.stem for eml in self.folder.glob("*.eml")}
+        entries: list[dict[str, Any]] = []
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a torn last line after a crash
+            if isinstance(entry, dict) and entry.get("id") in stored:
+                entries.append(entry)
+        return entries
 
     def _write(self, message_id: str, raw: bytes, entry: dict[str, Any]) -> None:
         target = self.folder / f"{message_id}.eml"
@@ -92,27 +110,20 @@ class MailStore:
         }
         async with self._lock:
             await asyncio.to_thread(self._write, entry["id"], raw, entry)
+            self._entries.append(entry)
         return entry
 
-    def entries(self, to: str | None = None) -> list[dict[str, Any]]:
-        """Index entries, newest first, optionally only those addressed to ``to``."""
-        try:
-            lines = self.index.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return []
-        result: list[dict[str, Any]] = []
+    def entries(self, to: str | None = None, message_id: str | None = None) -> list[dict[str, Any]]:
+        """Index entries, newest first, optionally only those addressed to ``to`` and only
+        those whose Message-ID header is ``message_id`` (what a sender asks to learn whether
+        a mail it may have sent before was stored)."""
         wanted = to.strip().lower() if to else None
-        for line in lines:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue  # a torn last line after a crash
-            if not isinstance(entry, dict):
-                continue
-            if wanted and wanted not in [r.lower() for r in entry.get("rcpt_tos", [])]:
-                continue
-            if (self.folder / f"{entry.get('id')}.eml").is_file():
-                result.append(entry)
+        result = [
+            entry
+            for entry in self._entries
+            if (not wanted or wanted in [r.lower() for r in entry.get("rcpt_tos", [])])
+            and (not message_id or entry.get("message_id") == message_id.strip())
+        ]
         result.reverse()
         return result
 
@@ -155,6 +166,7 @@ class MailStore:
     async def clear(self) -> int:
         """Delete every message; returns how many were removed."""
         async with self._lock:
+            self._entries = []
             return await asyncio.to_thread(self._clear)
 
     def _clear(self) -> int:
@@ -212,8 +224,10 @@ def create_app(store: MailStore, smtp_port: int) -> FastAPI:
         return {"status": "ok", "smtp_port": smtp_port, "messages": len(store.entries())}
 
     @app.get("/api/messages")
-    async def list_messages(to: str | None = Query(default=None)) -> list[dict[str, Any]]:
-        return store.entries(to)
+    async def list_messages(
+        to: str | None = Query(default=None), message_id: str | None = Query(default=None)
+    ) -> list[dict[str, Any]]:
+        return store.entries(to, message_id)
 
     @app.delete("/api/messages")
     async def clear_messages() -> dict[str, int]:

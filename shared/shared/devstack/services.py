@@ -66,7 +66,16 @@ def service_env(service: Service, ports: Ports) -> dict[str, str]:
         # An injectable clock for end-to-end stories (auto-close after 10 business days).
         env["ROUTING_CLOCK_OFFSET_FILE"] = str(paths.run_dir() / "routing-clock-offset")
         env["ROUTING_TIMER_INTERVAL"] = "2"
+    if service.module == "notify":
+        # The local mail server answers by Message-ID: a mail in doubt after a crash is
+        # looked up there instead of being sent twice.
+        env["NOTIFY_RECEIPTS_URL"] = receipts_url(ports)
     return env
+
+
+def receipts_url(ports: Ports) -> str:
+    """The local mailbox's lookup by Message-ID, as notify's NOTIFY_RECEIPTS_URL."""
+    return f"http://{HOST}:{ports.mailbox}/api/messages?message_id={{message_id}}&to={{recipient}}"
 
 
 def argv(service: Service) -> list[str]:

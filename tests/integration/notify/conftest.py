@@ -1,18 +1,22 @@
 """Real-stack fixtures for notify: a notify process, a publisher, the sink's mailbox API."""
 
 import asyncio
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import default as default_policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 from uuid import UUID, uuid4
 
 import httpx
@@ -213,12 +217,18 @@ class Scenario:
 
 @dataclass
 class MemorySink:
-    """A storing SMTP server of the test's own (aiosmtpd), for outages and refusals."""
+    """A storing SMTP server of the test's own (aiosmtpd), for outages and refusals; it can
+    hold back the reply to the end of data (after storing the mail, for `stall` seconds or
+    until `release` is set) and
+    answers lookups by Message-ID over HTTP (`receipts_url`)."""
 
     port: int = field(default_factory=free_port)
     received: list[tuple[str, str]] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
+    stall: float = 0.0
+    release: threading.Event = field(default_factory=threading.Event)
     controller: Controller | None = None
+    lookup: ThreadingHTTPServer | None = None
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -232,6 +242,8 @@ class MemorySink:
         parsed = BytesParser(policy=default_policy).parsebytes(envelope.content, headersonly=True)
         for rcpt in envelope.rcpt_tos:
             self.received.append((rcpt, str(parsed["Message-ID"])))
+        if self.stall:  # stored; the 250 waits until `release` is set (or `stall` passed)
+            await asyncio.to_thread(self.release.wait, self.stall)
         return "250 Message accepted for delivery"
 
     def start(self) -> None:
@@ -239,11 +251,44 @@ class MemorySink:
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
         self.controller.start()
 
+    def serve_receipts(self) -> str:
+        """Answer GET /api/messages?message_id=... with the stored matches (a JSON list);
+        returns the lookup URL template notify takes as NOTIFY_RECEIPTS_URL."""
+        sink = self
+
+        class Lookup(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                query = parse_qs(urlparse(self.path).query)
+                wanted, to = query.get("message_id", [""])[0], query.get("to", [""])[0]
+                found = [
+                    {"to": r, "message_id": m}
+                    for r, m in sink.received
+                    if m == wanted and to in ("", r)
+                ]
+                body = json.dumps(found).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self.lookup = ThreadingHTTPServer(("127.0.0.1", 0), Lookup)
+        threading.Thread(target=self.lookup.serve_forever, daemon=True).start()
+        port = self.lookup.server_address[1]
+        return f"http://127.0.0.1:{port}/api/messages?message_id={{message_id}}&to={{recipient}}"
+
     def stop(self) -> None:
         """Stop listening."""
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
+        if self.lookup is not None:
+            self.lookup.shutdown()
+            self.lookup.server_close()
+            self.lookup = None
 
     def ids(self) -> list[str]:
         """Message-IDs received, one per delivery (duplicates show twice)."""

@@ -36,6 +36,10 @@ def _delivery(sent: FakeSentLog, transport: FakeTransport) -> tuple[Delivery, Co
     return Delivery(sent, transport, _nowhere, registry, LEASES), registry
 
 
+async def _no_doubt(_: Mail) -> None:
+    return None
+
+
 def _count(registry: CollectorRegistry, outcome: str) -> float:
     return registry.get_sample_value("notify_mails_total", {"outcome": outcome}) or 0.0
 
@@ -117,7 +121,7 @@ async def test_a_retry_fences_again_and_stops_when_the_claim_was_taken_over() ->
     async def begin(key: str) -> bool:
         return key in await sent.begin_data([key])
 
-    before_end = fence(begin, mail, lambda _: None, fenced=True)
+    before_end = fence(begin, mail, _no_doubt, fenced=True)
     await before_end()  # first attempt: the caller fenced already, no write
     assert sent.status[mail.key] is SentStatus.SENDING
     sent.owners[mail.key] = "other"
@@ -188,8 +192,8 @@ async def test_a_mail_listed_twice_in_one_delivery_is_sent_once() -> None:
     assert len(transport.to("ann@example.org")) == 1
 
 
-async def test_a_second_attempt_at_the_end_of_data_is_counted_in_doubt() -> None:
-    """A retry after the dot may have gone out (connection lost) is reported once, in doubt."""
+async def test_every_attempt_after_the_first_at_the_end_of_data_is_in_doubt() -> None:
+    """A retry after the dot may have gone out (connection lost) is asked about each time."""
     sent, transport = FakeSentLog(), FakeTransport()
     mail = _mail("ann@example.org")
     await sent.claim([mail])
@@ -198,12 +202,104 @@ async def test_a_second_attempt_at_the_end_of_data_is_counted_in_doubt() -> None
     async def begin(key: str) -> bool:
         return key in await sent.begin_data([key])
 
-    before_end = fence(begin, mail, doubts.append)
+    async def doubt(m: Mail) -> None:
+        doubts.append(m)
+
+    before_end = fence(begin, mail, doubt)
     for _ in range(3):
         await before_end()
-    assert doubts == [mail]
+    assert doubts == [mail, mail]
     await transport.send(mail.message, mail.recipient, before_end)
     assert sent.status[mail.key] is SentStatus.DATA
+
+
+class Receipts:
+    """A mail store that holds `stored` and cannot tell when `blind`."""
+
+    def __init__(self, stored: set[str], blind: bool = False) -> None:
+        self.stored, self.blind, self.asked = stored, blind, list[str]()
+
+    async def holds(self, message_id: str, recipient: str) -> bool | None:
+        self.asked.append(message_id)
+        return None if self.blind else message_id in self.stored
+
+
+def _with_receipts(
+    sent: FakeSentLog, transport: FakeTransport, receipts: Receipts
+) -> tuple[Delivery, CollectorRegistry]:
+    registry = CollectorRegistry()
+    return Delivery(sent, transport, _nowhere, registry, LEASES, receipts=receipts), registry
+
+
+async def test_an_in_doubt_mail_the_store_holds_is_recorded_sent_not_resent() -> None:
+    """Taken over in `data` and found at the mail store: sent, counted confirmed, not mailed."""
+    sent, transport = FakeSentLog(), FakeTransport()
+    mail = _mail("ann@example.org")
+    sent.hold(mail.key, SentStatus.DATA, "crashed", ended=True)
+    receipts = Receipts({mail.message_id})
+    delivery, registry = _with_receipts(sent, transport, receipts)
+    assert await delivery.deliver_some([[mail]]) == set()
+    assert transport.sent == []
+    assert sent.status[mail.key] is SentStatus.SENT
+    assert (_count(registry, "confirmed"), _count(registry, "in_doubt")) == (1, 0)
+
+
+async def test_an_in_doubt_mail_the_store_lacks_is_sent_once_not_counted_in_doubt() -> None:
+    """Taken over in `data`, not at the mail store: its end of data never arrived; sent."""
+    sent, transport = FakeSentLog(), FakeTransport()
+    mail = _mail("ann@example.org")
+    sent.hold(mail.key, SentStatus.DATA, "crashed", ended=True)
+    receipts = Receipts(set())
+    delivery, registry = _with_receipts(sent, transport, receipts)
+    assert await delivery.deliver_some([[mail]]) == set()
+    assert len(transport.to("ann@example.org")) == 1
+    assert receipts.asked == [mail.message_id]
+    assert (_count(registry, "confirmed"), _count(registry, "in_doubt")) == (0, 0)
+
+
+async def test_an_in_doubt_mail_is_resent_and_counted_when_the_store_cannot_tell() -> None:
+    """A lookup that fails leaves the mail in doubt: resent, same Message-ID, counted."""
+    sent, transport = FakeSentLog(), FakeTransport()
+    mail = _mail("ann@example.org")
+    sent.hold(mail.key, SentStatus.DATA, "crashed", ended=True)
+    delivery, registry = _with_receipts(sent, transport, Receipts(set(), blind=True))
+    assert await delivery.deliver_some([[mail]]) == set()
+    [again] = transport.to("ann@example.org")
+    assert again["Message-ID"] == mail.message_id
+    assert _count(registry, "in_doubt") == 1
+
+
+async def test_a_claim_that_never_reached_data_is_sent_without_asking_the_store() -> None:
+    """Only `data` claims can be at the mail store: the lookup is not asked for the others."""
+    sent, transport = FakeSentLog(), FakeTransport()
+    mail = _mail("ann@example.org")
+    sent.hold(mail.key, SentStatus.SENDING, "crashed", ended=True)
+    receipts = Receipts({mail.message_id})
+    delivery, _ = _with_receipts(sent, transport, receipts)
+    assert await delivery.deliver_some([[mail]]) == set()
+    assert len(transport.to("ann@example.org")) == 1
+    assert receipts.asked == []
+
+
+async def test_a_retry_whose_first_end_of_data_was_stored_is_not_sent_again() -> None:
+    """Connection lost after the dot, the store holds the mail: the retry stops, mail sent."""
+    sent = FakeSentLog()
+    mail = _mail("ann@example.org")
+    receipts = Receipts({mail.message_id})
+
+    class LostReply(FakeTransport):
+        async def send(
+            self, message: EmailMessage, recipient: str, before_end: BeforeEnd | None = None
+        ) -> None:
+            assert before_end is not None
+            await before_end()  # first attempt: the dot goes out, the reply is lost
+            await before_end()  # the retry asks the store first
+            raise AssertionError("the retry went out")
+
+    delivery, registry = _with_receipts(sent, LostReply(), receipts)
+    assert await delivery.deliver_some([[mail]]) == set()
+    assert sent.status[mail.key] is SentStatus.SENT
+    assert _count(registry, "confirmed") == 1
 
 
 async def test_marks_added_while_a_write_is_in_flight_share_the_next_write() -> None:
