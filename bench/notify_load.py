@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -70,9 +70,12 @@ class Run:
     topics: Topics
     database: str
     tag: str
+    addresses: set[str] = field(default_factory=set)
 
     def address(self, who: str) -> str:
-        return f"{who}-{self.tag}@bench.example.org"
+        address = f"{who}-{self.tag}@bench.example.org"
+        self.addresses.add(address)
+        return address
 
 
 def free_port() -> int:
@@ -82,14 +85,17 @@ def free_port() -> int:
 
 
 async def stored(run: Run) -> dict[str, float]:
-    """Message-ID -> time the sink stored it (epoch seconds), for this run's addresses."""
+    """Message-ID -> time the sink stored it (epoch seconds), for this run's addresses (asked
+    per address: listing a long-lived sink whole would load it while it is measured)."""
+    entries: list[dict[str, Any]] = []
     async with httpx.AsyncClient(timeout=30.0) as client:
-        reply = await client.get(f"{run.mailbox}/api/messages")
+        for address in sorted(run.addresses):
+            reply = await client.get(f"{run.mailbox}/api/messages", params={"to": address})
+            entries += reply.json()
     found: dict[str, float] = {}
-    for entry in reply.json():
-        if any(run.tag in rcpt for rcpt in entry.get("rcpt_tos", [])):
-            at = datetime.fromisoformat(entry["received_at"]).timestamp()
-            found[entry["message_id"]] = min(at, found.get(entry["message_id"], at))
+    for entry in entries:
+        at = datetime.fromisoformat(entry["received_at"]).timestamp()
+        found[entry["message_id"]] = min(at, found.get(entry["message_id"], at))
     return found
 
 

@@ -2,6 +2,7 @@
 resends counted."""
 
 import asyncio
+from dataclasses import dataclass
 from email.message import EmailMessage
 from uuid import uuid4
 
@@ -231,53 +232,59 @@ def _with_receipts(
     return Delivery(sent, transport, _nowhere, registry, LEASES, receipts=receipts), registry
 
 
-async def test_an_in_doubt_mail_the_store_holds_is_recorded_sent_not_resent() -> None:
-    """Taken over in `data` and found at the mail store: sent, counted confirmed, not mailed."""
+@dataclass
+class Takeover:
+    """A crashed sender's claim on one mail, delivered by us: what came of it."""
+
+    mail: Mail
+    sent: FakeSentLog
+    transport: FakeTransport
+    registry: CollectorRegistry
+
+    def count(self, outcome: str) -> float:
+        return _count(self.registry, outcome)
+
+
+async def _take_over(status: SentStatus, receipts: Receipts) -> Takeover:
+    """Deliver a mail whose claim a crashed sender left in `status` (nothing deferred)."""
     sent, transport = FakeSentLog(), FakeTransport()
     mail = _mail("ann@example.org")
-    sent.hold(mail.key, SentStatus.DATA, "crashed", ended=True)
-    receipts = Receipts({mail.message_id})
+    sent.hold(mail.key, status, "crashed", ended=True)
     delivery, registry = _with_receipts(sent, transport, receipts)
     assert await delivery.deliver_some([[mail]]) == set()
-    assert transport.sent == []
     assert sent.status[mail.key] is SentStatus.SENT
-    assert (_count(registry, "confirmed"), _count(registry, "in_doubt")) == (1, 0)
+    return Takeover(mail, sent, transport, registry)
+
+
+async def test_an_in_doubt_mail_the_store_holds_is_recorded_sent_not_resent() -> None:
+    """Taken over in `data` and found at the mail store: sent, counted confirmed, not mailed."""
+    done = await _take_over(SentStatus.DATA, Receipts({"<ann@test.invalid>"}))
+    assert done.transport.sent == []
+    assert (done.count("confirmed"), done.count("in_doubt")) == (1, 0)
 
 
 async def test_an_in_doubt_mail_the_store_lacks_is_sent_once_not_counted_in_doubt() -> None:
     """Taken over in `data`, not at the mail store: its end of data never arrived; sent."""
-    sent, transport = FakeSentLog(), FakeTransport()
-    mail = _mail("ann@example.org")
-    sent.hold(mail.key, SentStatus.DATA, "crashed", ended=True)
     receipts = Receipts(set())
-    delivery, registry = _with_receipts(sent, transport, receipts)
-    assert await delivery.deliver_some([[mail]]) == set()
-    assert len(transport.to("ann@example.org")) == 1
-    assert receipts.asked == [mail.message_id]
-    assert (_count(registry, "confirmed"), _count(registry, "in_doubt")) == (0, 0)
+    done = await _take_over(SentStatus.DATA, receipts)
+    assert len(done.transport.to("ann@example.org")) == 1
+    assert receipts.asked == [done.mail.message_id]
+    assert (done.count("confirmed"), done.count("in_doubt")) == (0, 0)
 
 
 async def test_an_in_doubt_mail_is_resent_and_counted_when_the_store_cannot_tell() -> None:
     """A lookup that fails leaves the mail in doubt: resent, same Message-ID, counted."""
-    sent, transport = FakeSentLog(), FakeTransport()
-    mail = _mail("ann@example.org")
-    sent.hold(mail.key, SentStatus.DATA, "crashed", ended=True)
-    delivery, registry = _with_receipts(sent, transport, Receipts(set(), blind=True))
-    assert await delivery.deliver_some([[mail]]) == set()
-    [again] = transport.to("ann@example.org")
-    assert again["Message-ID"] == mail.message_id
-    assert _count(registry, "in_doubt") == 1
+    done = await _take_over(SentStatus.DATA, Receipts(set(), blind=True))
+    [again] = done.transport.to("ann@example.org")
+    assert again["Message-ID"] == done.mail.message_id
+    assert done.count("in_doubt") == 1
 
 
 async def test_a_claim_that_never_reached_data_is_sent_without_asking_the_store() -> None:
     """Only `data` claims can be at the mail store: the lookup is not asked for the others."""
-    sent, transport = FakeSentLog(), FakeTransport()
-    mail = _mail("ann@example.org")
-    sent.hold(mail.key, SentStatus.SENDING, "crashed", ended=True)
-    receipts = Receipts({mail.message_id})
-    delivery, _ = _with_receipts(sent, transport, receipts)
-    assert await delivery.deliver_some([[mail]]) == set()
-    assert len(transport.to("ann@example.org")) == 1
+    receipts = Receipts({"<ann@test.invalid>"})
+    done = await _take_over(SentStatus.SENDING, receipts)
+    assert len(done.transport.to("ann@example.org")) == 1
     assert receipts.asked == []
 
 
