@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Counter
 from pymongo.errors import PyMongoError
 
 from notify.errors import AlreadyStored, ClaimLost, MailDeferred, MailRejected
-from notify.mailer import BeforeEnd, Receipts, Transport
+from notify.mailer import Receipts, Transport
 from notify.models import DeadMail, Mail
 from notify.store import Claims, SentLog, SentStatus
 from shared.messages import utcnow
@@ -30,6 +30,7 @@ class Outcome:
     mail: Mail
     status: SentStatus | None
     error: Exception | None = None
+    unsent: bool = False  # not settled, and certainly never at the server (no end of data)
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,8 @@ class Delivery:
             self.active -= taken
         deferred = [o for o in outcomes if o.status is None]
         if deferred:
-            await self.sent.release([o.mail.key for o in deferred])
+            keys = [o.mail.key for o in deferred]
+            await self.sent.release(keys, unsent=[o.mail.key for o in deferred if o.unsent])
             self.counter.labels("deferred").inc(len(deferred))
             log.warning("%d mails deferred: %s", len(deferred), deferred[0].error)
         return {o.mail.key for o in deferred}
@@ -151,11 +153,14 @@ class Delivery:
         return {(SentStatus.DATA, k) for k in ours} | {(SentStatus.SENT, k) for k in sent}
 
     async def _one(self, mail: Mail, doubtful: bool) -> Outcome:
+        before_end = Fence(self._begin_data, mail, self.doubt, fenced=True)
         async with self.lanes:
             try:
                 if doubtful:
                     await self.doubt(mail)
-                await self._fenced_send(mail)
+                if not await self._begin_data(mail.key):  # `data` before the transaction
+                    raise ClaimLost(f"claim on {mail.key} was taken over; not sending it")
+                await self.transport.send(mail.message, mail.recipient, before_end)
             except AlreadyStored:
                 self.counter.labels("confirmed").inc()
                 log.info(
@@ -166,18 +171,13 @@ class Delivery:
                 await self._bury(outcome)
                 return outcome
             except (MailDeferred, ClaimLost) as exc:
-                return Outcome(mail, None, exc)
+                # no end of data went out from here (nor, unless in doubt, from before)
+                unsent = before_end.attempts == 0 and not doubtful
+                return Outcome(mail, None, exc, unsent=unsent)
             else:
                 self.counter.labels("sent").inc()
         await self.journal.add((SentStatus.SENT, mail.key))  # within two writes of the 250
         return Outcome(mail, SentStatus.SENT)
-
-    async def _fenced_send(self, mail: Mail) -> None:
-        """`data` before the SMTP transaction starts; a retry fences again (see `fence`)."""
-        if not await self._begin_data(mail.key):
-            raise ClaimLost(f"claim on {mail.key} was taken over; not sending it")
-        again = fence(self._begin_data, mail, self.doubt, fenced=True)
-        await self.transport.send(mail.message, mail.recipient, again)
 
     async def doubt(self, mail: Mail) -> None:
         """Before a mail whose end of data may have arrived once goes out again: raise
@@ -238,27 +238,29 @@ def _once(waves: list[list[Mail]]) -> list[list[Mail]]:
     return unique
 
 
-def fence(
-    begin_data: Callable[[str], Awaitable[bool]],
-    mail: Mail,
-    doubt: Callable[[Mail], Awaitable[None]],
-    *,
-    fenced: bool = False,
-) -> BeforeEnd:
+class Fence:
     """The step before each end of data: `data` recorded while the claim is still ours (on
     the first attempt not again when the caller `fenced` already). Every later attempt is in
-    doubt (an earlier end of data may have arrived): `doubt` decides before it goes out."""
-    attempts = 0
+    doubt (an earlier end of data may have arrived): `doubt` decides before it goes out.
+    `attempts` counts the ends of data that were about to go out."""
 
-    async def before_end() -> None:
-        nonlocal attempts
-        attempts += 1
-        if (attempts > 1 or not fenced) and not await begin_data(mail.key):
-            raise ClaimLost(f"claim on {mail.key} was taken over; not sending it")
-        if attempts > 1:
-            await doubt(mail)
+    def __init__(
+        self,
+        begin_data: Callable[[str], Awaitable[bool]],
+        mail: Mail,
+        doubt: Callable[[Mail], Awaitable[None]],
+        *,
+        fenced: bool = False,
+    ) -> None:
+        self.begin_data, self.mail, self.doubt, self.fenced = begin_data, mail, doubt, fenced
+        self.attempts = 0
 
-    return before_end
+    async def __call__(self) -> None:
+        self.attempts += 1
+        if (self.attempts > 1 or not self.fenced) and not await self.begin_data(self.mail.key):
+            raise ClaimLost(f"claim on {self.mail.key} was taken over; not sending it")
+        if self.attempts > 1:
+            await self.doubt(self.mail)
 
 
 class Coalescer(Generic[T]):

@@ -8,7 +8,7 @@ from typing import Protocol
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from notify.delivery import fence
+from notify.delivery import Fence
 from notify.errors import ClaimLost, MailDeferred, MailRejected
 from notify.mailer import Transport
 from notify.models import DeadMail, Mail
@@ -110,7 +110,7 @@ async def replay(dead: list[DeadMail], sent: ReplayLog, transport: Transport) ->
             report.already_sent += 1
             continue
         try:
-            await transport.send(mail.message, mail.recipient, fence(_one(sent), mail, _doubt))
+            await transport.send(mail.message, mail.recipient, Fence(_one(sent), mail, _doubt))
         except (MailRejected, MailDeferred, ClaimLost) as exc:
             await sent.mark([mail.key], SentStatus.DEAD, str(exc))
             report.failed += 1

@@ -133,8 +133,9 @@ class SentLog(Protocol):
         """Extend this sender's leases on these keys."""
         ...
 
-    async def release(self, keys: list[str]) -> None:
-        """Let any sender take these claims of ours over at once (their send was given up)."""
+    async def release(self, keys: list[str], unsent: list[str] | None = None) -> None:
+        """Let any sender take these claims of ours over at once (their send was given up);
+        those of `unsent` never had an end of data go out: back to `sending`, not in doubt."""
         ...
 
 
@@ -214,9 +215,17 @@ class SentStore:
         """Extend our leases on the keys still in progress, in one round trip."""
         await self._set_lease(keys, utcnow() + self.lease)
 
-    async def release(self, keys: list[str]) -> None:
-        """End our leases on these keys now, in one round trip."""
-        await self._set_lease(keys, _EPOCH)
+    async def release(self, keys: list[str], unsent: list[str] | None = None) -> None:
+        """End our leases on these keys now, and put those of `unsent` (no end of data went
+        out) back to `sending`, in one round trip."""
+        if not keys:
+            return
+        ours = {"owner": self.owner, "status": {"$in": ACTIVE}}
+        writes = [UpdateMany({"_id": {"$in": keys}, **ours}, {"$set": {"lease_until": _EPOCH}})]
+        if unsent:
+            back = {"status": SentStatus.SENDING.value}
+            writes.append(UpdateMany({"_id": {"$in": unsent}, **ours}, {"$set": back}))
+        await self.collection.bulk_write(writes)
 
     async def _set_lease(self, keys: list[str], until: datetime) -> None:
         if keys:

@@ -104,6 +104,22 @@ async def test_released_and_renewed_leases(db: AsyncDatabase[Any]) -> None:
     assert (claims.mine, claims.held) == ([released], [renewed])
 
 
+async def test_a_release_puts_mails_never_sent_back_to_sending_and_leaves_the_rest_in_doubt(
+    db: AsyncDatabase[Any],
+) -> None:
+    """Released after `data`: an unsent one is resumed by the next sender, the other in doubt;
+    a claim that is not ours is left as it is."""
+    mine, theirs = SentStore(db, "mine", LIVE), SentStore(db, "theirs", LIVE)
+    unsent, doubtful, foreign = _mails(3)
+    await mine.claim([unsent, doubtful])
+    await theirs.claim([foreign])
+    await mine.begin_data([unsent.key, doubtful.key])
+    await theirs.begin_data([foreign.key])
+    await mine.release([unsent.key, doubtful.key, foreign.key], unsent=[unsent.key, foreign.key])
+    claims = await SentStore(db, "next", LIVE).claim([unsent, doubtful, foreign])
+    assert (claims.resumed, claims.in_doubt, claims.held) == ([unsent], [doubtful], [foreign])
+
+
 async def test_data_and_sent_go_in_one_write_and_a_lost_claim_is_reported(
     db: AsyncDatabase[Any],
 ) -> None:

@@ -237,8 +237,10 @@ class FakeSentLog:
     async def renew(self, keys: list[str]) -> None:
         self.renewals += 1
 
-    async def release(self, keys: list[str]) -> None:
-        self.ended |= {k for k in keys if self.owners.get(k) == self.owner}
+    async def release(self, keys: list[str], unsent: list[str] | None = None) -> None:
+        ours = {k for k in keys if self.owners.get(k) == self.owner and self._active(k)}
+        self.ended |= ours
+        self.status |= dict.fromkeys(ours & set(unsent or []), SentStatus.SENDING)
 
 
 @dataclass

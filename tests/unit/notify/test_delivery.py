@@ -9,8 +9,8 @@ from uuid import uuid4
 import pytest
 from prometheus_client import CollectorRegistry
 
-from notify.delivery import Coalescer, Delivery, Leases, fence
-from notify.errors import ClaimLost
+from notify.delivery import Coalescer, Delivery, Fence, Leases
+from notify.errors import ClaimLost, MailDeferred
 from notify.mailer import BeforeEnd
 from notify.models import DeadMail, Mail
 from notify.store import Claims, SentStatus
@@ -122,7 +122,7 @@ async def test_a_retry_fences_again_and_stops_when_the_claim_was_taken_over() ->
     async def begin(key: str) -> bool:
         return key in await sent.begin_data([key])
 
-    before_end = fence(begin, mail, _no_doubt, fenced=True)
+    before_end = Fence(begin, mail, _no_doubt, fenced=True)
     await before_end()  # first attempt: the caller fenced already, no write
     assert sent.status[mail.key] is SentStatus.SENDING
     sent.owners[mail.key] = "other"
@@ -137,11 +137,31 @@ async def test_a_deferred_mail_is_released_for_the_redelivery() -> None:
     delivery, _ = _delivery(sent, transport)
     assert await delivery.deliver_some([[mail]]) == {mail.key}
     assert mail.key in sent.ended
+    assert sent.status[mail.key] is SentStatus.SENDING  # no end of data went out: not in doubt
     other = FakeSentLog(owner="restarted", status=sent.status, owners=sent.owners, ended=sent.ended)
     transport.down = False
-    again, _ = _delivery(other, transport)
+    again, registry = _delivery(other, transport)
     assert await again.deliver_some([[mail]]) == set()
     assert len(transport.to("ann@example.org")) == 1
+    assert _count(registry, "in_doubt") == 0
+
+
+async def test_a_mail_deferred_after_its_end_of_data_went_out_stays_in_doubt() -> None:
+    """The connection died after the dot: released, but left `data` for the next sender."""
+
+    class DiesAfterTheDot(FakeTransport):
+        async def send(
+            self, message: EmailMessage, recipient: str, before_end: BeforeEnd | None = None
+        ) -> None:
+            assert before_end is not None
+            await before_end()
+            raise MailDeferred("connection lost waiting for the reply to the dot")
+
+    sent = FakeSentLog()
+    mail = _mail("ann@example.org")
+    delivery, _ = _delivery(sent, DiesAfterTheDot())
+    assert await delivery.deliver_some([[mail]]) == {mail.key}
+    assert (sent.status[mail.key], mail.key in sent.ended) == (SentStatus.DATA, True)
 
 
 class Slow(FakeTransport):
@@ -206,7 +226,7 @@ async def test_every_attempt_after_the_first_at_the_end_of_data_is_in_doubt() ->
     async def doubt(m: Mail) -> None:
         doubts.append(m)
 
-    before_end = fence(begin, mail, doubt)
+    before_end = Fence(begin, mail, doubt)
     for _ in range(3):
         await before_end()
     assert doubts == [mail, mail]
