@@ -153,11 +153,13 @@ class Delivery:
         return {(SentStatus.DATA, k) for k in ours} | {(SentStatus.SENT, k) for k in sent}
 
     async def _one(self, mail: Mail, doubtful: bool) -> Outcome:
-        before_end = Fence(self._begin_data, mail, self.doubt, fenced=True)
         async with self.lanes:
+            before_end = Fence(self._begin_data, mail, self.doubt, fenced=True, unsure=doubtful)
             try:
+                # a mail in doubt is looked up first; when the store cannot tell, again (and
+                # counted) only when its end of data is about to go out
                 if doubtful:
-                    await self.doubt(mail)
+                    before_end.unsure = await self._held(mail) is None
                 if not await self._begin_data(mail.key):  # `data` before the transaction
                     raise ClaimLost(f"claim on {mail.key} was taken over; not sending it")
                 await self.transport.send(mail.message, mail.recipient, before_end)
@@ -179,13 +181,19 @@ class Delivery:
         await self.journal.add((SentStatus.SENT, mail.key))  # within two writes of the 250
         return Outcome(mail, SentStatus.SENT)
 
-    async def doubt(self, mail: Mail) -> None:
-        """Before a mail whose end of data may have arrived once goes out again: raise
-        AlreadyStored when the mail server holds it; resend it counted in doubt when the
-        server cannot tell (no receipts configured, or the lookup failed)."""
+    async def _held(self, mail: Mail) -> bool | None:
+        """Whether the mail store holds the mail (raise AlreadyStored), lacks it (False) or
+        cannot tell (None: no receipts configured, or the lookup failed)."""
         held = await self.receipts.holds(mail.message_id, mail.recipient) if self.receipts else None
         if held:
             raise AlreadyStored(f"{mail.message_id} is stored at the mail server")
+        return held
+
+    async def doubt(self, mail: Mail) -> None:
+        """Right before the end of data of a mail whose earlier end of data may have arrived:
+        raise AlreadyStored when the mail store holds it; let it go out counted in doubt
+        when the store cannot tell."""
+        held = await self._held(mail)
         if held is False:
             log.info(
                 "%s to %s is not at the mail server: sent again", mail.message_id, mail.recipient
@@ -241,8 +249,8 @@ def _once(waves: list[list[Mail]]) -> list[list[Mail]]:
 class Fence:
     """The step before each end of data: `data` recorded while the claim is still ours (on
     the first attempt not again when the caller `fenced` already). Every later attempt is in
-    doubt (an earlier end of data may have arrived): `doubt` decides before it goes out.
-    `attempts` counts the ends of data that were about to go out."""
+    doubt (an earlier end of data may have arrived), and so is the first when `unsure`:
+    `doubt` decides before it goes out. `attempts` counts the ends of data about to go out."""
 
     def __init__(
         self,
@@ -251,15 +259,17 @@ class Fence:
         doubt: Callable[[Mail], Awaitable[None]],
         *,
         fenced: bool = False,
+        unsure: bool = False,
     ) -> None:
         self.begin_data, self.mail, self.doubt, self.fenced = begin_data, mail, doubt, fenced
+        self.unsure = unsure
         self.attempts = 0
 
     async def __call__(self) -> None:
         self.attempts += 1
         if (self.attempts > 1 or not self.fenced) and not await self.begin_data(self.mail.key):
             raise ClaimLost(f"claim on {self.mail.key} was taken over; not sending it")
-        if self.attempts > 1:
+        if self.attempts > 1 or self.unsure:
             await self.doubt(self.mail)
 
 

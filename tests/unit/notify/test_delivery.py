@@ -300,6 +300,17 @@ async def test_an_in_doubt_mail_is_resent_and_counted_when_the_store_cannot_tell
     assert done.count("in_doubt") == 1
 
 
+async def test_an_in_doubt_mail_is_counted_only_when_its_end_of_data_goes_out() -> None:
+    """Store and SMTP both away: the mail is deferred, still in doubt, not yet counted."""
+    sent, transport = FakeSentLog(), FakeTransport(down=True)
+    mail = _mail("ann@example.org")
+    sent.hold(mail.key, SentStatus.DATA, "crashed", ended=True)
+    delivery, registry = _with_receipts(sent, transport, Receipts(set(), blind=True))
+    assert await delivery.deliver_some([[mail]]) == {mail.key}
+    assert sent.status[mail.key] is SentStatus.DATA
+    assert _count(registry, "in_doubt") == 0
+
+
 async def test_a_claim_that_never_reached_data_is_sent_without_asking_the_store() -> None:
     """Only `data` claims can be at the mail store: the lookup is not asked for the others."""
     receipts = Receipts({"<ann@test.invalid>"})
