@@ -5,6 +5,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -24,9 +25,19 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from feed.api import ReadModel, case_page
 from feed.app import create_app, ensure_indexes, projection_of, read_model
-from feed.logic import CaseFilter, CaseQuery, SortKey, SubjectOp, feed_page, plan_query
+from feed.logic import (
+    CaseFilter,
+    CaseQuery,
+    SortKey,
+    SubjectOp,
+    feed_page,
+    not_containing,
+    plan_query,
+    rarest_gram,
+)
 from feed.rebuild import Fold, rebuild
 from feed.settings import Settings
+from feed.store import CaseStore
 from shared.directory import hash_token
 from shared.enums import ActorKind, CaseType, ContactType, Department, Module, Priority, Status
 from shared.events import (
@@ -226,6 +237,10 @@ QUERIES: dict[str, tuple[CaseFilter, SortKey]] = {
         CaseFilter(subject="bo", subject_op=SubjectOp.CONTAINS),
         SortKey.LAST_MODIFIED,
     ),
+    "filter subject does not contain, two characters": (
+        CaseFilter(subject="bo", subject_op=SubjectOp.NOT_CONTAINS),
+        SortKey.LAST_MODIFIED,
+    ),
     "filter subject starts with": (CaseFilter(subject="grade"), SortKey.SUBJECT),
     "filter number starts with": (CaseFilter(number="10012"), SortKey.CASE_NUMBER),
     "filter contact starts with": (CaseFilter(contact="contact 1"), SortKey.CONTACT),
@@ -268,13 +283,27 @@ async def measure(n: int) -> dict[str, Any]:
         await case_page(model, CaseFilter(), ["d-7"], SortKey.LAST_MODIFIED, True, 0, 20)
 
     out["list (default sort), cold window"] = await timed(n, cold)
+    old_layout = await former_cases(model)
     for name in ("filter subject contains", "filter subject does not contain"):
         flt, sort = QUERIES[name]
-        # The shape both read before the trigram index: every case of the district, regex.
-        whole = replace(plan_query(flt, ["d-7"], sort, True), indexed={"account_id": "d-7"})
-        now, before = await timed_pair(n, page_of(model, flt, sort), partial(_search, model, whole))
+        if flt.subject_op is SubjectOp.CONTAINS:
+            before: Callable[[int], Awaitable[Any]] = partial(_former_contains, old_layout, "book")
+        else:
+            before = partial(_former_not_contains, model, old_layout, "book")
+        now, then = await timed_pair(n, page_of(model, flt, sort), before)
         out[f"{name}, alternating"] = now
-        out[f"baseline: {name}, former full read, alternating"] = before
+        out[f"baseline: {name}, former trigrams on cases, alternating"] = then
+    for name in (
+        "filter subject contains, two characters",
+        "filter subject does not contain, two characters",
+    ):
+        flt, sort = QUERIES[name]
+        # The shape both read before: every case of the district, regex.
+        whole = replace(plan_query(flt, ["d-7"], sort, True), indexed={"account_id": "d-7"})
+        now, then = await timed_pair(n, page_of(model, flt, sort), partial(_search, model, whole))
+        out[f"{name}, alternating"] = now
+        out[f"baseline: {name}, former full read, alternating"] = then
+    await old_layout.collection.drop()
     ids = [str(uuid5(NAMESPACE_URL, f"bench/{7 + DISTRICTS * k}")) for k in range(50)]
 
     async def detail(k: int) -> None:
@@ -293,6 +322,50 @@ async def measure(n: int) -> dict[str, Any]:
 
 async def _search(model: ReadModel, query: CaseQuery, _: int) -> Any:
     return await model.cases.search(query, 0, 20)
+
+
+FORMER = "cases_former_d7"
+
+
+async def former_cases(model: ReadModel) -> CaseStore:
+    """District d-7's cases as the former layout stored them: whole cases carrying their
+    trigrams, on the multikey `(subject_grams, account_id)` index (the baseline's read)."""
+    store = CaseStore(model.cases.collection.database, FORMER)
+    await store.collection.drop()
+    docs = await model.cases.collection.find({"account_id": "d-7"}).to_list()
+    for doc in docs:
+        text = doc["subject_lc"]
+        doc["subject_grams"] = sorted({text[i : i + 3] for i in range(len(text) - 2)})
+    await store.collection.insert_many(docs)
+    await store.collection.create_index([("subject_grams", 1), ("account_id", 1)])
+    return store
+
+
+def _former_match(needle: str) -> list[dict[str, Any]]:
+    gram = rarest_gram(needle)
+    return [
+        {"$match": {"account_id": "d-7", "subject_grams": gram}},
+        {"$match": {"subject_lc": {"$regex": re.escape(needle)}}},
+    ]
+
+
+async def _former_contains(former: CaseStore, needle: str, _: int) -> Any:
+    """The former contains page: cases holding the needle's trigram, regex, sort, facet."""
+    query = CaseQuery(
+        indexed=_former_match(needle)[0]["$match"],
+        residual=_former_match(needle)[1]["$match"],
+        sort=[("last_modified", -1), ("number", -1)],
+    )
+    return await former.search(query, 0, 20)
+
+
+async def _former_not_contains(model: ReadModel, former: CaseStore, needle: str, _: int) -> Any:
+    """The former does-not-contain page: members minus the contains count read over whole
+    cases, then the same newest-first window read as now."""
+    pipeline = [*_former_match(needle), {"$count": "n"}]
+    counted = await (await former.collection.aggregate(pipeline)).to_list()
+    total = await model.districts.total(["d-7"]) - (counted[0]["n"] if counted else 0)
+    return total, await model.cases.newest_matching(["d-7"], 20, not_containing(needle))
 
 
 def free_port() -> int:
@@ -331,6 +404,7 @@ async def _http_reads(port: int, n: int) -> dict[str, Any]:
             "filter status": {"status": "Assigned"},
             "filter subject contains": {"subject": "book", "subject_op": "contains"},
             "filter subject does not contain": {"subject": "book", "subject_op": "not_contains"},
+            "filter subject contains, two characters": {"subject": "bo", "subject_op": "contains"},
             "filter number starts with": {"number": "10012", "sort": "case_number"},
             "filter last modified on": {"last_modified": "2025-03-01"},
         }
@@ -455,7 +529,7 @@ async def _lag(cfg: Settings) -> int:
     try:
         described = await admin.describe_topics([topic])
         parts = [TopicPartition(topic, p["partition"]) for d in described for p in d["partitions"]]
-        committed = await admin.list_consumer_group_offsets(cfg.service_name)
+        committed = await admin.list_consumer_group_offsets(cfg.group_id)
     finally:
         await admin.close()
     consumer = AIOKafkaConsumer(bootstrap_servers=cfg.kafka_bootstrap_servers)

@@ -11,7 +11,14 @@ from pymongo import AsyncMongoClient
 from feed.api import ReadModel, add_routes
 from feed.handlers import Projection, register
 from feed.settings import Settings
-from feed.store import CaseStore, DistrictStore, FeedStore, NoticeStore, SwapFence
+from feed.store import (
+    CaseStore,
+    DistrictStore,
+    FeedStore,
+    NoticeStore,
+    SubjectStore,
+    SwapFence,
+)
 from shared.directory import DirectoryStore
 from shared.kafka import DeadLetterPolicy, ensure_topics, make_broker
 from shared.mongo import Document, mongo_client, mongo_reachable
@@ -27,13 +34,16 @@ def read_model(settings: Settings, mongo: AsyncMongoClient[Document]) -> ReadMod
         notices=NoticeStore(db),
         directory=DirectoryStore(db),
         districts=DistrictStore(db),
+        subjects=SubjectStore(db),
         status_board_url=settings.status_board_url,
     )
 
 
 def projection_of(model: ReadModel) -> Projection:
     """The projection writing into the read model's stores."""
-    return Projection(model.cases, model.feed, model.notices, model.directory, model.districts)
+    return Projection(
+        model.cases, model.feed, model.notices, model.directory, model.districts, model.subjects
+    )
 
 
 async def ensure_indexes(model: ReadModel) -> None:
@@ -43,6 +53,8 @@ async def ensure_indexes(model: ReadModel) -> None:
     await model.notices.ensure_indexes()
     await model.directory.ensure_indexes()
     await model.districts.ensure_indexes()
+    await model.subjects.ensure_indexes()
+    await model.subjects.backfill(model.cases, model.districts)
 
 
 def create_app(settings: Settings | None = None, broker: KafkaBroker | None = None) -> FastAPI:

@@ -12,7 +12,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 from pymongo.errors import PyMongoError
 
-from feed.logic import CaseChange, change_for, feed_item, submission_names
+from feed.logic import CaseChange, Subject, change_for, feed_item, subject_of, submission_names
 from feed.store import Save
 from shared.events import (
     CASE_EVENTS,
@@ -56,6 +56,12 @@ class Districts(Protocol):
     async def add_all(self, members: dict[str, set[str]]) -> None: ...
 
 
+class Subjects(Protocol):
+    """What the projection needs of the subject grams (store.SubjectStore)."""
+
+    async def add_all(self, subjects: list[Subject]) -> None: ...
+
+
 class Fence(Protocol):
     """What live writers hold while they write the renamed collections (store.SwapFence)."""
 
@@ -88,6 +94,7 @@ class Projection:
     notices: Notices
     directory: Directory
     districts: Districts
+    subjects: Subjects
 
     async def names(self, event: CaseSubmitted) -> Document:
         """Account and contact names for a submission, when the directory knows them."""
@@ -115,6 +122,8 @@ class Projection:
         if item is not None:
             await self.feed.add(case_id, item)
         if isinstance(event, CaseSubmitted):
+            subject = Subject(case_id, event.account_id, event.subject.lower())
+            await self.subjects.add_all([subject])
             await self.districts.add_all({event.account_id: {case_id}})
 
     async def project_all(self, events: list[AnyCaseEvent]) -> None:
@@ -132,6 +141,7 @@ class Projection:
         for event in events:
             batch.fold(event, names.get(str(event.event_id)))
         missed = await self.cases.save_all(batch.saves())
+        await self.subjects.add_all([s for c, s in batch.subjects.items() if c not in missed])
         await self.districts.add_all(batch.members)
         await self.feed.add_all([(c, item) for c, item in batch.items if c not in missed])
         for event in events:
@@ -148,6 +158,7 @@ class Batch:
     changed: set[str] = field(default_factory=set)
     items: list[tuple[str, Document]] = field(default_factory=list)
     members: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    subjects: dict[str, Subject] = field(default_factory=dict)
 
     @classmethod
     def over(cls, stored: dict[str, Document]) -> "Batch":
@@ -169,6 +180,8 @@ class Batch:
             self.items.append((case_id, item))
         if isinstance(event, CaseSubmitted):
             self.members[event.account_id].add(case_id)
+            # Written again when applied before: the write may have been lost after the case's.
+            self.subjects[case_id] = subject_of(self.states[case_id])
 
     def saves(self) -> list[Save]:
         """Each changed case and the guard of its write (None: a new case, inserted)."""

@@ -69,9 +69,8 @@ class CaseChange:
         for key, value in self.add_to_set.items():
             out[key] = [*out.get(key, []), value] if value not in out.get(key, []) else out[key]
         out["applied"] = [*out.get("applied", []), event_id]
-        if "subject_lc" in out and "subject_grams" not in out:
-            # A case stored before the trigram index gets its grams on its next folded write.
-            out["subject_grams"] = subject_grams(out["subject_lc"])
+        # The grams moved to `subjects`: a case stored with them drops them on its next write.
+        out.pop("subject_grams", None)
         return out
 
 
@@ -143,7 +142,6 @@ def _submitted(event: CaseSubmitted, names: Doc) -> CaseChange:
         "number_s": str(event.case_number),
         "subject": event.subject,
         "subject_lc": event.subject.lower(),
-        "subject_grams": subject_grams(event.subject.lower()),
         "description": event.description,
         "case_type": event.case_type.value,
         "module": module.value if module else None,
@@ -391,7 +389,7 @@ SORT_FIELDS = {
 RANGE_FILTERED = ("last_modified", "number_s", "subject_lc", "contact_lc")
 # Fields it filters on by equality: one index, account_id second, serves staff and districts.
 # Every index costs each case update a rewrite of its entry on this server: keep them few.
-EQUALITY_FILTERED = ("status", "priority", "module", "case_type", "closed", "subject_grams")
+EQUALITY_FILTERED = ("status", "priority", "module", "case_type", "closed")
 
 
 @dataclass(frozen=True)
@@ -453,27 +451,89 @@ def subject_clause(value: str, op: SubjectOp) -> Doc:
             return {"$not": re.compile(escaped)}
 
 
-GRAM = 3
-# English letters, most frequent first: a trigram of rarer letters holds fewer cases.
+# Needles of two characters look up a bigram, longer ones their rarest trigram.
+GRAM_SIZES = (2, 3)
+# English letters, most frequent first: a gram of rarer letters holds fewer cases.
 _LETTER_ORDER = " etaoinshrdlcumwfgypbvkjxqz"
 
 
 def subject_grams(subject_lc: str) -> list[str]:
-    """Every distinct trigram of a lowercased subject, sorted: the multikey index's entries."""
-    return sorted({subject_lc[i : i + GRAM] for i in range(len(subject_lc) - GRAM + 1)})
+    """Every distinct bigram and trigram of a lowercased subject, sorted: the multikey
+    index entries of its `subjects` document."""
+    return sorted(
+        {subject_lc[i : i + n] for n in GRAM_SIZES for i in range(len(subject_lc) - n + 1)}
+    )
 
 
 def rarest_gram(needle_lc: str) -> str | None:
-    """The needle's trigram likely held by the fewest cases; None when it has none."""
-    grams = subject_grams(needle_lc)
-    if not grams:
+    """The needle's gram likely held by the fewest subjects: its rarest trigram, its bigram
+    when it has two characters; None for a single character."""
+    size = min(len(needle_lc), max(GRAM_SIZES))
+    if size < min(GRAM_SIZES):
         return None
+    grams = {needle_lc[i : i + size] for i in range(len(needle_lc) - size + 1)}
 
     def commonness(gram: str) -> int:
         # Digits, punctuation and other scripts count as rarer than any letter.
         return sum(len(_LETTER_ORDER) - _LETTER_ORDER.find(c) for c in gram if c in _LETTER_ORDER)
 
     return min(grams, key=lambda g: (commonness(g), g))
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A submitted case's lowercased subject, which the `subjects` postings index."""
+
+    case_id: str
+    account_id: str
+    subject_lc: str
+
+
+def subject_of(case: Doc) -> Subject:
+    """The subject of a submitted case document."""
+    return Subject(case["_id"], case["account_id"], case["subject_lc"])
+
+
+# Joins district and gram in a posting's id; never part of a district id.
+_KEY_SEP = "\x1f"
+
+
+def posting_key(account_id: str, gram: str) -> str:
+    """The id of the posting of one gram in one district."""
+    return f"{account_id}{_KEY_SEP}{gram}"
+
+
+def postings(subjects: list[Subject]) -> dict[str, tuple[str, dict[str, str]]]:
+    """Each gram's posting per district: its id -> (the gram, case id -> lowercased subject)."""
+    out: dict[str, tuple[str, dict[str, str]]] = {}
+    for subject in subjects:
+        for gram in subject_grams(subject.subject_lc):
+            key = posting_key(subject.account_id, gram)
+            out.setdefault(key, (gram, {}))[1][subject.case_id] = subject.subject_lc
+    return out
+
+
+def posting_filter(accounts: list[str] | None, needle_lc: str) -> Doc:
+    """The postings of the needle's rarest gram: by id in the districts, by gram for all."""
+    gram = rarest_gram(needle_lc)
+    if accounts is None:
+        return {"gram": gram}
+    return {"_id": {"$in": [posting_key(a, str(gram)) for a in accounts]}}
+
+
+def matching_ids(found: list[Doc], needle_lc: str) -> list[str]:
+    """The cases of the postings whose subject holds the needle: exact, the posting's gram
+    only narrows."""
+    return [c for doc in found for c, text in doc.get("cases", {}).items() if needle_lc in text]
+
+
+def first_window(count: int, members: int, matches: int) -> int:
+    """How many newest cases to read first for `count` of `matches` spread over `members`:
+    a doubling of the page expected to hold them."""
+    n = 2 * count
+    while n * matches < count * members and n < members:
+        n *= 2
+    return n
 
 
 def filter_clauses(flt: CaseFilter) -> Doc:
@@ -483,10 +543,6 @@ def filter_clauses(flt: CaseFilter) -> Doc:
         clauses["number_s"] = prefix_range(flt.number)
     if flt.subject:
         clauses["subject_lc"] = subject_clause(flt.subject, flt.subject_op)
-        gram = rarest_gram(flt.subject.lower())
-        if flt.subject_op is SubjectOp.CONTAINS and gram is not None:
-            # Index candidates: cases holding one of the needle's trigrams; the regex decides.
-            clauses["subject_grams"] = gram
     pairs = (
         ("status", flt.status),
         ("priority", flt.priority),
@@ -513,7 +569,6 @@ _PREFERENCE = (
     "number_s",
     "last_modified",
     "subject_lc",
-    "subject_grams",
     "contact_lc",
     "module",
     "case_type",
@@ -533,8 +588,7 @@ def plan_query(
     if accounts is not None:
         indexed["account_id"] = accounts[0] if len(accounts) == 1 else {"$in": accounts}
     multi = accounts is not None and len(accounts) != 1
-    # The trigram index leads with the gram, then account_id: it serves an $in of districts.
-    if pick is not None and (not multi or pick == "subject_grams"):
+    if pick is not None and not multi:
         indexed[pick] = clauses.pop(pick)
     if not indexed:
         # Staff without an indexable filter: walk the last-modified index, never the collection.
@@ -580,22 +634,41 @@ def excluded_needle(flt: CaseFilter, sort: SortKey, descending: bool) -> str | N
     return needle if rarest_gram(needle) is not None else None
 
 
-def containing(needle: str) -> CaseFilter:
-    """The "contains" filter whose cases a "does not contain" list leaves out."""
-    return CaseFilter(subject=needle, subject_op=SubjectOp.CONTAINS)
+def contained_needle(flt: CaseFilter) -> str | None:
+    """The needle of a "contains" filter that has a gram: its matches are looked up in
+    `subjects` and the page read from `cases` by id."""
+    if flt.subject_op is not SubjectOp.CONTAINS or not flt.subject:
+        return None
+    needle = flt.subject.lower()
+    return needle if rarest_gram(needle) is not None else None
+
+
+def is_lone_contains(flt: CaseFilter, sort: SortKey, descending: bool) -> bool:
+    """A "contains" alone, newest first: its page can be read from the newest-first windows."""
+    default = descending and sort is SortKey.LAST_MODIFIED
+    return (
+        default and contained_needle(flt) is not None and set(filter_clauses(flt)) == {"subject_lc"}
+    )
+
+
+def plan_among(flt: CaseFilter, case_ids: list[str], sort: SortKey, descending: bool) -> CaseQuery:
+    """A list query over known cases (a subject's matches): the ids on the primary key, the
+    filters other than the subject after it."""
+    residual = filter_clauses(flt)
+    residual.pop("subject_lc", None)
+    direction = -1 if descending else 1
+    order = [(SORT_FIELDS[sort], direction), ("number", direction)]
+    return CaseQuery(indexed={"_id": {"$in": case_ids}}, residual=residual, sort=order)
+
+
+def containing(needle: str) -> Doc:
+    """The residual clause of a "contains" window read."""
+    return {"subject_lc": subject_clause(needle, SubjectOp.CONTAINS)}
 
 
 def not_containing(needle: str) -> Doc:
     """The residual clause of a "does not contain" window read."""
     return {"subject_lc": subject_clause(needle, SubjectOp.NOT_CONTAINS)}
-
-
-def count_pipeline(query: CaseQuery) -> list[Doc]:
-    """How many cases a query matches, fetched through its index."""
-    stages: list[Doc] = [{"$match": query.indexed}]
-    if query.residual:
-        stages.append({"$match": query.residual})
-    return [*stages, {"$count": "n"}]
 
 
 def newest_first(docs: list[Doc]) -> list[Doc]:

@@ -16,7 +16,7 @@ from feed.app import projection_of, read_model
 from feed.handlers import Batch
 from feed.logic import change_for, feed_item, out_of_order, submission_names
 from feed.settings import Settings
-from feed.store import CaseStore, DistrictStore, FeedStore, SwapFence
+from feed.store import CaseStore, DistrictStore, FeedStore, SubjectStore, SwapFence
 from shared.events import CASE_EVENTS, Account, AnyCaseEvent, CaseSubmitted, Contact
 from shared.messages import UnknownMessage, decode
 from shared.mongo import Document, mongo_client
@@ -24,7 +24,7 @@ from shared.mongo import Document, mongo_client
 log = logging.getLogger("feed.rebuild")
 
 Offsets = dict[TopicPartition, int]
-LIVE = ("cases", "feeds", "districts")
+LIVE = ("cases", "feeds", "districts", "subjects")
 SWAP_HOLD_S = 300.0  # how long a raised fence keeps live writers out if the rebuild dies
 Cached = dict[str, Document]
 
@@ -248,10 +248,11 @@ async def rebuild(settings: Settings, suffix: str | None = None) -> dict[str, An
     mongo = mongo_client(settings, timeout_ms=30_000)
     db = mongo[settings.mongo_database]
     stamp = suffix or time.strftime("%Y%m%d%H%M%S")
-    cases, feed, districts = (
+    cases, feed, districts, subjects = (
         CaseStore(db, f"cases_rebuild_{stamp}"),
         FeedStore(db, f"feeds_rebuild_{stamp}"),
         DistrictStore(db, f"districts_rebuild_{stamp}"),
+        SubjectStore(db, f"subjects_rebuild_{stamp}"),
     )
     replayer = Replayer(settings, settings.topics.case_events)
     started = time.perf_counter()
@@ -262,10 +263,15 @@ async def rebuild(settings: Settings, suffix: str | None = None) -> dict[str, An
         replayed = time.perf_counter() - started
         await cases.ensure_indexes()
         await feed.ensure_indexes()
+        await subjects.ensure_indexes()
         indexed = time.perf_counter() - started - replayed
         # Catch up what arrived while replaying, so the window left for after the swap is tiny.
         await _replay(replayer, fold, db, await replayer.ends(), settings.rebuild_batch)
-        rebuilt = [cases.collection, feed.collection, districts.collection]
+        # The subject postings of every rebuilt case; later ones come with the catch-up.
+        building = time.perf_counter()
+        await subjects.build(cases, await districts.ids())
+        subjects_s = time.perf_counter() - building
+        rebuilt = [cases.collection, feed.collection, districts.collection, subjects.collection]
         await swap_all(db, [(c.name, live) for c, live in zip(rebuilt, LIVE, strict=True)])
         late = await _catch_up(replayer, settings, mongo)
         refolded = await refold_inverted(settings, mongo, fold.replayed, late)
@@ -278,6 +284,7 @@ async def rebuild(settings: Settings, suffix: str | None = None) -> dict[str, An
         "replay_s": replayed,
         "mongo_write_s": fold.mongo_s,
         "index_s": indexed,
+        "subjects_s": subjects_s,
         "total_s": total,
         "late_events": len(late),
         "refolded_cases": refolded,

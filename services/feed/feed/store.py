@@ -1,4 +1,4 @@
-"""Mongo access of the feed: cases, feed items, district members and notices, one class each."""
+"""Mongo access of the feed: cases, feeds, districts, subjects, notices, one class each."""
 
 import asyncio
 import contextlib
@@ -9,7 +9,6 @@ from uuid import uuid4
 
 from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -19,11 +18,14 @@ from feed.logic import (
     RANGE_FILTERED,
     CaseChange,
     CaseQuery,
+    Subject,
     case_pipeline,
-    count_pipeline,
+    matching_ids,
     newest_filter,
     newest_first,
-    subject_grams,
+    posting_filter,
+    postings,
+    subject_of,
     window_pipeline,
 )
 from shared.events import Notice
@@ -54,11 +56,20 @@ DUPLICATE_KEY = 11000
 # Windows remembered for the newest-first list; past this many the memory is started over.
 MAX_WINDOWS = 10_000
 COLD_WINDOW_DAYS = (1, 30, 365)
+FORMER_GRAMS_INDEX = "subject_grams_1_account_id_1"
+BUILT = "built"  # the marker document of a `subjects` collection built from the cases
+# Posting writes per round trip: a batch of submissions writes tens of thousands, and one
+# bulk of them all outlasted the client's socket timeout (the batch retried forever).
+POSTING_CHUNK = 500
 Save = tuple[Document, Document | None]  # a case and the guard of its write
 
 
 class AlreadyStored(Exception):
     """An unordered bulk write met documents another writer had inserted first."""
+
+    def __init__(self, message: str, indexes: list[int]) -> None:
+        super().__init__(message)
+        self.indexes = indexes  # of the writes that met them
 
 
 class CaseStore:
@@ -78,28 +89,9 @@ class CaseStore:
             await self.collection.create_index([("account_id", ASCENDING), (name, ASCENDING)])
         for name in EQUALITY_FILTERED:
             await self.collection.create_index([(name, ASCENDING), ("account_id", ASCENDING)])
-        await self.backfill_grams()
-
-    async def backfill_grams(self) -> int:
-        """Give cases stored before the subject trigrams existed their grams; how many.
-
-        A missing field is the index's null entry, so finding them is an index scan and
-        costs nothing once every case has its grams. A write in between wins (guarded).
-        """
-        done = 0
-        cursor = self.collection.find({"subject_grams": None}, {"subject_lc": 1})
-        async for batch in _chunks(cursor, 500):
-            ops = [
-                UpdateOne(
-                    {"_id": d["_id"], "subject_grams": None, "subject_lc": d["subject_lc"]},
-                    {"$set": {"subject_grams": subject_grams(d["subject_lc"])}},
-                )
-                for d in batch
-                if isinstance(d.get("subject_lc"), str)
-            ]
-            if ops:
-                done += (await self.collection.bulk_write(ops, ordered=False)).modified_count
-        return done
+        if FORMER_GRAMS_INDEX in await self.collection.index_information():
+            # The grams moved to `subjects`: every case update rewrote ~25 entries of it.
+            await self.collection.drop_index(FORMER_GRAMS_INDEX)
 
     async def apply(self, case_id: str, event_id: str, change: CaseChange) -> Document | None:
         """Apply a change once; the case as it was before, or None when already applied."""
@@ -160,23 +152,23 @@ class CaseStore:
         return newest_first(found)[:count]
 
     async def newest_matching(
-        self, accounts: list[str] | None, count: int, residual: Document
+        self, accounts: list[str] | None, count: int, residual: Document, first: int = 0
     ) -> list[Document]:
         """The `count` most recently modified cases of the districts matching `residual`.
 
         Each district is read in the window known to hold its `n` newest cases, `n` doubling
-        from twice the page until the window holds `count` matches (or is all time): a
-        matching case outside the window is older than every case in it.
+        from `first` (at least twice the page) until the window holds `count` matches (or is
+        all time): a matching case outside the window is older than every case in it.
         """
         found: list[Document] = []
         for account in accounts if accounts is not None else [None]:
-            found += await self._newest_matching_of(account, count, residual)
+            found += await self._newest_matching_of(account, count, residual, first)
         return newest_first(found)[:count]
 
     async def _newest_matching_of(
-        self, account: str | None, count: int, residual: Document
+        self, account: str | None, count: int, residual: Document, first: int
     ) -> list[Document]:
-        n = 2 * count
+        n = max(first, 2 * count)
         while True:
             since = self.windows.get((account, n))
             if since is None:
@@ -187,11 +179,6 @@ class CaseStore:
             if len(docs) >= count or since == EPOCH:
                 return docs
             n *= 2
-
-    async def count(self, query: CaseQuery) -> int:
-        """How many cases match a list query."""
-        result = await (await self.collection.aggregate(count_pipeline(query))).to_list()
-        return int(result[0]["n"]) if result else 0
 
     async def _newest_of(self, account: str | None, count: int) -> list[Document]:
         key = (account, count)
@@ -336,10 +323,100 @@ class DistrictStore:
         if ops:
             await self.collection.bulk_write(ops, ordered=False)
 
+    async def ids(self) -> list[str]:
+        """Every district holding a case."""
+        return [doc["_id"] async for doc in self.collection.find({}, {"_id": 1})]
+
     async def total(self, accounts: list[str] | None) -> int:
         """How many cases the districts hold (None: every district)."""
         query = {} if accounts is None else {"_id": {"$in": accounts}}
         return sum([len(doc.get("cases", [])) async for doc in self.collection.find(query)])
+
+
+class SubjectStore:
+    """The `subjects` collection: per district and gram (two or three characters), the cases
+    whose lowercased subject holds it, with that subject: `{_id, gram, cases: {id: subject}}`.
+
+    This server decodes every document an index scan hands it; a contains lookup reads one
+    posting per district instead of every matching case, and checks the needle against the
+    subjects it holds. A case's subject is set by its submission and never changes after, so
+    a posting entry is written once (again, unchanged, on a redelivery).
+    """
+
+    def __init__(self, db: AsyncDatabase[Document], name: str = "subjects") -> None:
+        self.collection: AsyncCollection[Document] = db[name]
+
+    async def ensure_indexes(self) -> None:
+        """Staff look a gram up across every district."""
+        await self.collection.create_index("gram")
+
+    async def add_all(self, subjects: list[Subject]) -> None:
+        """Enter each subject in the posting of each of its grams; one write per posting.
+
+        Each posting is first inserted whole (about a tenth of an update's cost on this
+        server); those that exist already are then added to.
+        """
+        found = list(postings(subjects).items())
+        for start in range(0, len(found), POSTING_CHUNK):
+            await self._enter(found[start : start + POSTING_CHUNK])
+
+    async def _enter(self, found: list[tuple[str, tuple[str, dict[str, str]]]]) -> None:
+        docs = [{"_id": key, "gram": gram, "cases": cases} for key, (gram, cases) in found]
+        try:
+            await _bulk(self.collection, [InsertOne(doc) for doc in docs])
+        except AlreadyStored as exc:
+            await self._upsert([found[i] for i in exc.indexes])
+
+    async def _upsert(self, found: list[tuple[str, tuple[str, dict[str, str]]]]) -> None:
+        ops = [
+            UpdateOne(
+                {"_id": key},
+                {
+                    "$set": {f"cases.{c}": text for c, text in cases.items()},
+                    "$setOnInsert": {"gram": gram},
+                },
+                upsert=True,
+            )
+            for key, (gram, cases) in found
+        ]
+        try:
+            await _bulk(self.collection, ops)
+        except AlreadyStored as exc:  # another writer inserted them meanwhile: update them
+            await _bulk(self.collection, [ops[i] for i in exc.indexes])
+
+    async def containing(self, accounts: list[str] | None, needle_lc: str) -> list[str]:
+        """The ids of the districts' cases (None: every district) whose subject holds the
+        needle (two characters or more), exactly."""
+        found = await self.collection.find(posting_filter(accounts, needle_lc)).to_list()
+        return matching_ids(found, needle_lc)
+
+    async def explain(self, accounts: list[str] | None, needle_lc: str) -> Document:
+        """The server's plan for a contains lookup (tests assert an index)."""
+        command = {"find": self.collection.name, "filter": posting_filter(accounts, needle_lc)}
+        db = self.collection.database
+        return await db.command("explain", command, verbosity="queryPlanner")
+
+    async def build(self, cases: "CaseStore", accounts: list[str]) -> int:
+        """Enter the subject of every case of these districts, a district at a time; how many.
+        Then mark the collection built."""
+        done = 0
+        for account in accounts:
+            cursor = cases.collection.find(
+                {"account_id": account}, {"account_id": 1, "subject_lc": 1}
+            )
+            subjects = [subject_of(doc) async for doc in cursor if "subject_lc" in doc]
+            await self.add_all(subjects)
+            done += len(subjects)
+        built = {"$set": {"at": datetime.now(UTC)}}
+        await self.collection.update_one({"_id": BUILT}, built, upsert=True)
+        return done
+
+    async def backfill(self, cases: "CaseStore", districts: "DistrictStore") -> int:
+        """At start: build the postings of a deployment from before them; how many subjects.
+        One point read when they are built (the rebuild builds its own)."""
+        if await self.collection.find_one({"_id": BUILT}, {"_id": 1}) is not None:
+            return 0
+        return await self.build(cases, await districts.ids())
 
 
 class NoticeStore:
@@ -440,18 +517,6 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-async def _chunks(cursor: AsyncCursor[Document], size: int) -> AsyncIterator[list[Document]]:
-    """A cursor's documents, `size` at a time."""
-    chunk: list[Document] = []
-    async for doc in cursor:
-        chunk.append(doc)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def _only_duplicates(exc: BulkWriteError) -> bool:
     errors: Iterable[Document] = exc.details.get("writeErrors", [])
     return all(error.get("code") == DUPLICATE_KEY for error in errors)
@@ -459,9 +524,12 @@ def _only_duplicates(exc: BulkWriteError) -> bool:
 
 async def _bulk(collection: AsyncCollection[Document], ops: list[Any]) -> None:
     """An unordered bulk write; duplicate keys alone raise AlreadyStored."""
+    if not ops:
+        return
     try:
         await collection.bulk_write(ops, ordered=False)
     except BulkWriteError as exc:
         if _only_duplicates(exc):
-            raise AlreadyStored(str(exc)) from exc
+            indexes = [error["index"] for error in exc.details["writeErrors"]]
+            raise AlreadyStored(str(exc), indexes) from exc
         raise

@@ -14,9 +14,26 @@ import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from feed.logic import CaseFilter, SortKey, SubjectOp, plan_query
+from feed.logic import (
+    CaseFilter,
+    SortKey,
+    Subject,
+    SubjectOp,
+    contained_needle,
+    plan_among,
+    plan_query,
+    postings,
+    subject_of,
+)
 from feed.settings import Settings
-from feed.store import CaseStore
+from feed.store import (
+    BUILT,
+    FORMER_GRAMS_INDEX,
+    POSTING_CHUNK,
+    CaseStore,
+    DistrictStore,
+    SubjectStore,
+)
 from shared.enums import ActorKind, NoticeKind, NoticeStatus, Status
 from shared.events import (
     Notice,
@@ -213,6 +230,21 @@ FILTERS: list[tuple[str, dict[str, Any], Any]] = [
         lambda c: "e" in c.subject.lower() and not c.closed and c.module == "Attendance",
     ),
     (
+        "two-character contains and priority",
+        {"subject": "Ok", "subject_op": "contains", "priority": "High"},
+        lambda c: "ok" in c.subject.lower() and c.priority == "High",
+    ),
+    (
+        "contains and contact starts with",
+        {"subject": "grade", "subject_op": "contains", "contact": "lisa"},
+        lambda c: "grade" in c.subject.lower() and c.contact.lower().startswith("lisa"),
+    ),
+    (
+        "two-character contains across words",
+        {"subject": "K ", "subject_op": "contains"},
+        lambda c: "k " in c.subject.lower(),
+    ),
+    (
         "number and contact",
         {"number": "1121", "contact": "zack"},
         lambda c: str(c.number).startswith("1121") and c.contact.startswith("Zack"),
@@ -276,25 +308,65 @@ async def test_every_filter_is_served_by_an_index(
     params: dict[str, Any],
     predicate: Any,
 ) -> None:
-    """The server's winning plan for each filter, scoped to a district or not, is no COLLSCAN."""
+    """The server's winning plan for each filter's case read, scoped to a district or not, is
+    no COLLSCAN; a contains reads its matches by id."""
     flt = _filter_of(params)
-    store = CaseStore(mongo_db)
+    store, subjects = CaseStore(mongo_db), SubjectStore(mongo_db)
     for scope in ([DISTRICT_A], None):
-        plan = await store.explain(plan_query(flt, scope, SortKey.LAST_MODIFIED, True))
-        text = json.dumps(plan["queryPlanner"]["winningPlan"], default=str)
+        needle = contained_needle(flt)
+        if needle is None:
+            query = plan_query(flt, scope, SortKey.LAST_MODIFIED, True)
+        else:
+            ids = await subjects.containing(scope, needle)
+            query = plan_among(flt, ids, SortKey.LAST_MODIFIED, True)
+        text = _winning(await store.explain(query))
         assert "IXSCAN" in text, (name, scope, text)
         assert "COLLSCAN" not in text, (name, scope, text)
 
 
+def _winning(plan: dict[str, Any]) -> str:
+    return json.dumps(plan["queryPlanner"]["winningPlan"], default=str)
+
+
 @pytest.mark.usefixtures("loaded")
-@pytest.mark.parametrize("needle", ["book", "[draft] 50%", "ärger", "İST"])
-async def test_contains_reads_the_trigram_index(mongo_db: AsyncDatabase[Any], needle: str) -> None:
-    """A contains filter of three or more characters scans the subject trigram index."""
-    flt = CaseFilter(subject=needle, subject_op=SubjectOp.CONTAINS)
-    for scope in ([DISTRICT_A], None):
-        plan = await CaseStore(mongo_db).explain(plan_query(flt, scope, SortKey.SUBJECT, False))
-        text = json.dumps(plan["queryPlanner"]["winningPlan"], default=str)
-        assert "subject_grams_1_account_id_1" in text, (needle, scope, text)
+@pytest.mark.parametrize("needle", ["book", "[draft] 50%", "ärger", "İST", "bo", "% "])
+async def test_subject_lookups_read_postings_through_an_index(
+    mongo_db: AsyncDatabase[Any], needle: str
+) -> None:
+    """A subject lookup of two characters or more reads postings by id (districts) or on the
+    gram index (staff), never scanning the collection."""
+    for scope, index in (([DISTRICT_A], "_id"), ([DISTRICT_A, "acc-other"], "_id"), (None, "gram")):
+        text = _winning(await SubjectStore(mongo_db).explain(scope, needle.lower()))
+        assert "IXSCAN" in text, (needle, scope, text)
+        assert f'"{index}": 1' in text, (needle, scope, text)
+        assert "COLLSCAN" not in text, (needle, scope, text)
+
+
+async def posting_docs(collection: Any) -> dict[str, Any]:
+    """Every posting by id, without the built marker."""
+    return {doc["_id"]: doc async for doc in collection.find({"_id": {"$ne": BUILT}})}
+
+
+def expected_postings(cases: list[Expected]) -> dict[str, Any]:
+    """The postings of these cases' subjects, as stored."""
+    subjects = [
+        subject_of({"_id": c.case_id, "account_id": c.account_id, "subject_lc": c.subject.lower()})
+        for c in cases
+    ]
+    return {
+        key: {"_id": key, "gram": gram, "cases": entries}
+        for key, (gram, entries) in postings(subjects).items()
+    }
+
+
+@pytest.mark.usefixtures("loaded")
+async def test_postings_hold_every_case_subject_and_cases_no_grams(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    """`subjects` holds each case's subject under each of its grams; cases hold no grams."""
+    assert await posting_docs(mongo_db["subjects"]) == expected_postings(CASES)
+    assert await mongo_db["cases"].find_one({"subject_grams": {"$exists": True}}) is None
+    assert FORMER_GRAMS_INDEX not in await mongo_db["cases"].index_information()
 
 
 @pytest.mark.usefixtures("loaded")
@@ -308,6 +380,9 @@ async def test_contains_reads_the_trigram_index(mongo_db: AsyncDatabase[Any], ne
         ("book", "contains", "last_modified", "desc"),
         ("book", "contains", "contact", "desc"),
         ("book", "contains", "priority", "asc"),
+        ("bo", "contains", "last_modified", "desc"),
+        ("e", "contains", "last_modified", "desc"),
+        ("da", "not_contains", "last_modified", "desc"),
     ],
 )
 async def test_subject_filters_page_in_order_with_exact_totals(
@@ -332,6 +407,26 @@ async def test_subject_filters_page_in_order_with_exact_totals(
 
 
 @pytest.mark.usefixtures("loaded")
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"subject": "book", "subject_op": "contains", "status": "New"},
+        {"subject": "book", "subject_op": "contains"},
+        {"subject": "Bo", "subject_op": "contains", "sort": "subject"},
+    ],
+)
+async def test_a_page_past_the_matches_keeps_the_exact_total(
+    http: httpx.AsyncClient, tokens: dict[str, str], params: dict[str, Any]
+) -> None:
+    """A page past the last match is empty and still reports the filtered total."""
+    status = params.get("status")
+    needle = str(params["subject"]).lower()
+    expected = [c for c in MINE if needle in c.subject.lower() and status in (None, c.status)]
+    body = await listing(http, tokens["zack"], page=30, page_size=20, **params)
+    assert (body["total"], body["items"]) == (len(expected), [])
+
+
+@pytest.mark.usefixtures("loaded")
 @pytest.mark.parametrize("op", ["contains", "not_contains"])
 async def test_staff_subject_filters_span_every_district(
     http: httpx.AsyncClient, tokens: dict[str, str], op: str
@@ -344,19 +439,59 @@ async def test_staff_subject_filters_span_every_district(
     assert [i["number"] for i in body["items"]] == [c.number for c in newest[:30]]
 
 
-async def test_cases_stored_without_grams_get_them_at_start(
+async def test_cases_stored_before_subjects_get_them_at_start(
     mongo_db: AsyncDatabase[Any],
 ) -> None:
-    """A case stored before the trigrams is given them when the indexes are ensured."""
-    store = CaseStore(mongo_db, name=f"cases_grams_{uuid4().hex[:8]}")
-    old = {"_id": "c-old", "account_id": "a-1", "subject": "Grade Book", "number": 1}
-    await store.collection.insert_one({**old, "subject_lc": "grade book"})
-    await store.ensure_indexes()
-    flt = CaseFilter(subject="BOOK", subject_op=SubjectOp.CONTAINS)
-    total, docs = await store.search(plan_query(flt, ["a-1"], SortKey.SUBJECT, False), 0, 20)
-    assert (total, [d["_id"] for d in docs]) == (1, ["c-old"])
-    assert await store.backfill_grams() == 0
-    await store.collection.drop()
+    """Cases stored with the former in-case grams get their postings, and lose the former
+    index, when the indexes are ensured; once built, a start reads one marker."""
+    tag = uuid4().hex[:8]
+    cases = CaseStore(mongo_db, name=f"cases_old_{tag}")
+    districts = DistrictStore(mongo_db, name=f"districts_old_{tag}")
+    subjects = SubjectStore(mongo_db, name=f"subjects_old_{tag}")
+    old = [
+        {"_id": "c-old", "account_id": "a-1", "subject_lc": "grade book", "subject_grams": []},
+        {"_id": "c-bot", "account_id": "a-1", "subject_lc": "bot", "subject_grams": []},
+        {"_id": "c-far", "account_id": "a-2", "subject_lc": "booking", "subject_grams": []},
+    ]
+    await cases.collection.insert_many(old)
+    await cases.collection.create_index([("subject_grams", 1), ("account_id", 1)])
+    await districts.add_all({"a-1": {"c-old", "c-bot"}, "a-2": {"c-far"}})
+    await cases.ensure_indexes()
+    await subjects.ensure_indexes()
+    assert await subjects.backfill(cases, districts) == 3
+    assert FORMER_GRAMS_INDEX not in await cases.collection.index_information()
+    assert await subjects.containing(["a-1"], "book") == ["c-old"]
+    assert sorted(await subjects.containing(["a-1"], "bo")) == ["c-bot", "c-old"]
+    assert sorted(await subjects.containing(None, "boo")) == ["c-far", "c-old"]
+    assert await subjects.backfill(cases, districts) == 0
+    for store in (cases, districts, subjects):
+        await store.collection.drop()
+
+
+async def test_postings_of_many_subjects_are_entered_in_chunks_once(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    """Subjects whose postings outnumber one round trip's writes are all entered; entered
+    again (a redelivery) or next to new ones, each posting keeps every subject once."""
+    subjects = SubjectStore(mongo_db, name=f"subjects_many_{uuid4().hex[:8]}")
+    await subjects.ensure_indexes()
+    districts = [f"a-{k}" for k in range(8)]
+    first = [Subject(f"c-{i}", f"a-{i % 8}", f"case {i:04d} about grade books") for i in range(40)]
+    later = [Subject(f"c-{i}", f"a-{i % 8}", f"case {i:04d} about snow") for i in range(40, 60)]
+    assert len(postings(first)) > POSTING_CHUNK
+    await subjects.add_all(first)
+    await subjects.add_all([*first, *later])
+    found = await subjects.containing(districts, "grade b")
+    assert sorted(found) == sorted(s.case_id for s in first)
+    assert await subjects.containing(["a-1"], "0041") == ["c-41"]
+    assert await subjects.containing(["a-2"], "0041") == []
+    assert sorted(await subjects.containing(None, "now")) == sorted(s.case_id for s in later)
+    expected = {
+        key: {"_id": key, "gram": gram, "cases": entries}
+        for key, (gram, entries) in postings([*first, *later]).items()
+    }
+    assert await posting_docs(subjects.collection) == expected
+    await subjects.collection.drop()
 
 
 def _filter_of(params: dict[str, Any]) -> CaseFilter:

@@ -11,7 +11,9 @@ import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from feed.logic import postings, subject_of
 from feed.settings import Settings
+from feed.store import BUILT
 from tests.integration.feed.conftest import (
     DISTRICT_A,
     Bus,
@@ -55,6 +57,27 @@ async def feed_mismatches(db: AsyncDatabase[Any], cases: list[Expected]) -> list
     return report
 
 
+async def postings_of(db: AsyncDatabase[Any]) -> dict[str, Any]:
+    """The subject postings by id (a second document under one id fails)."""
+    docs: dict[str, Any] = {}
+    async for doc in db["subjects"].find({"_id": {"$ne": BUILT}}):
+        assert doc["_id"] not in docs, f"posting {doc['_id']!r} held twice"
+        docs[doc["_id"]] = doc
+    return docs
+
+
+def expected_postings(cases: list[Expected]) -> dict[str, Any]:
+    """What `subjects` holds for these cases, whichever path projected them."""
+    subjects = [
+        subject_of({"_id": c.case_id, "account_id": c.account_id, "subject_lc": c.subject.lower()})
+        for c in cases
+    ]
+    return {
+        key: {"_id": key, "gram": gram, "cases": entries}
+        for key, (gram, entries) in postings(subjects).items()
+    }
+
+
 async def test_events_published_during_rebuild_are_in_the_new_collections(
     feed_settings: Settings,
     bus: Bus,
@@ -62,7 +85,8 @@ async def test_events_published_during_rebuild_are_in_the_new_collections(
     tokens: dict[str, str],
     mongo_db: AsyncDatabase[Any],
 ) -> None:
-    """Cases published while `rebuild` runs end up in the swapped-in collections, exactly once."""
+    """Cases published while `rebuild` runs end up in the swapped-in collections (cases, feeds,
+    subjects), exactly once, as the live projection had them."""
     await bus.directory(directory_events(tokens))
     early_events = [e for c in EARLY for e in c.events]
     await bus.case_events(early_events)
@@ -71,6 +95,7 @@ async def test_events_published_during_rebuild_are_in_the_new_collections(
         return await feed_count(mongo_db) >= len(early_events)
 
     await eventually(early_done, deadline_s=600)
+    assert await postings_of(mongo_db) == expected_postings(EARLY)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -95,6 +120,7 @@ async def test_events_published_during_rebuild_are_in_the_new_collections(
     mismatches = await feed_mismatches(mongo_db, EARLY + LATE)
     assert not mismatches, "\n".join(mismatches)
     assert await feed_count(mongo_db) == everything
+    assert await postings_of(mongo_db) == expected_postings(EARLY + LATE)
     case_docs = Counter([doc["_id"] async for doc in mongo_db["cases"].find({}, {"_id": 1})])
     assert [case_id for case_id, seen in case_docs.items() if seen > 1] == []
     body = (

@@ -15,12 +15,14 @@ pytestmark = pytest.mark.timeout(300)
 
 
 async def _snapshot(db: Any) -> dict[str, Any]:
-    """Cases and feeds by id, feed entries in id order."""
+    """Cases, feeds, subjects and districts by id, feed entries and members in order."""
     docs: dict[str, Any] = {}
-    for name in ("cases", "feeds"):
+    for name in ("cases", "feeds", "subjects", "districts"):
         async for doc in db[name].find({}):
             if "items" in doc:
                 doc["items"] = sorted(doc["items"], key=lambda i: i["_id"])
+            if "cases" in doc:
+                doc["cases"] = sorted(doc["cases"])
             docs[f"{name}/{doc['_id']}"] = doc
     return docs
 

@@ -9,7 +9,7 @@ from uuid import uuid4
 from faststream.kafka import TestKafkaBroker
 
 from feed.handlers import CaseBatches, Projection, register
-from feed.logic import CaseChange, change_for
+from feed.logic import CaseChange, Subject, change_for
 from shared.enums import (
     ActorKind,
     CaseType,
@@ -137,6 +137,20 @@ class FakeDistricts:
             self.members.setdefault(account_id, set()).update(ids)
 
 
+class FakeSubjects:
+    """Subjects by case id, as the postings hold them (entered once, then unchanged)."""
+
+    def __init__(self) -> None:
+        self.subjects: dict[str, Subject] = {}
+        self.writes = 0
+
+    async def add_all(self, subjects: list[Subject]) -> None:
+        for subject in subjects:
+            if self.subjects.get(subject.case_id) != subject:
+                self.subjects[subject.case_id] = subject
+                self.writes += 1
+
+
 class FakeNotices:
     """The highest revision of each notice."""
 
@@ -173,7 +187,7 @@ def wired() -> tuple[Any, Projection]:
     """A broker with the feed's subscribers over fakes."""
     broker = make_broker(InfraSettings(), client_id="feed", policy=DeadLetterPolicy(group="feed"))
     projection = Projection(
-        FakeCases(), FakeFeed(), FakeNotices(), FakeDirectory(), FakeDistricts()
+        FakeCases(), FakeFeed(), FakeNotices(), FakeDirectory(), FakeDistricts(), FakeSubjects()
     )
     register(broker, TOPICS, "feed", projection, FakeFence())
     return broker, projection
@@ -209,6 +223,9 @@ async def test_redelivered_case_events_project_once() -> None:
     assert case["owner"]["name"] == "Training"
     assert case["applied"] == [str(sub.event_id), str(routed.event_id)]
     assert len(projection.feed.items) == 2  # type: ignore[attr-defined]
+    assert projection.subjects.subjects == {  # type: ignore[attr-defined]
+        str(sub.case_id): Subject(str(sub.case_id), "a-1", "grade book issues")
+    }
 
 
 async def test_directory_names_reach_new_and_existing_cases() -> None:
@@ -288,6 +305,9 @@ async def test_batch_applies_in_case_order_and_dead_letters_poison_alone() -> No
     assert poisoned == [1]
     assert len(projection.feed.items) == 2  # type: ignore[attr-defined]
     assert projection.districts.members == {"a-1": {str(sub.case_id)}}  # type: ignore[attr-defined]
+    subjects = projection.subjects.subjects  # type: ignore[attr-defined]
+    assert list(subjects.values()) == [Subject(str(sub.case_id), "a-1", "grade book issues")]
+    assert projection.subjects.writes == 1  # type: ignore[attr-defined]
 
 
 class RacedCases(FakeCases):
@@ -307,7 +327,7 @@ async def test_batch_racing_another_writer_is_applied_one_by_one_once() -> None:
     """A bulk write that meets an event applied by another writer falls back, applying once."""
     sub = submitted()
     projection = Projection(
-        RacedCases(sub), FakeFeed(), FakeNotices(), FakeDirectory(), FakeDistricts()
+        RacedCases(sub), FakeFeed(), FakeNotices(), FakeDirectory(), FakeDistricts(), FakeSubjects()
     )
     routed = CaseRouted(
         case_id=sub.case_id, department=Department.TRAINING, billable=True, queue="q"
@@ -317,13 +337,16 @@ async def test_batch_racing_another_writer_is_applied_one_by_one_once() -> None:
     assert case["applied"] == [str(sub.event_id), str(routed.event_id)]
     assert len(projection.feed.items) == 2  # type: ignore[attr-defined]
     assert projection.districts.members == {"a-1": {str(sub.case_id)}}  # type: ignore[attr-defined]
+    assert list(projection.subjects.subjects) == [str(sub.case_id)]  # type: ignore[attr-defined]
 
 
 async def test_batch_writes_only_inside_the_swap_fence() -> None:
     """A live batch adds its feed items while it holds the fence a rebuild's swap waits on."""
     fence = FakeFence()
     feed = FencedFeed(fence)
-    projection = Projection(FakeCases(), feed, FakeNotices(), FakeDirectory(), FakeDistricts())
+    projection = Projection(
+        FakeCases(), feed, FakeNotices(), FakeDirectory(), FakeDistricts(), FakeSubjects()
+    )
     sub = submitted()
     routed = CaseRouted(
         case_id=sub.case_id, department=Department.TRAINING, billable=True, queue="q"

@@ -9,26 +9,35 @@ from feed.logic import (
     CaseChange,
     CaseFilter,
     SortKey,
+    Subject,
     SubjectOp,
     banner_of,
     change_for,
-    containing,
+    contained_needle,
     day_range,
     excluded_needle,
     feed_item,
     feed_page,
+    first_window,
+    is_lone_contains,
     is_newest_first,
     local_time,
+    matching_ids,
     newest_filter,
     newest_first,
     not_containing,
     out_of_order,
     pages,
+    plan_among,
     plan_query,
+    posting_filter,
+    posting_key,
+    postings,
     prefix_range,
     rarest_gram,
     subject_clause,
     subject_grams,
+    subject_of,
     window_pipeline,
 )
 from shared.enums import (
@@ -85,7 +94,7 @@ def test_submission_builds_the_case_document() -> None:
     doc = change_for(event, names).apply(None, str(event.case_id), str(event.event_id))
     assert doc["number_s"] == "1227963"
     assert doc["subject_lc"] == "snow day"
-    assert doc["subject_grams"] == [" da", "day", "now", "ow ", "sno", "w d"]
+    assert "subject_grams" not in doc  # the grams live in `subjects`
     assert doc["module"] == Module.CALENDAR.value
     assert doc["status"] == "New"
     assert doc["contact_lc"] == "zack morris (testing)"
@@ -234,51 +243,103 @@ def test_contact_query_pins_account_and_one_indexable_clause() -> None:
     flt = CaseFilter(number="112", subject="book", subject_op=SubjectOp.CONTAINS)
     query = plan_query(flt, ["a-1"], SortKey.LAST_MODIFIED, True)
     assert query.indexed == {"account_id": "a-1", "number_s": {"$gte": "112", "$lt": "113"}}
-    assert query.residual == {"subject_lc": {"$regex": "book"}, "subject_grams": "ook"}
+    assert query.residual == {"subject_lc": {"$regex": "book"}}
     assert query.sort == [("last_modified", -1), ("number", -1)]
 
 
-def test_subject_grams_are_the_distinct_trigrams() -> None:
-    """A subject's grams are its distinct three-character slices, sorted; short ones have none."""
-    assert subject_grams("abcabc") == ["abc", "bca", "cab"]
-    assert subject_grams("ab") == []
-    assert subject_grams("straße ä") == sorted({"str", "tra", "raß", "aße", "ße ", "e ä"})
+def test_subject_grams_are_the_distinct_bigrams_and_trigrams() -> None:
+    """A subject's grams are its distinct two- and three-character slices, sorted."""
+    assert subject_grams("abcab") == ["ab", "abc", "bc", "bca", "ca", "cab"]
+    assert subject_grams("ab") == ["ab"]
+    assert subject_grams("a") == []
+    assert set(subject_grams("straße ä")) >= {"raß", "ße ", "e ä", "ße", " ä"}
 
 
 def test_rarest_gram_prefers_rare_letters_and_other_characters() -> None:
-    """The index lookup uses the needle's trigram of the least frequent characters."""
+    """The index lookup uses the needle's trigram of the least frequent characters, the
+    bigram of a two-character needle, and none for one character."""
     assert rarest_gram("the quiz") == "uiz"
     assert rarest_gram("case 42") == " 42"
-    assert rarest_gram("ab") is None
+    assert rarest_gram("ab") == "ab"
+    assert rarest_gram("a") is None
 
 
-def test_contains_looks_up_a_trigram_and_keeps_the_exact_regex() -> None:
-    """Contains is an index lookup on one trigram, with the escaped regex as the final filter."""
+def test_postings_enter_each_subject_under_each_of_its_grams_per_district() -> None:
+    """A subject is entered, with its text, in the posting of each of its grams in its
+    district; whatever gram a needle it contains looks up holds it."""
+    case = {"_id": "c-1", "account_id": "a-1", "subject_lc": "a quiz.* b", "status": "New"}
+    subject = subject_of(case)
+    assert subject == Subject("c-1", "a-1", "a quiz.* b")
+    other = Subject("c-2", "a-2", "quiz")
+    found = postings([subject, other])
+    assert found[posting_key("a-1", "uiz")] == ("uiz", {"c-1": "a quiz.* b"})
+    assert found[posting_key("a-2", "uiz")] == ("uiz", {"c-2": "quiz"})
+    assert len(found) == len(subject_grams("a quiz.* b")) + len(subject_grams("quiz"))
+    for needle in ("quiz.*", "z.", " b", "a q"):
+        assert posting_key("a-1", str(rarest_gram(needle))) in found, needle
+
+
+def test_posting_lookup_is_by_id_in_districts_and_by_gram_for_all() -> None:
+    """Districts read their postings by id; staff read the gram's postings everywhere."""
+    assert posting_filter(["a-1", "a-2"], "quiz.*") == {
+        "_id": {"$in": [posting_key("a-1", "z.*"), posting_key("a-2", "z.*")]}
+    }
+    assert posting_filter(None, "bo") == {"gram": "bo"}
+    assert posting_key("a-1", "bo") != posting_key("a-1b", "o")
+
+
+def test_matching_ids_check_the_whole_needle() -> None:
+    """A posting only narrows: the needle is checked against each subject, literally."""
+    docs = [{"cases": {"c-1": "book ok", "c-2": "ook boo"}}, {"cases": {"c-3": "a.*book"}}, {}]
+    assert matching_ids(docs, "book") == ["c-1", "c-3"]
+    assert matching_ids(docs, ".*b") == ["c-3"]
+
+
+def test_first_window_doubles_the_page_until_it_is_expected_to_hold_it() -> None:
+    """The first window read for a contains page: twice the page, doubled while the share
+    of matches says it holds fewer than a page, never past the district."""
+    assert first_window(20, 500, 146) == 80
+    assert first_window(20, 500, 500) == 40
+    assert first_window(20, 500, 0) == 640
+    assert first_window(20, 100, 1) == 160
+
+
+def test_contains_is_looked_up_by_gram_and_read_by_id() -> None:
+    """Contains of two characters or more: matching ids from `subjects`, then `cases` by id
+    with the other filters; one character keeps the district read."""
     flt = CaseFilter(subject="Quiz.*", subject_op=SubjectOp.CONTAINS, status=Status.NEW)
-    several = {"account_id": {"$in": ["a-1", "a-2"]}}
-    for scope, pinned in ((["a-1"], {"account_id": "a-1"}), (None, {}), (["a-1", "a-2"], several)):
-        query = plan_query(flt, scope, SortKey.SUBJECT, False)
-        assert query.indexed == {**pinned, "subject_grams": "z.*"}
-        assert query.residual == {"subject_lc": {"$regex": re.escape("quiz.*")}, "status": "New"}
-    assert set(subject_grams("a quiz.* b")) >= set(subject_grams("quiz.*"))
+    assert contained_needle(flt) == "quiz.*"
+    assert contained_needle(CaseFilter(subject="Bo", subject_op=SubjectOp.CONTAINS)) == "bo"
+    assert contained_needle(CaseFilter(subject="b", subject_op=SubjectOp.CONTAINS)) is None
+    assert contained_needle(CaseFilter(subject="book", subject_op=SubjectOp.STARTS_WITH)) is None
+    assert not is_lone_contains(flt, SortKey.LAST_MODIFIED, True)
+    alone = CaseFilter(subject="Quiz.*", subject_op=SubjectOp.CONTAINS)
+    assert is_lone_contains(alone, SortKey.LAST_MODIFIED, True)
+    assert not is_lone_contains(alone, SortKey.LAST_MODIFIED, False)
+    assert not is_lone_contains(alone, SortKey.SUBJECT, True)
+    query = plan_among(flt, ["c-1", "c-2"], SortKey.SUBJECT, False)
+    assert query.indexed == {"_id": {"$in": ["c-1", "c-2"]}}
+    assert query.residual == {"status": "New"}
+    assert query.sort == [("subject_lc", 1), ("number", 1)]
 
 
-def test_short_or_negated_needles_take_no_trigram() -> None:
-    """Needles under three characters and "does not contain" keep the former regex read."""
+def test_negated_or_one_character_needles_keep_the_regex_read() -> None:
+    """ "Does not contain" and one-character needles keep the case read with the regex."""
     short = plan_query(
-        CaseFilter(subject="bo", subject_op=SubjectOp.CONTAINS), ["a-1"], SortKey.SUBJECT, True
+        CaseFilter(subject="b", subject_op=SubjectOp.CONTAINS), ["a-1"], SortKey.SUBJECT, True
     )
     assert short.indexed == {"account_id": "a-1"}
-    assert short.residual == {"subject_lc": {"$regex": "bo"}}
+    assert short.residual == {"subject_lc": {"$regex": "b"}}
     negated = CaseFilter(subject="book", subject_op=SubjectOp.NOT_CONTAINS)
-    assert "subject_grams" not in plan_query(negated, None, SortKey.SUBJECT, True).residual
+    assert "subject_lc" in plan_query(negated, None, SortKey.SUBJECT, True).residual
 
 
-def test_change_apply_adds_grams_to_a_case_stored_without_them() -> None:
-    """A case stored before the trigrams gets them on its next folded write."""
-    old = {"_id": "c", "applied": ["e1"], "subject_lc": "snow day"}
+def test_change_apply_drops_grams_a_case_was_stored_with() -> None:
+    """A case stored with the former trigrams loses them on its next folded write."""
+    old = {"_id": "c", "applied": ["e1"], "subject_lc": "snow day", "subject_grams": ["day"]}
     folded = CaseChange(set={"status": "New"}).apply(old, "c", "e2")
-    assert folded["subject_grams"] == subject_grams("snow day")
+    assert "subject_grams" not in folded
+    assert folded["subject_lc"] == "snow day"
 
 
 def test_only_a_lone_not_contains_in_default_order_takes_the_window_read() -> None:
@@ -289,12 +350,13 @@ def test_only_a_lone_not_contains_in_default_order_takes_the_window_read() -> No
     assert excluded_needle(alone, SortKey.SUBJECT, True) is None
     with_status = CaseFilter(subject="book", subject_op=SubjectOp.NOT_CONTAINS, status=Status.NEW)
     assert excluded_needle(with_status, SortKey.LAST_MODIFIED, True) is None
-    short = CaseFilter(subject="bo", subject_op=SubjectOp.NOT_CONTAINS)
+    two = CaseFilter(subject="Bo", subject_op=SubjectOp.NOT_CONTAINS)
+    assert excluded_needle(two, SortKey.LAST_MODIFIED, True) == "bo"
+    short = CaseFilter(subject="b", subject_op=SubjectOp.NOT_CONTAINS)
     assert excluded_needle(short, SortKey.LAST_MODIFIED, True) is None
     contains = CaseFilter(subject="book", subject_op=SubjectOp.CONTAINS)
     assert excluded_needle(contains, SortKey.LAST_MODIFIED, True) is None
     assert not_containing("a.b")["subject_lc"]["$not"].pattern == re.escape("a.b")
-    assert containing("a.b") == CaseFilter(subject="a.b", subject_op=SubjectOp.CONTAINS)
 
 
 def test_window_read_keeps_the_negated_regex_out_of_the_index_match() -> None:
