@@ -28,13 +28,14 @@ from shared.service import asyncapi_of, broker_check, new_app, ops_router, settl
 def read_model(settings: Settings, mongo: AsyncMongoClient[Document]) -> ReadModel:
     """The stores over the service's database."""
     db = mongo[settings.mongo_database]
+    districts = DistrictStore(db)
     return ReadModel(
         cases=CaseStore(db),
         feed=FeedStore(db),
         notices=NoticeStore(db),
         directory=DirectoryStore(db),
-        districts=DistrictStore(db),
-        subjects=SubjectStore(db),
+        districts=districts,
+        subjects=SubjectStore(db, sizes=districts.size),
         status_board_url=settings.status_board_url,
     )
 

@@ -480,13 +480,21 @@ def rarest_gram(needle_lc: str) -> str | None:
     return min(grams, key=lambda g: (commonness(g), g))
 
 
+# Cases per posting bucket: a posting is rewritten whole on each change, so a district's
+# posting of a gram is split into buckets of about this many cases (by their order of
+# arrival in the district) and only the newest one is written to.
+BUCKET_SIZE = 200
+
+
 @dataclass(frozen=True)
 class Subject:
-    """A submitted case's lowercased subject, which the `subjects` postings index."""
+    """A submitted case's lowercased subject, which the `subjects` postings index, and its
+    place among its district's cases (which posting bucket it goes to)."""
 
     case_id: str
     account_id: str
     subject_lc: str
+    ordinal: int = 0
 
 
 def subject_of(case: Doc) -> Subject:
@@ -498,27 +506,33 @@ def subject_of(case: Doc) -> Subject:
 _KEY_SEP = "\x1f"
 
 
-def posting_key(account_id: str, gram: str) -> str:
-    """The id of the posting of one gram in one district."""
-    return f"{account_id}{_KEY_SEP}{gram}"
+def posting_key(account_id: str, gram: str, bucket: int = 0) -> str:
+    """The id of one bucket of the posting of one gram in one district."""
+    return f"{account_id}{_KEY_SEP}{gram}{_KEY_SEP}{bucket}"
 
 
-def postings(subjects: list[Subject]) -> dict[str, tuple[str, dict[str, str]]]:
-    """Each gram's posting per district: its id -> (the gram, case id -> lowercased subject)."""
-    out: dict[str, tuple[str, dict[str, str]]] = {}
+Posting = tuple[str, str, dict[str, str]]  # gram, district, case id -> lowercased subject
+
+
+def postings(subjects: list[Subject], bucket_size: int = BUCKET_SIZE) -> dict[str, Posting]:
+    """Each gram's posting bucket per district: its id -> (gram, district, case id ->
+    lowercased subject)."""
+    out: dict[str, Posting] = {}
     for subject in subjects:
+        bucket = subject.ordinal // bucket_size
         for gram in subject_grams(subject.subject_lc):
-            key = posting_key(subject.account_id, gram)
-            out.setdefault(key, (gram, {}))[1][subject.case_id] = subject.subject_lc
+            key = posting_key(subject.account_id, gram, bucket)
+            entry = out.setdefault(key, (gram, subject.account_id, {}))
+            entry[2][subject.case_id] = subject.subject_lc
     return out
 
 
 def posting_filter(accounts: list[str] | None, needle_lc: str) -> Doc:
-    """The postings of the needle's rarest gram: by id in the districts, by gram for all."""
+    """Every bucket of the postings of the needle's rarest gram, in the districts (or all)."""
     gram = rarest_gram(needle_lc)
     if accounts is None:
         return {"gram": gram}
-    return {"_id": {"$in": [posting_key(a, str(gram)) for a in accounts]}}
+    return {"gram": gram, "account_id": {"$in": accounts}}
 
 
 def matching_ids(found: list[Doc], needle_lc: str) -> list[str]:

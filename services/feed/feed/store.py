@@ -2,7 +2,9 @@
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -13,11 +15,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from feed.logic import (
+    BUCKET_SIZE,
     EPOCH,
     EQUALITY_FILTERED,
     RANGE_FILTERED,
     CaseChange,
     CaseQuery,
+    Posting,
     Subject,
     case_pipeline,
     matching_ids,
@@ -57,7 +61,9 @@ DUPLICATE_KEY = 11000
 MAX_WINDOWS = 10_000
 COLD_WINDOW_DAYS = (1, 30, 365)
 FORMER_GRAMS_INDEX = "subject_grams_1_account_id_1"
-BUILT = "built"  # the marker document of a `subjects` collection built from the cases
+FORMER_GRAM_INDEX = "gram_1"
+BUILT = "built-buckets"  # the marker of a `subjects` collection built from the cases
+SIZE_TTL = 60.0  # seconds a district's size is counted on locally before it is read again
 # Posting writes per round trip: a batch of submissions writes tens of thousands, and one
 # bulk of them all outlasted the client's socket timeout (the batch retried forever).
 POSTING_CHUNK = 500
@@ -327,6 +333,10 @@ class DistrictStore:
         """Every district holding a case."""
         return [doc["_id"] async for doc in self.collection.find({}, {"_id": 1})]
 
+    async def size(self, account: str) -> int:
+        """How many cases one district holds."""
+        return await self.total([account])
+
     async def total(self, accounts: list[str] | None) -> int:
         """How many cases the districts hold (None: every district)."""
         query = {} if accounts is None else {"_id": {"$in": accounts}}
@@ -335,49 +345,78 @@ class DistrictStore:
 
 class SubjectStore:
     """The `subjects` collection: per district and gram (two or three characters), the cases
-    whose lowercased subject holds it, with that subject: `{_id, gram, cases: {id: subject}}`.
+    whose lowercased subject holds it, with that subject, in buckets of about `bucket_size`
+    cases: `{_id, gram, account_id, cases: {id: subject}}`.
 
-    This server decodes every document an index scan hands it; a contains lookup reads one
-    posting per district instead of every matching case, and checks the needle against the
-    subjects it holds. A case's subject is set by its submission and never changes after, so
-    a posting entry is written once (again, unchanged, on a redelivery).
+    This server decodes every document an index scan hands it; a contains lookup reads the
+    few buckets of one gram per district instead of every matching case, and checks the
+    needle against the subjects they hold. It also rewrites a whole document on each update,
+    so a new case is entered only in the newest bucket of each gram (found from the
+    district's size: `sizes`, re-read every `SIZE_TTL` seconds and counted on locally). A
+    case's subject is set by its submission and never changes after, so an entry is written
+    once (again, unchanged, on a redelivery).
     """
 
-    def __init__(self, db: AsyncDatabase[Document], name: str = "subjects") -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        name: str = "subjects",
+        sizes: Callable[[str], Awaitable[int]] | None = None,
+        bucket_size: int = BUCKET_SIZE,
+    ) -> None:
         self.collection: AsyncCollection[Document] = db[name]
+        self.sizes = sizes
+        self.bucket_size = bucket_size
+        self.counted: dict[str, tuple[float, int]] = {}  # district -> (read at, cases)
 
     async def ensure_indexes(self) -> None:
-        """Staff look a gram up across every district."""
-        await self.collection.create_index("gram")
+        """A gram's buckets in some districts, or in all (staff)."""
+        if FORMER_GRAM_INDEX in await self.collection.index_information():
+            await self.collection.drop_index(FORMER_GRAM_INDEX)  # postings before buckets
+        await self.collection.create_index([("gram", ASCENDING), ("account_id", ASCENDING)])
 
     async def add_all(self, subjects: list[Subject]) -> None:
-        """Enter each subject in the posting of each of its grams; one write per posting.
+        """Enter each subject in the newest bucket of each of its grams; one write per bucket.
 
-        Each posting is first inserted whole (about a tenth of an update's cost on this
+        Each bucket is first inserted whole (about a tenth of an update's cost on this
         server); those that exist already are then added to.
         """
-        found = list(postings(subjects).items())
+        placed = [replace(s, ordinal=await self._next(s.account_id)) for s in subjects]
+        found = list(postings(placed, self.bucket_size).items())
         for start in range(0, len(found), POSTING_CHUNK):
             await self._enter(found[start : start + POSTING_CHUNK])
 
-    async def _enter(self, found: list[tuple[str, tuple[str, dict[str, str]]]]) -> None:
-        docs = [{"_id": key, "gram": gram, "cases": cases} for key, (gram, cases) in found]
+    async def _next(self, account: str) -> int:
+        """The place of a new case among the district's: its size when last read (by any
+        writer), plus the cases entered here since. Replicas may give close places to
+        different cases; a bucket then holds a few more, never fewer entries."""
+        read_at, count = self.counted.get(account, (-SIZE_TTL, 0))
+        if self.sizes is not None and time.monotonic() - read_at >= SIZE_TTL:
+            read_at, count = time.monotonic(), await self.sizes(account)
+        self.counted[account] = (read_at, count + 1)
+        return count
+
+    async def _enter(self, found: list[tuple[str, Posting]]) -> None:
+        docs = [
+            {"_id": key, "gram": gram, "account_id": account, "cases": cases}
+            for key, (gram, account, cases) in found
+        ]
         try:
             await _bulk(self.collection, [InsertOne(doc) for doc in docs])
         except AlreadyStored as exc:
             await self._upsert([found[i] for i in exc.indexes])
 
-    async def _upsert(self, found: list[tuple[str, tuple[str, dict[str, str]]]]) -> None:
+    async def _upsert(self, found: list[tuple[str, Posting]]) -> None:
         ops = [
             UpdateOne(
                 {"_id": key},
                 {
                     "$set": {f"cases.{c}": text for c, text in cases.items()},
-                    "$setOnInsert": {"gram": gram},
+                    "$setOnInsert": {"gram": gram, "account_id": account},
                 },
                 upsert=True,
             )
-            for key, (gram, cases) in found
+            for key, (gram, account, cases) in found
         ]
         try:
             await _bulk(self.collection, ops)
@@ -397,25 +436,31 @@ class SubjectStore:
         return await db.command("explain", command, verbosity="queryPlanner")
 
     async def build(self, cases: "CaseStore", accounts: list[str]) -> int:
-        """Enter the subject of every case of these districts, a district at a time; how many.
-        Then mark the collection built."""
+        """Enter the subject of every case of these districts, a district at a time, in the
+        order of their creation; how many. Then mark the collection built."""
         done = 0
         for account in accounts:
             cursor = cases.collection.find(
-                {"account_id": account}, {"account_id": 1, "subject_lc": 1}
-            )
-            subjects = [subject_of(doc) async for doc in cursor if "subject_lc" in doc]
-            await self.add_all(subjects)
+                {"account_id": account}, {"account_id": 1, "subject_lc": 1, "created_at": 1}
+            ).sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+            docs = [doc async for doc in cursor if "subject_lc" in doc]
+            subjects = [replace(subject_of(d), ordinal=n) for n, d in enumerate(docs)]
+            found = list(postings(subjects, self.bucket_size).items())
+            for start in range(0, len(found), POSTING_CHUNK):
+                await self._enter(found[start : start + POSTING_CHUNK])
+            self.counted[account] = (time.monotonic(), len(subjects))
             done += len(subjects)
         built = {"$set": {"at": datetime.now(UTC)}}
         await self.collection.update_one({"_id": BUILT}, built, upsert=True)
         return done
 
     async def backfill(self, cases: "CaseStore", districts: "DistrictStore") -> int:
-        """At start: build the postings of a deployment from before them; how many subjects.
-        One point read when they are built (the rebuild builds its own)."""
+        """At start: build the postings of a deployment from before them (or from before
+        their buckets: those are removed first); how many subjects. One point read when
+        they are built (the rebuild builds its own)."""
         if await self.collection.find_one({"_id": BUILT}, {"_id": 1}) is not None:
             return 0
+        await self.collection.delete_many({})
         return await self.build(cases, await districts.ids())
 
 

@@ -16,7 +16,9 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from feed.app import create_app
+from feed.logic import Subject, subject_grams
 from feed.settings import Settings
+from feed.store import BUILT
 from shared import devstack
 from shared.directory import directory_key, hash_token
 from shared.enums import ActorKind, CaseType, ContactType, Department, Module, Priority, Status
@@ -396,3 +398,35 @@ async def http(feed_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 def auth(token: str) -> dict[str, str]:
     """The Authorization header of a token."""
     return {"Authorization": f"Bearer {token}"}
+
+
+Postings = dict[tuple[str, str], dict[str, str]]  # (district, gram) -> case id -> subject
+
+
+def expected_postings(subjects: list[Subject]) -> Postings:
+    """What `subjects` holds for these subjects, buckets merged."""
+    out: Postings = {}
+    for subject in subjects:
+        for gram in subject_grams(subject.subject_lc):
+            out.setdefault((subject.account_id, gram), {})[subject.case_id] = subject.subject_lc
+    return out
+
+
+def subjects_of(cases: list[Expected]) -> list[Subject]:
+    """The subjects of generated cases."""
+    return [Subject(c.case_id, c.account_id, c.subject.lower()) for c in cases]
+
+
+async def stored_postings(collection: Any, bucket_size: int) -> Postings:
+    """The postings of a `subjects` collection, buckets merged; fails on a case held in two
+    buckets of one gram, a bucket held twice, or a bucket far over its size."""
+    out: Postings = {}
+    seen: set[str] = set()
+    async for doc in collection.find({"_id": {"$ne": BUILT}}):
+        assert doc["_id"] not in seen, f"posting {doc['_id']!r} held twice"
+        seen.add(doc["_id"])
+        assert len(doc["cases"]) <= 2 * bucket_size, f"bucket {doc['_id']!r} overfull"
+        merged = out.setdefault((doc["account_id"], doc["gram"]), {})
+        assert merged.keys().isdisjoint(doc["cases"]), f"a case twice under {doc['_id']!r}"
+        merged |= doc["cases"]
+    return out

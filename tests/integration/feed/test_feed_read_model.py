@@ -15,6 +15,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from feed.logic import (
+    BUCKET_SIZE,
     CaseFilter,
     SortKey,
     Subject,
@@ -23,11 +24,9 @@ from feed.logic import (
     plan_among,
     plan_query,
     postings,
-    subject_of,
 )
 from feed.settings import Settings
 from feed.store import (
-    BUILT,
     FORMER_GRAMS_INDEX,
     POSTING_CHUNK,
     CaseStore,
@@ -50,7 +49,10 @@ from tests.integration.feed.conftest import (
     auth,
     directory_events,
     eventually,
+    expected_postings,
     fixture_cases,
+    stored_postings,
+    subjects_of,
 )
 
 # Projecting ~900 events can take minutes when the shared machine is busy.
@@ -333,30 +335,13 @@ def _winning(plan: dict[str, Any]) -> str:
 async def test_subject_lookups_read_postings_through_an_index(
     mongo_db: AsyncDatabase[Any], needle: str
 ) -> None:
-    """A subject lookup of two characters or more reads postings by id (districts) or on the
-    gram index (staff), never scanning the collection."""
-    for scope, index in (([DISTRICT_A], "_id"), ([DISTRICT_A, "acc-other"], "_id"), (None, "gram")):
+    """A subject lookup of two characters or more reads the gram's posting buckets on the
+    (gram, district) index, in some districts or in all (staff), never scanning."""
+    for scope in ([DISTRICT_A], [DISTRICT_A, "acc-other"], None):
         text = _winning(await SubjectStore(mongo_db).explain(scope, needle.lower()))
         assert "IXSCAN" in text, (needle, scope, text)
-        assert f'"{index}": 1' in text, (needle, scope, text)
+        assert '"keyPattern": {"gram": 1, "account_id": 1}' in text, (needle, scope, text)
         assert "COLLSCAN" not in text, (needle, scope, text)
-
-
-async def posting_docs(collection: Any) -> dict[str, Any]:
-    """Every posting by id, without the built marker."""
-    return {doc["_id"]: doc async for doc in collection.find({"_id": {"$ne": BUILT}})}
-
-
-def expected_postings(cases: list[Expected]) -> dict[str, Any]:
-    """The postings of these cases' subjects, as stored."""
-    subjects = [
-        subject_of({"_id": c.case_id, "account_id": c.account_id, "subject_lc": c.subject.lower()})
-        for c in cases
-    ]
-    return {
-        key: {"_id": key, "gram": gram, "cases": entries}
-        for key, (gram, entries) in postings(subjects).items()
-    }
 
 
 @pytest.mark.usefixtures("loaded")
@@ -364,7 +349,8 @@ async def test_postings_hold_every_case_subject_and_cases_no_grams(
     mongo_db: AsyncDatabase[Any],
 ) -> None:
     """`subjects` holds each case's subject under each of its grams; cases hold no grams."""
-    assert await posting_docs(mongo_db["subjects"]) == expected_postings(CASES)
+    stored = await stored_postings(mongo_db["subjects"], BUCKET_SIZE)
+    assert stored == expected_postings(subjects_of(CASES))
     assert await mongo_db["cases"].find_one({"subject_grams": {"$exists": True}}) is None
     assert FORMER_GRAMS_INDEX not in await mongo_db["cases"].index_information()
 
@@ -486,11 +472,42 @@ async def test_postings_of_many_subjects_are_entered_in_chunks_once(
     assert await subjects.containing(["a-1"], "0041") == ["c-41"]
     assert await subjects.containing(["a-2"], "0041") == []
     assert sorted(await subjects.containing(None, "now")) == sorted(s.case_id for s in later)
-    expected = {
-        key: {"_id": key, "gram": gram, "cases": entries}
-        for key, (gram, entries) in postings([*first, *later]).items()
-    }
-    assert await posting_docs(subjects.collection) == expected
+    stored = await stored_postings(subjects.collection, BUCKET_SIZE)
+    assert stored == expected_postings([*first, *later])
+    await subjects.collection.drop()
+
+
+async def test_a_growing_district_is_written_in_buckets_and_read_whole(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    """With buckets of 3, a district's eighth case goes to a third bucket of each gram: the
+    older buckets are not written again, and a lookup reads every bucket."""
+    size = 0
+
+    async def district_size(_: str) -> int:
+        return size
+
+    subjects = SubjectStore(
+        mongo_db, name=f"subjects_buckets_{uuid4().hex[:8]}", sizes=district_size, bucket_size=3
+    )
+    await subjects.ensure_indexes()
+    cases = [Subject(f"c-{n}", "a-1", f"grade book {n}") for n in range(8)]
+    for case in cases[:7]:  # one batch per case, the district growing
+        await subjects.add_all([case])
+    size = 7
+    subjects.counted.clear()  # a restart: the size is read again
+    older = await subjects.collection.find({"gram": "gra"}).sort("_id", 1).to_list()
+    await subjects.add_all([cases[7]])
+    buckets = await subjects.collection.find({"gram": "gra"}).sort("_id", 1).to_list()
+    assert [sorted(b["cases"]) for b in buckets] == [
+        ["c-0", "c-1", "c-2"],
+        ["c-3", "c-4", "c-5"],
+        ["c-6", "c-7"],
+    ]
+    assert buckets[:2] == older[:2]
+    assert sorted(await subjects.containing(["a-1"], "book")) == [c.case_id for c in cases]
+    assert await subjects.containing(["a-1"], "book 7") == ["c-7"]
+    assert await stored_postings(subjects.collection, 3) == expected_postings(cases)
     await subjects.collection.drop()
 
 

@@ -11,9 +11,8 @@ import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from feed.logic import postings, subject_of
+from feed.logic import BUCKET_SIZE
 from feed.settings import Settings
-from feed.store import BUILT
 from tests.integration.feed.conftest import (
     DISTRICT_A,
     Bus,
@@ -21,7 +20,10 @@ from tests.integration.feed.conftest import (
     auth,
     directory_events,
     eventually,
+    expected_postings,
     generate_case,
+    stored_postings,
+    subjects_of,
 )
 
 pytestmark = pytest.mark.timeout(900)
@@ -57,27 +59,6 @@ async def feed_mismatches(db: AsyncDatabase[Any], cases: list[Expected]) -> list
     return report
 
 
-async def postings_of(db: AsyncDatabase[Any]) -> dict[str, Any]:
-    """The subject postings by id (a second document under one id fails)."""
-    docs: dict[str, Any] = {}
-    async for doc in db["subjects"].find({"_id": {"$ne": BUILT}}):
-        assert doc["_id"] not in docs, f"posting {doc['_id']!r} held twice"
-        docs[doc["_id"]] = doc
-    return docs
-
-
-def expected_postings(cases: list[Expected]) -> dict[str, Any]:
-    """What `subjects` holds for these cases, whichever path projected them."""
-    subjects = [
-        subject_of({"_id": c.case_id, "account_id": c.account_id, "subject_lc": c.subject.lower()})
-        for c in cases
-    ]
-    return {
-        key: {"_id": key, "gram": gram, "cases": entries}
-        for key, (gram, entries) in postings(subjects).items()
-    }
-
-
 async def test_events_published_during_rebuild_are_in_the_new_collections(
     feed_settings: Settings,
     bus: Bus,
@@ -95,7 +76,8 @@ async def test_events_published_during_rebuild_are_in_the_new_collections(
         return await feed_count(mongo_db) >= len(early_events)
 
     await eventually(early_done, deadline_s=600)
-    assert await postings_of(mongo_db) == expected_postings(EARLY)
+    stored = await stored_postings(mongo_db["subjects"], BUCKET_SIZE)
+    assert stored == expected_postings(subjects_of(EARLY))
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -120,7 +102,8 @@ async def test_events_published_during_rebuild_are_in_the_new_collections(
     mismatches = await feed_mismatches(mongo_db, EARLY + LATE)
     assert not mismatches, "\n".join(mismatches)
     assert await feed_count(mongo_db) == everything
-    assert await postings_of(mongo_db) == expected_postings(EARLY + LATE)
+    stored = await stored_postings(mongo_db["subjects"], BUCKET_SIZE)
+    assert stored == expected_postings(subjects_of(EARLY + LATE))
     case_docs = Counter([doc["_id"] async for doc in mongo_db["cases"].find({}, {"_id": 1})])
     assert [case_id for case_id, seen in case_docs.items() if seen > 1] == []
     body = (
@@ -128,8 +111,8 @@ async def test_events_published_during_rebuild_are_in_the_new_collections(
     ).json()
     numbers = Counter(item["number"] for item in body["items"])
     twice = sorted(number for number, seen in numbers.items() if seen > 1)
-    stored = await mongo_db["cases"].count_documents({})
-    assert body["total"] == len(EARLY) + len(LATE), f"listed twice: {twice}; stored: {stored}"
+    held = await mongo_db["cases"].count_documents({})
+    assert body["total"] == len(EARLY) + len(LATE), f"listed twice: {twice}; stored: {held}"
     statuses = {item["number"]: item["status"] for item in body["items"]}
     assert statuses == {c.number: c.status for c in EARLY + LATE}
 

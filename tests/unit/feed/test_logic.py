@@ -272,20 +272,35 @@ def test_postings_enter_each_subject_under_each_of_its_grams_per_district() -> N
     assert subject == Subject("c-1", "a-1", "a quiz.* b")
     other = Subject("c-2", "a-2", "quiz")
     found = postings([subject, other])
-    assert found[posting_key("a-1", "uiz")] == ("uiz", {"c-1": "a quiz.* b"})
-    assert found[posting_key("a-2", "uiz")] == ("uiz", {"c-2": "quiz"})
+    assert found[posting_key("a-1", "uiz")] == ("uiz", "a-1", {"c-1": "a quiz.* b"})
+    assert found[posting_key("a-2", "uiz")] == ("uiz", "a-2", {"c-2": "quiz"})
     assert len(found) == len(subject_grams("a quiz.* b")) + len(subject_grams("quiz"))
     for needle in ("quiz.*", "z.", " b", "a q"):
         assert posting_key("a-1", str(rarest_gram(needle))) in found, needle
 
 
-def test_posting_lookup_is_by_id_in_districts_and_by_gram_for_all() -> None:
-    """Districts read their postings by id; staff read the gram's postings everywhere."""
+def test_a_district_posting_is_split_in_buckets_by_the_cases_order_of_arrival() -> None:
+    """Cases 0-1 go to bucket 0, 2-3 to bucket 1 (buckets of two): only the newest bucket
+    is written as the district grows."""
+    subjects = [Subject(f"c-{n}", "a-1", "quiz", ordinal=n) for n in range(5)]
+    found = postings(subjects, bucket_size=2)
+    buckets = {key: cases for key, (gram, _, cases) in found.items() if gram == "qui"}
+    assert buckets == {
+        posting_key("a-1", "qui", 0): {"c-0": "quiz", "c-1": "quiz"},
+        posting_key("a-1", "qui", 1): {"c-2": "quiz", "c-3": "quiz"},
+        posting_key("a-1", "qui", 2): {"c-4": "quiz"},
+    }
+
+
+def test_posting_lookup_is_by_gram_in_the_districts_or_everywhere() -> None:
+    """Districts read every bucket of the gram of theirs; staff read the gram's everywhere."""
     assert posting_filter(["a-1", "a-2"], "quiz.*") == {
-        "_id": {"$in": [posting_key("a-1", "z.*"), posting_key("a-2", "z.*")]}
+        "gram": "z.*",
+        "account_id": {"$in": ["a-1", "a-2"]},
     }
     assert posting_filter(None, "bo") == {"gram": "bo"}
     assert posting_key("a-1", "bo") != posting_key("a-1b", "o")
+    assert posting_key("a-1", "bo", 1) != posting_key("a-1", "bo", 0)
 
 
 def test_matching_ids_check_the_whole_needle() -> None:
