@@ -458,8 +458,8 @@ _LETTER_ORDER = " etaoinshrdlcumwfgypbvkjxqz"
 
 
 def subject_grams(subject_lc: str) -> list[str]:
-    """Every distinct bigram and trigram of a lowercased subject, sorted: the multikey
-    index entries of its `subjects` document."""
+    """Every distinct bigram and trigram of a lowercased subject, sorted: the postings in
+    `subjects` that hold it."""
     return sorted(
         {subject_lc[i : i + n] for n in GRAM_SIZES for i in range(len(subject_lc) - n + 1)}
     )
