@@ -536,9 +536,11 @@ def posting_filter(accounts: list[str] | None, needle_lc: str) -> Doc:
 
 
 def matching_ids(found: list[Doc], needle_lc: str) -> list[str]:
-    """The cases of the postings whose subject holds the needle: exact, the posting's gram
-    only narrows."""
-    return [c for doc in found for c, text in doc.get("cases", {}).items() if needle_lc in text]
+    """The cases of the postings whose subject holds the needle, each once: exact, the
+    posting's gram only narrows. A case may sit in two buckets of one gram (a redelivered
+    submission is entered again, in the district's newest bucket by then)."""
+    held = (c for doc in found for c, text in doc.get("cases", {}).items() if needle_lc in text)
+    return list(dict.fromkeys(held))
 
 
 def first_window(count: int, members: int, matches: int) -> int:

@@ -381,7 +381,12 @@ class SubjectStore:
         Each bucket is first inserted whole (about a tenth of an update's cost on this
         server); those that exist already are then added to.
         """
-        placed = [replace(s, ordinal=await self._next(s.account_id)) for s in subjects]
+        await self._enter_all(
+            [replace(s, ordinal=await self._next(s.account_id)) for s in subjects]
+        )
+
+    async def _enter_all(self, placed: list[Subject]) -> None:
+        """Write the buckets of these placed subjects, `POSTING_CHUNK` per round trip."""
         found = list(postings(placed, self.bucket_size).items())
         for start in range(0, len(found), POSTING_CHUNK):
             await self._enter(found[start : start + POSTING_CHUNK])
@@ -445,9 +450,7 @@ class SubjectStore:
             ).sort([("created_at", ASCENDING), ("_id", ASCENDING)])
             docs = [doc async for doc in cursor if "subject_lc" in doc]
             subjects = [replace(subject_of(d), ordinal=n) for n, d in enumerate(docs)]
-            found = list(postings(subjects, self.bucket_size).items())
-            for start in range(0, len(found), POSTING_CHUNK):
-                await self._enter(found[start : start + POSTING_CHUNK])
+            await self._enter_all(subjects)
             self.counted[account] = (time.monotonic(), len(subjects))
             done += len(subjects)
         built = {"$set": {"at": datetime.now(UTC)}}

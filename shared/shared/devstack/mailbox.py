@@ -113,6 +113,10 @@ class MailStore:
             self._entries.append(entry)
         return entry
 
+    def count(self) -> int:
+        """How many messages are stored."""
+        return len(self._entries)
+
     def entries(self, to: str | None = None, message_id: str | None = None) -> list[dict[str, Any]]:
         """Index entries, newest first, optionally only those addressed to ``to`` and only
         those whose Message-ID header is ``message_id`` (what a sender asks to learn whether
@@ -221,7 +225,7 @@ def create_app(store: MailStore, smtp_port: int) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "smtp_port": smtp_port, "messages": len(store.entries())}
+        return {"status": "ok", "smtp_port": smtp_port, "messages": store.count()}
 
     @app.get("/api/messages")
     async def list_messages(

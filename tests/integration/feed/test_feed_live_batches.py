@@ -7,7 +7,6 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 from pymongo.asynchronous.database import AsyncDatabase
 
 from feed.settings import Settings
@@ -23,6 +22,7 @@ from tests.integration.feed.conftest import (
     eventually,
     generate_case,
 )
+from tests.integration.topics import read_topic
 
 pytestmark = pytest.mark.timeout(900)
 BURST = "acc-burst"
@@ -37,18 +37,9 @@ def interleaved() -> list[Message]:
 
 async def dead_letters(settings: Settings) -> list[bytes]:
     """Every record on the case events' dead-letter topic."""
-    consumer = AIOKafkaConsumer(
-        f"{settings.topics.case_events}.dlq",
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        batches = await consumer.getmany(timeout_ms=3_000)
-    finally:
-        await consumer.stop()
-    return [r.value for records in batches.values() for r in records if r.value is not None]
+    dlq = f"{settings.topics.case_events}.dlq"
+    records = await read_topic(settings.kafka_bootstrap_servers, dlq)
+    return [r.value for r in records if r.value is not None]
 
 
 async def test_burst_is_applied_once_in_case_order(

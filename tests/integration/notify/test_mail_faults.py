@@ -11,12 +11,12 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
 
 from notify.logic import message_id, root_message_id
 from shared.enums import Status
 from shared.events import Contact
+from tests.integration.topics import read_topic
 
 from .conftest import DOMAIN, Mailbox, MemorySink, Scenario, eventually
 
@@ -229,19 +229,10 @@ async def test_refused_mail_is_dead_lettered_and_replayed_once(
 
 
 async def _dead_letters(scenario: Scenario, env: dict[str, str], n: int) -> list[Any] | None:
-    consumer = AIOKafkaConsumer(
-        scenario.topics.notify_mail_dlq,
-        bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        batches = await consumer.getmany(timeout_ms=2000)
-    finally:
-        await consumer.stop()
-    records = [json.loads(r.value) for batch in batches.values() for r in batch]
-    return records if len(records) >= n else None
+    dlq = scenario.topics.notify_mail_dlq
+    records = await read_topic(env["KAFKA_BOOTSTRAP_SERVERS"], dlq, wait_ms=2000)
+    found = [json.loads(r.value) for r in records if r.value is not None]
+    return found if len(found) >= n else None
 
 
 async def _replay(env: dict[str, str]) -> str:

@@ -310,6 +310,12 @@ def test_matching_ids_check_the_whole_needle() -> None:
     assert matching_ids(docs, ".*b") == ["c-3"]
 
 
+def test_a_case_in_two_buckets_of_a_gram_matches_once() -> None:
+    """A redelivered submission entered in a newer bucket too is counted once."""
+    docs = [{"cases": {"c-1": "book", "c-2": "book"}}, {"cases": {"c-1": "book", "c-9": "x"}}]
+    assert matching_ids(docs, "book") == ["c-1", "c-2"]
+
+
 def test_first_window_doubles_the_page_until_it_is_expected_to_hold_it() -> None:
     """The first window read for a contains page: twice the page, doubled while the share
     of matches says it holds fewer than a page, never past the district."""
