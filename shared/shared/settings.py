@@ -13,6 +13,8 @@ class InfraSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
+    # `production` makes every service refuse well-known local secrets and missing secrets.
+    environment: Literal["local", "production"] = "local"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     mongo_url: SecretStr = SecretStr(
         "mongodb://127.0.0.1:27017/?directConnection=true&retryWrites=false"
