@@ -1,11 +1,19 @@
 """Typed settings: infrastructure endpoints shared by every process, with local defaults."""
 
-from typing import Literal
+from collections.abc import Iterable
+from typing import ClassVar, Literal
 
-from pydantic import SecretStr
+from pydantic import AliasChoices, BaseModel, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.topics import Topics
+
+LOCAL_MONGO_URL = "mongodb://127.0.0.1:27017/?directConnection=true&retryWrites=false"
+# Every secret this repository ships for local use starts so (seed tokens, default tokens).
+LOCAL_SECRET_PREFIX = "local-"
+# Published local values that do not carry the prefix.
+KNOWN_LOCAL_SECRETS = frozenset({LOCAL_MONGO_URL})
+MIN_SECRET_LENGTH = 16
 
 
 class InfraSettings(BaseSettings):
@@ -16,9 +24,7 @@ class InfraSettings(BaseSettings):
     # `production` makes every service refuse well-known local secrets and missing secrets.
     environment: Literal["local", "production"] = "local"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    mongo_url: SecretStr = SecretStr(
-        "mongodb://127.0.0.1:27017/?directConnection=true&retryWrites=false"
-    )
+    mongo_url: SecretStr = SecretStr(LOCAL_MONGO_URL)
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     topic_namespace: str = ""
@@ -39,6 +45,8 @@ class ServiceSettings(InfraSettings):
     http_port: int = 8000
     mongo_database: str = "portal"
     kafka_partitions: int = 6
+    # Settings `serve()` refuses in production when unset or local (see refuse_local_secrets).
+    required_secrets: ClassVar[tuple[str, ...]] = ("mongo_url",)
 
     @property
     def group_id(self) -> str:
@@ -54,3 +62,54 @@ class ServiceSettings(InfraSettings):
     def directory_group_id(self) -> str:
         """The directory subscriber's own group, so its rebalances never pause the main one."""
         return f"{self.group_id}.directory"
+
+
+class ProductionSettingsError(ValueError):
+    """A production process was given a missing, short or well-known local secret."""
+
+
+def refuse_local_secrets(settings: InfraSettings, names: Iterable[str]) -> None:
+    """In production, refuse each named setting that is unset, short or a well-known local value.
+
+    Call it at start-up, before anything connects. Raises ProductionSettingsError naming
+    every offending setting by its environment variable; in local mode it does nothing.
+    """
+    if settings.environment != "production":
+        return
+    problems = [
+        f"{env_name(settings, name)} {problem}"
+        for name in names
+        if (problem := _secret_problem(settings, name)) is not None
+    ]
+    if problems:
+        raise ProductionSettingsError(
+            "ENVIRONMENT=production refuses to start: "
+            + "; ".join(problems)
+            + ". Set each to a secret of your deployment (or use ENVIRONMENT=local)."
+        )
+
+
+def _secret_problem(settings: BaseModel, name: str) -> str | None:
+    raw = getattr(settings, name)
+    value = raw.get_secret_value() if isinstance(raw, SecretStr) else raw
+    value = "" if value is None else str(value).strip()
+    if not value:
+        return "is missing or empty"
+    if name not in settings.model_fields_set:
+        return "is not set (the built-in default is for local use only)"
+    if value.startswith(LOCAL_SECRET_PREFIX) or value in KNOWN_LOCAL_SECRETS:
+        return "holds a well-known local value"
+    if isinstance(raw, SecretStr) and len(value) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    return None
+
+
+def env_name(settings: BaseModel, name: str) -> str:
+    """The environment variable a setting is read from (its first alias, else its name)."""
+    field = type(settings).model_fields[name]
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        alias = next((choice for choice in alias.choices if isinstance(choice, str)), None)
+    if isinstance(alias, str):
+        return alias.upper()
+    return f"{settings.model_config.get('env_prefix', '')}{field.alias or name}".upper()
