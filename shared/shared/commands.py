@@ -1,13 +1,37 @@
 """Command contracts on case.commands: requests the routing workflow accepts or rejects."""
 
+import unicodedata
 from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field, TypeAdapter
+from pydantic import AfterValidator, Field, StringConstraints, TypeAdapter
 
-from shared.enums import Status
+from shared.enums import Department, Status
 from shared.messages import Actor, Message, StaffRef
+
+TEXT_MAX = 32_000  # characters of a note, resolution, question or reopen details
+BLANK_RULE = "must not be blank: write some text (spaces, tabs and line breaks alone do not count)"
+
+
+def is_blank(text: str | None) -> bool:
+    """True for None and for text with nothing visible: only whitespace, control or format
+    characters (e.g. zero-width spaces)."""
+    return text is None or all(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in text)
+
+
+def _not_blank(text: str) -> str:
+    if is_blank(text):
+        raise ValueError(BLANK_RULE)
+    return text
+
+
+NonBlank = AfterValidator(_not_blank)
+"""The rule for every required text, after its length: `Annotated[str, Field(...), NonBlank]`."""
+
+NonBlankText = Annotated[str, StringConstraints(min_length=1, max_length=TEXT_MAX), NonBlank]
+"""A required note, resolution, question or reopen details: 1 to 32,000 characters with
+something visible after trimming; the text is kept as written."""
 
 
 class CaseCommand(Message):
@@ -28,7 +52,7 @@ class ReopenCase(CaseCommand):
     """Reopen a closed case within 60 days, with additional details for investigation."""
 
     type: Literal["case.reopen"] = "case.reopen"
-    details: str = Field(min_length=1, max_length=32_000)
+    details: NonBlankText
 
 
 class ChangeStatus(CaseCommand):
@@ -56,8 +80,17 @@ class FollowUpCase(CaseCommand):
     business_days_left: int = Field(ge=0)
 
 
+class TransferCase(CaseCommand):
+    """Move the case to another department's queue (staff), unassigned, saying why; the
+    reason is shown on the case feed, to the contact too."""
+
+    type: Literal["case.transfer"] = "case.transfer"
+    department: Department = Field(description="The department the case moves to.")
+    reason: Annotated[str, Field(max_length=2_000, description="Why it moves."), NonBlank]
+
+
 AnyCaseCommand = Annotated[
-    CloseCase | ReopenCase | ChangeStatus | AssignCase | FollowUpCase,
+    CloseCase | ReopenCase | ChangeStatus | AssignCase | FollowUpCase | TransferCase,
     Field(discriminator="type"),
 ]
 CASE_COMMANDS: TypeAdapter[AnyCaseCommand] = TypeAdapter(AnyCaseCommand)

@@ -72,6 +72,7 @@ class Principal(BaseModel):
     contact_type: ContactType | None = None
     account_ids: list[str] = []
     departments: list[Department] = []
+    supervisor: bool = False
 
     @property
     def actor(self) -> Actor:
@@ -87,6 +88,10 @@ class Principal(BaseModel):
     def can_modify_cases(self) -> bool:
         """Staff and authorized contacts modify cases; Read-Only contacts do not."""
         return self.is_staff or bool(self.contact_type and self.contact_type.can_modify_cases)
+
+    def acts_for(self, department: Department) -> bool:
+        """Staff act on cases routed to their departments; supervisors on every case."""
+        return self.is_staff and (self.supervisor or department in self.departments)
 
     def sees_account(self, account_id: str) -> bool:
         """Contacts see their districts only; staff see all."""
@@ -113,6 +118,7 @@ def principal_of_staff(staff: StaffMember) -> Principal:
         name=staff.name,
         email=str(staff.email),
         departments=staff.departments,
+        supervisor=staff.supervisor,
     )
 
 

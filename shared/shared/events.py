@@ -50,12 +50,23 @@ class CaseSubmitted(CaseEvent):
 
 
 class CaseRouted(CaseEvent):
-    """Routing chose the department whose queue owns the case."""
+    """Routing chose the department whose queue owns the case, unassigned: at submission by
+    the routing table, later by a staff transfer (with `actor`, `reason` and the department
+    it came from)."""
 
     type: Literal["case.routed"] = "case.routed"
     department: Department
     billable: bool = Field(description="True for services that may be billable.")
     queue: str = Field(description="Work-queue topic the item was put on.")
+    actor: Actor | None = Field(None, description="Who transferred it; None for the table.")
+    reason: str | None = Field(None, description="Why it was transferred, shown on the feed.")
+    previous_department: Department | None = Field(
+        None, description="The department it was transferred from."
+    )
+    previous_assignee: StaffRef | None = Field(
+        None, description="Who had it before a transfer (it arrives unassigned)."
+    )
+    command_id: UUID | None = Field(None, description="The transfer command, if any.")
 
 
 class CaseAssigned(CaseEvent):
@@ -231,6 +242,13 @@ class StaffMember(BaseModel):
     departments: list[Department] = Field(min_length=1)
     on_duty: bool = True
     active: bool = True
+    supervisor: bool = Field(
+        False, description="Supervisors act on cases of every department, not only their own."
+    )
+
+    def acts_for(self, department: Department) -> bool:
+        """Whether this member may act on a case routed to `department`."""
+        return self.active and (self.supervisor or department in self.departments)
 
 
 class ApiToken(BaseModel):

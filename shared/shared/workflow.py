@@ -3,6 +3,7 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from shared.commands import is_blank
 from shared.enums import ActorKind, Status
 
 CONTACT, STAFF, SYSTEM = ActorKind.CONTACT, ActorKind.STAFF, ActorKind.SYSTEM
@@ -100,12 +101,16 @@ def check_transition(
         raise TransitionRefused(
             f"a {actor} cannot move a case from {current} to {target}; allowed: {allowed}"
         )
-    if target in REQUIRED_NOTE and not (note and note.strip()):
-        raise TransitionRefused(f"moving to {target} requires a note: {REQUIRED_NOTE[target]}")
-    if target is Status.ASSIGNED_TO_DEVELOPMENT and not development_issue:
-        raise TransitionRefused(f"moving to {target} requires the development_issue number")
-    if target is Status.AVAILABLE_IN_RELEASE and not release_name:
-        raise TransitionRefused(f"moving to {target} requires the release_name")
+    if target in REQUIRED_NOTE and is_blank(note):
+        raise TransitionRefused(
+            f"note: moving to {target} requires a note that is not blank: {REQUIRED_NOTE[target]}"
+        )
+    if target is Status.ASSIGNED_TO_DEVELOPMENT and is_blank(development_issue):
+        raise TransitionRefused(
+            f"development_issue: moving to {target} requires the development issue number"
+        )
+    if target is Status.AVAILABLE_IN_RELEASE and is_blank(release_name):
+        raise TransitionRefused(f"release_name: moving to {target} requires the release name")
 
 
 def reopen_days_elapsed(closed_at: datetime, now: datetime, time_zone: str) -> int:
