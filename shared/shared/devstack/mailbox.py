@@ -9,6 +9,7 @@ import json
 import os
 import re
 import secrets
+import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -63,7 +64,9 @@ class MailStore:
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
         self.index = folder / INDEX_NAME
-        self._lock = asyncio.Lock()
+        # Held by the worker thread that writes, not by the handler awaiting it: a sender that
+        # hangs up cancels its handler, never the write nor the in-memory entry that goes with it.
+        self._lock = threading.Lock()
         self._entries = self._load()  # oldest first; the listing never rereads the disk
 
     def _load(self) -> list[dict[str, Any]]:
@@ -83,6 +86,12 @@ class MailStore:
                 entries.append(entry)
         return entries
 
+    def _store(self, raw: bytes, entry: dict[str, Any]) -> None:
+        """Write the message and its index line, then list it: one step, in one thread."""
+        with self._lock:
+            self._write(entry["id"], raw, entry)
+            self._entries.append(entry)
+
     def _write(self, message_id: str, raw: bytes, entry: dict[str, Any]) -> None:
         target = self.folder / f"{message_id}.eml"
         tmp = self.folder / f".{message_id}.eml.tmp"
@@ -98,7 +107,12 @@ class MailStore:
             os.fsync(fh.fileno())
 
     async def add(self, raw: bytes, mail_from: str, rcpt_tos: Sequence[str]) -> dict[str, Any]:
-        """Store one message; returns its index entry once it is on disk (fsynced)."""
+        """Store one message; returns its index entry once it is on disk (fsynced) and listed.
+
+        A cancelled caller (the sender hung up after its end of data) does not stop the
+        store: the shielded thread step still runs and does both the write and the listing,
+        so a lookup by Message-ID finds every message that reached the disk.
+        """
         headers = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
         entry: dict[str, Any] = {
             "id": f"{time.time_ns():020d}-{secrets.token_hex(4)}",
@@ -108,9 +122,7 @@ class MailStore:
             "subject": str(headers.get("subject", "")).strip(),
             "message_id": str(headers.get("message-id", "")),
         }
-        async with self._lock:
-            await asyncio.to_thread(self._write, entry["id"], raw, entry)
-            self._entries.append(entry)
+        await asyncio.shield(asyncio.to_thread(self._store, raw, entry))
         return entry
 
     def count(self) -> int:
@@ -169,11 +181,14 @@ class MailStore:
 
     async def clear(self) -> int:
         """Delete every message; returns how many were removed."""
-        async with self._lock:
-            self._entries = []
-            return await asyncio.to_thread(self._clear)
+        return await asyncio.to_thread(self._clear)
 
     def _clear(self) -> int:
+        with self._lock:
+            self._entries = []
+            return self._remove_all()
+
+    def _remove_all(self) -> int:
         with self.index.open("w", encoding="utf-8") as fh:
             fh.flush()
             os.fsync(fh.fileno())
