@@ -14,6 +14,7 @@ from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from shared.problems import install_problems
 from shared.settings import ServiceSettings
 
 Check = Callable[[], Awaitable[bool]]
@@ -119,5 +120,8 @@ def write_spec(path: str, spec: AsyncAPI) -> None:
 
 
 def new_app(title: str, description: str, lifespan: Any) -> FastAPI:
-    """A FastAPI app with the project's conventions (OpenAPI at /docs)."""
-    return FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    """A FastAPI app with the project's conventions: OpenAPI at /docs, and every error
+    answered (and documented) as RFC 9457 problem details."""
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    install_problems(app)
+    return app

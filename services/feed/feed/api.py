@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from feed.logic import (
     CaseFilter,
@@ -40,11 +40,17 @@ from feed.store import CaseStore, DistrictStore, FeedStore, NoticeStore, Subject
 from shared.directory import DirectoryStore, Principal, bearer_auth
 from shared.enums import CaseType, Module, NoticeKind, Priority, Status
 from shared.mongo import Document
+from shared.problems import problem, problem_response, problem_responses
 from shared.workflow import DEFAULT_TIME_ZONE
 
 MAX_PAGE_SIZE = 200
 ZONE_CACHE_SECONDS = 60.0
 WINDOW_PER_ID = 3
+ERRORS = problem_responses(
+    401,
+    (404, "No case with that id or number in your districts"),
+    (422, "A query parameter breaks a rule; `errors` or `detail` names it"),
+)
 
 
 class FeedError(Exception):
@@ -89,13 +95,13 @@ def add_routes(app: FastAPI, model: ReadModel) -> None:
     app.add_exception_handler(FeedError, _feed_error)
 
 
-async def _feed_error(_: Request, exc: Exception) -> JSONResponse:
-    status = exc.status if isinstance(exc, FeedError) else 500
-    return JSONResponse({"detail": str(exc)}, status_code=status)
+async def _feed_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, FeedError)
+    return problem_response(request, problem(exc.status, str(exc)))
 
 
 def _router(model: ReadModel) -> APIRouter:
-    router = APIRouter(tags=["cases"])
+    router = APIRouter(tags=["cases"], responses=ERRORS)
     caller = Depends(bearer_auth(lambda: model.directory))
     Caller = Annotated[Principal, caller]
 

@@ -1,7 +1,6 @@
 """HTTP routes of intake, body-size limits, and the one error shape every answer uses."""
 
 import math
-import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -19,8 +18,7 @@ from fastapi import (
     Request,
     UploadFile,
 )
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException
 
 from intake import logic
@@ -31,15 +29,15 @@ from intake.models import (
     CasePublic,
     CloseCreate,
     CommandAccepted,
-    ErrorPublic,
     PostPublic,
     RecipientsCreate,
     RecipientsPublic,
     ReopenCreate,
 )
 from intake.service import Answer, Intake, Upload
+from shared import problems
 from shared.directory import Principal, bearer_auth
-from shared.enums import CaseType
+from shared.problems import ValidationIssue, problem_response, problem_responses
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -57,18 +55,17 @@ STATUS_OF: dict[type[IntakeError], int] = {
     logic.Unavailable: 503,
     logic.InDoubt: 503,
 }
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorPublic, "description": text}
-    for code, text in {
-        401: "Missing or unknown bearer token",
-        403: "Not allowed for this contact type",
-        404: "No such case in your districts",
-        413: "Body or file over its size limit",
-        422: "A field breaks a rule; `errors` names it",
-        429: "Rate limit; see Retry-After",
-        503: "Kafka did not acknowledge; nothing recorded; see Retry-After",
-    }.items()
-}
+ERRORS = problem_responses(
+    (400, "The body cannot be parsed (e.g. a malformed multipart body)"),
+    401,
+    (403, "Not allowed for this contact type"),
+    (404, "No such case in your districts"),
+    (409, "The case's state does not allow this now"),
+    413,
+    422,
+    429,
+    (503, "Kafka did not acknowledge; see Retry-After (and `type` for an in-doubt send)"),
+)
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -215,83 +212,36 @@ def _disposition(filename: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 
 
-# --- errors: one shape for every refusal -------------------------------------------------
-
-
-def error_body(code: str, problems: list[Problem], message: str | None = None) -> dict[str, Any]:
-    """The JSON of every error answer."""
-    items = [{"field": p.field, "rule": p.rule, "message": p.message} for p in problems]
-    return {
-        "error": code,
-        "message": message or "; ".join(i["message"] for i in items),
-        "errors": items,
-    }
+# --- errors: problem details (shared.problems) for every refusal ------------------------
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Map intake's exceptions, validation errors and HTTP errors to the one error shape."""
-    app.add_exception_handler(IntakeError, _on_intake_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(HTTPException, _on_http_error)  # type: ignore[arg-type]
+    """Map intake's refusals to problem details (the app already answers the rest so)."""
+    app.add_exception_handler(IntakeError, _on_intake_error)
 
 
-async def _on_intake_error(_: Request, exc: IntakeError) -> JSONResponse:
-    status = STATUS_OF.get(type(exc), 400)
+async def _on_intake_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, IntakeError)
     headers = {}
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
     elif isinstance(exc, logic.Unavailable):
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return JSONResponse(error_body(exc.code, exc.problems), status_code=status, headers=headers)
+    return problem_response(request, intake_problem(exc), headers)
 
 
-async def _on_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-    problems = [_problem_of(error) for error in exc.errors()]
-    return JSONResponse(error_body("validation_failed", problems), status_code=422)
+def intake_problem(exc: IntakeError) -> problems.Problem:
+    """The problem details of one of intake's refusals; each of its problems is an issue."""
+    issues = [_issue(p) for p in exc.problems]
+    detail = "; ".join(issue.message for issue in issues) or exc.__doc__ or "refused"
+    code = "in-doubt" if isinstance(exc, logic.InDoubt) else None
+    title = "Outcome unknown" if code else None
+    status = STATUS_OF.get(type(exc), 400)
+    return problems.problem(status, detail, errors=issues, code=code, title=title)
 
 
-async def _on_http_error(_: Request, exc: HTTPException) -> JSONResponse:
-    field = "Authorization" if exc.status_code == 401 else "request"
-    rule = {401: "bearer_token", 404: "route", 405: "method", 413: "max_size"}.get(
-        exc.status_code, "http"
-    )
-    code = {
-        401: "unauthorized",
-        404: "not_found",
-        405: "method_not_allowed",
-        413: "payload_too_large",
-    }
-    body = error_body(
-        code.get(exc.status_code, "bad_request"), [problem(field, rule, str(exc.detail))]
-    )
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
-
-
-_TAGS = {t.value for t in CaseType}
-_FIELD_IN_TEXT = re.compile(r"\b([a-z]+(?:_[a-z0-9]+)+)\b")
-_HINTS = {
-    "missing": "it is required: add it",
-    "extra_forbidden": "unknown field: remove it (each case type's fields are in /docs)",
-    "union_tag_not_found": f"add case_type, one of {sorted(_TAGS)}",
-    "union_tag_invalid": f"case_type must be one of {sorted(_TAGS)}",
-}
-
-
-def _problem_of(error: Any) -> Problem:
-    loc = [str(part) for part in error.get("loc", ()) if str(part) not in _TAGS]
-    kind = str(error.get("type", "invalid"))
-    where = loc[1:] if loc and loc[0] in {"body", "query", "path", "header", "cookie"} else loc
-    field = ".".join(p if not p.isdigit() else f"[{p}]" for p in where).replace(".[", "[")
-    message = str(error.get("msg", "invalid"))
-    if kind.startswith("union_tag"):
-        field = "case_type"
-    if not field:
-        found = _FIELD_IN_TEXT.search(message)
-        field = found.group(1) if found else "body"
-    if field == "idempotency-key":
-        field = "Idempotency-Key"
-    hint = _HINTS.get(kind)
-    return problem(field, kind, f"{field}: {message}" + (f"; {hint}" if hint else ""))
+def _issue(found: Problem) -> ValidationIssue:
+    return ValidationIssue(field=found.field, rule=found.rule, message=found.message)
 
 
 # --- body size limits ---------------------------------------------------------------------
@@ -334,8 +284,7 @@ def _counting(receive: Receive, limit: int, message: str) -> Receive:
 
 
 async def _send_413(send: Send, message: str) -> None:
-    body = JSONResponse(
-        error_body("payload_too_large", [problem("body", "max_size", message)]), 413
-    )
+    issue = ValidationIssue(field="body", rule="max_size", message=message)
+    body = problem_response(None, problems.problem(413, message, errors=[issue]))
     await send({"type": "http.response.start", "status": 413, "headers": body.raw_headers})
     await send({"type": "http.response.body", "body": body.body})

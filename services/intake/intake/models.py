@@ -198,19 +198,3 @@ class RecipientsPublic(BaseModel):
 
     case_id: UUID
     recipients: list[RecipientPublic]
-
-
-class ErrorItem(BaseModel):
-    """One rule a request broke."""
-
-    field: str = Field(description="The field, header or parameter, e.g. `module` or `files[2]`.")
-    rule: str = Field(description="The rule broken, e.g. `missing`, `max_size`.")
-    message: str = Field(description="What was wrong and how to fix it.")
-
-
-class ErrorPublic(BaseModel):
-    """Every error answer has this shape."""
-
-    error: str = Field(description="Kind of error, e.g. `validation_failed`, `not_found`.")
-    message: str
-    errors: list[ErrorItem]

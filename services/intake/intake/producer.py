@@ -70,9 +70,10 @@ class EventPublisher:
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             log.warning("publish to %s failed: %r", topic, errors[0])
+            # The client hears what happened, never the Kafka client's error class or text.
             if any(isinstance(e, _Unconfirmed) for e in errors):
-                raise _in_doubt(str(errors[0])) from errors[0]
-            raise _unavailable(str(errors[0])) from errors[0]
+                raise _in_doubt("no acknowledgement arrived in time") from errors[0]
+            raise _unavailable("Kafka is unreachable") from errors[0]
 
     async def _send(self, topic: str, key: str, message: Message) -> None:
         assert self._producer is not None

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from routing.clock import Clock
 from routing.models import (
@@ -26,10 +26,18 @@ from shared.commands import AnyCaseCommand, AssignCase, ChangeStatus
 from shared.directory import DirectoryStore, Principal, bearer_auth
 from shared.enums import ActorKind, Department, Priority, Status
 from shared.messages import StaffRef
+from shared.problems import problem, problem_response, problem_responses
 from shared.workflow import TRANSITIONS, TransitionRefused, allowed_targets, check_transition
 
 Publish = Callable[[AnyCaseCommand], Awaitable[None]]
 ACCEPTED = status.HTTP_202_ACCEPTED
+ERRORS = problem_responses(
+    401,
+    (403, "Not a staff token, or not staff of the case's department"),
+    (404, "No such department, case or command"),
+    422,
+)
+CONFLICT = problem_responses((409, "The case's current state does not allow this"))
 
 
 class RoutingError(Exception):
@@ -75,18 +83,18 @@ class ApiDeps:
 
 
 def install_errors(app: FastAPI) -> None:
-    """Map routing errors to JSON bodies that say what was wrong and how to fix it."""
+    """Map routing errors to problem details that say what was wrong and how to fix it."""
 
-    async def handle(_: Request, exc: Exception) -> JSONResponse:
-        code = exc.status_code if isinstance(exc, RoutingError) else 500
-        return JSONResponse({"detail": str(exc)}, status_code=code)
+    async def handle(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RoutingError)
+        return problem_response(request, problem(exc.status_code, str(exc)))
 
     app.add_exception_handler(RoutingError, handle)
 
 
 def build_router(deps: ApiDeps) -> APIRouter:
     """The staff API's routes."""
-    router = APIRouter(tags=["staff"])
+    router = APIRouter(tags=["staff"], responses=ERRORS)
     principal = bearer_auth(lambda: deps.directory)
     Staff = Annotated[Principal, Depends(_staff_only(principal))]
     _queue_routes(router, deps, Staff)
@@ -154,6 +162,7 @@ def _case_routes(router: APIRouter, deps: ApiDeps, Staff: Any) -> None:
         "/cases/{case_id}/assign",
         summary="Assign to a staff member or by policy",
         status_code=ACCEPTED,
+        responses=CONFLICT,
     )
     async def assign(case_id: UUID, body: AssignmentCreate, caller: Staff) -> CommandAccepted:
         state = await _case(deps, case_id)
@@ -163,13 +172,19 @@ def _case_routes(router: APIRouter, deps: ApiDeps, Staff: Any) -> None:
         return await _send(deps, AssignCase(case_id=case_id, actor=caller.actor, assignee=assignee))
 
     @router.post(
-        "/cases/{case_id}/status", summary="Change the case's status", status_code=ACCEPTED
+        "/cases/{case_id}/status",
+        summary="Change the case's status",
+        status_code=ACCEPTED,
+        responses=CONFLICT,
     )
     async def change(case_id: UUID, body: StatusChangeCreate, caller: Staff) -> CommandAccepted:
         return await _change(deps, case_id, caller, body)
 
     @router.post(
-        "/cases/{case_id}/escalate", summary="Escalate to development", status_code=ACCEPTED
+        "/cases/{case_id}/escalate",
+        summary="Escalate to development",
+        status_code=ACCEPTED,
+        responses=CONFLICT,
     )
     async def escalate(case_id: UUID, body: EscalationCreate, caller: Staff) -> CommandAccepted:
         change = StatusChangeCreate(
@@ -183,6 +198,7 @@ def _case_routes(router: APIRouter, deps: ApiDeps, Staff: Any) -> None:
         "/cases/{case_id}/resolution",
         summary="Post the resolution (awaits verification)",
         status_code=ACCEPTED,
+        responses=CONFLICT,
     )
     async def resolve(case_id: UUID, body: ResolutionCreate, caller: Staff) -> CommandAccepted:
         change = StatusChangeCreate(to_status=Status.PENDING_CUSTOMER_VERIFICATION, note=body.note)

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from shared.enums import NoticeKind
 from shared.events import Notice, NoticeUpdate
+from shared.problems import problem_responses
 from status_board import logic
 from status_board.board import Board
 from status_board.errors import ChangeRejected
@@ -25,6 +26,12 @@ from status_board.models import (
 
 _bearer = HTTPBearer(auto_error=False)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+ERRORS = problem_responses(
+    (401, "Missing or wrong admin token"),
+    (422, "A field breaks a rule, or the change does not fit the notice"),
+)
+EXISTS = problem_responses((409, "A notice with this id exists; change it with PATCH"))
+UNKNOWN = problem_responses((404, "No notice has this id"))
 _CLOSING_TEXT = {
     NoticeKind.INCIDENT: "This incident is resolved.",
     NoticeKind.MAINTENANCE: "Maintenance is complete.",
@@ -44,7 +51,9 @@ def admin_router(board: Board) -> APIRouter:
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
-    router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(authorized)])
+    router = APIRouter(
+        prefix="/admin", tags=["admin"], dependencies=[Depends(authorized)], responses=ERRORS
+    )
     _add_creates(router, board)
     _add_changes(router, board)
     _add_reads(router, board)
@@ -52,7 +61,7 @@ def admin_router(board: Board) -> APIRouter:
 
 
 def _add_creates(router: APIRouter, board: Board) -> None:
-    @router.post("/incidents", status_code=201, summary="Open an incident")
+    @router.post("/incidents", status_code=201, summary="Open an incident", responses=EXISTS)
     async def create_incident(body: IncidentCreate) -> Notice:
         now = board.clock()
         logic.check_status(NoticeKind.INCIDENT, body.status)
@@ -65,7 +74,7 @@ def _add_creates(router: APIRouter, board: Board) -> None:
         )
         return board.create(notice)
 
-    @router.post("/maintenance", status_code=201, summary="Announce maintenance")
+    @router.post("/maintenance", status_code=201, summary="Announce maintenance", responses=EXISTS)
     async def create_maintenance(body: MaintenanceCreate) -> Notice:
         now = board.clock()
         logic.check_times(body.starts_at, body.ends_at)
@@ -79,7 +88,9 @@ def _add_creates(router: APIRouter, board: Board) -> None:
 
 
 def _add_changes(router: APIRouter, board: Board) -> None:
-    @router.post("/notices/{notice_id}/updates", summary="Post a timestamped update")
+    @router.post(
+        "/notices/{notice_id}/updates", summary="Post a timestamped update", responses=UNKNOWN
+    )
     async def post_update(notice_id: str, body: UpdateCreate) -> Notice:
         current = board.current(notice_id)
         update = NoticeUpdate(
@@ -87,13 +98,17 @@ def _add_changes(router: APIRouter, board: Board) -> None:
         )
         return board.change(current, logic.with_update(current, update))
 
-    @router.patch("/notices/{notice_id}", summary="Change title, body, status or times")
+    @router.patch(
+        "/notices/{notice_id}", summary="Change title, body, status or times", responses=UNKNOWN
+    )
     async def patch_notice(notice_id: str, body: NoticePatch) -> Notice:
         current = board.current(notice_id)
         return board.change(current, _revised(current, body.model_dump(exclude_unset=True)))
 
     @router.post(
-        "/notices/{notice_id}/resolve", summary="Resolve an incident / complete maintenance"
+        "/notices/{notice_id}/resolve",
+        summary="Resolve an incident / complete maintenance",
+        responses=UNKNOWN,
     )
     async def resolve(notice_id: str, body: ResolveBody) -> Notice:
         current = board.current(notice_id)
@@ -112,7 +127,7 @@ def _add_reads(router: APIRouter, board: Board) -> None:
     async def list_notices() -> list[Notice]:
         return [item.notice for item in board.store.all()]
 
-    @router.get("/notices/{notice_id}", summary="One notice")
+    @router.get("/notices/{notice_id}", summary="One notice", responses=UNKNOWN)
     async def get_notice(notice_id: str) -> Notice:
         return board.current(notice_id)
 

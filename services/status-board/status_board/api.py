@@ -1,10 +1,18 @@
 """Public HTTP routes (page, notice pages, Atom, JSON, banner) and both apps' error mapping."""
 
+from typing import Any
+
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 from starlette.exceptions import HTTPException
 
+from shared.problems import (
+    install_problems,
+    on_http_error,
+    problem,
+    problem_response,
+    problem_responses,
+)
 from status_board.board import Board
 from status_board.errors import ChangeRejected, NoticeExists, NoticeNotFound, StatusBoardError
 from status_board.snapshot import CACHE_CONTROL, Rendered
@@ -37,8 +45,20 @@ def public_router(board: Board) -> APIRouter:
     ]
     router.add_api_route("/", serve, methods=_GET, include_in_schema=False)
     for path, summary in pages:
-        router.add_api_route(path, serve, methods=_GET, summary=summary)
+        errors = _API_ERRORS if path.startswith("/api/") else _PAGE_ERRORS
+        router.add_api_route(path, serve, methods=_GET, summary=summary, responses=errors)
     return router
+
+
+_NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified since the ETag sent in If-None-Match"}
+}
+_API_ERRORS = _NOT_MODIFIED | problem_responses(
+    (404, "No notice has this id"), (422, "A query value is not allowed")
+)
+_PAGE_ERRORS = _NOT_MODIFIED | {
+    404: {"description": "No such page (an HTML page)", "content": {"text/html": {}}}
+}
 
 
 def _missing(request: Request) -> HTTPException:
@@ -69,21 +89,21 @@ def _matches(header: str | None, etag: str) -> bool:
 
 
 def add_error_handlers(app: FastAPI, board: Board, *, html_pages: bool) -> None:
-    """Map the board's errors to HTTP; 404s outside /api/ are HTML pages on the public app."""
+    """Problem details for every error; 404s outside /api/ are HTML pages on the public app."""
+    install_problems(app)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if html_pages and exc.status_code == 404 and not request.url.path.startswith("/api/"):
             body = board.snapshot().not_found(str(exc.detail))
             return HTMLResponse(body, status_code=404)
-        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+        return await on_http_error(request, exc)
 
     async def board_error(request: Request, exc: Exception) -> Response:
-        return JSONResponse({"detail": str(exc)}, status_code=_status_of(exc))
+        return problem_response(request, problem(_status_of(exc), str(exc)))
 
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(StatusBoardError, board_error)
-    app.add_exception_handler(RequestValidationError, _invalid)
 
 
 def _status_of(exc: Exception) -> int:
@@ -92,9 +112,3 @@ def _status_of(exc: Exception) -> int:
     if isinstance(exc, NoticeExists):
         return 409
     return 422 if isinstance(exc, ChangeRejected) else 400
-
-
-async def _invalid(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
-    errors = [{"loc": e["loc"], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-    return JSONResponse({"detail": errors}, status_code=422)

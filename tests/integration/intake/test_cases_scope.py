@@ -66,7 +66,7 @@ async def test_other_district_gets_404_everywhere(
             extra = {"json": {"contact_ids": ["jeff-spicoli"]}}
         answer = await client.request(method, url, headers=kit.auth(kit.SPICOLI), **extra)
         assert answer.status_code == 404, (method, url, answer.text)
-        assert answer.json()["error"] == "not_found"
+        assert answer.json()["title"] == "Not Found"
 
 
 async def test_unknown_case_is_404(client: httpx.AsyncClient, kit: Any) -> None:
@@ -164,7 +164,7 @@ async def test_eleventh_attachment_is_refused(
     )
     assert answer.status_code == 422
     assert answer.json()["errors"][0]["field"] == "files"
-    assert "up to 10" in answer.json()["message"]
+    assert "up to 10" in answer.json()["detail"]
 
 
 async def test_file_of_15_mib_plus_one_byte_is_refused(
@@ -191,7 +191,7 @@ async def test_file_of_15_mib_plus_one_byte_is_refused(
         "rule": "max_size",
         "message": over.json()["errors"][0]["message"],
     }
-    assert "15728640 bytes" in over.json()["message"]
+    assert "15728640 bytes" in over.json()["detail"]
 
 
 async def test_recipient_rules(

@@ -98,7 +98,7 @@ async def test_read_only_contact_cannot_submit(client: httpx.AsyncClient, kit: A
         "/cases", json=kit.body_for("Ask a Question"), headers=kit.auth(kit.SCREECH)
     )
     assert answer.status_code == 403
-    assert "Read-Only" in answer.json()["message"]
+    assert "Read-Only" in answer.json()["detail"]
 
 
 async def test_contact_of_two_districts_must_choose(client: httpx.AsyncClient, kit: Any) -> None:
@@ -107,7 +107,7 @@ async def test_contact_of_two_districts_must_choose(client: httpx.AsyncClient, k
     unnamed = await client.post("/cases", json=body, headers=kit.auth(kit.SLATER))
     assert unnamed.status_code == 422
     assert unnamed.json()["errors"][0]["field"] == "account_id"
-    assert "several districts" in unnamed.json()["message"]
+    assert "several districts" in unnamed.json()["detail"]
     named = await client.post(
         "/cases", json={**body, "account_id": "ridgemont"}, headers=kit.auth(kit.SLATER)
     )
@@ -218,7 +218,7 @@ async def test_json_body_over_limit_is_413(client: httpx.AsyncClient, kit: Any) 
     body = {**kit.body_for("Ask a Question"), "description": "x" * (300 * 1024)}
     answer = await client.post("/cases", json=body, headers=kit.auth(kit.ZACK))
     assert answer.status_code == 413
-    assert "262144-byte limit" in answer.json()["message"]
+    assert "262144-byte limit" in answer.json()["detail"]
 
 
 async def test_retry_after_the_key_record_is_lost_still_makes_one_case(
