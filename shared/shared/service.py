@@ -11,11 +11,12 @@ from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
-from faststream.specification.asyncapi.site import get_asyncapi_html
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from shared.docs import add_docs, asyncapi_page
+from shared.http import limits_of, server_config
 from shared.problems import install_problems
-from shared.settings import ServiceSettings
+from shared.settings import ProductionSettingsError, ServiceSettings, refuse_local_secrets
 
 Check = Callable[[], Awaitable[bool]]
 
@@ -63,7 +64,7 @@ def _add_asyncapi(router: APIRouter, spec: Callable[[], AsyncAPI]) -> None:
 
     @router.get("/asyncapi", summary="AsyncAPI document, readable", response_class=HTMLResponse)
     async def asyncapi_html() -> HTMLResponse:
-        return HTMLResponse(get_asyncapi_html(spec().to_specification()))
+        return HTMLResponse(asyncapi_page(json.loads(spec().to_specification().to_json())))
 
 
 async def _run_checks(checks: Mapping[str, Check], limit: float = 3.0) -> dict[str, bool]:
@@ -99,11 +100,20 @@ def settle_heap() -> None:
 
 
 def serve(app: Any, settings: ServiceSettings, *, port: int | None = None) -> None:
-    """Run the ASGI app until SIGTERM/SIGINT; uvicorn drains requests and runs the lifespan."""
-    config = uvicorn.Config(
+    """Run the ASGI app until SIGTERM/SIGINT; uvicorn drains requests and runs the lifespan.
+
+    In production it first refuses unset or well-known local secrets. The server sends the
+    security headers and enforces the request limits of shared.http.
+    """
+    try:
+        refuse_local_secrets(settings, settings.required_secrets)
+    except ProductionSettingsError as exc:
+        raise SystemExit(str(exc)) from None
+    config = server_config(
         app,
         host=settings.http_host,
         port=port or settings.http_port,
+        limits=limits_of(settings),
         log_config=None,
         access_log=False,
         lifespan="on",
@@ -123,5 +133,6 @@ def new_app(title: str, description: str, lifespan: Any) -> FastAPI:
     """A FastAPI app with the project's conventions: OpenAPI at /docs, and every error
     answered (and documented) as RFC 9457 problem details."""
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    add_docs(app)  # Swagger UI and ReDoc from packaged files: no CDN, no inline script
     install_problems(app)
     return app

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from typing import ClassVar, Literal
 
-from pydantic import AliasChoices, BaseModel, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.topics import Topics
@@ -45,6 +45,11 @@ class ServiceSettings(InfraSettings):
     http_port: int = 8000
     mongo_database: str = "portal"
     kafka_partitions: int = 6
+    # Request limits of the HTTP server (shared.http.HttpLimits): head size and time, body pace.
+    http_max_head_bytes: int = Field(32 * 1024, ge=1024)
+    http_head_timeout_s: float = Field(10.0, gt=0)
+    http_body_timeout_s: float = Field(20.0, gt=0)
+    http_body_min_rate: int = Field(8 * 1024, ge=1)
     # Settings `serve()` refuses in production when unset or local (see refuse_local_secrets).
     required_secrets: ClassVar[tuple[str, ...]] = ("mongo_url",)
 
