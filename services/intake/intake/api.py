@@ -66,6 +66,19 @@ ERRORS = problem_responses(
     429,
     (503, "Kafka did not acknowledge; see Retry-After (and `type` for an in-doubt send)"),
 )
+# An upload is untrusted: besides `attachment` and a type that cannot execute
+# (logic.served_type), the sandbox keeps a browser that opens it anyway from running scripts,
+# loading anything or reaching the origin's cookies and storage.
+ATTACHMENT_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox; default-src 'none'",
+}
+POST_BODY = (
+    "Rich text, cut to an HTML subset (p, br, strong, em, ul, ol, li, a, code, pre, blockquote, "
+    "img); must not be blank once sanitized unless files are attached. A remote image "
+    "(http/https) never loads by itself: it becomes a link reading `[image: <url>]`; only inline "
+    "PNG, JPEG, GIF or WebP images (data: URLs) stay images."
+)
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -133,7 +146,7 @@ def _posts(router: APIRouter, intake: Intake, Caller: Any) -> None:
     async def add_post(
         case_id: UUID,
         principal: Caller,
-        body: Annotated[str, Form(max_length=100_000, description="Rich text (HTML subset).")],
+        body: Annotated[str, Form(max_length=100_000, description=POST_BODY)],
         files: Annotated[list[UploadFile] | None, File(description=f"Up to {limit} files.")] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
@@ -153,14 +166,21 @@ def _posts(router: APIRouter, intake: Intake, Caller: Any) -> None:
         responses={200: {"content": {"application/octet-stream": {}}}},
     )
     async def download(case_id: UUID, attachment_id: str, principal: Caller) -> StreamingResponse:
+        """The file as uploaded, as a download no browser runs.
+
+        Always `Content-Disposition: attachment`, `nosniff` and a sandbox CSP; images (not
+        SVG), PDF, plain text, CSV and office documents keep their type, anything else
+        (HTML, XML, SVG, scripts, unknown) is `application/octet-stream`.
+        """
         found = await intake.attachment(principal, case_id, attachment_id)
         headers = {
+            **ATTACHMENT_HEADERS,
             "Content-Disposition": _disposition(found.filename),
-            "X-Content-Type-Options": "nosniff",
             "Content-Length": str(found.size),
         }
         stream = intake.attachments.stream(found.attachment_id)
-        return StreamingResponse(stream, media_type=found.content_type, headers=headers)
+        media_type = logic.served_type(found.content_type)
+        return StreamingResponse(stream, media_type=media_type, headers=headers)
 
 
 def _commands(router: APIRouter, intake: Intake, Caller: Any) -> None:

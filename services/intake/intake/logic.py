@@ -3,6 +3,7 @@
 import hashlib
 import html
 import json
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from shared.cases import (
     RequestTechnicalServices,
     RequestTraining,
 )
+from shared.commands import is_blank
 from shared.directory import Principal
 from shared.enums import CaseType, ContactType, Priority, Status
 from shared.events import Contact
@@ -259,34 +261,69 @@ ALLOWED_TAGS = {
     "img",
 }
 LINK_SCHEMES = ("https://", "http://", "mailto:")
-IMAGE_SCHEMES = ("https://", "data:image/")
+REMOTE_SCHEMES = ("https://", "http://")
+# Inline raster images load nothing from the network; SVG stays out even inline.
+INLINE_IMAGES = ("data:image/png;", "data:image/jpeg;", "data:image/gif;", "data:image/webp;")
+LINK_REL = "noopener noreferrer nofollow"
+# nh3 writes every attribute as name="value" with `"`, `<` and `>` escaped, so this finds each
+# image it lets through; the final pass drops any remote source it could still miss.
+_IMAGE_TAG = re.compile(r'<img((?:\s+[a-z-]+="[^"]*")*)\s*/?>')
+_ATTRIBUTE = re.compile(r'([a-z-]+)="([^"]*)"')
 
 
-def _keep_url(tag: str, attribute: str, value: str) -> str | None:
-    lowered = value.strip().lower()
-    if tag == "a" and attribute == "href":
-        return value if lowered.startswith(LINK_SCHEMES) else None
-    if tag == "img" and attribute == "src":
-        return value if lowered.startswith(IMAGE_SCHEMES) else None
-    return value
+def _url_filter(remote_images: bool) -> Callable[[str, str, str], str | None]:
+    image_schemes = INLINE_IMAGES + (REMOTE_SCHEMES if remote_images else ())
+
+    def keep(tag: str, attribute: str, value: str) -> str | None:
+        lowered = value.strip().lower()
+        if tag == "a" and attribute == "href":
+            return value if lowered.startswith(LINK_SCHEMES) else None
+        if tag == "img" and attribute == "src":
+            return value if lowered.startswith(image_schemes) else None
+        return value
+
+    return keep
 
 
-def sanitize_html(body: str) -> tuple[str, str]:
-    """The post's HTML cut to the allow-list, and its plain text."""
-    clean = nh3.clean(
+_WITH_REMOTE_IMAGES = _url_filter(remote_images=True)
+_INLINE_IMAGES_ONLY = _url_filter(remote_images=False)
+
+
+def _clean(body: str, url_filter: Callable[[str, str, str], str | None]) -> str:
+    return nh3.clean(
         body,
         tags=ALLOWED_TAGS,
         attributes={"a": {"href"}, "img": {"src", "alt"}},
         url_schemes={"https", "http", "mailto", "data"},
-        link_rel="noopener noreferrer nofollow",
-        attribute_filter=_keep_url,
+        link_rel=LINK_REL,
+        attribute_filter=url_filter,
     )
+
+
+def _remote_image_as_link(found: re.Match[str]) -> str:
+    src = dict(_ATTRIBUTE.findall(found.group(1))).get("src", "").strip()
+    if src.lower().startswith(INLINE_IMAGES):
+        return found.group(0)
+    if src.lower().startswith(REMOTE_SCHEMES):
+        return f'<a href="{src}">[image: {src}]</a>'  # src is already escaped by nh3
+    return ""  # an image whose source was refused shows nothing
+
+
+def sanitize_html(body: str) -> tuple[str, str]:
+    """The post's HTML cut to the allow-list, and its plain text.
+
+    A remote image would be fetched by every reader's browser or mail client as soon as the
+    post is shown (a tracking pixel), so it becomes a link reading "[image: <url>]" that the
+    reader may choose to follow; only inline raster images (data: URLs) stay images.
+    """
+    linked = _IMAGE_TAG.sub(_remote_image_as_link, _clean(body, _WITH_REMOTE_IMAGES))
+    clean = _clean(linked, _INLINE_IMAGES_ONLY)
     text = html.unescape(nh3.clean(clean.replace("<br>", "\n"), tags=set())).strip()
     return clean, text
 
 
 def check_post(principal: Principal, text: str, clean_html: str, file_count: int) -> None:
-    """Read-Only contacts cannot post; a post says something or carries files."""
+    """Read-Only contacts cannot post; a post says something, shows an image or carries files."""
     if not principal.can_modify_cases:
         raise Forbidden(
             problem(
@@ -295,9 +332,14 @@ def check_post(principal: Principal, text: str, clean_html: str, file_count: int
                 "Read-Only contacts cannot post to cases; ask an authorized contact to post",
             )
         )
-    if not text and "<img" not in clean_html and file_count == 0:
+    if is_blank(text) and "<img src=" not in clean_html and file_count == 0:
         raise Invalid(
-            problem("body", "not_empty", "the post is empty after sanitizing; write some text")
+            problem(
+                "body",
+                "not_blank",
+                "body is blank after sanitizing (only spaces, empty tags or removed content); "
+                "write some text or attach a file",
+            )
         )
 
 
@@ -334,6 +376,44 @@ def sniff_type(head: bytes, declared: str | None) -> str:
     if declared and declared.startswith("text/") and _looks_like_text(head):
         return declared.split(";")[0].strip()
     return OCTET_STREAM
+
+
+# What a download keeps as its type: formats a browser displays or hands to another program
+# without running anything in the page. HTML, XML, SVG, scripts and anything unknown are
+# served as bytes, whatever the upload declared or the sniffing found.
+SERVABLE_TYPES = frozenset(
+    {
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "image/bmp",
+        "image/tiff",
+        "image/heic",
+        "image/avif",
+        "application/pdf",
+        "text/plain",
+        "text/csv",
+        "application/rtf",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation",
+        "application/zip",
+        "application/gzip",
+    }
+)
+
+
+def served_type(stored: str) -> str:
+    """The Content-Type a download is served with: its own if harmless, else octet-stream."""
+    base = stored.split(";")[0].strip().lower()
+    return base if base in SERVABLE_TYPES else OCTET_STREAM
 
 
 def _looks_like_text(head: bytes) -> bool:

@@ -1,12 +1,16 @@
 """HTTP bodies of the intake API: one submission body per case type, answers and errors."""
 
+import types
+import typing
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from shared.cases import (
+    DETAILS_BY_TYPE,
     ApplicationIssue,
     AskAQuestion,
     DataRestore,
@@ -20,16 +24,62 @@ from shared.cases import (
     ServerIssue,
     ShortText,
 )
+from shared.commands import BLANK_RULE, NonBlankText, is_blank
 from shared.enums import CaseType, ContactType, Priority, Status
 from shared.messages import AttachmentRef
 
 DistrictId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
+def _not_blank(cls: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
+    """Required text that is blank is refused; optional text that is blank is not given."""
+    if not isinstance(value, str) or not is_blank(value):
+        return value
+    if cls.model_fields[info.field_name or ""].is_required():
+        raise PydanticCustomError("not_blank", BLANK_RULE)
+    return None
+
+
+def not_blank(*fields: str) -> Any:
+    """A validator: these string fields must say something once trimmed.
+
+    Blank is the contracts' rule (shared.commands.is_blank: only whitespace, control or
+    zero-width characters). A required field that is blank is a 422 naming it, so nothing
+    downstream receives what it would refuse later. The shared form types cannot carry the
+    rule themselves: events already on Kafka were written with them.
+    """
+    return field_validator(*fields, mode="before", check_fields=False)(classmethod(_not_blank))
+
+
+def _is_text(model: type[BaseModel], name: str) -> bool:
+    """Whether the field takes a string (str, or str or None)."""
+    annotation = model.model_fields[name].annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_is_str(arg) for arg in typing.get_args(annotation))
+    return _is_str(annotation)
+
+
+def _is_str(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation is str
+
+
+# Every string field of every case type's form, plus the fields all forms share.
+_DETAIL_TEXT = {
+    name
+    for model in DETAILS_BY_TYPE.values()
+    for name in model.model_fields
+    if _is_text(model, name)
+}
+CASE_TEXT_FIELDS = ("subject", "description", "account_id", "contact_id", *sorted(_DETAIL_TEXT))
+
+
 class CaseFields(BaseModel):
-    """Fields every case form shows."""
+    """Fields every case form shows; no text field of any type's form may be blank."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    _text = not_blank(*CASE_TEXT_FIELDS)
 
     subject: ShortText = Field(description="Brief, specific topic of the case.")
     description: LongText = Field(description="Who, what, where, when, why and how.")
@@ -153,19 +203,20 @@ class AttachmentPublic(AttachmentRef):
 
 
 class CloseCreate(BaseModel):
-    """Close a case; an optional note says why."""
+    """Close a case; an optional note says why (a blank note is no note)."""
 
     model_config = ConfigDict(extra="forbid")
+    _text = not_blank("note")
 
     note: str | None = Field(None, max_length=32_000)
 
 
 class ReopenCreate(BaseModel):
-    """Reopen a closed case within 60 days, with additional details."""
+    """Reopen a closed case within 60 days, with additional details (not blank)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    details: LongText = Field(description="Additional details for further investigation.")
+    details: NonBlankText = Field(description="Additional details for further investigation.")
 
 
 class CommandAccepted(BaseModel):

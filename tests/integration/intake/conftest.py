@@ -13,12 +13,16 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 
 from intake.app import create_app
 from intake.settings import REPO_SEED, Settings
 from shared import devstack
 from shared.devstack.cleanup import forget_namespace
 from shared.directory import hash_token
+from shared.enums import ActorKind, Status
+from shared.events import StatusChanged
+from shared.messages import Actor
 from shared.topics import Topics
 
 ZACK = "local-dev-only-zack-morris-token"  # Authorized Support, Bayside
@@ -183,6 +187,27 @@ async def case_commands(settings: Settings, case_id: str) -> list[dict[str, Any]
     return [value for key, value in records if key == case_id]
 
 
+async def set_status(http: httpx.AsyncClient, settings: Settings, case_id: str, to: Status) -> None:
+    """Publish a StatusChanged as routing would, and wait until intake has applied it."""
+    event = StatusChanged(
+        case_id=uuid.UUID(case_id),
+        from_status=Status.PENDING_CUSTOMER_VERIFICATION,
+        to_status=to,
+        actor=Actor(kind=ActorKind.STAFF, id="staff-support", name="Pat"),
+    )
+    async with KafkaBroker(settings.kafka_bootstrap_servers) as broker:
+        await broker.publish(
+            event.model_dump(mode="json"), topic=settings.topics.case_events, key=case_id.encode()
+        )
+    intake = http._transport.app.state.intake  # type: ignore[attr-defined]
+    for _ in range(100):
+        state = await intake.cases.get(case_id)
+        if state.status is to:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"intake never applied {to} to {case_id}")
+
+
 async def submit(http: httpx.AsyncClient, token: str = ZACK, **overrides: Any) -> dict[str, Any]:
     """Submit a valid Ask a Question case and return the 201 answer."""
     answer = await http.post(
@@ -203,6 +228,7 @@ class Kit:
     read_topic = staticmethod(read_topic)
     case_events = staticmethod(case_events)
     case_commands = staticmethod(case_commands)
+    set_status = staticmethod(set_status)
     submit = staticmethod(submit)
 
 

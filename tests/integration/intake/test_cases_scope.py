@@ -1,20 +1,18 @@
 """District scoping, posts, attachments, recipients, close and reopen on the real stack."""
 
-import asyncio
 import hashlib
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from faststream.kafka import KafkaBroker
 
 from intake.settings import Settings
-from shared.enums import ActorKind, Status
-from shared.events import StatusChanged
-from shared.messages import Actor, utcnow
+from shared.enums import Status
 
+CHICAGO = ZoneInfo("America/Chicago")
 MIB = 2**20
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -249,27 +247,6 @@ async def test_read_only_manages_only_themselves(client: httpx.AsyncClient, kit:
     assert [r["contact_id"] for r in gone.json()["recipients"]] == ["zack-morris"]
 
 
-async def _status(client: httpx.AsyncClient, settings: Settings, case_id: str, to: Status) -> None:
-    """Publish a StatusChanged as routing would, and wait until intake has applied it."""
-    event = StatusChanged(
-        case_id=UUID(case_id),
-        from_status=Status.PENDING_CUSTOMER_VERIFICATION,
-        to_status=to,
-        actor=Actor(kind=ActorKind.STAFF, id="staff-support", name="Pat"),
-    )
-    async with KafkaBroker(settings.kafka_bootstrap_servers) as broker:
-        await broker.publish(
-            event.model_dump(mode="json"), topic=settings.topics.case_events, key=case_id.encode()
-        )
-    intake = client._transport.app.state.intake  # type: ignore[attr-defined]
-    for _ in range(100):
-        state = await intake.cases.get(case_id)
-        if state.status is to:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"intake never applied {to} to {case_id}")
-
-
 async def test_close_sends_command_and_read_only_cannot(
     client: httpx.AsyncClient, intake_settings: Settings, kit: Any
 ) -> None:
@@ -297,15 +274,15 @@ async def test_reopen_within_and_after_window(
     url = f"/cases/{case['case_id']}/reopen"
     open_case = await client.post(url, json={"details": "still broken"}, headers=kit.auth(kit.ZACK))
     assert open_case.status_code == 409
-    await _status(client, intake_settings, case["case_id"], Status.CLOSED)
+    await kit.set_status(client, intake_settings, case["case_id"], Status.CLOSED)
     cases = client._transport.app.state.intake.cases.collection  # type: ignore[attr-defined]
-    long_ago = {"$set": {"closed_at": utcnow() - timedelta(days=61)}}
+    long_ago = {"$set": {"closed_at": _days_ago_in_chicago(61)}}
     await cases.update_one({"_id": case["case_id"]}, long_ago)
     late = await client.post(url, json={"details": "still broken"}, headers=kit.auth(kit.ZACK))
     assert late.status_code == 409
     assert late.json()["errors"][0]["rule"] == "reopen_window"
     await cases.update_one(
-        {"_id": case["case_id"]}, {"$set": {"closed_at": utcnow() - timedelta(days=59)}}
+        {"_id": case["case_id"]}, {"$set": {"closed_at": _days_ago_in_chicago(59)}}
     )
     no_details = await client.post(url, json={}, headers=kit.auth(kit.ZACK))
     assert no_details.status_code == 422
@@ -314,3 +291,9 @@ async def test_reopen_within_and_after_window(
     assert ok.status_code == 202
     commands = await kit.case_commands(intake_settings, case["case_id"])
     assert [c["type"] for c in commands] == ["case.reopen"]
+
+
+def _days_ago_in_chicago(days: int) -> datetime:
+    """Noon, `days` calendar days ago in Bayside's zone (a fixed 24 h step crosses DST)."""
+    today = datetime.now(CHICAGO).date()
+    return datetime.combine(today - timedelta(days=days), time(12), CHICAGO)

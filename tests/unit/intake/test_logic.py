@@ -148,6 +148,83 @@ def test_sanitize_keeps_allow_list_only() -> None:
     assert text.startswith("Hi there")
 
 
+def test_remote_image_becomes_a_link_to_follow() -> None:
+    """A remote <img> (a tracking pixel) turns into a link reading [image: url]."""
+    html, text = logic.sanitize_html(
+        '<p>see <img alt="x" src="https://t.example/p.gif?a=1&amp;b=2"> and '
+        '<IMG SRC="http://t.example/q.png"/></p>'
+    )
+    assert "<img" not in html
+    assert (
+        '<a href="https://t.example/p.gif?a=1&amp;b=2" rel="noopener noreferrer nofollow">'
+        "[image: https://t.example/p.gif?a=1&amp;b=2]</a>"
+    ) in html
+    assert '<a href="http://t.example/q.png" rel="noopener noreferrer nofollow">' in html
+    assert (
+        text == "see [image: https://t.example/p.gif?a=1&b=2] and [image: http://t.example/q.png]"
+    )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "//t.example/p.gif",
+        "/cases/1/attachments/2",
+        "javascript:alert(1)",
+        "data:image/svg+xml;base64,PHN2Zz4=",
+    ],
+)
+def test_image_with_a_refused_source_disappears(source: str) -> None:
+    """Protocol-relative, relative, script and SVG sources leave no image behind."""
+    html, _ = logic.sanitize_html(f'<p>a<img src="{source}" alt="q">b</p>')
+    assert html == "<p>ab</p>"
+
+
+def test_inline_raster_image_stays() -> None:
+    """A data: PNG loads nothing from the network and is kept."""
+    html, _ = logic.sanitize_html('<img src="data:image/png;base64,AAAA" alt="x">')
+    assert html == '<img src="data:image/png;base64,AAAA" alt="x">'
+
+
+@pytest.mark.parametrize(
+    "body", ["   \n\t ", "<p> </p><br><script>x</script>", "<p>\u200b\u2060</p>", "<img>"]
+)
+def test_post_blank_after_sanitizing_is_refused(body: str) -> None:
+    """A post without files whose sanitized body shows nothing is refused, naming body."""
+    html, text = logic.sanitize_html(body)
+    with pytest.raises(logic.Invalid) as refused:
+        logic.check_post(contact_principal(), text, html, 0)
+    assert refused.value.problems[0].field == "body"
+    logic.check_post(contact_principal(), text, html, 1)  # a file is content enough
+
+
+@pytest.mark.parametrize(
+    ("stored", "served"),
+    [
+        ("image/png", "image/png"),
+        ("image/jpeg", "image/jpeg"),
+        ("application/pdf", "application/pdf"),
+        ("text/plain", "text/plain"),
+        ("text/csv; charset=utf-8", "text/csv"),
+        (
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+        ("text/html", "application/octet-stream"),
+        ("text/xml", "application/octet-stream"),
+        ("application/xhtml+xml", "application/octet-stream"),
+        ("image/svg+xml", "application/octet-stream"),
+        ("text/javascript", "application/octet-stream"),
+        ("application/x-shockwave-flash", "application/octet-stream"),
+        ("application/x-unknown", "application/octet-stream"),
+        ("", "application/octet-stream"),
+    ],
+)
+def test_only_harmless_types_are_served_as_themselves(stored: str, served: str) -> None:
+    """Images (not SVG), PDF, plain text and office files keep their type; all else is bytes."""
+    assert logic.served_type(stored) == served
+
+
 def test_sniff_prefers_bytes_over_declared_type() -> None:
     """A PNG is a PNG whatever was declared; an undetectable non-text file is octet-stream."""
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
