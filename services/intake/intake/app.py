@@ -14,7 +14,7 @@ from intake import handlers
 from intake.api import BodyLimit, api_router, install_error_handlers
 from intake.logic import TokenBucket
 from intake.producer import EventPublisher
-from intake.seed import load_seed
+from intake.seed import Seed, load_seed, startup_seed
 from intake.service import Intake
 from intake.settings import Settings
 from intake.store import AttachmentStore, CaseStore, CounterStore, IdempotencyStore
@@ -23,13 +23,21 @@ from shared.directory import DirectoryStore
 from shared.kafka import DeadLetterPolicy, ensure_topics, make_broker
 from shared.mongo import mongo_client, mongo_reachable
 from shared.service import asyncapi_of, broker_check, new_app, ops_router, settle_heap
+from shared.settings import refuse_local_secrets
 
 log = logging.getLogger("intake.app")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Wire the intake service; nothing connects until the lifespan starts."""
+    """Wire the intake service; nothing connects until the lifespan starts.
+
+    Raises ProductionSettingsError (production with a missing or well-known local secret,
+    or with the public-token seed) or SeedError (a named seed that cannot be read) before
+    anything is built.
+    """
     settings = settings or Settings()
+    refuse_local_secrets(settings, settings.required_secrets)
+    seed = startup_seed(settings)
     registry = CollectorRegistry()
     policy = DeadLetterPolicy(group=settings.group_id)
     broker = make_broker(
@@ -48,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await _ensure_indexes(intake)
         await intake.counters.prime()
-        connecting = asyncio.create_task(_connect(settings, broker, intake))
+        connecting = asyncio.create_task(_connect(settings, broker, intake, seed))
         await asyncio.wait([connecting], timeout=settings.startup_wait_seconds)
         try:
             yield
@@ -102,8 +110,10 @@ async def _ensure_indexes(intake: Intake) -> None:
     await intake.attachments.ensure_indexes()
 
 
-async def _connect(settings: Settings, broker: KafkaBroker, intake: Intake) -> None:
-    """Connect to Kafka, retrying while it is away, then load the directory seed."""
+async def _connect(
+    settings: Settings, broker: KafkaBroker, intake: Intake, seed: Seed | None
+) -> None:
+    """Connect to Kafka, retrying while it is away, then load the directory seed if any."""
     while True:
         try:
             await ensure_topics(settings.kafka_bootstrap_servers, settings.topics.all_specs())
@@ -116,10 +126,8 @@ async def _connect(settings: Settings, broker: KafkaBroker, intake: Intake) -> N
             )
             await intake.publisher.stop()
             await asyncio.sleep(settings.kafka_retry_seconds)
-    if settings.seed_file:
-        await load_seed(
-            settings.seed_file, settings.topics.directory, intake.directory, intake.publisher
-        )
+    if seed is not None:
+        await load_seed(seed, settings.topics.directory, intake.directory, intake.publisher)
     settle_heap()
 
 

@@ -4,9 +4,10 @@ import json
 import logging
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from intake.producer import EventPublisher
+from intake.settings import Settings
 from shared.directory import DirectoryStore, directory_key, hash_token
 from shared.enums import ActorKind
 from shared.events import (
@@ -20,6 +21,7 @@ from shared.events import (
     StaffUpserted,
     TokenIssued,
 )
+from shared.settings import LOCAL_SECRET_PREFIX, ProductionSettingsError
 
 log = logging.getLogger("intake.seed")
 
@@ -46,9 +48,47 @@ class Seed(BaseModel):
     tokens: list[SeedToken] = []
 
 
+class SeedError(ValueError):
+    """The seed file named in the settings cannot be read or parsed."""
+
+
 def read_seed(path: str | Path) -> Seed:
     """Parse a seed file."""
     return Seed.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def local_tokens(seed: Seed) -> list[str]:
+    """Ids of the seed's tokens that are published local-development values."""
+    return [t.token_id for t in seed.tokens if t.token.startswith(LOCAL_SECRET_PREFIX)]
+
+
+def startup_seed(settings: Settings) -> Seed | None:
+    """The seed intake will load, read at start-up so a bad or refused file stops the start.
+
+    Production refuses a seed carrying local-development tokens: they are public (they are in
+    the repository), so anyone could act as the people they belong to.
+    """
+    path = settings.seed_path
+    if path is None:
+        return None
+    try:
+        seed = read_seed(path)
+    except (OSError, ValueError, ValidationError) as exc:
+        raise SeedError(f"INTAKE_SEED_FILE={path} cannot be loaded: {exc}") from exc
+    public = local_tokens(seed)
+    if settings.environment == "production" and public:
+        raise ProductionSettingsError(_public_seed_refusal(path, public))
+    return seed
+
+
+def _public_seed_refusal(path: Path, public: list[str]) -> str:
+    shown = ", ".join(public[:3]) + (f" and {len(public) - 3} more" if len(public) > 3 else "")
+    return (
+        f"ENVIRONMENT=production refuses to start: the directory seed {path} holds public "
+        f"local-development tokens ({shown}; tokens starting {LOCAL_SECRET_PREFIX!r}). "
+        "Unset INTAKE_SEED_FILE (production loads no seed unless one is named) or name a "
+        "directory file without them, and issue tokens with `python -m intake.cli issue-token`."
+    )
 
 
 def seed_events(seed: Seed) -> list[AnyDirectoryEvent]:
@@ -84,11 +124,11 @@ async def publish_directory(
 
 
 async def load_seed(
-    path: str, topic: str, directory: DirectoryStore, publisher: EventPublisher
+    seed: Seed, topic: str, directory: DirectoryStore, publisher: EventPublisher
 ) -> int:
-    """Load the seed file idempotently: an unchanged record is not published again."""
-    count = await publish_directory(seed_events(read_seed(path)), topic, directory, publisher)
-    log.info("directory seed %s: %d records published", path, count)
+    """Load the seed idempotently: an unchanged record is not published again."""
+    count = await publish_directory(seed_events(seed), topic, directory, publisher)
+    log.info("directory seed: %d records published", count)
     return count
 
 

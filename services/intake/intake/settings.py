@@ -10,10 +10,6 @@ MIB = 2**20
 REPO_SEED = Path(__file__).resolve().parents[3] / "deploy" / "seed" / "directory.json"
 
 
-def _default_seed() -> str:
-    return str(REPO_SEED) if REPO_SEED.exists() else ""
-
-
 def _env(name: str, field: str) -> AliasChoices:
     return AliasChoices(name, field)
 
@@ -26,10 +22,13 @@ class Settings(ServiceSettings):
     mongo_database: str = Field(
         "intake", validation_alias=_env("INTAKE_MONGO_DATABASE", "mongo_database")
     )
-    seed_file: str = Field(
-        default_factory=_default_seed,
+    seed_file: str | None = Field(
+        None,
         validation_alias=_env("INTAKE_SEED_FILE", "seed_file"),
-        description="Directory seed loaded at start-up; empty disables it.",
+        description=(
+            "Directory seed loaded at start-up; empty loads none. Unset: the repository's "
+            "local-development seed in local mode, none in production."
+        ),
     )
     publish_timeout_ms: int = Field(
         2_000,
@@ -53,6 +52,14 @@ class Settings(ServiceSettings):
         description="How long start-up waits for Kafka before serving (503s) while retrying.",
     )
     kafka_retry_seconds: float = 2.0
+
+    @property
+    def seed_path(self) -> Path | None:
+        """The directory seed to load, if any: production loads one only when it is named."""
+        if self.seed_file is None:
+            local = self.environment == "local" and REPO_SEED.exists()
+            return REPO_SEED if local else None
+        return Path(self.seed_file) if self.seed_file.strip() else None
 
     @property
     def max_multipart_bytes(self) -> int:
