@@ -44,6 +44,11 @@ from shared.problems import problem, problem_response, problem_responses
 from shared.workflow import DEFAULT_TIME_ZONE
 
 MAX_PAGE_SIZE = 200
+# Mongo's skip and limit are signed 64-bit: page * page_size must stay within them.
+INT64_MAX = 2**63 - 1
+MAX_PAGE = INT64_MAX // MAX_PAGE_SIZE
+# Case numbers are positive 64-bit integers: at most 19 ASCII digits.
+CASE_NUMBER = re.compile(r"[0-9]{1,19}")
 ZONE_CACHE_SECONDS = 60.0
 WINDOW_PER_ID = 3
 ERRORS = problem_responses(
@@ -51,6 +56,9 @@ ERRORS = problem_responses(
     (404, "No case with that id or number in your districts"),
     (422, "A query parameter breaks a rule; `errors` or `detail` names it"),
 )
+EXCERPT = 40  # characters of a bad input an error message repeats
+# Days a case can have been modified on; beyond them a day's UTC range cannot be computed.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9999, 12, 30)
 
 
 class FeedError(Exception):
@@ -85,7 +93,7 @@ class ReadModel:
     zones: dict[str, tuple[float, str]] = field(default_factory=dict)
 
 
-Page = Annotated[int, Query(ge=1, description="Page number, from 1.")]
+Page = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"Page number, from 1 to {MAX_PAGE}.")]
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page (max 200).")]
 
 
@@ -113,7 +121,7 @@ def _router(model: ReadModel) -> APIRouter:
         order: Literal["asc", "desc"] = "desc",
         page: Page = 1,
         page_size: PageSize = 20,
-        account_id: str | None = None,
+        account_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     ) -> CasePagePublic:
         zone = filters.time_zone or await _zone_of(model, who)
         flt = replace(filters, time_zone=zone)
@@ -166,7 +174,9 @@ def _router(model: ReadModel) -> APIRouter:
 
 
 def _case_filter(
-    number: Annotated[str | None, Query(pattern=r"^\d{1,12}$", description="Starts with.")] = None,
+    number: Annotated[
+        str | None, Query(pattern=r"^[0-9]{1,19}$", description="Starts with (ASCII digits).")
+    ] = None,
     subject: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
     subject_op: SubjectOp = SubjectOp.STARTS_WITH,
     status: Status | None = None,
@@ -174,12 +184,15 @@ def _case_filter(
     module: Module | None = None,
     case_type: CaseType | None = None,
     contact: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
-    last_modified: Annotated[date | None, Query(description="On this day, local.")] = None,
+    last_modified: Annotated[
+        date | None,
+        Query(ge=FIRST_DAY, le=LAST_DAY, description="On this day, local (1970-01-01 on)."),
+    ] = None,
     closed: bool | None = None,
-    tz: Annotated[str | None, Query(description="IANA time zone for dates.")] = None,
+    tz: Annotated[str | None, Query(max_length=64, description="IANA time zone for dates.")] = None,
 ) -> CaseFilter:
     if tz is not None and not _known_zone(tz):
-        raise BadQuery(f"tz {tz!r} is not an IANA time zone: send e.g. tz=America/Chicago")
+        raise BadQuery(f"tz {_excerpt(tz)} is not an IANA time zone: send e.g. tz=America/Chicago")
     return CaseFilter(
         number=number,
         subject=subject,
@@ -210,7 +223,7 @@ def _scope(who: Principal, account_id: str | None) -> list[str] | None:
     if account_id is None:
         return None if who.is_staff else sorted(who.account_ids)
     if not who.sees_account(account_id):
-        raise BadQuery(f"account_id {account_id!r} is not one of your districts: omit it")
+        raise BadQuery(f"account_id {_excerpt(account_id)} is not one of your districts: omit it")
     return [account_id]
 
 
@@ -295,24 +308,37 @@ async def _zone_of(model: ReadModel, who: Principal) -> str:
 
 async def _visible_case(model: ReadModel, who: Principal, case_ref: str) -> Document:
     """The case if the caller's districts include it; another district's case is not found."""
+    ref = parse_case_ref(case_ref)
     doc = None
-    if case_ref.isdigit():
-        doc = await model.cases.by_number(int(case_ref))
-    elif _is_uuid(case_ref):
-        doc = await model.cases.get(case_ref)
+    if isinstance(ref, int):
+        doc = await model.cases.by_number(ref)
+    elif ref is not None:
+        doc = await model.cases.get(str(ref))
     if doc is None or "account_id" not in doc or not who.sees_account(doc["account_id"]):
         raise CaseNotFound(
-            f"no case {case_ref!r} in your districts: use a case id or number from GET /cases"
+            f"case_ref: no case {_excerpt(case_ref)} in your districts: use a case number "
+            "(ASCII digits) or a case id (UUID) from GET /cases"
         )
     return doc
 
 
-def _is_uuid(text: str) -> bool:
+def parse_case_ref(text: str) -> int | UUID | None:
+    """A case number (1 to 19 ASCII digits, within 64 bits) or a case id (a UUID); None for
+    anything else (other digits such as "²" or "①" included)."""
+    if CASE_NUMBER.fullmatch(text):
+        number = int(text)
+        return number if 1 <= number <= INT64_MAX else None
+    if len(text) > 45:  # the longest UUID spelling, braces and "urn:uuid:" included
+        return None
     try:
-        UUID(text)
+        return UUID(text)
     except ValueError:
-        return False
-    return True
+        return None
+
+
+def _excerpt(text: str) -> str:
+    """A bad input quoted for an error message: its start only, never all of it."""
+    return repr(text if len(text) <= EXCERPT else text[:EXCERPT] + "…")
 
 
 async def _feed_page(

@@ -107,7 +107,7 @@ def change_for(event: AnyCaseEvent, names: Doc | None = None) -> CaseChange:
             return _submitted(event, names or {})
         case CaseRouted():
             owner = owner_of_department(event.department.value)
-            return _modified(event, None, {"owner": owner, "billable": event.billable})
+            return _modified(event, event.actor, {"owner": owner, "billable": event.billable})
         case CaseAssigned():
             owner = owner_of_department(event.department.value)
             if event.assignee is not None:
@@ -288,9 +288,14 @@ def _owner_name(before: Doc) -> str:
 
 
 def _routed(event: CaseRouted, before: Doc) -> tuple[Doc, str, list[str]]:
+    line = f"Case Owner {_owner_name(before)} to {event.department.value}"
+    if event.actor is not None:  # a staff transfer, with its reason for everyone to read
+        moved = event.previous_department.value if event.previous_department else "its queue"
+        transfer = f"Transferred from {moved} to {event.department.value}"
+        reason = f": {event.reason}" if event.reason else ""
+        return _updated(event.actor, [line, transfer + reason])
     # Routing acts on the submitter's behalf: the seed shows the contact "updated this record".
     actor = before.get("created_by") or {"kind": "system", "id": "system", "name": "Support Portal"}
-    line = f"Case Owner {_owner_name(before)} to {event.department.value}"
     return actor, f"{who(actor)} updated this record.", [line]
 
 
@@ -418,10 +423,24 @@ class CaseQuery:
     sort: list[tuple[str, int]]
 
 
+MAX_CODE_POINT = 0x10FFFF
+SURROGATES = range(0xD800, 0xE000)  # not characters: no stored string holds one
+
+
 def prefix_range(prefix: str) -> Doc:
-    """An anchored prefix as a range on an ordered string index (the server plans ranges)."""
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    return {"$gte": prefix, "$lt": upper}
+    """An anchored prefix as a range on an ordered string index (the server plans ranges).
+
+    The bound is the least string above every string starting with `prefix`, in code point
+    order (UTF-8 byte order): its last character that can grow, grown by one (past the
+    surrogates), and what follows it dropped. A prefix of U+10FFFF only has no upper bound.
+    """
+    for end in range(len(prefix), 0, -1):
+        code = ord(prefix[end - 1]) + 1
+        if code in SURROGATES:
+            code = SURROGATES.stop
+        if code <= MAX_CODE_POINT:
+            return {"$gte": prefix, "$lt": prefix[: end - 1] + chr(code)}
+    return {"$gte": prefix}
 
 
 def day_range(day: date, time_zone: str) -> Doc:
@@ -432,10 +451,19 @@ def day_range(day: date, time_zone: str) -> Doc:
     return {"$gte": start.astimezone(UTC), "$lt": end.astimezone(UTC)}
 
 
+def regex_literal(text: str) -> str:
+    """`text` as a regular expression matching it literally, on the server and in Python.
+
+    NUL is written as the escape `\\x00`: a compiled pattern travels as a C string in BSON,
+    where a raw NUL cannot be encoded.
+    """
+    return re.escape(text).replace("\x00", "\\x00")
+
+
 def subject_clause(value: str, op: SubjectOp) -> Doc:
     """The subject comparison, case-insensitive over the lowercased copy, regex-escaped."""
     text = value.lower()
-    escaped = re.escape(text)
+    escaped = regex_literal(text)
     match op:
         case SubjectOp.EQUALS:
             return {"$eq": text}

@@ -137,6 +137,37 @@ def test_created_and_routed_wording_matches_the_seed() -> None:
     assert item["lines"] == ["Case Owner Zack Morris (TESTING) to Campus Support"]
 
 
+def test_transfer_wording_names_the_staff_member_departments_and_reason() -> None:
+    """A transfer reads as the staff member's update: the new owner queue, from which
+    department it moved and why; the case is owned by the new department, last modified by
+    the staff member."""
+    event = CaseRouted(
+        case_id=uuid4(),
+        department=Department.HOSTING,
+        billable=False,
+        queue="hosting",
+        actor=STAFF,
+        reason="Server down: a hosting matter",
+        previous_department=Department.CAMPUS_SUPPORT,
+    )
+    before = {"owner": {"kind": "staff", "name": "Richard Belding"}}
+    item = feed_item(event, before)
+    assert item is not None
+    assert item["headline"] == f"{STAFF.name} (Support) updated this record."
+    assert item["lines"] == [
+        "Case Owner Richard Belding to Hosting / Technical Support",
+        "Transferred from Campus Support to Hosting / Technical Support: "
+        "Server down: a hosting matter",
+    ]
+    doc = change_for(event).apply(before, str(event.case_id), "e")
+    assert doc["owner"] == {
+        "kind": "department",
+        "name": "Hosting / Technical Support",
+        "department": "Hosting / Technical Support",
+    }
+    assert doc["last_modified_by"] == STAFF.name
+
+
 def test_assignment_names_previous_and_new_owner() -> None:
     """Assigning to staff reads "Case Owner <department> to <staff name>"."""
     event = CaseAssigned(
