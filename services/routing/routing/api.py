@@ -19,10 +19,11 @@ from routing.models import (
     ResolutionCreate,
     StatusChangeCreate,
     TimersPublic,
+    TransferCreate,
     WorkItemPublic,
 )
 from routing.store import CaseStore, ClaimStore, CommandStore, QueueFilter
-from shared.commands import AnyCaseCommand, AssignCase, ChangeStatus
+from shared.commands import AnyCaseCommand, AssignCase, ChangeStatus, TransferCase
 from shared.directory import DirectoryStore, Principal, bearer_auth
 from shared.enums import ActorKind, Department, Priority, Status
 from shared.messages import StaffRef
@@ -38,6 +39,9 @@ ERRORS = problem_responses(
     422,
 )
 CONFLICT = problem_responses((409, "The case's current state does not allow this"))
+MAX_LIMIT = 200
+# Mongo's skip and limit are signed 64-bit: offset plus limit must stay within them.
+MAX_OFFSET = 2**63 - 1 - MAX_LIMIT
 
 
 class RoutingError(Exception):
@@ -115,7 +119,8 @@ def _department(slug: str) -> Department:
     try:
         return Department.from_slug(slug)
     except ValueError as exc:
-        raise NotFound(f"department_slug: {exc}") from exc
+        known = ", ".join(d.slug for d in Department)
+        raise NotFound(f"department_slug: no such department; one of {known}") from exc
 
 
 def _queue_routes(router: APIRouter, deps: ApiDeps, Staff: Any) -> None:
@@ -127,8 +132,10 @@ def _queue_routes(router: APIRouter, deps: ApiDeps, Staff: Any) -> None:
         priority: Priority | None = None,
         assignee: Annotated[str | None, Query(max_length=64)] = None,
         unassigned: bool = False,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+        offset: Annotated[
+            int, Query(ge=0, le=MAX_OFFSET, description="Items to skip, from 0 (at most 2^63-201).")
+        ] = 0,
     ) -> list[WorkItemPublic]:
         department = _department(department_slug)
         if assignee and unassigned:
@@ -144,8 +151,11 @@ def _queue_routes(router: APIRouter, deps: ApiDeps, Staff: Any) -> None:
     )
     async def take(department_slug: str, caller: Staff) -> CommandAccepted:
         department = _department(department_slug)
-        if department not in caller.departments:
-            raise Forbidden(f"you are not staff of {department}; take from your own queues")
+        if not caller.acts_for(department):
+            raise Forbidden(
+                f"you are not staff of {department}: take from your own departments' queues "
+                "(supervisors take from any)"
+            )
         case_id = await _claim_next(deps, department, caller)
         if case_id is None:
             raise NotFound(f"queue {department_slug} has no unassigned New or Re-Opened case")
@@ -165,11 +175,31 @@ def _case_routes(router: APIRouter, deps: ApiDeps, Staff: Any) -> None:
         responses=CONFLICT,
     )
     async def assign(case_id: UUID, body: AssignmentCreate, caller: Staff) -> CommandAccepted:
-        state = await _case(deps, case_id)
+        state = await _case_of_caller(deps, case_id, caller)
         if state.status is Status.CLOSED:
             raise Conflict("the case is Closed: reopen it before assigning it")
-        assignee = await _assignee(deps, body.assignee_id) if body.assignee_id else None
+        assignee = await _assignee(deps, body.assignee_id, state) if body.assignee_id else None
         return await _send(deps, AssignCase(case_id=case_id, actor=caller.actor, assignee=assignee))
+
+    @router.post(
+        "/cases/{case_id}/transfer",
+        summary="Transfer to another department's queue, unassigned, with a reason",
+        status_code=ACCEPTED,
+        responses=CONFLICT,
+    )
+    async def transfer(case_id: UUID, body: TransferCreate, caller: Staff) -> CommandAccepted:
+        state = await _case_of_caller(deps, case_id, caller)
+        if state.status is Status.CLOSED:
+            raise Conflict("the case is Closed: reopen it before transferring it")
+        if body.department is state.department:
+            raise Conflict(
+                f"department: the case is already routed to {state.department}; "
+                "pick another department"
+            )
+        command = TransferCase(
+            case_id=case_id, actor=caller.actor, department=body.department, reason=body.reason
+        )
+        return await _send(deps, command)
 
     @router.post(
         "/cases/{case_id}/status",
@@ -230,17 +260,35 @@ async def _case(deps: ApiDeps, case_id: UUID) -> CaseState:
     return state
 
 
-async def _assignee(deps: ApiDeps, staff_id: str) -> StaffRef:
+async def _case_of_caller(deps: ApiDeps, case_id: UUID, caller: Principal) -> CaseState:
+    """The case, if the caller may act on it: staff of its department, or a supervisor."""
+    state = await _case(deps, case_id)
+    if not caller.acts_for(state.department):
+        own = ", ".join(caller.departments) or "no department"
+        raise Forbidden(
+            f"case_id {case_id} is routed to {state.department} and you are staff of {own}: "
+            f"staff act on their departments' cases; {state.department} staff or a supervisor "
+            "can act on it or transfer it"
+        )
+    return state
+
+
+async def _assignee(deps: ApiDeps, staff_id: str, state: CaseState) -> StaffRef:
     staff = await deps.directory.staff(staff_id)
     if staff is None or not staff.active:
-        raise Invalid(f"assignee_id {staff_id!r} is not an active staff member; use a staff id")
+        raise Invalid("assignee_id is not an active staff member; use a staff id")
+    if not staff.acts_for(state.department):
+        raise Invalid(
+            f"assignee_id: {staff.name} is not staff of {state.department}, which this case is "
+            "routed to; assign one of its staff, or transfer the case first"
+        )
     return StaffRef(id=staff.id, name=staff.name, email=str(staff.email))
 
 
 async def _change(
     deps: ApiDeps, case_id: UUID, caller: Principal, body: StatusChangeCreate
 ) -> CommandAccepted:
-    state = await _case(deps, case_id)
+    state = await _case_of_caller(deps, case_id, caller)
     who = TRANSITIONS[state.status].get(body.to_status)
     if who is None or ActorKind.STAFF not in who:
         allowed = ", ".join(allowed_targets(state.status, ActorKind.STAFF)) or "none"

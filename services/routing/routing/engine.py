@@ -21,8 +21,8 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError, ProducerFenced
 from pydantic import BaseModel, ValidationError
 
 from routing.handlers import Handlers
-from routing.logic import Decision
-from routing.models import AppliedRecord, CaseState, Outgoing
+from routing.logic import Decision, Malformed, broken_fields
+from routing.models import AppliedRecord, CaseState, CommandEnvelope, Outgoing
 from routing.progress import Laps, Progress
 from routing.settings import Settings
 from routing.store import AlreadyStored, CaseStore, CommandStore, outcome_doc
@@ -466,6 +466,8 @@ class Engine:
     async def _decide(self, item: Inbound, state: CaseState | None) -> Decision | None:
         try:
             message = item.message
+            if isinstance(message, Malformed):
+                return self.handlers.on_malformed(message)
             if item.kind == COMMANDS:
                 return await self.handlers.on_case_command(message, state)
             if isinstance(message, CaseSubmitted):
@@ -491,7 +493,11 @@ class Engine:
             item.message = self._parse(item.kind, record.value or b"")
         except UnknownMessage:
             log.info("skipped message of unknown type on %s", _where(record))
-        except (ValueError, ValidationError) as exc:
+        except ValidationError as exc:
+            item.message = _malformed(item.kind, record.value or b"", exc)
+            if item.message is None:
+                item.error = f"{type(exc).__name__}: {exc}"[:2000]
+        except ValueError as exc:
             item.error = f"{type(exc).__name__}: {exc}"[:2000]
         return item
 
@@ -630,6 +636,18 @@ def _remember(
     offsets = {**state.offsets, item.kind: item.record.offset}
     partitions = {**state.partitions, item.kind: item.record.partition}
     return state.model_copy(update={"recent": recent, "offsets": offsets, "partitions": partitions})
+
+
+def _malformed(kind: str, value: bytes, exc: ValidationError) -> Malformed | None:
+    """A command whose envelope reads, to be rejected with the broken fields; else None."""
+    if kind != COMMANDS:
+        return None
+    try:
+        envelope = CommandEnvelope.model_validate_json(value)
+    except ValidationError:
+        return None
+    reason = broken_fields(exc.errors(), envelope.type)
+    return Malformed(envelope.event_id, envelope.case_id, envelope.type, envelope.actor, reason)
 
 
 def _where(record: ConsumerRecord[bytes, bytes]) -> str:

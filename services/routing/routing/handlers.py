@@ -1,16 +1,18 @@
 """Handlers of routing's input: parse, look up what a decision needs, delegate to logic."""
 
 import logging
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 from routing.clock import Clock
 from routing.logic import (
     BusinessCalendar,
     Context,
     Decision,
+    Malformed,
     RoutingTable,
     on_command,
+    on_malformed,
     on_post,
     on_submitted,
     pick_least_loaded,
@@ -20,7 +22,7 @@ from routing.models import CaseState
 from routing.store import AccountZones, CaseStore, CursorStore
 from shared.commands import AnyCaseCommand, AssignCase
 from shared.directory import DirectoryStore
-from shared.enums import Department
+from shared.enums import ActorKind, Department
 from shared.events import CaseSubmitted, PostAdded
 from shared.messages import StaffRef
 
@@ -59,11 +61,23 @@ class Handlers:
         return on_post(state, event, await self._context(state.account_id))
 
     async def on_case_command(self, command: AnyCaseCommand, state: CaseState | None) -> Decision:
-        """Apply a command, picking an assignee first when the command leaves it to policy."""
+        """Apply a command with the directory's view of the acting staff member (and of the
+        assignee it names), picking an assignee first when the command leaves it to policy."""
         ctx = await self._context(state.account_id if state else None)
-        if state is not None and isinstance(command, AssignCase) and command.assignee is None:
-            ctx = Context(**{**vars(ctx), "auto_assignee": await self._pick(state.department)})
-        return on_command(state, command, ctx)
+        if state is None:
+            return on_command(state, command, ctx)
+        found: dict[str, Any] = {}
+        if command.actor.kind is ActorKind.STAFF:
+            found["staff"] = await self.directory.staff(command.actor.id)
+        if isinstance(command, AssignCase) and command.assignee is not None:
+            found["assignee"] = await self.directory.staff(command.assignee.id)
+        elif isinstance(command, AssignCase):
+            found["auto_assignee"] = await self._pick(state.department)
+        return on_command(state, command, replace(ctx, **found))
+
+    def on_malformed(self, command: Malformed) -> Decision:
+        """Reject a command that breaks its contract, with the fields it breaks."""
+        return on_malformed(command, Context(self.clock.now(), self.calendar, "America/Chicago"))
 
     async def _context(self, account_id: str | None) -> Context:
         zone = await self.zones.zone_of(account_id) if account_id else "America/Chicago"

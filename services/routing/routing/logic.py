@@ -22,6 +22,7 @@ from shared.commands import (
     CloseCase,
     FollowUpCase,
     ReopenCase,
+    TransferCase,
 )
 from shared.enums import ActorKind, CaseType, Department, Module, Priority, Status
 from shared.events import (
@@ -31,6 +32,7 @@ from shared.events import (
     CaseSubmitted,
     CommandRejected,
     PostAdded,
+    StaffMember,
     StatusChanged,
     WorkItemQueued,
     WorkItemUpdated,
@@ -196,13 +198,17 @@ def pick_least_loaded(staff: Sequence[StaffRef], loads: dict[str, int]) -> Staff
 
 @dataclass(frozen=True)
 class Context:
-    """What a decision needs besides the case: the time, calendar and resolved lookups."""
+    """What a decision needs besides the case: the time, calendar and resolved lookups
+    (`staff`: the acting staff member, `assignee`: the one a command names, as the directory
+    knows them; None when it does not)."""
 
     now: datetime
     calendar: BusinessCalendar
     time_zone: str
     remind_before: int = 2
     auto_assignee: StaffRef | None = None
+    staff: StaffMember | None = None
+    assignee: StaffMember | None = None
 
 
 @dataclass
@@ -287,6 +293,7 @@ def on_command(state: CaseState | None, command: AnyCaseCommand, ctx: Context) -
 
 
 def _dispatch(state: CaseState, command: AnyCaseCommand, ctx: Context) -> Decision:
+    authorize(state, command.actor, ctx.staff)
     match command:
         case CloseCase():
             return _close(state, command, ctx)
@@ -298,9 +305,54 @@ def _dispatch(state: CaseState, command: AnyCaseCommand, ctx: Context) -> Decisi
             return _assign(state, command, ctx)
         case FollowUpCase():
             return _follow_up(state, command, ctx)
+        case TransferCase():
+            return _transfer(state, command, ctx)
 
 
-def _reject(command: AnyCaseCommand, reason: str, ctx: Context) -> Decision:
+def authorize(state: CaseState, actor: Actor, staff: StaffMember | None) -> None:
+    """Staff act on cases routed to their departments (supervisors on every case); refuse
+    with the reason otherwise. Contacts and the system are bound by the workflow's rules."""
+    if actor.kind is not ActorKind.STAFF:
+        return
+    if staff is None or staff.id != actor.id or not staff.active:
+        raise Refused(f"staff {actor.id!r} is not an active staff member in the directory")
+    if not staff.acts_for(state.department):
+        own = ", ".join(staff.departments)
+        raise Refused(
+            f"this case is routed to {state.department} and {staff.name} is staff of {own}: "
+            f"staff act on their departments' cases; {state.department} staff or a supervisor "
+            "can act on it or transfer it"
+        )
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """A command whose envelope reads but whose fields break the contract (e.g. blank
+    reopen details from an older sender): rejected with the reason, never dead-lettered."""
+
+    event_id: UUID
+    case_id: UUID
+    type: str
+    actor: Actor
+    reason: str
+
+
+def on_malformed(command: Malformed, ctx: Context) -> Decision:
+    """Reject a command that breaks its contract, naming the fields and their rules."""
+    return _reject(command, command.reason, ctx)
+
+
+def broken_fields(errors: Sequence[Any], type_: str) -> str:
+    """Validation errors as one short reason: `field: rule` each, never the input itself."""
+    parts = []
+    for error in errors[:5]:
+        loc = [str(part) for part in error.get("loc", ()) if str(part) != type_]
+        message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+        parts.append(f"{'.'.join(loc) or 'command'}: {message}")
+    return "; ".join(parts)[:1_000]
+
+
+def _reject(command: AnyCaseCommand | Malformed, reason: str, ctx: Context) -> Decision:
     rejected = CommandRejected(
         event_id=derived_id(command.event_id, "rejected"),
         occurred_at=ctx.now,
@@ -413,12 +465,61 @@ def _assign(state: CaseState, command: AssignCase, ctx: Context) -> Decision:
     assignee = command.assignee or ctx.auto_assignee
     if assignee is None:
         raise Refused(f"no staff member of {state.department} is on duty; name an assignee_id")
+    if command.assignee is not None:
+        _check_assignee(state, command.assignee, ctx.assignee)
     if state.assignee is not None and state.assignee.id == assignee.id:
         return Decision(None, reason=f"already assigned to {assignee.name}")
     decision = Decision(state)
     if state.status in (Status.NEW, Status.RE_OPENED):
         decision = _move(state, Status.ASSIGNED, command.actor, command.event_id, None, ctx)
     return _with_assignee(decision, assignee, command.actor, command.event_id, ctx)
+
+
+def _check_assignee(state: CaseState, named: StaffRef, member: StaffMember | None) -> None:
+    if member is None or member.id != named.id or not member.active:
+        raise Refused(f"assignee {named.id!r} is not an active staff member in the directory")
+    if not member.acts_for(state.department):
+        raise Refused(
+            f"assignee {member.name} is not staff of {state.department}, which this case is "
+            f"routed to: assign one of its staff, or transfer the case first"
+        )
+
+
+def _transfer(state: CaseState, command: TransferCase, ctx: Context) -> Decision:
+    """Move the case to another department's queue, unassigned, keeping its status."""
+    if command.actor.kind is not ActorKind.STAFF:
+        raise Refused("only staff transfer cases to another department")
+    if state.status is Status.CLOSED:
+        raise Refused("a closed case cannot be transferred; reopen it first")
+    if command.department is state.department:
+        raise Refused(f"the case is already routed to {state.department}; pick another department")
+    # Billable follows the service asked for (the case type), not the department.
+    new = state.model_copy(update={"department": command.department, "assignee": None})
+    routed = CaseRouted(
+        event_id=derived_id(command.event_id, "routed"),
+        occurred_at=ctx.now,
+        case_id=state.case_id,
+        department=command.department,
+        billable=state.billable,
+        queue=command.department.slug,
+        actor=command.actor,
+        reason=command.reason,
+        previous_department=state.department,
+        previous_assignee=state.assignee,
+        command_id=command.event_id,
+    )
+    left = WorkItemUpdated(
+        event_id=derived_id(command.event_id, "left"), occurred_at=ctx.now, item=new.work_item()
+    )
+    queued = WorkItemQueued(
+        event_id=derived_id(command.event_id, "queued"), occurred_at=ctx.now, item=new.work_item()
+    )
+    outputs = [
+        _case_event(routed, state.case_id),
+        _work_event(state, left),
+        _work_event(new, queued),
+    ]
+    return Decision(new, outputs)
 
 
 def _with_assignee(

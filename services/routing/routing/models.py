@@ -3,11 +3,12 @@
 import json
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from shared.commands import TEXT_MAX, CaseCommand, NonBlank, NonBlankText
 from shared.enums import CaseType, Department, Module, Priority, Status
 from shared.events import WorkItem
 from shared.messages import StaffRef
@@ -101,6 +102,13 @@ class CaseState(BaseModel):
         )
 
 
+class CommandEnvelope(CaseCommand):
+    """What every command carries, read when the rest of it breaks the contract."""
+
+    event_id: UUID
+    type: str = Field(max_length=64)
+
+
 class Outcome(StrEnum):
     """What became of a command."""
 
@@ -121,26 +129,44 @@ class AssignmentCreate(BaseModel):
     )
 
 
+OptionalNote = Annotated[str, Field(max_length=TEXT_MAX), NonBlank] | None
+IssueNumber = Annotated[str, Field(max_length=64), NonBlank]
+ReleaseName = Annotated[str, Field(max_length=128), NonBlank]
+
+
 class StatusChangeCreate(BaseModel):
-    """Move a case to another status with what that status needs."""
+    """Move a case to another status with what that status needs; a text sent must not be
+    blank (omit it instead)."""
 
     to_status: Status
-    note: str | None = Field(None, max_length=32_000)
-    development_issue: str | None = Field(None, max_length=64)
-    release_name: str | None = Field(None, max_length=128)
+    note: OptionalNote = Field(
+        None,
+        description="The resolution, the question for the contact, the escalation or release "
+        "note: required for those statuses.",
+    )
+    development_issue: IssueNumber | None = None
+    release_name: ReleaseName | None = None
 
 
 class EscalationCreate(BaseModel):
     """Escalate to development: the issue number and the note the contact sees."""
 
-    development_issue: str = Field(min_length=1, max_length=64)
-    note: str = Field(min_length=1, max_length=32_000)
+    development_issue: IssueNumber
+    note: NonBlankText
 
 
 class ResolutionCreate(BaseModel):
     """The written explanation of the resolution; the case awaits customer verification."""
 
-    note: str = Field(min_length=1, max_length=32_000)
+    note: NonBlankText
+
+
+class TransferCreate(BaseModel):
+    """Move the case to another department's queue, unassigned; the reason shows on the
+    case feed, to the contact too."""
+
+    department: Department = Field(description="The department the case moves to.")
+    reason: Annotated[str, Field(max_length=2_000, description="Why it moves."), NonBlank]
 
 
 class CommandAccepted(BaseModel):

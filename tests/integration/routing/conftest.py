@@ -17,18 +17,28 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 from pydantic import BaseModel
+from pymongo import AsyncMongoClient
 
 from routing.app import create_app
 from routing.clock import FixedClock
 from routing.settings import Settings
 from shared import devstack
 from shared.devstack.cleanup import forget_namespace
+from shared.directory import directory_key
 from shared.enums import ActorKind, CaseType, Department, Priority
-from shared.events import CaseSubmitted
+from shared.events import CaseSubmitted, StaffMember, StaffUpserted
 from shared.messages import Actor
 from tests.unit.routing.conftest import DETAILS  # one valid form per case type
 
 CONTACT = Actor(kind=ActorKind.CONTACT, id="c-1", name="Zack Morris")
+# The staff actor the workflow tests send commands as (Ask a Question goes to Campus Support).
+KELLY = StaffMember(
+    id="s-1",
+    name="Kelly Kapowski",
+    email="kelly@example.com",
+    departments=[Department.CAMPUS_SUPPORT],
+    on_duty=False,
+)
 
 
 def submitted(case_type: CaseType = CaseType.ASK_A_QUESTION, **fields: Any) -> CaseSubmitted:
@@ -104,6 +114,30 @@ class Bus:
     async def command(self, command: Any) -> None:
         """Publish a command as intake or the staff API would."""
         await self.send(self.topics.case_commands, command, command.case_id)
+
+    async def enlist(self, member: StaffMember) -> None:
+        """Publish a staff member on the directory topic and wait until routing knows them
+        (the workflow refuses staff it does not know)."""
+        upsert = StaffUpserted(staff=member)
+        await self.send(self.topics.directory, upsert, directory_key(upsert))
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            self.settings.mongo_url.get_secret_value()
+        )
+        try:
+            staff = client[self.settings.mongo_database]["dir_staff"]
+            await self.wait_async(lambda: staff.find_one({"_id": member.id}), f"{member.id}")
+        finally:
+            await client.close()
+
+    async def wait_async(
+        self, find: Callable[[], Awaitable[Any]], what: str, within: float = 60.0
+    ) -> None:
+        """Wait until `find()` returns something, failing with `what` after `within` s."""
+        deadline = time.monotonic() + within
+        while await find() is None:
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out waiting for {what}")
+            await asyncio.sleep(0.1)
 
     def of_case(self, case_id: UUID, type_: str | None = None) -> list[dict[str, Any]]:
         """Recorded messages about one case, in arrival order."""
@@ -182,6 +216,7 @@ async def bus(routing_settings: Settings, routing_app: FastAPI) -> AsyncIterator
     """A producer and a read_committed recorder on the routing topics."""
     bus = Bus(routing_settings)
     await bus.start()
+    await bus.enlist(KELLY)
     yield bus
     await bus.stop()
 

@@ -10,6 +10,7 @@ from shared.commands import AssignCase, ChangeStatus
 from shared.enums import ActorKind, Status
 from shared.events import CaseSubmitted
 from shared.messages import Actor, StaffRef
+from tests.integration.routing.conftest import KELLY as KELLY_STAFF
 
 STAFF = Actor(kind=ActorKind.STAFF, id="s-1", name="Kelly Kapowski")
 KELLY = StaffRef(id="s-1", name="Kelly Kapowski")
@@ -59,6 +60,7 @@ async def test_killed_routing_loses_no_command_and_repeats_no_event(
     first = routing_process(fresh_settings)
     await first.start(ROUTING_FAULT_EXIT_AFTER_BATCHES="6")
     bus = await make_bus(fresh_settings)
+    await bus.enlist(KELLY_STAFF)  # before any command: the workflow refuses unknown staff
     cases = [new_case(case_number=n + 1) for n in range(CASES)]
     # Interleave cases so every batch touches many of them.
     commands = [

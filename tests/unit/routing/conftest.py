@@ -8,8 +8,8 @@ from uuid import UUID, uuid4
 import pytest
 
 from routing.logic import BusinessCalendar, Context
-from shared.enums import ActorKind, CaseType, Module, Priority
-from shared.events import CaseSubmitted
+from shared.enums import ActorKind, CaseType, Department, Module, Priority
+from shared.events import CaseSubmitted, StaffMember
 from shared.messages import Actor
 
 DETAILS: dict[CaseType, dict[str, Any]] = {
@@ -55,6 +55,13 @@ DETAILS: dict[CaseType, dict[str, Any]] = {
 
 CONTACT = Actor(kind=ActorKind.CONTACT, id="c-1", name="Zack Morris")
 STAFF = Actor(kind=ActorKind.STAFF, id="s-1", name="Kelly Kapowski")
+# Kelly as the directory knows her: Campus Support, where Ask a Question cases go.
+KELLY = StaffMember(
+    id="s-1",
+    name="Kelly Kapowski",
+    email="kelly@example.com",
+    departments=[Department.CAMPUS_SUPPORT],
+)
 NOW = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)  # Friday 10:00 in Chicago
 
 
@@ -94,10 +101,13 @@ def calendar() -> BusinessCalendar:
 
 @pytest.fixture
 def context(calendar: BusinessCalendar) -> Callable[..., Context]:
-    """A decision context at a given time (Chicago)."""
+    """A decision context at a given time (Chicago); Kelly of Campus Support acts (and is
+    the assignee named) unless `staff` or `assignee` say otherwise."""
 
     def make(now: datetime = NOW, **extra: Any) -> Context:
-        return Context(now, calendar, "America/Chicago", **extra)
+        return Context(
+            now, calendar, "America/Chicago", **{"staff": KELLY, "assignee": KELLY, **extra}
+        )
 
     return make
 

@@ -104,7 +104,17 @@ class FakeZones:
 
 
 class FakeDirectory:
-    """Two trainers, one of them off duty."""
+    """Two trainers, one of them off duty, and Kelly Kapowski (s-1) of Training."""
+
+    def __init__(self) -> None:
+        self.members = {
+            "s-1": StaffMember(
+                id="s-1",
+                name="Kelly Kapowski",
+                email="kelly@example.com",
+                departments=[Department.TRAINING],
+            ),
+        }
 
     async def staff_in(self, department: Department) -> list[StaffMember]:
         return [
@@ -113,6 +123,9 @@ class FakeDirectory:
                 id="b", name="B", email="b@example.com", departments=[department], on_duty=False
             ),
         ]
+
+    async def staff(self, staff_id: str) -> StaffMember | None:
+        return self.members.get(staff_id)
 
 
 class FakeCursors:
