@@ -104,8 +104,9 @@ class BodyDeadline:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                if body.timed_out:
-                    message = {**message, "headers": [*message.get("headers", []), _CLOSE]}
+                headers = list(message.get("headers", []))
+                if body.timed_out and _CLOSE not in [(n.lower(), v.lower()) for n, v in headers]:
+                    message = {**message, "headers": [*headers, _CLOSE]}
             await send(message)
 
         try:

@@ -9,6 +9,7 @@ import logging
 
 from fastapi import FastAPI
 
+from shared.docs import add_docs
 from shared.messages import utcnow
 from status_board.admin import admin_router
 from status_board.api import add_error_handlers, public_router
@@ -53,6 +54,7 @@ def create_admin_app(settings: Settings | None = None, *, board: Board | None = 
         description="Break-glass incident and maintenance publishing; works while Kafka is down.",
         version="1.0.0",
     )
+    add_docs(app)  # its /docs from packaged files, not a CDN
     app.include_router(admin_router(board))
     _add_ops(app, board)
     add_error_handlers(app, board, html_pages=False)

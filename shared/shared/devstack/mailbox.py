@@ -24,6 +24,9 @@ from aiosmtpd.smtp import SMTP
 from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
 
+from shared.docs import add_docs
+from shared.http import server_config
+
 from . import paths
 from .ports import HOST, port
 
@@ -237,6 +240,7 @@ def _page(title: str, body: str) -> HTMLResponse:
 def create_app(store: MailStore, smtp_port: int) -> FastAPI:
     """The mailbox web view and JSON API."""
     app = FastAPI(title="devstack mailbox", version="1.0.0")
+    add_docs(app)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -313,7 +317,7 @@ async def serve(host: str, smtp_port: int, http_port: int, folder: Path) -> None
         host=host,
         port=smtp_port,
     )
-    config = uvicorn.Config(
+    config = server_config(  # the services' headers and request limits
         create_app(store, smtp_port),
         host=host,
         port=http_port,
