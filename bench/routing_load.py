@@ -39,8 +39,9 @@ from routing.handlers import Handlers
 from routing.logic import BusinessCalendar, RoutingTable
 from routing.settings import Settings
 from shared.commands import AssignCase, ChangeStatus
+from shared.directory import StaffMember, directory_key
 from shared.enums import ActorKind, Department, Status
-from shared.events import CaseSubmitted
+from shared.events import CaseSubmitted, StaffUpserted
 from shared.kafka import TopicSpec, ensure_topics
 from shared.messages import Actor, StaffRef
 from shared.topics import Topics
@@ -49,6 +50,13 @@ BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 MONGO = os.environ.get("MONGO_URL", "mongodb://127.0.0.1:27017/?directConnection=true")
 STAFF = Actor(kind=ActorKind.STAFF, id="s-1", name="Kelly Kapowski")
 KELLY = StaffRef(id="s-1", name="Kelly Kapowski")
+# The workflow acts only for staff the directory knows, in the case's department.
+KELLY_MEMBER = StaffMember(
+    id="s-1",
+    name="Kelly Kapowski",
+    email="kelly@example.com",
+    departments=list(Department),
+)
 OUTCOMES = ("case.status_changed", "case.command_rejected", "relayed")
 OUT = Path(__file__).resolve().parent.parent / "docs" / "bench" / "routing.md"
 RELAY = "bare relay"
@@ -290,8 +298,9 @@ async def routing_run(
     proc, _ = start_routing(namespace, f"routing_{namespace}", log, VARIANTS[name])
     recorder = Recorder([topics.case_events, *(topics.queue(d) for d in Department)])
     await recorder.start()
+    await enlist(producer, topics)
     try:
-        await asyncio.sleep(2)  # let the recorder settle before the clock starts
+        await asyncio.sleep(2)  # let the recorder settle (and routing read the staff member)
         cases, series = await latency_phase(producer, topics, recorder, args.rate, args.seconds)
         run.series.extend(series)
         run.round_p99.append(pct([ms for _, ms in series], 0.99))
@@ -303,6 +312,13 @@ async def routing_run(
         proc.wait(30)
     if log:
         run.batches += add_stages(Path(log), run.stages)
+
+
+async def enlist(producer: AIOKafkaProducer, topics: Topics) -> None:
+    """Publish the acting staff member on the directory topic routing reads."""
+    upsert = StaffUpserted(staff=KELLY_MEMBER)
+    key = directory_key(upsert).encode()
+    await producer.send_and_wait(topics.directory, upsert.model_dump_json().encode(), key=key)
 
 
 def build_commands(cases: list[CaseSubmitted]) -> list[Any]:
@@ -360,6 +376,13 @@ class MemoryCommands:
         pass
 
 
+class KnownStaff:
+    """The directory's staff view: the one acting staff member."""
+
+    async def staff(self, staff_id: str) -> StaffMember | None:
+        return KELLY_MEMBER if staff_id == KELLY_MEMBER.id else None
+
+
 class ChicagoZones:
     async def zone_of(self, account_id: str) -> str:
         return "America/Chicago"
@@ -380,7 +403,7 @@ async def memory_phase(
         BusinessCalendar(),
         SystemClock(),
         ChicagoZones(),  # type: ignore[arg-type]
-        None,  # type: ignore[arg-type]
+        KnownStaff(),  # type: ignore[arg-type]
         cases,  # type: ignore[arg-type]
         None,  # type: ignore[arg-type]
     )
