@@ -39,9 +39,9 @@ from routing.handlers import Handlers
 from routing.logic import BusinessCalendar, RoutingTable
 from routing.settings import Settings
 from shared.commands import AssignCase, ChangeStatus
-from shared.directory import StaffMember, directory_key
+from shared.directory import directory_key
 from shared.enums import ActorKind, Department, Status
-from shared.events import CaseSubmitted, StaffUpserted
+from shared.events import CaseSubmitted, StaffMember, StaffUpserted
 from shared.kafka import TopicSpec, ensure_topics
 from shared.messages import Actor, StaffRef
 from shared.topics import Topics
