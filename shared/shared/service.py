@@ -99,16 +99,25 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+def check_secrets(settings: ServiceSettings) -> None:
+    """Exit with a plain message if production settings hold unset or local secrets.
+
+    Call right after reading the settings, before any client is built from them; serve()
+    checks again.
+    """
+    try:
+        refuse_local_secrets(settings, settings.required_secrets)
+    except ProductionSettingsError as exc:
+        raise SystemExit(str(exc)) from None
+
+
 def serve(app: Any, settings: ServiceSettings, *, port: int | None = None) -> None:
     """Run the ASGI app until SIGTERM/SIGINT; uvicorn drains requests and runs the lifespan.
 
     In production it first refuses unset or well-known local secrets. The server sends the
     security headers and enforces the request limits of shared.http.
     """
-    try:
-        refuse_local_secrets(settings, settings.required_secrets)
-    except ProductionSettingsError as exc:
-        raise SystemExit(str(exc)) from None
+    check_secrets(settings)
     config = server_config(
         app,
         host=settings.http_host,

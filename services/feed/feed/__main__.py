@@ -5,7 +5,7 @@ import sys
 from feed.app import create_app
 from feed.settings import Settings
 from shared.logs import configure_logging
-from shared.service import serve
+from shared.service import check_secrets, serve
 
 USAGE = "usage: python -m feed [rebuild]"
 
@@ -13,6 +13,7 @@ USAGE = "usage: python -m feed [rebuild]"
 def main(argv: list[str]) -> int:
     """Run the feed service until SIGTERM, or one rebuild of the read model."""
     settings = Settings()
+    check_secrets(settings)  # production: no local or missing secrets
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     if argv == ["rebuild"]:
         from feed.rebuild import main as rebuild

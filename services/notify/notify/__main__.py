@@ -10,7 +10,7 @@ from notify.settings import Settings
 from notify.store import SentStore
 from shared.logs import configure_logging
 from shared.mongo import mongo_client
-from shared.service import serve
+from shared.service import check_secrets, serve
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     args = parser.parse_args(argv)
     settings = Settings()
+    check_secrets(settings)  # production: no local or missing secrets
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     if args.command == "replay-dlq":
         return asyncio.run(replay_dlq(settings))

@@ -3,6 +3,10 @@
 import pytest
 from pydantic import AliasChoices, Field, SecretStr
 
+from feed.settings import Settings as FeedSettings
+from notify.settings import Settings as NotifySettings
+from routing.settings import Settings as RoutingSettings
+from shared.service import serve
 from shared.settings import ProductionSettingsError, ServiceSettings, refuse_local_secrets
 
 
@@ -69,3 +73,28 @@ def test_production_refuses_the_local_mongo_url(monkeypatch: pytest.MonkeyPatch)
 def test_production_accepts_real_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     """Deployment secrets pass."""
     refuse_local_secrets(_settings(monkeypatch, ENVIRONMENT="production", **GOOD), NAMES)
+
+
+SERVICES = [RoutingSettings, FeedSettings, NotifySettings]
+LOCAL_MONGO = "mongodb://127.0.0.1:27017/?directConnection=true&retryWrites=false"
+
+
+@pytest.mark.parametrize("settings_class", SERVICES)
+@pytest.mark.parametrize(
+    ("mongo_url", "reason"),
+    [(None, "MONGO_URL is not set"), (LOCAL_MONGO, "MONGO_URL holds a well-known local value")],
+)
+def test_services_refuse_to_serve_in_production_on_local_mongo(
+    monkeypatch: pytest.MonkeyPatch,
+    settings_class: type[ServiceSettings],
+    mongo_url: str | None,
+    reason: str,
+) -> None:
+    """serve(), which routing, feed and notify start through, exits before listening."""
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.delenv("MONGO_URL", raising=False)
+    if mongo_url is not None:
+        monkeypatch.setenv("MONGO_URL", mongo_url)
+    with pytest.raises(SystemExit) as caught:
+        serve(None, settings_class())
+    assert reason in str(caught.value.code)
