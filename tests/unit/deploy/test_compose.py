@@ -14,6 +14,7 @@ The rest asserts the behaviour the deployment relies on.
 """
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -45,6 +46,12 @@ APP_SERVICES: dict[str, tuple[str, dict[int, str]]] = {
     ),
 }
 INFRA_SERVICES = {"kafka", "mongo", "mailpit"}
+# What an operator puts in .env; compose refuses to start without these.
+SECRETS = {
+    "MONGO_PASSWORD": "9f2c41d7e8b04a6f93c1d5e7a2b8c4f0",
+    "STATUS_BOARD_ADMIN_TOKEN": "3b7e1f9a0c2d4e6f8a1b3c5d7e9f0a2b",
+}
+VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?::([?-])([^}]*))?\}")
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +99,7 @@ def test_compose_cli_accepts_file() -> None:
         text=True,
         timeout=120,
         check=False,
+        env=os.environ | SECRETS,
     )
     assert done.returncode == 0, done.stderr
 
@@ -194,12 +202,14 @@ def test_app_services_wait_for_healthy_infrastructure(
         for dependency in ("kafka", "mongo"):
             assert depends_on[dependency]["condition"] == "service_healthy", (name, dependency)
         assert depends_on["kafka-init"]["condition"] == "service_completed_successfully", name
-        environment = services[name]["environment"]
+        environment = interpolate(services[name]["environment"], SECRETS)
         assert environment["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092", name
-        assert environment["MONGO_URL"] == "mongodb://mongo:27017/?replicaSet=rs0", name
+        password = SECRETS["MONGO_PASSWORD"]
+        url = f"mongodb://portal:{password}@mongo:27017/?replicaSet=rs0&authSource=admin"
+        assert environment["MONGO_URL"] == url, name
     assert services["notify"]["depends_on"]["mailpit"]["condition"] == "service_healthy"
-    assert services["notify"]["environment"]["SMTP_HOST"] == "mailpit"
-    assert str(services["notify"]["environment"]["SMTP_PORT"]) == "1025"
+    notify = interpolate(services["notify"]["environment"], SECRETS)
+    assert (notify["SMTP_HOST"], notify["SMTP_PORT"]) == ("mailpit", "1025")
 
 
 def test_status_board_starts_without_kafka_or_mongo(
@@ -234,6 +244,15 @@ def test_mongo_is_a_single_node_replica_set(
     assert mongo["image"] == "mongo:8"
     command = mongo["command"]
     assert command[command.index("--replSet") + 1] == "rs0"
+    key_file = command[command.index("--keyFile") + 1]  # a replica set with access control
+    assert key_file.startswith("/data/configdb/"), "the key file lives in the config volume"
+    assert key_file in mongo["entrypoint"][2], "the entrypoint makes the key file"
+    assert mongo["entrypoint"][2].rstrip().endswith('exec docker-entrypoint.sh "$$@"')
+    environment = interpolate(mongo["environment"], SECRETS)
+    assert environment["MONGO_INITDB_ROOT_USERNAME"] == "portal"
+    assert environment["MONGO_INITDB_ROOT_PASSWORD"] == SECRETS["MONGO_PASSWORD"]
+    check = " ".join(mongo["healthcheck"]["test"])
+    assert '-p "$$MONGO_INITDB_ROOT_PASSWORD"' in check, "the healthcheck must log in"
     assert any(entry.split(":")[0] in compose["volumes"] for entry in mongo["volumes"])
     script = (ROOT / "deploy/mongo/rs-healthcheck.js").read_text(encoding="utf-8")
     assert "rs.initiate" in script
@@ -306,3 +325,76 @@ def test_dockerfile_builds_with_uv_and_runs_as_non_root() -> None:
     users = re.findall(r"^USER\s+(\S+)", dockerfile, re.MULTILINE)
     assert users
     assert users[-1] not in {"root", "0"}
+
+
+# --- production mode ---------------------------------------------------------------------
+
+
+def interpolate(environment: dict[str, Any], env: dict[str, str]) -> dict[str, str]:
+    """Compose's `${VAR}`, `${VAR:-default}` and `${VAR:?error}` against `env`.
+
+    Raises KeyError naming the variable, as compose refuses to start, for `:?` when unset.
+    """
+
+    def one(match: re.Match[str]) -> str:
+        name, kind, rest = match.group(1), match.group(2), match.group(3)
+        if env.get(name):
+            return env[name]
+        if kind == "?":
+            raise KeyError(f"{name}: {rest}")
+        return rest if kind == "-" else ""
+
+    return {key: VARIABLE.sub(one, str(value)) for key, value in environment.items()}
+
+
+def test_every_app_service_runs_in_production_mode(services: dict[str, dict[str, Any]]) -> None:
+    """ENVIRONMENT=production on every service, and intake loads no seed directory."""
+    for name in APP_SERVICES:
+        assert services[name]["environment"]["ENVIRONMENT"] == "production", name
+    assert services["intake"]["environment"]["INTAKE_SEED_FILE"] == ""
+
+
+def test_secrets_come_only_from_the_environment() -> None:
+    """No secret has a fallback in the file: each is `${VAR:?message}`, and no local value."""
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    assert "local-" not in text  # seed tokens, the board's former default token
+    for secret in SECRETS:
+        uses = [m for m in VARIABLE.finditer(text) if m.group(1) == secret]
+        assert uses, secret
+        assert all(m.group(2) == "?" and m.group(3).strip() for m in uses), secret
+
+
+@pytest.mark.parametrize("secret", sorted(SECRETS))
+def test_compose_refuses_to_start_without_each_secret(
+    services: dict[str, dict[str, Any]], secret: str
+) -> None:
+    """Without one secret, interpolation fails and names it (compose does not start)."""
+    without = {k: v for k, v in SECRETS.items() if k != secret}
+    refused = []
+    for service in services.values():
+        try:
+            interpolate(service.get("environment", {}), without)
+        except KeyError as error:
+            refused.append(str(error))
+    assert refused
+    assert all(secret in reason for reason in refused)
+
+
+def test_each_service_accepts_its_compose_settings(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The environment compose gives each service passes that service's production check."""
+    import importlib
+
+    from shared.settings import refuse_local_secrets
+
+    for name, (package, _) in APP_SERVICES.items():
+        environment = interpolate(services[name]["environment"], SECRETS)
+        for key in ("MONGO_URL", "STATUS_BOARD_ADMIN_TOKEN"):
+            monkeypatch.delenv(key, raising=False)
+        for key, value in environment.items():
+            monkeypatch.setenv(key, value)
+        settings = importlib.import_module(f"{package}.settings").Settings()
+        assert settings.environment == "production", name
+        names = ("admin_token",) if name == "status-board" else settings.required_secrets
+        refuse_local_secrets(settings, names)
