@@ -31,7 +31,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 DEAD_KAFKA = "127.0.0.1:1"
 DEAD_MONGO = "mongodb://127.0.0.1:1/?directConnection=true&serverSelectionTimeoutMS=200"
-TOKEN = "bench-admin-token"
+TOKEN = "bench-admin-token-of-24-characters"
 PAGE_FLOOR = 2_000.0
 DRIVERS = {
     "wrk": "one wrk thread on one core, the server (one process) on the other.",

@@ -2,10 +2,14 @@
 
 import socket
 from pathlib import Path
+from typing import ClassVar, Self
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, refuse_local_secrets
+
+LOCAL_ADMIN_TOKEN = "local-status-admin-token"  # well known: in the README and the compose file
+MIN_TOKEN_LENGTH = 24
 
 
 def _env(*names: str) -> AliasChoices:
@@ -16,6 +20,8 @@ class Settings(ServiceSettings):
     """Status board settings, from the environment."""
 
     service_name: str = "status_board"
+    # Refused in production when unset or local; the board uses no Mongo, so not mongo_url.
+    required_secrets: ClassVar[tuple[str, ...]] = ("admin_token",)
     http_port: int = Field(8004, validation_alias=_env("STATUS_BOARD_PORT", "http_port"))
     admin_port: int = Field(8014, validation_alias=_env("STATUS_BOARD_ADMIN_PORT", "admin_port"))
     data_dir: Path = Field(
@@ -23,8 +29,9 @@ class Settings(ServiceSettings):
         validation_alias=_env("STATUS_BOARD_DATA_DIR", "data_dir"),
     )
     admin_token: SecretStr = Field(
-        SecretStr("local-status-admin-token"),
+        SecretStr(LOCAL_ADMIN_TOKEN),
         validation_alias=_env("STATUS_BOARD_ADMIN_TOKEN", "admin_token"),
+        description=f"Bearer token of the admin API: at least {MIN_TOKEN_LENGTH} characters.",
     )
     time_zone: str = Field(
         "America/Chicago", validation_alias=_env("STATUS_BOARD_TIME_ZONE", "time_zone")
@@ -64,6 +71,14 @@ class Settings(ServiceSettings):
         description="How many closed notices the Closed tab, feed and JSON list show.",
     )
 
+    @model_validator(mode="after")
+    def _admin_token_is_a_secret(self) -> Self:
+        problem = admin_token_problem(self.admin_token.get_secret_value())
+        if problem is not None:
+            raise ValueError(problem)
+        refuse_local_secrets(self, self.required_secrets)
+        return self
+
     @property
     def group_id(self) -> str:
         """This replica's consumer group: `status_board.<replica>`."""
@@ -73,3 +88,14 @@ class Settings(ServiceSettings):
     def db_path(self) -> Path:
         """The SQLite file that holds the snapshot and the outbox."""
         return self.data_dir / "status-board.sqlite3"
+
+
+def admin_token_problem(token: str) -> str | None:
+    """Why this admin token is too weak to open the admin API anywhere, or None."""
+    length = len(token.strip())
+    if length < MIN_TOKEN_LENGTH:
+        return (
+            f"STATUS_BOARD_ADMIN_TOKEN must be a secret of at least {MIN_TOKEN_LENGTH}"
+            f" characters (it has {length}); e.g. `openssl rand -hex 24`"
+        )
+    return None

@@ -14,10 +14,11 @@ from uuid import uuid4
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 DEAD_KAFKA = "127.0.0.1:1"  # nothing listens there: Kafka is "down"
 DEAD_MONGO = "mongodb://127.0.0.1:1/?directConnection=true&serverSelectionTimeoutMS=200"
-ADMIN_TOKEN = "integration-admin-token"
+ADMIN_TOKEN = "integration-admin-token-0123"
 
 
 def free_port() -> int:
@@ -80,6 +81,27 @@ class BoardProcess:
         self._wait_healthy()
         return self
 
+    @property
+    def db_path(self) -> Path:
+        """The board's SQLite file (tests seed it before a start)."""
+        return self.data_dir / "status-board.sqlite3"
+
+    def refused_start(self, timeout: float = 15.0) -> tuple[int | None, str]:
+        """Start it expecting a refusal: the exit code (None if it kept running) and its output."""
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "status_board"],
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            output, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            output, _ = proc.communicate()
+            return None, output.decode(errors="replace")
+        return proc.returncode, output.decode(errors="replace")
+
     def _wait_healthy(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -137,14 +159,19 @@ def namespace() -> str:
 
 @pytest.fixture
 def start_board(tmp_path: Path, namespace: str) -> Iterator[BoardFactory]:
-    """Start status boards (defaults: Kafka down, fresh data dir); all are stopped afterwards."""
+    """Start status boards (defaults: Kafka down, fresh data dir); all are stopped afterwards.
+
+    `run=False` gives a board not started yet, e.g. to seed its store first.
+    """
     started: list[BoardProcess] = []
 
-    def start(kafka: str = DEAD_KAFKA, data: str = "board", **options: Any) -> BoardProcess:
+    def start(
+        kafka: str = DEAD_KAFKA, data: str = "board", *, run: bool = True, **options: Any
+    ) -> BoardProcess:
         board = BoardProcess(tmp_path / data, kafka, namespace, **options)
         board.data_dir.mkdir(parents=True, exist_ok=True)
         started.append(board)
-        return board.start()
+        return board.start() if run else board
 
     yield start
     for board in started:
@@ -159,3 +186,37 @@ def wait_for(check: Callable[[], bool], timeout: float = 30.0, what: str = "cond
             return
         time.sleep(0.2)
     raise TimeoutError(f"timed out waiting for {what}")
+
+
+async def read_all(bootstrap: str, topic: str) -> list[Any]:
+    """Every record of the (one-partition) topic, from offset 0 to its end."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partition = TopicPartition(topic, 0)
+        consumer.assign([partition])
+        await consumer.seek_to_beginning(partition)
+        end = (await consumer.end_offsets([partition]))[partition]
+        records: list[Any] = []
+        while await consumer.position(partition) < end:
+            batch = await consumer.getmany(partition, timeout_ms=1000)
+            records += batch.get(partition, [])
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def produce(bootstrap: str, topic: str, *records: tuple[bytes, bytes]) -> None:
+    """Publish (key, value) records, in order, with acks=all (as another producer would)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for key, value in records:
+            await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
+def as_record(event: Any) -> tuple[bytes, bytes]:
+    """A notice event as the (key, value) the board's relay would publish."""
+    return event.notice.id.encode(), event.model_dump_json().encode()

@@ -13,7 +13,7 @@ from status_board.app import create_admin_app, create_board, create_public_app
 from status_board.board import Board
 from status_board.settings import Settings
 
-ADMIN_TOKEN = "unit-admin-token"
+ADMIN_TOKEN = "unit-admin-token-of-24-chars"
 START = datetime(2024, 7, 30, 18, 27, tzinfo=UTC)  # 01:27 PM CDT
 
 
