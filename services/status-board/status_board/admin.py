@@ -44,7 +44,7 @@ def admin_router(board: Board) -> APIRouter:
 
     def authorized(credentials: Credentials) -> None:
         given = (credentials.credentials if credentials else "").encode()
-        if not hmac.compare_digest(given, expected):
+        if not (given and expected and hmac.compare_digest(given, expected)):
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
                 "send the status board admin token as 'Authorization: Bearer <token>'",
@@ -134,7 +134,10 @@ def _add_reads(router: APIRouter, board: Board) -> None:
     @router.get("/outbox", summary="What the relay still has to publish to Kafka")
     async def outbox() -> OutboxStatus:
         pending, sent = board.store.outbox_counts()
-        return OutboxStatus(pending=pending, sent=sent, last_heard=board.last_heard)
+        refused = board.store.refused_count()
+        return OutboxStatus(
+            pending=pending, sent=sent, refused=refused, last_heard=board.last_heard
+        )
 
 
 def _revised(current: Notice, changes: dict[str, object]) -> Notice:

@@ -12,10 +12,10 @@ from shared.messages import utcnow
 from status_board import logic
 from status_board.errors import ChangeRejected, NoticeExists, NoticeNotFound
 from status_board.ops import BoardMetrics
-from status_board.render import Freshness, Renderer
+from status_board.render import Freshness, Renderer, View
 from status_board.settings import Settings
 from status_board.snapshot import Snapshot
-from status_board.store import NoticeStore
+from status_board.store import NoticeStore, Stored
 
 Clock = Callable[[], datetime]
 LAST_HEARD = "last_heard"
@@ -36,6 +36,7 @@ class Board:
         self.last_heard = self._heard_saved = store.read_time(LAST_HEARD)
         self.synced_at = store.read_time(SYNCED_AT)
         self.outbox_ready = asyncio.Event()
+        self._set_aside: set[tuple[str, int]] = set()
         self._snapshot = self._build()
         self._gauges()
 
@@ -63,20 +64,63 @@ class Board:
         return current
 
     def refresh(self) -> Snapshot:
-        """Rebuild the snapshot from the store (after any change)."""
-        self._snapshot = self._build()
+        """Rebuild the snapshot from the store (after any change); on failure keep the last one."""
+        try:
+            self._snapshot = self._build()
+        except Exception:
+            log.exception("snapshot rebuild failed; still serving the previous snapshot")
+            return self._snapshot
         self.metrics.builds.inc()
         return self._snapshot
 
     def _build(self) -> Snapshot:
-        items = self.store.all()
+        """The public snapshot: public notices the board can show; others are left out."""
+        held = self.store.all()
+        shown = [item for item in held if logic.is_public(item.notice) and self._showable(item)]
         fresh = Freshness(
-            known=bool(items) or self.synced_at is not None,
+            known=bool(held) or self.synced_at is not None,
             stale=self._stale_now(),
             last_heard=self.last_heard,
-            last_updated=max((item.changed_at for item in items), default=self.synced_at),
+            last_updated=max((item.changed_at for item in shown), default=self.synced_at),
         )
-        return Snapshot(items, fresh, self.renderer, self.settings.closed_limit)
+        limit = self.settings.closed_limit
+        try:
+            return Snapshot(shown, fresh, self.renderer, limit)
+        except Exception:
+            log.exception("snapshot failed; rendering notices one by one to set aside the broken")
+        view = View(logic.banner([], known=fresh.known, stale=fresh.stale), fresh)
+        good = [item for item in shown if self._renders(item, view)]
+        if shown and not good:
+            raise RuntimeError("no notice renders on its own: the fault is not in the notices")
+        return Snapshot(good, fresh, self.renderer, limit)
+
+    def _showable(self, item: Stored) -> bool:
+        """False (warned once per revision) for a notice the board cannot show at all."""
+        problem = logic.unshowable(item.notice, self.renderer.zone)
+        if problem is None:
+            return True
+        self._warn_set_aside(item.notice, problem)
+        return False
+
+    def _renders(self, item: Stored, view: View) -> bool:
+        """The notice renders on its own; warned and False when it does not."""
+        problem = self._render_problem(item, view)
+        if problem is not None:
+            self._warn_set_aside(item.notice, problem)
+        return problem is None
+
+    def _render_problem(self, item: Stored, view: View) -> str | None:
+        try:
+            Snapshot.check(item, view, self.renderer)
+        except Exception as exc:
+            return f"it does not render ({type(exc).__name__}: {str(exc)[:200]})"
+        return None
+
+    def _warn_set_aside(self, notice: Notice, problem: str) -> None:
+        key = (notice.id, notice.revision)
+        if key not in self._set_aside:
+            self._set_aside.add(key)
+            log.warning("notice %s rev %d is not shown: %s", notice.id, notice.revision, problem)
 
     def _stale_now(self) -> bool:
         return logic.is_stale(self.last_heard, self.clock(), self.stale_after)
@@ -116,11 +160,25 @@ class Board:
         return self.change(None, notice)
 
     def change(self, previous: Notice | None, notice: Notice) -> Notice:
-        """Store a new revision with its outbox event, show it at once, wake the relay."""
+        """Check, then store a new revision with its outbox event, show it, wake the relay.
+
+        Every check runs before the store is touched, so a refused change leaves nothing
+        stored or queued for Kafka.
+        """
+        self._check(notice)
         event = logic.event_for(previous, notice).model_copy(update={"occurred_at": self.clock()})
+        logic.check_size(event.model_dump_json().encode())
         if not self.write(event):
             raise ChangeRejected(f"notice {notice.id!r} changed meanwhile; read it and retry")
         return notice
+
+    def _check(self, notice: Notice) -> None:
+        logic.check_limits(notice)
+        problem = logic.unshowable(notice, self.renderer.zone)
+        if problem is not None:
+            raise ChangeRejected(f"the board cannot show this notice: {problem}")
+        if self._render_problem(Stored(notice, self.clock()), self._snapshot.view):
+            raise ChangeRejected("the board cannot render this notice; check its text and times")
 
     def write(self, event: AnyNoticeEvent) -> bool:
         """Write one event locally; False when its revision is already held."""
@@ -134,5 +192,13 @@ class Board:
     def tick(self) -> int:
         """Move maintenance that is due to In Progress or Completed; how many moved."""
         now = self.clock()
-        due = [logic.maintenance_due(item.notice, now) for item in self.store.all()]
-        return sum(self.write(event) for event in due if event is not None)
+        moved = 0
+        for item in self.store.all():
+            if not self._showable(item):
+                continue
+            try:
+                event = logic.maintenance_due(item.notice, now)
+                moved += event is not None and self.write(event)
+            except Exception:
+                log.exception("maintenance clock could not move %s", item.notice.id)
+        return moved

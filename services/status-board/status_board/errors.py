@@ -25,3 +25,7 @@ class NoticeExists(StatusBoardError):
 
 class ChangeRejected(StatusBoardError):
     """The change does not fit the notice (wrong status for its kind, times out of order)."""
+
+
+class NoticeUnshowable(StatusBoardError):
+    """A notice received from Kafka that the board cannot show; it is dead-lettered, not kept."""

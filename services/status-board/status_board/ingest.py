@@ -9,12 +9,11 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
-from pydantic import ValidationError
 
-from shared.kafka import ensure_topics, make_broker
-from shared.messages import utcnow
+from shared.kafka import dead_letter_record, ensure_topics, make_broker
 from shared.topics import TopicSpec
 from status_board.board import Board
+from status_board.errors import NoticeUnshowable
 from status_board.handlers import CHANGES, Outcome, on_notice_record
 from status_board.settings import Settings
 
@@ -127,19 +126,8 @@ async def _handle(board: Board, records: list[Any], dlq: KafkaBroker) -> None:
 async def _one(board: Board, record: Any, dlq: KafkaBroker) -> Outcome:
     try:
         return on_notice_record(board, record.key, record.value)
-    except (ValidationError, UnicodeDecodeError) as exc:
-        await _dead_letter(board, record, exc, dlq)
+    except (ValueError, OverflowError, NoticeUnshowable) as exc:
+        # ValueError covers pydantic's ValidationError and UnicodeDecodeError: the record
+        # itself is bad, so no retry can help; it goes to the DLQ and the partition moves on.
+        await dead_letter_record(dlq, record, board.settings.group_id, exc)
         return Outcome.POISON
-
-
-async def _dead_letter(board: Board, record: Any, exc: Exception, dlq: KafkaBroker) -> None:
-    headers = {
-        "x-original-topic": record.topic,
-        "x-original-partition": str(record.partition),
-        "x-original-offset": str(record.offset),
-        "x-consumer-group": board.settings.group_id,
-        "x-error": f"{type(exc).__name__}: {exc}"[:2000],
-        "x-failed-at": utcnow().isoformat(),
-    }
-    await dlq.publish(record.value, topic=f"{record.topic}.dlq", key=record.key, headers=headers)
-    log.error("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc)

@@ -1,8 +1,9 @@
 """Pure decisions of the status board: banner colour, tabs, revisions and the maintenance clock."""
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -102,6 +103,15 @@ def banner(notices: Iterable[Notice], *, known: bool, stale: bool) -> Banner:
         state = BannerState.CLEAR if known else BannerState.UNKNOWN
     running = any(notice.status is NoticeStatus.IN_PROGRESS for notice in open_now)
     return Banner(state, incidents, maintenance, stale, running)
+
+
+def is_public(notice: Notice) -> bool:
+    """Public notices are for everyone; a notice aimed at districts is for those districts only.
+
+    District notices reach their districts through the portal banner and mail, never through
+    the board's public page, Atom feed, JSON or banner.
+    """
+    return not notice.affected_account_ids
 
 
 def on_tab(notices: Iterable[Notice], tab: Tab, limit: int) -> list[Notice]:
@@ -207,3 +217,112 @@ def maintenance_due(notice: Notice, now: datetime) -> AnyNoticeEvent | None:
 def clock_event_id(notice: Notice) -> UUID:
     """The fixed event id of an automatic maintenance move."""
     return uuid5(_EVENT_IDS, f"{notice.id}:{notice.revision}:{notice.status}")
+
+
+# --- what the board accepts and what it can show -------------------------------------------
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+HORIZON = timedelta(days=3653)  # ten years
+MAX_UPDATES = 100
+MAX_EVENT_BYTES = 512 * 1024  # half of Kafka's default 1 MiB message limit
+# C0 and C1 controls, DEL, lone surrogates and the two non-characters XML 1.0 cannot carry.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_LINE_BREAKS = frozenset("\t\n\r")
+# What XML 1.0 cannot carry, of all that a Python str can hold.
+_XML_INVALID = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def window_error(at: datetime, now: datetime) -> str | None:
+    """Why a time given to the admin API is not plausible for a notice, or None.
+
+    From 2000-01-01 to ten years ahead: anything else is a typo or an epoch 0, and times
+    near the ends of the calendar cannot even be shown in the board's time zone.
+    """
+    latest = (now + HORIZON).replace(microsecond=0)
+    if EARLIEST <= at <= latest:
+        return None
+    return (
+        f"must be between {stamp(EARLIEST)} and ten years from now ({stamp(latest)}),"
+        f" not {at.isoformat()}"
+    )
+
+
+def control_error(text: str, *, one_line: bool) -> str | None:
+    """Why a text holds characters a notice must not carry (controls), or None.
+
+    Bodies may hold tabs and line breaks; titles are one line and may not.
+    """
+    for found in _CONTROL.finditer(text):
+        char = found.group()
+        if one_line or char not in _LINE_BREAKS:
+            where = f"U+{ord(char):04X} at position {found.start()}"
+            hint = "; a title is one line" if char in _LINE_BREAKS else ""
+            return f"must not contain control characters ({where}{hint}); remove it"
+    return None
+
+
+def xml_text(text: str) -> str:
+    """The text without the characters XML 1.0 cannot carry (held notices may still have them)."""
+    return _XML_INVALID.sub("", text)
+
+
+def unshowable(notice: Notice, zone: tzinfo) -> str | None:
+    """Why the board cannot show this notice at all, or None when it can.
+
+    A time at the very ends of the calendar cannot be converted to UTC or to the board's
+    zone; a lone surrogate cannot be encoded. Such a notice (held from before these rules,
+    or received from Kafka) is set aside instead of taking the whole board down.
+    """
+    for name, at in _times(notice):
+        try:
+            at.astimezone(UTC)
+            at.astimezone(zone)
+        except (OverflowError, ValueError):
+            return f"{name} {at.isoformat()} cannot be shown in UTC and {zone}"
+    for name, text in _texts(notice):
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return f"{name} is not valid Unicode text"
+    return None
+
+
+def _times(notice: Notice) -> Iterator[tuple[str, datetime]]:
+    yield "starts_at", notice.starts_at
+    if notice.ends_at is not None:
+        yield "ends_at", notice.ends_at
+    for index, update in enumerate(notice.updates):
+        yield f"updates[{index}].at", update.at
+
+
+def _texts(notice: Notice) -> Iterator[tuple[str, str]]:
+    yield "id", notice.id
+    yield "title", notice.title
+    yield "body", notice.body
+    for index, update in enumerate(notice.updates):
+        yield f"updates[{index}].body", update.body
+    for index, account in enumerate(notice.affected_account_ids):
+        yield f"affected_account_ids[{index}]", account
+
+
+def check_limits(notice: Notice) -> None:
+    """A notice holds at most MAX_UPDATES updates (the size limit is checked on its event)."""
+    if len(notice.updates) > MAX_UPDATES:
+        raise ChangeRejected(
+            f"updates: a notice holds at most {MAX_UPDATES} updates; close this one"
+            " (PATCH status and ends_at) and open a new notice to go on"
+        )
+
+
+def check_size(payload: bytes) -> None:
+    """The event of a change fits Kafka with room to spare (MAX_EVENT_BYTES)."""
+    if len(payload) > MAX_EVENT_BYTES:
+        raise ChangeRejected(
+            f"the notice would take {len(payload):,} bytes as an event, over the limit of"
+            f" {MAX_EVENT_BYTES:,} bytes; shorten its body or updates, or open a new notice"
+        )
+
+
+def stamp(at: datetime) -> str:
+    """RFC 3339 in UTC with a Z, as Atom and error messages show times."""
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -1,16 +1,70 @@
 """Service-private models: admin request bodies and the public JSON shapes."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+)
 
-from shared.enums import NoticeStatus
-from shared.events import Notice
+from shared.enums import NoticeKind, NoticeStatus
+from shared.events import Notice, NoticeUpdate
+from status_board import logic
 
-NoticeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-Title = Annotated[str, Field(min_length=1, max_length=255)]
-Body = Annotated[str, Field(min_length=1, max_length=20_000)]
+TITLE_MAX = 200
+BODY_MAX = 10_000
+DISTRICTS_MAX = 500
+_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+# Messages leave out the field's name: the error answer puts it in front (`title must ...`).
+def _plain(one_line: bool) -> AfterValidator:
+    def check(text: str) -> str:
+        if not text.strip():
+            raise ValueError("must not be blank")
+        problem = logic.control_error(text, one_line=one_line)
+        if problem:
+            raise ValueError(problem)
+        return text
+
+    return AfterValidator(check)
+
+
+def _time_text(value: object) -> object:
+    if isinstance(value, str | datetime):
+        return value
+    raise ValueError("must be an RFC 3339 date-time string with a zone, e.g. 2026-12-06T15:00:00Z")
+
+
+def _in_window(at: datetime) -> datetime:
+    problem = logic.window_error(at, datetime.now(UTC))
+    if problem:
+        raise ValueError(problem)
+    return at
+
+
+NoticeId = Annotated[str, Field(pattern=_ID_PATTERN)]
+DistrictId = Annotated[str, Field(pattern=_ID_PATTERN, description="A district (account) id.")]
+Districts = Annotated[
+    list[DistrictId],
+    Field(
+        max_length=DISTRICTS_MAX,
+        description="Districts the notice is aimed at (at most 500); empty means public.",
+    ),
+]
+Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX), _plain(one_line=True)]
+Body = Annotated[str, Field(min_length=1, max_length=BODY_MAX), _plain(one_line=False)]
+When = Annotated[
+    AwareDatetime,
+    BeforeValidator(_time_text),
+    AfterValidator(_in_window),
+    Field(description="RFC 3339 with a zone, from 2000-01-01 to ten years ahead."),
+]
 
 
 class _Body(BaseModel):
@@ -26,8 +80,8 @@ class IncidentCreate(_Body):
     title: Title
     body: Body
     status: NoticeStatus = NoticeStatus.INVESTIGATING
-    starts_at: AwareDatetime | None = Field(None, description="Defaults to now.")
-    affected_account_ids: list[str] = Field(default_factory=list)
+    starts_at: When | None = Field(None, description="Defaults to now.")
+    affected_account_ids: Districts = Field(default_factory=list)
 
 
 class MaintenanceCreate(_Body):
@@ -38,9 +92,9 @@ class MaintenanceCreate(_Body):
     )
     title: Title
     body: Body
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
-    affected_account_ids: list[str] = Field(default_factory=list)
+    starts_at: When
+    ends_at: When
+    affected_account_ids: Districts = Field(default_factory=list)
 
 
 class UpdateCreate(_Body):
@@ -48,7 +102,7 @@ class UpdateCreate(_Body):
 
     body: Body
     status: NoticeStatus | None = Field(None, description="Defaults to the current status.")
-    at: AwareDatetime | None = Field(None, description="Defaults to now.")
+    at: When | None = Field(None, description="Defaults to now.")
 
 
 class NoticePatch(_Body):
@@ -57,16 +111,37 @@ class NoticePatch(_Body):
     title: Title | None = None
     body: Body | None = None
     status: NoticeStatus | None = None
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
-    affected_account_ids: list[str] | None = None
+    starts_at: When | None = None
+    ends_at: When | None = None
+    affected_account_ids: Districts | None = None
 
 
 class ResolveBody(_Body):
     """Resolve an incident or complete maintenance, with an optional closing update."""
 
     body: Body | None = None
-    at: AwareDatetime | None = Field(None, description="Defaults to now.")
+    at: When | None = Field(None, description="Defaults to now.")
+
+
+class NoticePublic(BaseModel):
+    """A public notice as the public JSON shows it: never which districts a notice is for."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    kind: NoticeKind
+    title: str
+    body: str
+    status: NoticeStatus
+    starts_at: datetime
+    ends_at: datetime | None
+    updates: list[NoticeUpdate] = Field(description="Newest first.")
+    revision: int
+
+    @classmethod
+    def of(cls, notice: Notice) -> "NoticePublic":
+        """The public view of a notice."""
+        return cls.model_validate(notice.model_dump(exclude={"affected_account_ids"}))
 
 
 class BannerCounts(BaseModel):
@@ -98,7 +173,7 @@ class NoticeList(BaseModel):
     count: int
     stale: bool
     last_updated: datetime | None
-    notices: list[Notice]
+    notices: list[NoticePublic]
 
 
 class OutboxStatus(BaseModel):
@@ -106,4 +181,7 @@ class OutboxStatus(BaseModel):
 
     pending: int
     sent: int
+    refused: int = Field(
+        0, description="Rows Kafka refused for good: dead-lettered and kept aside locally."
+    )
     last_heard: datetime | None

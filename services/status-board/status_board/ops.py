@@ -24,6 +24,11 @@ class BoardMetrics:
         self.relayed = Counter(
             "status_board_relayed", "Outbox rows Kafka acknowledged.", registry=self.registry
         )
+        self.refused = Counter(
+            "status_board_relay_refused",
+            "Outbox rows Kafka refused for good (dead-lettered, set aside).",
+            registry=self.registry,
+        )
         self.builds = Counter(
             "status_board_snapshot_builds", "Snapshot rebuilds.", registry=self.registry
         )

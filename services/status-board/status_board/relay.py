@@ -2,15 +2,46 @@
 
 import asyncio
 import contextlib
+import json
 import logging
 
+from aiokafka.errors import (
+    BrokerResponseError,
+    ClusterAuthorizationFailedError,
+    InvalidTopicError,
+    OutOfOrderSequenceNumber,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+    UnsupportedVersionError,
+)
 from faststream.kafka import KafkaBroker
 
-from shared.kafka import make_broker
+from shared.kafka import dead_letter_headers, make_broker
+from status_board import logic
 from status_board.board import Board
 from status_board.ingest import ensure_notice_topics, retry_forever
+from status_board.store import OutboxRow
 
 log = logging.getLogger("status_board.relay")
+
+# The broker (or the client, before sending) refused the record itself: no retry can succeed.
+# Non-retriable errors about the whole producer, topic or cluster are not the record's fault:
+# they are waited out like an unreachable Kafka, so a misconfiguration never empties the outbox.
+_NOT_THE_RECORD = (
+    ClusterAuthorizationFailedError,
+    InvalidTopicError,
+    OutOfOrderSequenceNumber,
+    TopicAuthorizationFailedError,
+    UnsupportedVersionError,
+)
+
+
+def refused(exc: BaseException) -> bool:
+    """Kafka refused this record for good (e.g. MessageSizeTooLarge); retrying cannot help."""
+    if isinstance(exc, RecordTooLargeError):
+        return True
+    record_fault = isinstance(exc, BrokerResponseError) and not exc.retriable
+    return record_fault and not isinstance(exc, _NOT_THE_RECORD)
 
 
 async def run_relay(board: Board) -> None:
@@ -40,20 +71,72 @@ async def _until_pending(board: Board) -> None:
 
 
 async def send_pending(board: Board, broker: KafkaBroker, topic: str) -> int:
-    """Publish every pending row in order (key = notice id, acks=all); how many were sent."""
+    """Publish every pending row in order (key = notice id, acks=all); how many were sent.
+
+    A row Kafka refuses for good is dead-lettered and set aside, so it never stalls the
+    rows behind it; any other fault propagates and the row is tried again later.
+    """
     sent = 0
     while rows := board.store.pending(100):
         for row in rows:
-            await broker.publish(
-                row.payload,
-                topic=topic,
-                key=row.notice_id.encode(),
-                headers={"content-type": "application/json", "x-event-id": str(row.event_id)},
-            )
-            board.store.mark_sent(row.seq, board.clock())
-            board.metrics.relayed.inc()
-            sent += 1
+            sent += await _send(board, broker, topic, row)
         board.heard()
     if sent:
         log.info("relayed %d outbox rows to %s", sent, topic)
     return sent
+
+
+async def _send(board: Board, broker: KafkaBroker, topic: str, row: OutboxRow) -> int:
+    try:
+        await broker.publish(
+            row.payload,
+            topic=topic,
+            key=row.notice_id.encode(),
+            headers={"content-type": "application/json", "x-event-id": str(row.event_id)},
+        )
+    except Exception as exc:
+        if not refused(exc):
+            raise
+        await _set_aside(board, broker, topic, row, exc)
+        return 0
+    board.store.mark_sent(row.seq, board.clock())
+    board.metrics.relayed.inc()
+    return 1
+
+
+async def _set_aside(
+    board: Board, broker: KafkaBroker, topic: str, row: OutboxRow, exc: BaseException
+) -> None:
+    """Dead-letter a refused row to `<topic>.dlq` and move it out of the outbox."""
+    group = f"{board.settings.group_id}.relay"
+    headers = dead_letter_headers(topic, "-", "-", group, exc) | {"x-event-id": str(row.event_id)}
+    try:
+        key = row.notice_id.encode()
+        await broker.publish(_dead_letter(row), topic=f"{topic}.dlq", key=key, headers=headers)
+    except Exception as again:
+        if not refused(again):
+            raise
+        log.error("the dead-letter topic refused outbox row %d too: %r", row.seq, again)
+    board.store.set_aside(row.seq, board.clock(), headers["x-error"])
+    board.metrics.refused.inc()
+    log.error(
+        "Kafka refused outbox row %d (event %s of %s, %d bytes); dead-lettered, set aside: %s",
+        row.seq,
+        row.event_id,
+        row.notice_id,
+        len(row.payload),
+        headers["x-error"],
+    )
+
+
+def _dead_letter(row: OutboxRow) -> bytes:
+    """The event itself when it fits; else what identifies it (it stays in the local store)."""
+    if len(row.payload) <= logic.MAX_EVENT_BYTES:
+        return row.payload
+    summary = {
+        "event_id": str(row.event_id),
+        "notice_id": row.notice_id,
+        "bytes": len(row.payload),
+        "kept_in": "the board's local store, table outbox_refused",
+    }
+    return json.dumps(summary).encode()

@@ -9,8 +9,8 @@ from markupsafe import Markup, escape
 
 from shared.events import Notice
 from status_board import atom
-from status_board.logic import Banner, Tab
-from status_board.models import BannerCounts, BannerPublic, NoticeList
+from status_board.logic import Banner, Tab, xml_text
+from status_board.models import BannerCounts, BannerPublic, NoticeList, NoticePublic
 from status_board.settings import Settings
 from status_board.store import Stored
 
@@ -44,6 +44,7 @@ class Renderer:
             autoescape=True,
             trim_blocks=True,
             lstrip_blocks=True,
+            finalize=printable,
         )
         self.env.filters.update(when=self.when, paragraphs=paragraphs, iso=iso)
         self.env.globals.update(portal_url=settings.portal_url, delay_text=self.delay_text)
@@ -110,7 +111,7 @@ class Renderer:
             count=len(notices),
             stale=view.fresh.stale,
             last_updated=view.fresh.last_updated,
-            notices=notices,
+            notices=[NoticePublic.of(notice) for notice in notices],
         )
         return body.model_dump_json().encode()
 
@@ -119,9 +120,17 @@ class Renderer:
         return atom.feed(items, base_url=self.public_url, updated=view.fresh.last_updated)
 
 
+def printable(value: object) -> object:
+    """What a template prints, without the control characters a held notice may still have."""
+    if not isinstance(value, str):
+        return value
+    cleaned = xml_text(value)
+    return Markup(cleaned) if isinstance(value, Markup) else cleaned
+
+
 def paragraphs(text: str) -> Markup:
     """Plain text as escaped paragraphs: blank lines split paragraphs, newlines break lines."""
-    blocks = [block.strip() for block in text.replace("\r\n", "\n").split("\n\n")]
+    blocks = [block.strip() for block in xml_text(text).replace("\r\n", "\n").split("\n\n")]
     html = (
         Markup("<p>{}</p>").format(Markup("<br>\n").join(escape(line) for line in b.split("\n")))
         for b in blocks

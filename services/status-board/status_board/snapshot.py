@@ -1,12 +1,14 @@
 """The in-memory snapshot: every public body rendered once per change, with its ETag."""
 
 import hashlib
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from shared.events import Notice
 from status_board import logic
 from status_board.logic import Tab
+from status_board.models import NoticePublic
 from status_board.render import Freshness, Renderer, View
 from status_board.store import Stored
 
@@ -16,6 +18,7 @@ ATOM = "application/atom+xml; charset=utf-8"
 
 
 CACHE_CONTROL = "public, max-age=15"
+log = logging.getLogger("status_board")
 _NOTICE_PREFIXES = (("/notices/", 0), ("/api/notices/", 1))
 
 
@@ -41,7 +44,10 @@ class Rendered:
 
 
 class Snapshot:
-    """What the public side serves at one moment; rebuilt whole when anything changes."""
+    """What the public side serves at one moment; rebuilt whole when anything changes.
+
+    It is given only what may be shown publicly (the board filters out district notices).
+    """
 
     def __init__(self, items: list[Stored], fresh: Freshness, renderer: Renderer, limit: int):
         self.stale = fresh.stale
@@ -97,10 +103,24 @@ class Snapshot:
         notice = self._notices.get(notice_id)
         if notice is None:
             return None
-        page = Rendered.of(self._renderer.notice_page(self.view, notice), HTML)
-        rendered = (page, Rendered.of(notice.model_dump_json().encode(), JSON))
+        try:
+            rendered = self._render_notice(notice)
+        except Exception:
+            log.exception("notice %s does not render; answering as unknown", notice_id)
+            return None
         self._by_id[notice_id] = rendered
         return rendered
+
+    def _render_notice(self, notice: Notice) -> tuple[Rendered, Rendered]:
+        page = Rendered.of(self._renderer.notice_page(self.view, notice), HTML)
+        return page, Rendered.of(NoticePublic.of(notice).model_dump_json().encode(), JSON)
+
+    @staticmethod
+    def check(item: Stored, view: View, renderer: Renderer) -> None:
+        """Render one notice as each body shows it (page, JSON, Atom); raises what they raise."""
+        renderer.notice_page(view, item.notice)
+        NoticePublic.of(item.notice).model_dump_json()
+        renderer.feed(view, [item])
 
     def not_found(self, message: str) -> bytes:
         """The HTML 404 page, with the current banner."""

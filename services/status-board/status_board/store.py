@@ -1,5 +1,6 @@
 """SQLite store (WAL): the notices the board shows, the outbox to Kafka, and ingest bookkeeping."""
 
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,6 +10,8 @@ from pathlib import Path
 from uuid import UUID
 
 from shared.events import AnyNoticeEvent, Notice
+
+log = logging.getLogger("status_board.store")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS notices (
@@ -28,6 +31,16 @@ CREATE TABLE IF NOT EXISTS outbox (
     sent_at TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE sent_at IS NULL;
+CREATE TABLE IF NOT EXISTS outbox_refused (
+    seq INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    notice_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    refused_at TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -76,14 +89,18 @@ class NoticeStore:
         self._db.execute("COMMIT")
 
     def all(self) -> list[Stored]:
-        """Every notice held."""
-        rows = self._db.execute("SELECT doc, changed_at FROM notices").fetchall()
-        return [Stored(Notice.model_validate_json(doc), _time(at)) for doc, at in rows]
+        """Every notice held that can be read; an unreadable row is left out with a warning."""
+        rows = self._db.execute("SELECT id, doc, changed_at FROM notices").fetchall()
+        decoded = (_decode(notice_id, doc, at) for notice_id, doc, at in rows)
+        return [item for item in decoded if item is not None]
 
     def get(self, notice_id: str) -> Notice | None:
-        """One notice, or None."""
-        row = self._db.execute("SELECT doc FROM notices WHERE id = ?", (notice_id,)).fetchone()
-        return None if row is None else Notice.model_validate_json(row[0])
+        """One notice, or None (also for an unreadable row, with a warning)."""
+        row = self._db.execute(
+            "SELECT doc, changed_at FROM notices WHERE id = ?", (notice_id,)
+        ).fetchone()
+        item = None if row is None else _decode(notice_id, *row)
+        return None if item is None else item.notice
 
     def keep(self, event: AnyNoticeEvent) -> bool:
         """Store a notice read from Kafka if it supersedes the held one; True when it did."""
@@ -127,12 +144,27 @@ class NoticeStore:
         with self._transaction() as db:
             db.execute("UPDATE outbox SET sent_at = ? WHERE seq = ?", (at.isoformat(), seq))
 
+    def set_aside(self, seq: int, at: datetime, reason: str) -> None:
+        """Kafka refused the row for good: move it out of the outbox, keeping it and why."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO outbox_refused (seq, event_id, notice_id, revision, payload,"
+                " created_at, refused_at, reason) SELECT seq, event_id, notice_id, revision,"
+                " payload, created_at, ?, ? FROM outbox WHERE seq = ?",
+                (at.isoformat(), reason[:2000], seq),
+            )
+            db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+
     def outbox_counts(self) -> tuple[int, int]:
         """(pending, sent) rows of the outbox."""
         row = self._db.execute(
             "SELECT COUNT(*) - COUNT(sent_at), COUNT(sent_at) FROM outbox"
         ).fetchone()
         return int(row[0]), int(row[1])
+
+    def refused_count(self) -> int:
+        """Rows Kafka refused for good (kept in outbox_refused)."""
+        return int(self._db.execute("SELECT COUNT(*) FROM outbox_refused").fetchone()[0])
 
     def read_time(self, key: str) -> datetime | None:
         """A bookkeeping time (last heard from Kafka, first caught up), or None."""
@@ -177,3 +209,11 @@ def _upsert_newer(db: sqlite3.Connection, event: AnyNoticeEvent) -> bool:
 
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def _decode(notice_id: str, doc: str, changed_at: str) -> Stored | None:
+    try:
+        return Stored(Notice.model_validate_json(doc), _time(changed_at))
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        log.warning("notice %r in the store cannot be read, left out: %s", notice_id, exc)
+        return None

@@ -3,11 +3,9 @@
 import asyncio
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared import devstack
 from shared.enums import NoticeKind, NoticeStatus
@@ -17,27 +15,12 @@ from shared.topics import Topics, TopicSpec
 from tests.integration.status_board.conftest import (
     BoardFactory,
     BoardProcess,
+    as_record,
     free_port,
+    produce,
+    read_all,
     wait_for,
 )
-
-
-async def _read_all(bootstrap: str, topic: str) -> list[Any]:
-    """Every record of the (one-partition) topic, from offset 0 to its end."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partition = TopicPartition(topic, 0)
-        consumer.assign([partition])
-        await consumer.seek_to_beginning(partition)
-        end = (await consumer.end_offsets([partition]))[partition]
-        records: list[Any] = []
-        while await consumer.position(partition) < end:
-            batch = await consumer.getmany(partition, timeout_ms=1000)
-            records += batch.get(partition, [])
-        return records
-    finally:
-        await consumer.stop()
 
 
 def _pending(board: BoardProcess) -> int:
@@ -70,7 +53,7 @@ async def test_outage_incident_reaches_kafka_exactly_once(
     board.restart()  # a second restart must not send anything again
     board.restart(kafka=stack.kafka_bootstrap)
     await asyncio.sleep(3)
-    records = await _read_all(stack.kafka_bootstrap, Topics(namespace).incident_events)
+    records = await read_all(stack.kafka_bootstrap, Topics(namespace).incident_events)
     events = [NOTICE_EVENTS.validate_json(r.value) for r in records if r.key == b"outage"]
     assert [(e.type, e.notice.revision) for e in events] == [
         ("notice.published", 1),
@@ -132,19 +115,8 @@ async def test_kafka_returning_is_noticed_without_a_restart(
         await asyncio.to_thread(wait_for, lambda: _fresh(board), 30, "live updates")
     finally:
         await door.close()
-    records = await _read_all(stack.kafka_bootstrap, Topics(namespace).incident_events)
+    records = await read_all(stack.kafka_bootstrap, Topics(namespace).incident_events)
     assert [r.key for r in records] == [b"dns"]
-
-
-async def _produce(bootstrap: str, topic: str, *events: Any) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
-    try:
-        for event in events:
-            key = event.notice.id.encode()
-            await producer.send_and_wait(topic, event.model_dump_json().encode(), key=key)
-    finally:
-        await producer.stop()
 
 
 def _notice(revision: int, status: NoticeStatus, title: str = "Mail delays") -> Notice:
@@ -176,15 +148,14 @@ async def test_notice_from_another_producer_appears(
     topic = Topics(namespace).incident_events
     await ensure_topics(stack.kafka_bootstrap, [TopicSpec(topic, partitions=1, compacted=True)])
     board = start_board(kafka=stack.kafka_bootstrap)
-    await _produce(
-        stack.kafka_bootstrap, topic, NoticePublished(notice=_notice(1, NoticeStatus.INVESTIGATING))
-    )
+    first = NoticePublished(notice=_notice(1, NoticeStatus.INVESTIGATING))
+    await produce(stack.kafka_bootstrap, topic, as_record(first))
     await asyncio.to_thread(
         wait_for, lambda: _page_has(board, "/", "Mail delays"), 30, "notice on the page"
     )
     resolved = NoticeResolved(notice=_notice(2, NoticeStatus.RESOLVED))
     stale = NoticePublished(notice=_notice(1, NoticeStatus.INVESTIGATING, title="Old title"))
-    await _produce(stack.kafka_bootstrap, topic, resolved, stale)
+    await produce(stack.kafka_bootstrap, topic, as_record(resolved), as_record(stale))
     await asyncio.to_thread(
         wait_for, lambda: _page_has(board, "/notifications?tab=closed", "Mail delays"), 30, "closed"
     )
@@ -225,19 +196,14 @@ async def test_poison_message_goes_to_dlq_and_does_not_block(
     """A malformed record is dead-lettered with its reason; the notice after it still shows."""
     topic = Topics(namespace).incident_events
     await ensure_topics(stack.kafka_bootstrap, [TopicSpec(topic, partitions=1, compacted=True)])
-    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(topic, b'{"type": "notice.published"}', key=b"bad")
-    finally:
-        await producer.stop()
     good = NoticePublished(notice=_notice(1, NoticeStatus.INVESTIGATING, title="After poison"))
-    await _produce(stack.kafka_bootstrap, topic, good)
+    poison = (b"bad", b'{"type": "notice.published"}')
+    await produce(stack.kafka_bootstrap, topic, poison, as_record(good))
     board = start_board(kafka=stack.kafka_bootstrap)
     await asyncio.to_thread(
         wait_for, lambda: _page_has(board, "/", "After poison"), 30, "notice after the poison"
     )
-    dead = await _read_all(stack.kafka_bootstrap, f"{topic}.dlq")
+    dead = await read_all(stack.kafka_bootstrap, f"{topic}.dlq")
     assert [record.key for record in dead] == [b"bad"]
     headers = dict(dead[0].headers)
     assert headers["x-original-topic"] == topic.encode()

