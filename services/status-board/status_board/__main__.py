@@ -3,9 +3,11 @@
 import asyncio
 import contextlib
 import signal
+import sys
 from collections.abc import Iterator
 
 import uvicorn
+from pydantic import ValidationError
 
 from shared.logs import configure_logging
 from status_board.app import create_admin_app, create_board, create_public_app, run_background
@@ -61,9 +63,18 @@ async def _serve(settings: Settings) -> None:
         board.store.close()
 
 
+def _settings() -> Settings:
+    """The settings, or exit with what is wrong in plain words (no traceback)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        sys.exit(f"status_board: not starting: {reasons}")
+
+
 def main() -> None:
     """Run the status board until SIGTERM."""
-    settings = Settings()
+    settings = _settings()
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     asyncio.run(_serve(settings))
 
