@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import uvicorn
 from pydantic import ValidationError
 
+from shared.http import limits_of, server_config
 from shared.logs import configure_logging
 from status_board.app import create_admin_app, create_board, create_public_app, run_background
 from status_board.board import Board
@@ -30,10 +31,11 @@ def _servers(settings: Settings, board: Board) -> list[_Server]:
     )
     return [
         _Server(
-            uvicorn.Config(
+            server_config(
                 app,
                 host=settings.http_host,
                 port=port,
+                limits=limits_of(settings),
                 log_config=None,
                 access_log=False,
                 timeout_graceful_shutdown=5,
