@@ -16,6 +16,10 @@ class MailRejected(NotifyError):
         self.reason = reason
 
 
+class UnsafeHeader(NotifyError):
+    """An address a header (or an SMTP command) cannot carry as it is; no mail is built."""
+
+
 class ClaimLost(NotifyError):
     """Another sender took over this mail's claim (our lease ended); it sends the mail."""
 

@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from notify.errors import UnsafeHeader
 from notify.models import CaseView, Recipient
 from shared.enums import ActorKind, ContactType, NoticeKind, Status
 from shared.events import (
@@ -74,7 +75,18 @@ _STATUS_TEMPLATES: dict[Status, str] = {
     Status.CLOSED: "status_closed",
 }
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+# What no header may carry: C0 and C1 controls (CR, LF, NUL, TAB, NEL...), DEL, the Unicode
+# line and paragraph separators, and lone surrogates (which cannot be encoded at all).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# The start of an RFC 2047 encoded word. Python's email package decodes encoded words in the
+# values it is given and, before 3.11.10 (CVE-2024-6923), writes decoded CR/LF back out raw.
+_ENCODED_WORD = "=?"
+# RFC 5322 specials: a display name holding one is quoted, and Python 3.11.7 drops the quotes
+# when it folds a long one, so `Ann <x@evil>` would become an address of its own.
+_SPECIALS = re.compile(r'[()<>@,:;."\[\]\\]')
+_FIELD_NAME = re.compile(rb"[!-9;-~]+")  # RFC 5322 ftext
+_ADDRESS_PART = r'[^\s"(),:;<>@\[\\\]\x00-\x1f\x7f-\x9f\ud800-\udfff]+'
+_PLAIN_ADDRESS = re.compile(f"{_ADDRESS_PART}@{_ADDRESS_PART}")
 _MAX_HEADER = 200
 _MAIL_NAMESPACE = uuid.UUID("6f1d3c1e-4b8e-5a57-9d0e-6e6f74696679")
 
@@ -317,9 +329,24 @@ def local_time(at: datetime, time_zone: str | None) -> str:
 
 
 def clean_header(value: str, limit: int = _MAX_HEADER) -> str:
-    """One line of text: CR, LF and other control characters become spaces, so none can
-    start a header of its own."""
-    return " ".join(_CONTROL.sub(" ", value).split())[:limit]
+    """User text as one inert header line, whatever encoding it uses: control characters and
+    line separators become spaces, whitespace runs one space, and `=?` becomes `= ?`, so no
+    encoded word is ever decoded (here or by the reader's mail program) into a line break."""
+    line = " ".join(_CONTROL.sub(" ", value).split())
+    return line.replace(_ENCODED_WORD, "= ?")[:limit]
+
+
+def display_name(name: str) -> str:
+    """A person's name for an address header: `clean_header`, and specials become spaces, so
+    the name is a plain phrase that is never quoted (nor folded out of its quotes)."""
+    return clean_header(_SPECIALS.sub(" ", name))
+
+
+def mailable(email: str) -> bool:
+    """A bare address that a header and an SMTP command carry as it is: one `@`, no spaces,
+    controls, quotes, brackets or encoded words (the directory's syntax check lets
+    `=?...?=` through in a local part)."""
+    return _PLAIN_ADDRESS.fullmatch(email) is not None and _ENCODED_WORD not in email
 
 
 def message_id(event_id: UUID, recipient: str, domain: str) -> str:
@@ -334,8 +361,11 @@ def root_message_id(case_id: UUID, domain: str) -> str:
 
 
 def address(name: str, email: str) -> Address:
-    """A header address with a display name that cannot break the header."""
-    return Address(display_name=clean_header(name), addr_spec=clean_header(email))
+    """A header address with a display name that cannot break the header; an address that
+    is not `mailable` is refused (UnsafeHeader)."""
+    if not mailable(email):
+        raise UnsafeHeader(f"refusing to address mail to {email[:80]!r}")
+    return Address(display_name=display_name(name), addr_spec=email)
 
 
 @dataclass(frozen=True)
@@ -377,7 +407,7 @@ def build_email(envelope: Envelope, text: str, html: str) -> EmailMessage:
     message["To"] = address(envelope.to.name, envelope.to.email)
     message["Subject"] = clean_header(envelope.subject)
     message["Date"] = format_datetime(envelope.occurred_at)
-    message["Message-ID"] = envelope.message_id
+    message["Message-ID"] = clean_header(envelope.message_id)
     _thread(message, envelope)
     message["Auto-Submitted"] = "auto-generated"
     message["X-Support-Template"] = clean_header(envelope.template)
@@ -388,11 +418,32 @@ def build_email(envelope: Envelope, text: str, html: str) -> EmailMessage:
     return message
 
 
+def wire_header_names(data: bytes) -> list[str] | None:
+    """The header names of a serialized mail (CRLF lines), in order, up to the empty line
+    that ends them; None when a line there is neither a header nor a continuation with text.
+    Equal to the names the message was given, the bytes carry no header and no body of
+    anyone else's (the mailer checks this before every send)."""
+    head, end, _ = data.partition(b"\r\n\r\n")
+    if not end:
+        return None
+    names: list[str] = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t"):
+            if not names or not line.strip():
+                return None
+            continue
+        name, colon, _ = line.partition(b":")
+        if not colon or not _FIELD_NAME.fullmatch(name):
+            return None
+        names.append(name.decode("ascii"))
+    return names
+
+
 def _thread(message: EmailMessage, envelope: Envelope) -> None:
     root = envelope.thread_root
     if root and root != envelope.message_id:
-        message["In-Reply-To"] = root
-        message["References"] = root
+        message["In-Reply-To"] = clean_header(root)
+        message["References"] = clean_header(root)
 
 
 # --- SMTP replies ----------------------------------------------------------------------------

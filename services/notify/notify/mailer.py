@@ -23,7 +23,7 @@ from aiosmtplib import (
 from aiosmtplib.email import flatten_message
 
 from notify.errors import MailDeferred, MailRejected
-from notify.logic import Verdict, smtp_verdict
+from notify.logic import Verdict, smtp_verdict, wire_header_names
 
 log = logging.getLogger("notify.mailer")
 
@@ -157,6 +157,8 @@ class Mailer:
                 client.close()  # reconnect on next use
             log.warning("smtp attempt to %s failed: %s", recipient, failure.text)
             return failure
+        except MailRejected:
+            raise  # refused before MAIL FROM: the session stays clean
         except BaseException:
             client.close()  # mid-DATA: dropping the session makes the server discard the mail
             raise
@@ -169,6 +171,7 @@ class Mailer:
         """MAIL, RCPT, DATA and the body, then `before_end`, then the dot and its reply."""
         eight_bit = client.supports_extension("8BITMIME")
         body = _data_of(flatten_message(message, cte_type="8bit" if eight_bit else "7bit"))
+        _only_its_headers(message, body)
         try:
             await client.mail(self.sender, options=["BODY=8BITMIME"] if eight_bit else [])
             await client.rcpt(recipient)
@@ -202,6 +205,14 @@ async def _finish(client: SMTP, body: bytes, before_end: BeforeEnd, wait: float)
     reply = await protocol.read_response(timeout=wait)
     if reply.code != SMTPStatus.completed:
         raise SMTPDataError(reply.code, reply.message)
+
+
+def _only_its_headers(message: EmailMessage, body: bytes) -> None:
+    """Refuse (for good) bytes whose header block is not exactly the message's headers: a
+    value that serialized into a header or a body of its own must never reach a server."""
+    wire = wire_header_names(body)
+    if wire != list(message.keys()):
+        raise MailRejected(None, f"refused to send: headers {message.keys()} serialize as {wire}")
 
 
 def _data_of(flat: bytes) -> bytes:

@@ -1,5 +1,6 @@
 """Jinja2 rendering of notify's templates and composition of one mail per recipient."""
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -13,14 +14,18 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from notify.logic import (
     Envelope,
     Plan,
+    address,
     build_email,
     local_time,
+    mailable,
     message_id,
     notice_context,
     notice_template,
 )
 from notify.models import CaseView, Mail, Recipient
 from shared.events import Notice
+
+log = logging.getLogger("notify.render")
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -100,7 +105,7 @@ class Sender:
     @property
     def address(self) -> Address:
         """The From header address."""
-        return Address(display_name=self.name, addr_spec=self.email)
+        return address(self.name, self.email)
 
 
 class Composer:
@@ -114,7 +119,7 @@ class Composer:
         self, plan: Plan, view: CaseView, people: list[Recipient], event_id: UUID, at: datetime
     ) -> list[Mail]:
         """Mails about one case, threaded under its root Message-ID."""
-        return [self._case_mail(plan, view, person, event_id, at) for person in people]
+        return [self._case_mail(plan, view, p, event_id, at) for p in addressable(people)]
 
     def _case_mail(
         self, plan: Plan, view: CaseView, person: Recipient, event_id: UUID, at: datetime
@@ -134,7 +139,7 @@ class Composer:
         """Mails about an incident or maintenance notice (no case thread), times per district."""
         template = notice_template(notice)
         mails = []
-        for person in people:
+        for person in addressable(people):
             context = {"recipient": person, "notice": notice_context(notice, person.time_zone)}
             context["when"] = local_time(at, person.time_zone)
             mid = message_id(event_id, person.email, self.sender.domain)
@@ -162,6 +167,16 @@ class Composer:
             message=message,
             case_id=case_id,
         )
+
+
+def addressable(people: list[Recipient]) -> list[Recipient]:
+    """The people whose address can be written into a header; the others are skipped with a
+    warning (one odd address must not cost the event's other recipients their mail)."""
+    kept = [person for person in people if mailable(person.email)]
+    if len(kept) < len(people):
+        skipped = [p.email[:80] for p in people if p not in kept]
+        log.warning("skipping recipients whose address cannot be mailed: %r", skipped)
+    return kept
 
 
 def case_context(view: CaseView) -> dict[str, Any]:

@@ -136,6 +136,13 @@ class Mailbox:
             reply.raise_for_status()
             return dict(reply.json())
 
+    async def raw(self, entry_id: str) -> bytes:
+        """The message exactly as the sink stored it."""
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            reply = await client.get(f"{self.url}/api/messages/{entry_id}/raw")
+            reply.raise_for_status()
+            return reply.content
+
 
 def header(detail: dict[str, Any], name: str) -> list[str]:
     """Every value of header `name` in a message detail."""

@@ -4,6 +4,7 @@ import asyncio
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email.headerregistry import Address
 from email.message import EmailMessage
 from typing import Any
 
@@ -211,3 +212,25 @@ async def test_a_slow_reply_to_the_end_of_data_is_waited_for_not_resent() -> Non
         await mailer.aclose()
         controller.stop()
     assert [to for _, to in handler.received] == ["a@example.org"]
+
+
+async def test_bytes_carrying_a_header_of_their_own_are_never_sent(
+    server: tuple[Controller, Handler],
+) -> None:
+    """A message whose serialization would add a header (Python 3.11.7 decodes an encoded
+    word into CR/LF) is refused before MAIL FROM; the session then sends the next mail."""
+    controller, handler = server
+    evil = EmailMessage()
+    evil["From"] = Address(
+        display_name="=?utf-8?q?=0D=0AReply-To:_attacker@evil.example=0D=0A=0D=0A<h1>x</h1>?=",
+        addr_spec="s@test.invalid",
+    )
+    evil["To"], evil["Subject"] = "a@example.org", "hi"
+    evil.set_content("hello")
+    mailer = _mailer(controller.port, connections=1)
+    with pytest.raises(MailRejected, match="Reply-To"):
+        await mailer.send(evil, "a@example.org")
+    await mailer.send(_mail("b@example.org"), "b@example.org")
+    await mailer.aclose()
+    assert [to for _, to in handler.received] == ["b@example.org"]
+    assert "a@example.org" not in handler.rcpt_calls
