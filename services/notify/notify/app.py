@@ -1,5 +1,7 @@
 """Composition root of the notify service: broker, Mongo, SMTP, handlers, HTTP app."""
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -10,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 
 from notify.delivery import DeadLetter, Delivery, Leases
-from notify.handlers import Notifier, Poison, Timing, poison_to, register
+from notify.handlers import Notifier, Poison, Timing, poison_to, register, retry_parked_forever
 from notify.mailer import HttpReceipts, Mailer
 from notify.models import DeadMail
 from notify.render import Composer, Renderer, Sender
@@ -133,10 +135,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings, mongo, to_mail_dlq, registry, poison_to(broker, settings.group_id)
         )
         await broker.start()
+        retrying = asyncio.create_task(retry_parked_forever(holder["parts"].notifier))
         settle_heap()
         try:
             yield
         finally:
+            retrying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retrying
             await broker.stop()
             await holder["parts"].mailer.aclose()
             await mongo.close()

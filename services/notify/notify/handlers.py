@@ -35,11 +35,13 @@ Item = tuple[Record | None, AnyCaseEvent]
 
 @dataclass(frozen=True)
 class Timing:
-    """When mail is sent at all, and how long an unknown recipient is waited for."""
+    """When mail is sent at all, how long an unknown recipient is waited for, and how often
+    parked notices are tried again."""
 
     domain: str
     max_age: timedelta = timedelta(days=7)
     grace: timedelta = timedelta(seconds=30)
+    retry_every: float = 1.0
     clock: Callable[[], datetime] = field(default=utcnow)
 
 
@@ -70,6 +72,8 @@ class Notifier:
     timing: Timing
     poison: Poison
     concurrency: int = 8  # cases rendered per chunk; chunks are sent while the next renders
+    # notices are worked one at a time, by the subscriber or by the retry of parked ones
+    _notice_turn: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     async def on_case_batch(self, records: list[Record]) -> None:
         """Decode a polled batch (poison alone to the DLQ, unknown types skipped), apply it."""
@@ -161,18 +165,73 @@ class Notifier:
             return None
 
     async def on_notice(self, event: AnyNoticeEvent) -> None:
-        """Mail a new revision of a notice to the authorized contacts of affected districts."""
+        """Mail a new revision of a notice to the authorized contacts of affected districts.
+        One with nobody to mail is parked and the partition moves on: `retry_parked` mails it
+        once its contacts arrive, or gives up on it after the grace."""
+        async with self._notice_turn:
+            first = await self._first_of_revision(event)
+            if first is None:
+                return
+            event, notice = first, first.notice
+            if not logic.notice_wanted(notice, await self.notices.mailed_revision(notice.id)):
+                return
+            if self._too_old(event):
+                await self.notices.set_mailed(notice.id, notice.revision, event.occurred_at)
+                return
+            people = await self._notice_people(event)
+            if not people:
+                await self.notices.park(event, self.timing.clock() + self.timing.grace)
+                log.info("notice %s r%d has nobody to mail yet: parked for %s",
+                         notice.id, notice.revision, self.timing.grace)  # fmt: skip
+                return
+            await self._mail_notice(event, people)
+
+    async def _first_of_revision(self, event: AnyNoticeEvent) -> AnyNoticeEvent | None:
+        """The event to work on: the parked one when it has this revision (a revision is
+        mailed once, under the Message-IDs of its first event), none when the parked one is
+        newer, else this one."""
+        parked = await self.notices.parked_notice(event.notice.id)
+        if parked is None or parked.event.notice.revision < event.notice.revision:
+            return event
+        return parked.event if parked.event.notice.revision == event.notice.revision else None
+
+    async def retry_parked(self) -> None:
+        """One pass over the parked notices: mail those whose contacts have arrived, settle
+        those whose grace has passed as mailed to nobody, keep the others; one that fails
+        for good is dropped (logged), so it cannot hold back the rest."""
+        async with self._notice_turn:
+            for parked in await self.notices.parked():
+                try:
+                    await self._retry(parked.event, parked.until)
+                except (Transient, PyMongoError):
+                    raise  # SMTP or Mongo away: every parked notice waits for the next pass
+                except Exception:
+                    notice = parked.event.notice
+                    log.exception("parked notice %s r%d cannot be mailed; dropped",
+                                  notice.id, notice.revision)  # fmt: skip
+                    await self.notices.unpark(notice.id, notice.revision)
+
+    async def _retry(self, event: AnyNoticeEvent, until: datetime) -> None:
         notice = event.notice
         if not logic.notice_wanted(notice, await self.notices.mailed_revision(notice.id)):
+            await self.notices.unpark(notice.id, notice.revision)  # a newer one was mailed
             return
-        if not self._too_old(event):
-            people = await self._notice_people(event)
-            if not people and logic.still_waiting(event.occurred_at, self.timing.clock(),
-                                                  self.timing.grace):  # fmt: skip
-                raise RecipientPending(f"no contacts for notice {notice.id} yet; directory lag?")
-            mails = self.composer.notice_mails(notice, people, event.event_id, event.occurred_at)
-            await self.delivery.deliver(mails)
+        people = await self._notice_people(event)
+        if people:
+            await self._mail_notice(event, people)
+        elif self.timing.clock() > until:
+            log.warning("notice %s r%d: no contact of its districts arrived; mailed to nobody",
+                        notice.id, notice.revision)  # fmt: skip
+            await self.notices.set_mailed(notice.id, notice.revision, event.occurred_at)
+            await self.notices.unpark(notice.id, notice.revision)
+
+    async def _mail_notice(self, event: AnyNoticeEvent, people: list[Recipient]) -> None:
+        """Send, then record the revision as mailed (and no longer parked)."""
+        notice = event.notice
+        mails = self.composer.notice_mails(notice, people, event.event_id, event.occurred_at)
+        await self.delivery.deliver(mails)
         await self.notices.set_mailed(notice.id, notice.revision, event.occurred_at)
+        await self.notices.unpark(notice.id, notice.revision)
 
     async def _notice_people(self, event: AnyNoticeEvent) -> list[Recipient]:
         notice = event.notice
@@ -192,6 +251,18 @@ class Notifier:
 
     def _too_old(self, event: Message) -> bool:
         return logic.too_old(event.occurred_at, self.timing.clock(), self.timing.max_age)
+
+
+async def retry_parked_forever(notifier: Notifier) -> None:
+    """Run `retry_parked` every `timing.retry_every` seconds until cancelled; a failed pass
+    (Mongo or SMTP away) is logged and tried again next time, the notices stay parked."""
+    every = notifier.timing.retry_every
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await notifier.retry_parked()
+        except Exception:
+            log.exception("retrying parked notices failed; trying again in %.1f s", every)
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:

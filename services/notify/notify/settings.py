@@ -49,7 +49,11 @@ class Settings(ServiceSettings):
     directory_grace_seconds: float = Field(
         30.0,
         validation_alias=AliasChoices("NOTIFY_DIRECTORY_GRACE_SECONDS", "directory_grace_seconds"),
-        description="How long an unknown recipient is waited for before it is skipped.",
+        description=(
+            "How long an unknown recipient of a case event is waited for before it is skipped, "
+            "and how long a notice with nobody to mail stays parked (counted from when notify "
+            "parked it; it never holds back the notices after it)."
+        ),
     )
     max_mail_age_hours: float = Field(
         168.0,

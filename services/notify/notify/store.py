@@ -1,6 +1,7 @@
 """Mongo access of notify: case views, the sent-mail log, mailed notices, a cached directory."""
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -16,7 +17,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from notify.models import CaseView, Mail
 from shared.directory import DirectoryStore
-from shared.events import Contact
+from shared.events import NOTICE_EVENTS, AnyNoticeEvent, Contact
 from shared.messages import utcnow
 from shared.mongo import Document
 from shared.workflow import DEFAULT_TIME_ZONE
@@ -86,6 +87,31 @@ class NoticeLog(Protocol):
     async def set_mailed(self, notice_id: str, revision: int, at: datetime) -> None:
         """Remember `revision` as mailed."""
         ...
+
+    async def park(self, event: AnyNoticeEvent, until: datetime) -> None:
+        """Keep a notice with nobody to mail aside until `until` (a newer revision replaces an
+        older one; parking the same revision again keeps its first deadline)."""
+        ...
+
+    async def parked(self) -> list["Parked"]:
+        """Every parked notice."""
+        ...
+
+    async def parked_notice(self, notice_id: str) -> "Parked | None":
+        """The parked revision of this notice, if any."""
+        ...
+
+    async def unpark(self, notice_id: str, revision: int) -> None:
+        """Drop the parked notice unless a newer revision was parked meanwhile."""
+        ...
+
+
+@dataclass(frozen=True)
+class Parked:
+    """A notice event set aside for want of recipients, and when it stops being waited for."""
+
+    event: AnyNoticeEvent
+    until: datetime
 
 
 class Directory(Protocol):
@@ -301,10 +327,12 @@ def _duplicate_indexes(exc: BulkWriteError) -> set[int]:
 
 
 class NoticeStore:
-    """`notices`: the highest revision of each notice already mailed."""
+    """`notices`: the highest revision of each notice already mailed; `parked_notices`: the
+    newest revision of each notice that found nobody to mail yet, with its deadline."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.collection = db["notices"]
+        self.parking = db["parked_notices"]
 
     async def mailed_revision(self, notice_id: str) -> int | None:
         """The last revision mailed, if any."""
@@ -316,6 +344,30 @@ class NoticeStore:
         await self.collection.update_one(
             {"_id": notice_id}, {"$max": {"revision": revision}, "$set": {"at": at}}, upsert=True
         )
+
+    async def park(self, event: AnyNoticeEvent, until: datetime) -> None:
+        """Upsert unless this or a newer revision is parked already (then the insert of the
+        same `_id` fails, and that is the answer)."""
+        notice = event.notice
+        doc = {"revision": notice.revision, "until": until, "event": event.model_dump(mode="json")}
+        with contextlib.suppress(DuplicateKeyError):
+            await self.parking.update_one(
+                {"_id": notice.id, "revision": {"$lt": notice.revision}}, {"$set": doc}, upsert=True
+            )
+
+    async def parked(self) -> list[Parked]:
+        """Every parked notice, oldest deadline first."""
+        cursor = self.parking.find({}).sort("until", 1)
+        return [Parked(NOTICE_EVENTS.validate_python(d["event"]), d["until"]) async for d in cursor]
+
+    async def parked_notice(self, notice_id: str) -> Parked | None:
+        """The parked revision of this notice, if any."""
+        doc = await self.parking.find_one({"_id": notice_id})
+        return Parked(NOTICE_EVENTS.validate_python(doc["event"]), doc["until"]) if doc else None
+
+    async def unpark(self, notice_id: str, revision: int) -> None:
+        """Delete it if its revision is `revision` or older."""
+        await self.parking.delete_one({"_id": notice_id, "revision": {"$lte": revision}})
 
 
 class ContactBook:

@@ -17,9 +17,10 @@ from notify.handlers import Notifier, Timing, register
 from notify.mailer import BeforeEnd
 from notify.models import CaseView, DeadMail, Mail
 from notify.render import Composer, Renderer, Sender
-from notify.store import ACTIVE, Claims, SentStatus
+from notify.store import ACTIVE, Claims, Parked, SentStatus
 from shared.enums import ActorKind, ContactType, Module, NoticeKind, NoticeStatus, Priority, Status
 from shared.events import (
+    AnyNoticeEvent,
     CaseSubmitted,
     Contact,
     Notice,
@@ -113,13 +114,19 @@ def post(case_id: UUID, author: Actor, text: str = "Please try again.") -> PostA
     )
 
 
-def notice(affected: list[str], revision: int = 1, kind: NoticeKind = NoticeKind.INCIDENT) -> Any:
+def notice(
+    affected: list[str],
+    revision: int = 1,
+    kind: NoticeKind = NoticeKind.INCIDENT,
+    notice_id: str = "n-1",
+    title: str = "Digicert Incident",
+) -> Any:
     """A published incident (or maintenance) notice."""
     return NoticePublished(
         notice=Notice(
-            id="n-1",
+            id=notice_id,
             kind=kind,
-            title="Digicert Incident",
+            title=title,
             body="Certificates are being reissued.",
             status=NoticeStatus.INVESTIGATING,
             starts_at=NOW,
@@ -146,15 +153,32 @@ class FakeCases:
 
 @dataclass
 class FakeNotices:
-    """Mailed notice revisions in a dict."""
+    """Mailed notice revisions and parked notices in dicts."""
 
     revisions: dict[str, int] = field(default_factory=dict)
+    parking: dict[str, Parked] = field(default_factory=dict)
 
     async def mailed_revision(self, notice_id: str) -> int | None:
         return self.revisions.get(notice_id)
 
     async def set_mailed(self, notice_id: str, revision: int, at: datetime) -> None:
         self.revisions[notice_id] = max(revision, self.revisions.get(notice_id, 0))
+
+    async def park(self, event: AnyNoticeEvent, until: datetime) -> None:
+        there = self.parking.get(event.notice.id)
+        if there is None or there.event.notice.revision < event.notice.revision:
+            self.parking[event.notice.id] = Parked(event, until)
+
+    async def parked(self) -> list[Parked]:
+        return sorted(self.parking.values(), key=lambda p: p.until)
+
+    async def parked_notice(self, notice_id: str) -> Parked | None:
+        return self.parking.get(notice_id)
+
+    async def unpark(self, notice_id: str, revision: int) -> None:
+        there = self.parking.get(notice_id)
+        if there is not None and there.event.notice.revision <= revision:
+            del self.parking[notice_id]
 
 
 @dataclass

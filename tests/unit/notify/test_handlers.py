@@ -1,7 +1,7 @@
 """Notify's subscribers through the in-memory broker, with fake stores, directory and SMTP."""
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -290,16 +290,102 @@ async def test_a_batch_mails_each_recipient_a_cases_events_in_order(world: Any, 
         ]
 
 
-async def test_a_fresh_notice_with_nobody_to_mail_waits_for_the_directory(
+async def test_a_notice_with_nobody_to_mail_does_not_hold_back_the_next(
+    notify_broker: KafkaBroker, world: Any, make: Any, topics: Any
+) -> None:
+    """A notice whose districts match no contact is parked at once, not retried in place: the
+    notice after it on the partition is mailed in the same pass."""
+    world.book.add(make.contact("in"))
+    nobody = make.notice(["acct-without-contacts"], notice_id="n-nobody")
+    normal = make.notice(["acct-1"], notice_id="n-normal")
+    await _publish(notify_broker, topics, nobody, normal)
+    assert world.transport.templates("in@example.org") == ["notice_incident"]
+    assert world.notices.revisions == {"n-normal": 1}
+    assert list(world.notices.parking) == ["n-nobody"]
+
+
+async def test_a_parked_notice_is_mailed_once_its_contacts_arrive(world: Any, make: Any) -> None:
+    """A directory still loading costs no mail: the parked notice goes out when its contact
+    shows up within the grace, and is then no longer parked."""
+    await world.notifier.on_notice(make.notice(["acct-1"]))
+    await world.notifier.retry_parked()
+    assert world.transport.sent == []
+    world.book.add(make.contact("late"))
+    await world.notifier.retry_parked()
+    await world.notifier.retry_parked()
+    assert world.transport.templates("late@example.org") == ["notice_incident"]
+    assert world.notices.revisions == {"n-1": 1}
+    assert world.notices.parking == {}
+
+
+async def test_a_parked_notice_is_given_up_after_the_grace(world: Any, make: Any) -> None:
+    """With still nobody to mail once the grace has passed, the notice counts as mailed to
+    nobody: a contact added later does not get an old revision."""
+    await world.notifier.on_notice(make.notice(["acct-1"]))
+    world.notifier.timing = replace(
+        world.notifier.timing, clock=lambda: make.now + timedelta(hours=1)
+    )
+    await world.notifier.retry_parked()
+    assert world.notices.parking == {}
+    assert world.notices.revisions == {"n-1": 1}
+    world.book.add(make.contact("later"))
+    await world.notifier.retry_parked()
+    await world.notifier.on_notice(make.notice(["acct-1"]))
+    assert world.transport.sent == []
+
+
+async def test_a_newer_revision_replaces_the_parked_one(world: Any, make: Any) -> None:
+    """A parked revision is dropped once a newer one is mailed; only the newer one is sent."""
+    await world.notifier.on_notice(make.notice(["acct-1"], revision=1))
+    world.book.add(make.contact("in"))
+    await world.notifier.on_notice(make.notice(["acct-1"], revision=2))
+    await world.notifier.retry_parked()
+    assert len(world.transport.to("in@example.org")) == 1
+    assert world.notices.revisions == {"n-1": 2}
+    assert world.notices.parking == {}
+
+
+async def test_a_repeat_of_a_parked_revision_mails_the_first_event(world: Any, make: Any) -> None:
+    """The same revision arriving again once its contacts are known mails the parked event
+    (its Message-ID), once; an older revision than the parked one is not news."""
+    first = make.notice(["acct-1"], revision=2)
+    await world.notifier.on_notice(first)
+    await world.notifier.on_notice(make.notice(["acct-1"], revision=1))
+    world.book.add(make.contact("in"))
+    await world.notifier.on_notice(make.notice(["acct-1"], revision=2))
+    await world.notifier.retry_parked()
+    [mail] = world.transport.to("in@example.org")
+    assert mail["Message-ID"] == message_id(first.event_id, "in@example.org", make.domain)
+    assert world.notices.parking == {}
+
+
+async def test_a_parked_notice_that_fails_for_good_does_not_hold_back_the_others(
     world: Any, make: Any
 ) -> None:
-    """With no contacts known yet a fresh notice is retried rather than marked as mailed."""
-    with pytest.raises(RecipientPending):
-        await world.notifier.on_notice(make.notice(["acct-1"]))
-    assert world.notices.revisions == {}
-    world.book.add(make.contact("late"))
+    """A parked notice whose mail breaks is dropped; the one parked after it is mailed."""
+    await world.notifier.on_notice(make.notice(["acct-1"], notice_id="n-bad"))
+    await world.notifier.on_notice(make.notice(["acct-2"], notice_id="n-good"))
+    world.book.add(make.contact("x"), make.contact("y", account="acct-2"))
+    world.transport.fail["x@example.org"] = RuntimeError("template bug")
+    await world.notifier.retry_parked()
+    assert world.transport.templates("y@example.org") == ["notice_incident"]
+    assert world.notices.parking == {}
+
+
+async def test_a_parked_notice_stays_parked_while_smtp_is_down(world: Any, make: Any) -> None:
+    """A retry that cannot send keeps the notice parked, past its grace too: it has people."""
     await world.notifier.on_notice(make.notice(["acct-1"]))
-    assert world.transport.templates("late@example.org") == ["notice_incident"]
+    world.book.add(make.contact("in"))
+    world.transport.down = True
+    world.notifier.timing = replace(
+        world.notifier.timing, clock=lambda: make.now + timedelta(hours=1)
+    )
+    with pytest.raises(MailDeferred):
+        await world.notifier.retry_parked()
+    assert list(world.notices.parking) == ["n-1"]
+    world.transport.down = False
+    await world.notifier.retry_parked()
+    assert world.transport.templates("in@example.org") == ["notice_incident"]
 
 
 async def test_a_store_fault_fails_the_batch_as_transient(world: Any, make: Any) -> None:
