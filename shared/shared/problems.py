@@ -59,7 +59,7 @@ class ProblemResponse(JSONResponse):
 
 
 DESCRIPTIONS = {
-    400: "The request cannot be processed as sent",
+    400: "The body cannot be parsed (not UTF-8 JSON, or a broken multipart body)",
     401: "Missing or unknown bearer token",
     403: "Not allowed for this caller",
     404: "Not found, or not visible to this caller",
@@ -283,6 +283,12 @@ def validation_problem(issues: Sequence[ValidationIssue]) -> Problem:
 
 # --- handlers -----------------------------------------------------------------------------
 
+# FastAPI's words for a body it cannot decode at all (not UTF-8, a broken multipart body).
+_UNPARSABLE = "There was an error parsing the body"
+_UNPARSABLE_DETAIL = (
+    "the body cannot be parsed: send UTF-8 JSON with Content-Type: application/json "
+    "(multipart/form-data where the route takes files)"
+)
 _HTTP_ISSUES = {
     401: ("Authorization", "bearer_token"),
     413: ("body", "max_size"),
@@ -297,6 +303,8 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
         return Response(status_code=exc.status_code, headers=exc.headers)
     detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, default=str)
     where = _HTTP_ISSUES.get(exc.status_code)
+    if detail == _UNPARSABLE:
+        detail, where = _UNPARSABLE_DETAIL, ("body", "parsable")
     issues = [ValidationIssue(field=where[0], rule=where[1], message=detail)] if where else []
     body = problem(exc.status_code, detail, errors=issues)
     return problem_response(request, body, exc.headers)
@@ -373,13 +381,16 @@ def _problem_openapi(generate: Callable[[], dict[str, Any]]) -> Callable[[], dic
 
 def with_problem_schema(spec: dict[str, Any]) -> dict[str, Any]:
     """Document every error with the Problem schema: FastAPI's 422 HTTPValidationError and
-    any response using the Problem model become `application/problem+json` Problems."""
+    any response using the Problem model become `application/problem+json` Problems, and
+    an operation taking a body documents the 400 FastAPI answers when it cannot parse it."""
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     for name, schema in _problem_schemas().items():
         schemas[name] = schema
     for operation in _operations(spec):
         for status, response in operation.get("responses", {}).items():
             _as_problem(status, response)
+        if "requestBody" in operation:
+            operation["responses"].setdefault("400", problem_responses(400)[400])
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     return spec

@@ -79,6 +79,10 @@ POST_BODY = (
     "(http/https) never loads by itself: it becomes a link reading `[image: <url>]`; only inline "
     "PNG, JPEG, GIF or WebP images (data: URLs) stay images."
 )
+# What a download can be served as (logic.served_type): its own type if harmless, else bytes.
+DOWNLOAD_TYPES: dict[str, Any] = {
+    media: {} for media in sorted(logic.SERVABLE_TYPES | {logic.OCTET_STREAM})
+}
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -163,7 +167,7 @@ def _posts(router: APIRouter, intake: Intake, Caller: Any) -> None:
         "/cases/{case_id}/attachments/{attachment_id}",
         summary="Download an attachment",
         response_class=StreamingResponse,
-        responses={200: {"content": {"application/octet-stream": {}}}},
+        responses={200: {"content": DOWNLOAD_TYPES}},
     )
     async def download(case_id: UUID, attachment_id: str, principal: Caller) -> StreamingResponse:
         """The file as uploaded, as a download no browser runs.

@@ -188,3 +188,15 @@ async def test_openapi_documents_errors_as_problems(client: httpx.AsyncClient) -
     schemas = spec["components"]["schemas"]
     assert "HTTPValidationError" not in schemas
     assert {"title", "status", "detail"} <= set(schemas["Problem"]["required"])
+
+
+async def test_unparsable_body_is_a_documented_400(client: httpx.AsyncClient) -> None:
+    """A body that is not UTF-8 gets a 400 problem saying what to send, and the OpenAPI of
+    every operation that takes a body lists that 400."""
+    headers = {"Content-Type": "application/json"}
+    found = problem_of(await client.post("/notes", content=b"\xff\xfe{", headers=headers), 400)
+    assert found["errors"][0]["field"] == "body"
+    assert "UTF-8 JSON" in found["detail"]
+    spec = (await client.get("/openapi.json")).json()
+    assert "400" in spec["paths"]["/notes"]["post"]["responses"]
+    assert "400" not in spec["paths"]["/crash"]["get"]["responses"]
