@@ -7,20 +7,9 @@ import httpx
 import pytest
 
 from tests.integration.fuzz.services import FuzzStack
+from tests.seed_facts import SEED_CASE_TYPES
 
 PROBLEM_JSON = "application/problem+json"
-CASE_TYPES = [
-    "Ask a Question",
-    "Application Issue",
-    "Data Restore",
-    "Modify Support Contacts",
-    "Report an Outage",
-    "Server Issue",
-    "Server Access",
-    "Request Training",
-    "Request Consulting",
-    "Request Technical Services",
-]
 
 
 SECURED = {
@@ -49,7 +38,7 @@ def test_a_misspelt_case_type_lists_the_values_and_the_closest(fuzz_stack: FuzzS
         answer = client.post("/cases", json=body)
     issue = problem_of(answer, 422)["errors"][0]
     assert issue["field"] == "case_type"
-    assert all(f"'{value}'" in issue["message"] for value in CASE_TYPES)
+    assert all(f"'{value}'" in issue["message"] for value in SEED_CASE_TYPES)
     assert "did you mean 'Application Issue'?" in issue["message"]
     assert "<CaseType" not in answer.text
 

@@ -8,25 +8,13 @@ import pytest
 
 from intake.settings import Settings
 from shared.enums import Status
+from tests.seed_facts import SEED_CASE_TYPES
 
 BLANK = "   \n\t "  # the issue's payload
 INVISIBLE = "\u200b\u00a0\ufeff \u2060"  # zero-width space, no-break space, BOM, word joiner
 # The text fields each form requires (Case Submission seed), written out by hand.
 REQUIRED_TEXT = [
-    (case_type, field)
-    for case_type in (
-        "Ask a Question",
-        "Application Issue",
-        "Data Restore",
-        "Modify Support Contacts",
-        "Report an Outage",
-        "Server Issue",
-        "Server Access",
-        "Request Training",
-        "Request Consulting",
-        "Request Technical Services",
-    )
-    for field in ("subject", "description")
+    (case_type, field) for case_type in SEED_CASE_TYPES for field in ("subject", "description")
 ] + [
     ("Application Issue", "steps_to_reproduce"),
     ("Application Issue", "expected_results"),

@@ -4,31 +4,13 @@ Issue 13, item 11: Swagger UI came from a CDN, so /docs was blank without intern
 the new CSP an inline start script would be blocked, so the page must start from files.
 """
 
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
-
+from tests.browser import ARGS, CHROMIUM, MARKS, OUTPUT
 from tests.integration.platform.conftest import Processes
 
-CHROMIUM = Path("/usr/bin/chromium")
-OUTPUT = Path(__file__).resolve().parents[3] / "test-output"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+pytestmark = MARKS
 
 
 class Offline:

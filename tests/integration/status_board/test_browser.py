@@ -1,29 +1,11 @@
 """Real browser: headless Debian Chromium shows the banner, both tabs, and no script is needed."""
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
-
+from tests.browser import ARGS, CHROMIUM, MARKS, OUTPUT
 from tests.integration.status_board.conftest import BoardFactory, BoardProcess
 
-CHROMIUM = Path("/usr/bin/chromium")
-OUTPUT = Path(__file__).resolve().parents[3] / "test-output"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+pytestmark = MARKS
 
 
 def _content(board: BoardProcess) -> None:

@@ -14,19 +14,7 @@ from shared.cases import AnyDetails
 from shared.enums import CaseType
 from shared.problems import PROBLEM_JSON, problem_responses
 from shared.service import new_app
-
-ALL_CASE_TYPES = [
-    "Ask a Question",
-    "Application Issue",
-    "Data Restore",
-    "Modify Support Contacts",
-    "Report an Outage",
-    "Server Issue",
-    "Server Access",
-    "Request Training",
-    "Request Consulting",
-    "Request Technical Services",
-]
+from tests.seed_facts import SEED_CASE_TYPES
 
 
 class NoteCreate(BaseModel):
@@ -90,7 +78,7 @@ async def test_enum_typo_lists_the_values_and_the_closest(client: httpx.AsyncCli
     found = problem_of(await client.post("/notes", json=body), 422)
     issue = found["errors"][0]
     assert (issue["field"], issue["rule"]) == ("case_type", "enum")
-    assert all(f"'{value}'" in issue["message"] for value in ALL_CASE_TYPES)
+    assert all(f"'{value}'" in issue["message"] for value in SEED_CASE_TYPES)
     assert "did you mean 'Application Issue'?" in issue["message"]
 
 
