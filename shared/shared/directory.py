@@ -6,20 +6,22 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel, ConfigDict
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.enums import ActorKind, ContactType, Department
+from shared.enums import ActorKind, ContactType, Department, TokenScope
 from shared.events import (
     Account,
     AccountUpserted,
     AnyDirectoryEvent,
+    ApiToken,
     Contact,
     ContactUpserted,
     StaffMember,
@@ -35,6 +37,8 @@ TOKEN_CACHE_SECONDS = 30.0
 # works within a second, while a flood of bad tokens still costs one lookup a second each.
 UNKNOWN_TOKEN_CACHE_SECONDS = 1.0
 TOKEN_CACHE_LIMIT = 10_000
+# Requests a token without the `write` scope may make.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def new_token() -> str:
@@ -73,6 +77,8 @@ class Principal(BaseModel):
     account_ids: list[str] = []
     departments: list[Department] = []
     supervisor: bool = False
+    scopes: frozenset[TokenScope] = frozenset(TokenScope)
+    expires_at: datetime | None = None
 
     @property
     def actor(self) -> Actor:
@@ -96,6 +102,14 @@ class Principal(BaseModel):
     def sees_account(self, account_id: str) -> bool:
         """Contacts see their districts only; staff see all."""
         return self.is_staff or account_id in self.account_ids
+
+    def allows(self, method: str) -> bool:
+        """Whether the token's scopes allow this HTTP method: changes need `write`."""
+        return method.upper() in SAFE_METHODS or TokenScope.WRITE in self.scopes
+
+    def expired(self) -> bool:
+        """The token's expiry has passed."""
+        return self.expires_at is not None and datetime.now(UTC) >= self.expires_at
 
 
 def principal_of_contact(contact: Contact) -> Principal:
@@ -184,7 +198,15 @@ class DirectoryStore:
         return sorted([StaffMember.model_validate(d) async for d in cursor], key=lambda s: s.id)
 
     async def principal_for(self, token: str) -> Principal | None:
-        """Who holds this token; cached briefly, so a revocation applies within 30 s.
+        """Who holds this live token; cached briefly, so a revocation applies within 30 s.
+
+        An expired token is refused from its expiry on, cached or not.
+        """
+        principal = await self._principal_for(token)
+        return None if principal is None or principal.expired() else principal
+
+    async def _principal_for(self, token: str) -> Principal | None:
+        """The token's principal through the cache.
 
         Concurrent requests with the same uncached token share one lookup, an unknown token
         is remembered for a second only, and the cache holds at most TOKEN_CACHE_LIMIT tokens.
@@ -216,10 +238,19 @@ class DirectoryStore:
         doc = await self.tokens.find_one({"sha256": digest, "revoked": False})
         if doc is None:
             return None
-        if doc["subject_kind"] == ActorKind.STAFF.value:
-            staff = await self.staff(doc["subject_id"])
+        token = ApiToken.model_validate(doc)
+        subject = await self._subject(token)
+        if subject is None:
+            return None
+        return subject.model_copy(
+            update={"scopes": frozenset(token.scopes), "expires_at": token.expires_at}
+        )
+
+    async def _subject(self, token: ApiToken) -> Principal | None:
+        if token.subject_kind is ActorKind.STAFF:
+            staff = await self.staff(token.subject_id)
             return principal_of_staff(staff) if staff and staff.active else None
-        contact = await self.contact(doc["subject_id"])
+        contact = await self.contact(token.subject_id)
         return principal_of_contact(contact) if contact and contact.active else None
 
 
@@ -240,16 +271,31 @@ def bearer_auth(store: Callable[[], DirectoryStore]) -> Callable[..., Any]:
     """FastAPI dependency resolving the bearer token to a Principal, or 401 saying what to do."""
 
     async def current_principal(
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
         if credentials is None:
             raise _unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
         principal = await store().principal_for(credentials.credentials)
         if principal is None:
-            raise _unauthorized("unknown or revoked token: ask your administrator for a new one")
+            raise _unauthorized(
+                "unknown, revoked or expired token: ask your administrator for a new one"
+            )
+        if not principal.allows(request.method):
+            raise _out_of_scope(request.method)
         return principal
 
     return current_principal
+
+
+def _out_of_scope(method: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_403_FORBIDDEN,
+        detail=(
+            f"this token has only the 'read' scope, and {method} needs 'write': use a token "
+            "issued with `--scope write` (python -m intake.cli issue-token)"
+        ),
+    )
 
 
 def _unauthorized(detail: str) -> HTTPException:

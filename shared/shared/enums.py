@@ -108,6 +108,13 @@ class ActorKind(StrEnum):
     SYSTEM = "system"
 
 
+class TokenScope(StrEnum):
+    """What an API token may do: `read` answers safe requests only, `write` every request."""
+
+    READ = "read"
+    WRITE = "write"
+
+
 class AreaOfResponsibility(StrEnum):
     """Areas of the product a contact is responsible for."""
 

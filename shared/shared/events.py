@@ -17,6 +17,7 @@ from shared.enums import (
     NoticeStatus,
     Priority,
     Status,
+    TokenScope,
 )
 from shared.messages import Actor, AttachmentRef, Message, StaffRef
 
@@ -261,6 +262,14 @@ class ApiToken(BaseModel):
     subject_kind: ActorKind
     subject_id: str
     revoked: bool = False
+    scopes: list[TokenScope] = Field(
+        default_factory=lambda: [TokenScope.READ, TokenScope.WRITE],
+        min_length=1,
+        description="`read`: safe requests (GET, HEAD) only; `write`: every request.",
+    )
+    expires_at: AwareDatetime | None = Field(
+        None, description="From this instant the token no longer authenticates; none: never."
+    )
 
 
 class AccountUpserted(Message):
