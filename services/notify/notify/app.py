@@ -38,6 +38,7 @@ def mailer_of(settings: Settings) -> Mailer:
         settings.smtp_host,
         settings.smtp_port,
         sender=settings.mail_from,
+        access=settings.smtp_access(),
         connections=settings.smtp_connections,
         timeout=settings.smtp_timeout,
         data_timeout=settings.smtp_data_timeout,

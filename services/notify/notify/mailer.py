@@ -3,15 +3,18 @@
 import asyncio
 import logging
 import re
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
+from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
 from aiosmtplib import (
     SMTP,
+    SMTPAuthenticationError,
     SMTPDataError,
     SMTPException,
     SMTPNotSupported,
@@ -21,6 +24,7 @@ from aiosmtplib import (
     SMTPStatus,
 )
 from aiosmtplib.email import flatten_message
+from pydantic import SecretStr
 
 from notify.errors import MailDeferred, MailRejected
 from notify.logic import Verdict, smtp_verdict, wire_header_names
@@ -93,6 +97,34 @@ def _held(body: Any) -> bool | None:
     return None
 
 
+class SmtpSecurity(StrEnum):
+    """How the SMTP session is protected: not at all, STARTTLS (required), or TLS from the start."""
+
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+@dataclass(frozen=True)
+class SmtpAccess:
+    """How a session is opened: its protection, the certificate checks, and the login (if any)."""
+
+    security: SmtpSecurity = SmtpSecurity.NONE
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: ssl.SSLContext | None = None  # None: the system's trust store, hostname checked
+
+
+def tls_context(ca_file: str | None = None, *, verify: bool = True) -> ssl.SSLContext:
+    """A client TLS context: the system's CAs (or `ca_file`'s), hostname checked unless not
+    `verify` (then any certificate is taken: the session is encrypted, not authenticated)."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file)
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 class Mailer:
     """`connections` SMTP sessions kept open and reused; a broken one reconnects on next use."""
 
@@ -102,6 +134,7 @@ class Mailer:
         port: int,
         *,
         sender: str,
+        access: SmtpAccess | None = None,
         connections: int = 4,
         timeout: float = 10.0,
         data_timeout: float = 120.0,
@@ -110,6 +143,8 @@ class Mailer:
         max_delay: float = 2.0,
     ) -> None:
         self.sender = sender
+        self.where = f"{host}:{port}"
+        self.access = access or SmtpAccess()
         self.data_timeout = data_timeout
         self.attempts = attempts
         self.base_delay, self.max_delay = base_delay, max_delay
@@ -118,9 +153,17 @@ class Mailer:
         for client in self._all:
             self._idle.put_nowait(client)
 
-    @staticmethod
-    def _client(host: str, port: int, timeout: float) -> SMTP:
-        return SMTP(hostname=host, port=port, timeout=timeout, start_tls=False, use_tls=False)
+    def _client(self, host: str, port: int, timeout: float) -> SMTP:
+        """A session that never upgrades or logs in on its own: `_open` does both, checked."""
+        secured = self.access.security is not SmtpSecurity.NONE
+        return SMTP(
+            hostname=host,
+            port=port,
+            timeout=timeout,
+            start_tls=False,
+            use_tls=self.access.security is SmtpSecurity.TLS,
+            tls_context=(self.access.tls or tls_context()) if secured else None,
+        )
 
     async def send(
         self, message: EmailMessage, recipient: str, before_end: BeforeEnd | None = None
@@ -148,7 +191,7 @@ class Mailer:
         client = await self._idle.get()
         try:
             if not client.is_connected:
-                await client.connect()
+                await self._open(client)
             await self._transaction(client, message, recipient, before_end)
             return None
         except (SMTPException, OSError) as exc:
@@ -157,13 +200,57 @@ class Mailer:
                 client.close()  # reconnect on next use
             log.warning("smtp attempt to %s failed: %s", recipient, failure.text)
             return failure
-        except MailRejected:
-            raise  # refused before MAIL FROM: the session stays clean
+        except (MailRejected, MailDeferred):
+            raise  # refused before MAIL FROM, or no session opened: nothing to clean up
         except BaseException:
             client.close()  # mid-DATA: dropping the session makes the server discard the mail
             raise
         finally:
             self._idle.put_nowait(client)
+
+    async def _open(self, client: SMTP) -> None:
+        """Connect (over TLS when implicit), then STARTTLS and the login as configured. A
+        server that does not offer a required STARTTLS, or refuses the login, is never sent
+        to (in clear or unauthenticated): MailDeferred at once, the mail stays queued."""
+        await client.connect()
+        try:
+            if self.access.security is SmtpSecurity.STARTTLS:
+                await self._start_tls(client)
+            if self.access.username is not None and self.access.password is not None:
+                await self._login(client, self.access.username, self.access.password)
+        except BaseException:
+            client.close()
+            raise
+
+    async def _start_tls(self, client: SMTP) -> None:
+        await client.ehlo()
+        if not client.supports_extension("starttls"):
+            raise self._refused(
+                "does not offer STARTTLS, which NOTIFY_SMTP_SECURITY=starttls requires: "
+                "nothing is sent in clear"
+            )
+        await client.starttls()
+
+    async def _login(self, client: SMTP, username: str, password: SecretStr) -> None:
+        await client.ehlo()
+        if not client.supports_extension("auth"):
+            raise self._refused(
+                f"offers no AUTH to log in as {username!r} (NOTIFY_SMTP_SECURITY="
+                f"{self.access.security.value}; many servers offer AUTH only over TLS)"
+            )
+        try:
+            await client.login(username, password.get_secret_value())
+        except SMTPAuthenticationError as exc:
+            raise self._refused(
+                f"refused the login as {username!r}: {exc.code} {exc.message}; check "
+                "NOTIFY_SMTP_USERNAME and NOTIFY_SMTP_PASSWORD"
+            ) from None
+
+    def _refused(self, why: str) -> MailDeferred:
+        """A session the configuration does not allow us to use: logged as an error, the
+        mail deferred like an outage (retried later, never dead-lettered)."""
+        log.error("SMTP server %s %s; mail stays queued", self.where, why)
+        return MailDeferred(f"SMTP server {self.where} {why}")
 
     async def _transaction(
         self, client: SMTP, message: EmailMessage, recipient: str, before_end: BeforeEnd
