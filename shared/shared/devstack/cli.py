@@ -11,27 +11,43 @@ from collections.abc import Sequence
 from . import paths, process, stack
 from .errors import StackError
 
+# How each kind of service link is labelled in the URL list.
+LINK_LABELS = {
+    "api": "API",
+    "docs": "docs (OpenAPI)",
+    "asyncapi": "docs (AsyncAPI)",
+    "openapi": "OpenAPI document",
+    "atom": "Atom feed",
+    "admin": "admin API (break-glass)",
+    "admin-docs": "admin docs (OpenAPI)",
+}
 
-def _print_urls() -> None:
+
+def url_rows() -> list[tuple[str, str]]:
+    """Every URL of the stack, labelled: each service's API and docs, then the infra."""
     s = stack.settings()
-    print("\nThe local stack is up:")
     rows: list[tuple[str, str]] = []
     for part in stack.parts().values():
-        if part.kind != "service":
-            continue
-        rows.append((f"{part.name} API", part.links["api"]))
-        rows.append((f"{part.name} docs", part.links["docs"]))
-        if "admin" in part.links:
-            rows.append((f"{part.name} admin", part.links["admin"]))
-    rows += [
+        if part.kind == "service":
+            rows += [(f"{part.name} {LINK_LABELS.get(k, k)}", url) for k, url in part.links.items()]
+    return [
+        *rows,
         ("mailbox (web)", s.mailbox_url + "/"),
         ("mailbox (SMTP)", f"{s.smtp_host}:{s.smtp_port}"),
         ("kafka bootstrap", s.kafka_bootstrap),
         ("mongo", s.mongo_url),
     ]
+
+
+def _print_rows(rows: list[tuple[str, str]]) -> None:
     width = max(len(label) for label, _ in rows)
     for label, url in rows:
         print(f"  {label:<{width}}  {url}")
+
+
+def _print_urls() -> None:
+    print("\nThe local stack is up:")
+    _print_rows(url_rows())
 
 
 def _print_infra_urls() -> None:
@@ -80,6 +96,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     for s in states:
         pid = str(s.pid) if s.pid is not None else "-"
         print(f"{s.name:<13} {s.kind:<8} {s.state:<10} {pid:>7}  {s.url}")
+    print("\nURLs:")
+    _print_rows(url_rows())
     return 0
 
 

@@ -12,6 +12,10 @@ from . import paths
 from .mongo import mongo_url
 from .ports import HOST, Ports
 
+# (link name, path): the pages a person opens, beside the API's base URL.
+Pages = tuple[tuple[str, str], ...]
+API_DOCS: Pages = (("docs", "/docs"), ("asyncapi", "/asyncapi"))
+
 
 @dataclass(frozen=True)
 class Service:
@@ -21,6 +25,8 @@ class Service:
     module: str
     port_env: str
     admin_port_env: str | None = None
+    pages: Pages = API_DOCS
+    admin_pages: Pages = ()
 
     def port(self, ports: Ports) -> int:
         """The HTTP port the service listens on."""
@@ -36,7 +42,15 @@ SERVICES: tuple[Service, ...] = (
     Service("routing", "routing", "ROUTING_PORT"),
     Service("feed", "feed", "FEED_PORT"),
     Service("notify", "notify", "NOTIFY_PORT"),
-    Service("status-board", "status_board", "STATUS_BOARD_PORT", "STATUS_BOARD_ADMIN_PORT"),
+    Service(
+        "status-board",
+        "status_board",
+        "STATUS_BOARD_PORT",
+        "STATUS_BOARD_ADMIN_PORT",
+        # The public board has no Swagger page, only its OpenAPI document; the admin API has one.
+        pages=(("openapi", "/api/openapi.json"), ("atom", "/feed.atom")),
+        admin_pages=(("admin-docs", "/docs"),),
+    ),
 )
 
 

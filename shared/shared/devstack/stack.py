@@ -174,11 +174,13 @@ def _parts(ports: Ports) -> dict[str, Part]:
     }
     for svc in services.SERVICES:
         base = f"http://{HOST}:{svc.port(ports)}"
-        links = {"api": base, "docs": f"{base}/docs"}
+        links = {"api": base, **{name: base + path for name, path in svc.pages}}
         svc_ports: list[tuple[str, int]] = [(svc.port_env, svc.port(ports))]
         admin = svc.admin_port(ports)
         if svc.admin_port_env and admin is not None:
-            links["admin"] = f"http://{HOST}:{admin}"
+            admin_base = f"http://{HOST}:{admin}"
+            links["admin"] = admin_base
+            links.update({name: admin_base + path for name, path in svc.admin_pages})
             svc_ports.append((svc.admin_port_env, admin))
         result[svc.name] = Part(
             name=svc.name,
