@@ -164,7 +164,8 @@ class DirectoryStore:
                 await self._upsert(self.staff_members, event.staff.id, event.staff, event)
             case TokenIssued():
                 await self._upsert(self.tokens, event.token.token_id, event.token, event)
-                self._cache.clear()
+        if not isinstance(event, AccountUpserted):  # who a token stands for may have changed
+            self._cache.clear()
 
     async def _upsert(self, collection: Any, key: str, record: BaseModel, event: Any) -> None:
         doc = {**record.model_dump(mode="json"), "_id": key, "_at": event.occurred_at}

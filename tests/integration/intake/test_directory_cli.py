@@ -1,57 +1,187 @@
-"""The directory CLI publishes to Kafka; another intake replica learns the token from the topic."""
+"""The directory CLI on the real stack: what it adds, issues, revokes and deactivates reaches
+another intake replica through Kafka, and only a token's SHA-256 ever leaves the CLI."""
 
 import asyncio
 import hashlib
+import json
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+import pytest
+from pymongo import AsyncMongoClient
 
 from intake.settings import Settings
 
+ACCOUNT = "cli-district"
 
-def _cli(settings: Settings, *args: str) -> str:
+
+def _cli(settings: Settings, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run `python -m intake.cli` with its own store: another replica's, fed by nobody else."""
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "MONGO_URL": settings.mongo_url.get_secret_value(),
         "TOPIC_NAMESPACE": settings.topic_namespace,
-        "INTAKE_MONGO_DATABASE": f"{settings.mongo_database}_cli",  # another replica's store
+        "INTAKE_MONGO_DATABASE": f"{settings.mongo_database}_cli",
     }
     argv = [sys.executable, "-m", "intake.cli", *args]
-    return subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
+    return subprocess.run(argv, env=env, capture_output=True, text=True, check=check, timeout=120)
 
 
-async def test_token_issued_by_cli_authenticates_on_another_replica(
-    client: httpx.AsyncClient, intake_settings: Settings, kit: Any
-) -> None:
-    """A token issued by the CLI (only its sha256 goes on Kafka) authenticates on this replica."""
-    out = await asyncio.to_thread(
-        _cli, intake_settings, "issue-token", "--subject-id", "lisa-turtle", "--token-id", "tok-t1"
+async def cli(settings: Settings, *args: str) -> str:
+    """The CLI's standard output; the command must succeed."""
+    done = await asyncio.to_thread(_cli, settings, *args)
+    return done.stdout
+
+
+def secret_of(output: str) -> str:
+    """The token from issue-token's `token=` line."""
+    return next(line for line in output.splitlines() if line.startswith("token="))[6:]
+
+
+async def until(call: Callable[[], Any], done: Callable[[int], bool]) -> httpx.Response:
+    """Repeat an HTTP call until its status satisfies `done` (the directory is eventual)."""
+    answer: httpx.Response = await call()
+    for _ in range(150):
+        if done(answer.status_code):
+            return answer
+        await asyncio.sleep(0.2)
+        answer = await call()
+    return answer
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def cli_database(intake_settings: Settings) -> AsyncIterator[None]:
+    """The CLI's store is dropped after these tests, like the session's own database."""
+    yield
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        intake_settings.mongo_url.get_secret_value()
     )
-    token = out.split("token=")[1].strip()
+    try:
+        await mongo.drop_database(f"{intake_settings.mongo_database}_cli")
+    finally:
+        await mongo.close()
+
+
+@pytest.fixture(scope="module")
+async def kelly(intake_settings: Settings) -> str:
+    """A district and a contact added by the CLI, not by the seed."""
+    await cli(intake_settings, "add-account", "--id", ACCOUNT, "--name", "CLI District")
+    await cli(
+        intake_settings,
+        *("add-contact", "--id", "kelly-kapowski", "--first-name", "Kelly"),
+        *("--last-name", "Kapowski", "--email", "kelly@cli-district.example"),
+        *("--type", "Authorized Support", "--account", ACCOUNT),
+    )
+    return "kelly-kapowski"
+
+
+async def test_added_contact_gets_a_token_that_works_until_revoked(
+    client: httpx.AsyncClient, intake_settings: Settings, kit: Any, kelly: str
+) -> None:
+    """A CLI-made contact's token submits a case on another replica; once revoked it is 401."""
+    out = await cli(
+        intake_settings,
+        *("issue-token", "--subject-id", kelly, "--token-id", "tok-kelly"),
+        *("--expires-in-days", "7"),
+    )
+    token = secret_of(out)
     records = await kit.read_topic(
         intake_settings.kafka_bootstrap_servers, intake_settings.topics.directory
     )
-    issued = [v for k, v in records if k == "token:tok-t1"]
-    assert issued[0]["token"]["sha256"] == hashlib.sha256(token.encode()).hexdigest()
+    issued = [v["token"] for k, v in records if k == "token:tok-kelly"]
+    assert issued[-1]["sha256"] == hashlib.sha256(token.encode()).hexdigest()
+    assert issued[-1]["scopes"] == ["read", "write"]
+    assert issued[-1]["expires_at"]
     assert token not in str(records)
-    answer = await _until(client, token, lambda status: status == 200)
-    assert answer == 200
-    await asyncio.to_thread(_cli, intake_settings, "revoke-token", "--token-id", "tok-t1")
+
+    body = kit.body_for("Ask a Question")
+
+    async def submit() -> httpx.Response:
+        return await client.post("/cases", json=body, headers=kit.auth(token))
+
+    created = await until(submit, lambda status: status == 201)
+    assert created.status_code == 201, created.text
+    assert created.json()["account_id"] == ACCOUNT
+
+    assert "revoked" in await cli(intake_settings, "revoke-token", "--token-id", "tok-kelly")
+    refused = await until(submit, lambda status: status == 401)
+    assert refused.status_code == 401
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    listed = json.loads(await cli(intake_settings, "list-tokens", "--subject-id", kelly, "--json"))
+    assert [(t["token_id"], t["revoked"]) for t in listed] == [("tok-kelly", True)]
+    assert "sha256" not in listed[0]
 
 
-async def _until(client: httpx.AsyncClient, token: str, done: Any) -> int:
-    status = 0
-    for _ in range(100):
-        headers = {"Authorization": f"Bearer {token}"}
-        answer = await client.get(
-            "/cases/00000000-0000-0000-0000-000000000000/recipients", headers=headers
+async def test_read_scoped_token_reads_and_deactivation_ends_it(
+    client: httpx.AsyncClient, intake_settings: Settings, kit: Any, kelly: str
+) -> None:
+    """A `read` token may GET but not POST (403); deactivating its contact makes it 401."""
+    reader = secret_of(
+        await cli(
+            intake_settings,
+            *("issue-token", "--subject-id", kelly, "--scope", "read", "--no-expiry"),
         )
-        status = 200 if answer.status_code == 404 else answer.status_code  # 404: authenticated
-        if done(status):
-            return status
-        await asyncio.sleep(0.2)
-    return status
+    )
+    unknown_case = "/cases/00000000-0000-0000-0000-000000000000/recipients"
+
+    async def read() -> httpx.Response:
+        return await client.get(unknown_case, headers=kit.auth(reader))
+
+    assert (await until(read, lambda status: status == 404)).status_code == 404  # authenticated
+    body = kit.body_for("Ask a Question")
+    write = await client.post("/cases", json=body, headers=kit.auth(reader))
+    assert write.status_code == 403
+    assert "'write'" in write.json()["detail"]
+
+    assert "deactivated" in await cli(intake_settings, "deactivate-contact", "--id", kelly)
+    assert (await until(read, lambda status: status == 401)).status_code == 401
+    active = json.loads(await cli(intake_settings, "list-contacts", "--account", ACCOUNT, "--json"))
+    every = await cli(intake_settings, "list-contacts", "--account", ACCOUNT, "--inactive")
+    assert active == []
+    assert "kelly-kapowski" in every
+    assert "inactive" in every
+
+
+async def test_bootstrap_makes_the_first_staff_member_once(
+    client: httpx.AsyncClient, intake_settings: Settings, kit: Any
+) -> None:
+    """bootstrap prints one staff token that authenticates; a rerun prints no token."""
+    argv = ("bootstrap", "--staff-email", "first.admin@vendor.example", "--staff-name", "Ada")
+    first = await cli(intake_settings, *argv)
+    token = secret_of(first)
+    assert "first-admin" in first
+
+    async def as_staff() -> httpx.Response:
+        unknown = "/cases/00000000-0000-0000-0000-000000000000/recipients"
+        return await client.get(unknown, headers=kit.auth(token))
+
+    assert (await until(as_staff, lambda status: status == 404)).status_code == 404
+    again = await cli(intake_settings, *argv)
+    assert "token=" not in again
+    assert "nothing to do" in again
+    staff = json.loads(await cli(intake_settings, "list-staff", "--json"))
+    assert [(s["id"], s["supervisor"]) for s in staff] == [("first-admin", True)]
+
+
+async def test_refusals_exit_1_with_the_fix(intake_settings: Settings) -> None:
+    """A token for nobody and a contact of an unknown district are refused in one line."""
+    nobody = await asyncio.to_thread(
+        _cli, intake_settings, "issue-token", "--subject-id", "nobody-here", check=False
+    )
+    assert nobody.returncode == 1
+    assert "no active contact 'nobody-here'" in nobody.stderr
+    assert "Traceback" not in nobody.stderr
+    stray = await asyncio.to_thread(
+        _cli,
+        intake_settings,
+        *("add-contact", "--id", "x1", "--first-name", "X", "--last-name", "Y"),
+        *("--email", "x@y.example", "--type", "Technical", "--account", "no-such-district"),
+        check=False,
+    )
+    assert stray.returncode == 1
+    assert "no account 'no-such-district'" in stray.stderr

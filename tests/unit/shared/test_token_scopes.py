@@ -8,7 +8,7 @@ from fastapi import Depends, FastAPI
 
 from shared.directory import DirectoryStore, Principal, bearer_auth, hash_token
 from shared.enums import ActorKind, TokenScope
-from shared.events import ApiToken, StaffMember
+from shared.events import ApiToken, StaffMember, StaffUpserted
 from shared.problems import install_problems
 
 PAT = StaffMember(id="pat", name="Pat", email="pat@example.org", departments=["Campus Support"])
@@ -24,7 +24,7 @@ class FakeCollection:
         return next((d for d in self.docs if all(d.get(k) == v for k, v in query.items())), None)
 
 
-def store_with(*tokens: ApiToken) -> DirectoryStore:
+def store_with(*tokens: ApiToken, kind: type[DirectoryStore] = DirectoryStore) -> DirectoryStore:
     """A directory holding Pat and the given tokens, no database behind it."""
     collections = {
         "dir_tokens": FakeCollection([t.model_dump(mode="json") for t in tokens]),
@@ -32,7 +32,7 @@ def store_with(*tokens: ApiToken) -> DirectoryStore:
         "dir_contacts": FakeCollection([]),
         "dir_accounts": FakeCollection([]),
     }
-    return DirectoryStore(collections)  # type: ignore[arg-type]
+    return kind(collections)  # type: ignore[arg-type]
 
 
 def token(secret: str, **extra: Any) -> ApiToken:
@@ -107,3 +107,19 @@ async def test_a_read_scoped_token_reads_but_cannot_change_anything() -> None:
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert "'write'" in refused.json()["detail"]
     assert writer.status_code == 200
+
+
+class NoWrites(DirectoryStore):
+    """A directory whose upserts do nothing, to watch its token cache."""
+
+    async def _upsert(self, collection: Any, key: str, record: Any, event: Any) -> None:
+        return None
+
+
+async def test_a_changed_person_empties_the_token_cache() -> None:
+    """A deactivated staff member's cached token is looked up again, not served for 30 s."""
+    store = store_with(token("pat"), kind=NoWrites)
+    assert await store.principal_for("pat") is not None
+    assert store._cache
+    await store.apply(StaffUpserted(staff=PAT.model_copy(update={"active": False})))
+    assert not store._cache
