@@ -51,6 +51,8 @@ SECRETS = {
     "MONGO_PASSWORD": "9f2c41d7e8b04a6f93c1d5e7a2b8c4f0",
     "STATUS_BOARD_ADMIN_TOKEN": "3b7e1f9a0c2d4e6f8a1b3c5d7e9f0a2b",
 }
+FIRST_STAFF = "ops.lead@vendor.example"
+REQUIRED = {**SECRETS, "BOOTSTRAP_STAFF_EMAIL": FIRST_STAFF}
 VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?::([?-])([^}]*))?\}")
 
 
@@ -99,7 +101,7 @@ def test_compose_cli_accepts_file() -> None:
         text=True,
         timeout=120,
         check=False,
-        env=os.environ | SECRETS,
+        env=os.environ | REQUIRED,
     )
     assert done.returncode == 0, done.stderr
 
@@ -364,16 +366,25 @@ def test_secrets_come_only_from_the_environment() -> None:
         assert all(m.group(2) == "?" and m.group(3).strip() for m in uses), secret
 
 
-@pytest.mark.parametrize("secret", sorted(SECRETS))
+def interpolate_service(service: dict[str, Any], env: dict[str, str]) -> None:
+    """Interpolate a service's environment and command (raises KeyError as compose refuses)."""
+    interpolate(service.get("environment", {}), env)
+    command = service.get("command", [])
+    interpolate(
+        {str(i): c for i, c in enumerate(command if isinstance(command, list) else [command])}, env
+    )
+
+
+@pytest.mark.parametrize("secret", sorted(REQUIRED))
 def test_compose_refuses_to_start_without_each_secret(
     services: dict[str, dict[str, Any]], secret: str
 ) -> None:
-    """Without one secret, interpolation fails and names it (compose does not start)."""
-    without = {k: v for k, v in SECRETS.items() if k != secret}
+    """Without one secret (or the first staff member), interpolation fails and names it."""
+    without = {k: v for k, v in REQUIRED.items() if k != secret}
     refused = []
     for service in services.values():
         try:
-            interpolate(service.get("environment", {}), without)
+            interpolate_service(service, without)
         except KeyError as error:
             refused.append(str(error))
     assert refused
@@ -388,7 +399,7 @@ def test_each_service_accepts_its_compose_settings(
 
     from shared.settings import refuse_local_secrets
 
-    for name, (package, _) in APP_SERVICES.items():
+    for name, (package, _) in {**APP_SERVICES, "init": ("intake", {})}.items():
         environment = interpolate(services[name]["environment"], SECRETS)
         for key in ("MONGO_URL", "STATUS_BOARD_ADMIN_TOKEN"):
             monkeypatch.delenv(key, raising=False)
@@ -398,3 +409,48 @@ def test_each_service_accepts_its_compose_settings(
         assert settings.environment == "production", name
         names = ("admin_token",) if name == "status-board" else settings.required_secrets
         refuse_local_secrets(settings, names)
+
+
+# --- first run and the staff API ---------------------------------------------------------
+
+
+def test_init_bootstraps_the_first_staff_member_through_intake(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """A one-shot `init` runs intake.cli's bootstrap with the operator's address, as intake."""
+    from intake import cli
+
+    init, intake = services["init"], services["intake"]
+    command = list(
+        interpolate({str(i): c for i, c in enumerate(init["command"])}, REQUIRED).values()
+    )
+    assert command[:3] == ["python", "-m", "intake.cli"]
+    args = cli.parser().parse_args(command[3:])
+    assert (args.command, args.staff_email) == ("bootstrap", FIRST_STAFF)
+    assert args.staff_name
+    assert (init["build"], init["image"]) == (intake["build"], intake["image"])
+    assert init["restart"] == "no"
+    # The same Kafka, Mongo database and topics as intake: it writes intake's directory.
+    mine, theirs = (interpolate(s["environment"], SECRETS) for s in (init, intake))
+    for key in ("ENVIRONMENT", "KAFKA_BOOTSTRAP_SERVERS", "MONGO_URL"):
+        assert mine[key] == theirs[key], key
+    for key in ("INTAKE_MONGO_DATABASE", "TOPIC_NAMESPACE"):
+        assert mine.get(key) == theirs.get(key), key
+    assert init["depends_on"]["kafka-init"]["condition"] == "service_completed_successfully"
+    assert init["depends_on"]["mongo"]["condition"] == "service_healthy"
+    assert intake["depends_on"]["init"]["condition"] == "service_completed_successfully"
+
+
+def test_the_first_staff_member_is_required_and_not_a_default() -> None:
+    """Compose names BOOTSTRAP_STAFF_EMAIL when it is unset; the file holds no address."""
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    uses = [m for m in VARIABLE.finditer(text) if m.group(1) == "BOOTSTRAP_STAFF_EMAIL"]
+    assert uses
+    assert all(m.group(2) == "?" for m in uses)
+
+
+def test_the_staff_api_is_published(services: dict[str, dict[str, Any]]) -> None:
+    """Routing's staff API (8002) is reachable from the host, like intake and feed."""
+    assert _published_ports(services["routing"]) == {8002: 8002}
+    assert _published_ports(services["intake"]) == {8001: 8001}
+    assert _published_ports(services["feed"]) == {8003: 8003}
