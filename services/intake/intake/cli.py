@@ -329,8 +329,8 @@ def _staff_row(s: StaffMember) -> list[str]:
 async def _list_tokens(admin: DirectoryAdmin, args: argparse.Namespace) -> str:
     tokens, now = await admin.tokens(args.subject_id), datetime.now(UTC)
     headers = ["TOKEN ID", "SUBJECT", "SCOPES", "EXPIRES", "STATE"]
-    records = [t.model_copy(update={"sha256": None}) for t in tokens]  # no hash in a listing
-    return _listing(args, records, headers, [_token_row(t, now) for t in tokens])
+    rows = [_token_row(t, now) for t in tokens]
+    return _listing(args, tokens, headers, rows, hide={"sha256"})  # no hash in a listing
 
 
 def _token_row(t: ApiToken, now: datetime) -> list[str]:
@@ -402,10 +402,14 @@ COMMANDS: dict[str, Command] = {
 
 
 def _listing(
-    args: argparse.Namespace, records: Sequence[BaseModel], headers: list[str], rows: list[Any]
+    args: argparse.Namespace,
+    records: Sequence[BaseModel],
+    headers: list[str],
+    rows: list[Any],
+    hide: set[str] | None = None,
 ) -> str:
     if args.json:
-        return json.dumps([r.model_dump(mode="json", exclude_none=True) for r in records], indent=2)
+        return json.dumps([r.model_dump(mode="json", exclude=hide) for r in records], indent=2)
     if not rows:
         return "(none)"
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
