@@ -1,0 +1,34 @@
+"""`make status` on the running stack: every web URL it lists answers, docs and admin included."""
+
+import subprocess
+import sys
+
+import httpx
+
+from shared import devstack
+
+
+def listed_urls() -> dict[str, str]:
+    """The URL section of `python -m shared.devstack status`, label to URL."""
+    done = subprocess.run(
+        [sys.executable, "-m", "shared.devstack", "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    section = done.stdout.split("\nURLs:\n")[1]
+    rows = [line.strip().rsplit(None, 1) for line in section.splitlines() if line.strip()]
+    return {label.strip(): url for label, url in rows}
+
+
+def test_every_listed_web_url_answers(full_stack: devstack.StackSettings) -> None:
+    """Each API, docs page, the board's admin API and its docs, and the mailbox answer 200."""
+    urls = listed_urls()
+    assert urls["status-board admin docs (OpenAPI)"].endswith("/docs")
+    web = {label: url for label, url in urls.items() if url.startswith("http")}
+    answers = {}
+    for label, url in web.items():
+        path = "/healthz" if url.count("/") == 2 else ""  # a bare API base has no page
+        answers[label] = httpx.get(url + path, timeout=10).status_code
+    assert answers == dict.fromkeys(web, 200)
