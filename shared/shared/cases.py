@@ -1,7 +1,9 @@
 """Per-case-type form details: exactly the fields the Case Submission page lists for each type."""
 
+import re
 from datetime import date
 from typing import Annotated, Literal, Self
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
@@ -188,3 +190,24 @@ def module_of(details: Details) -> Module | None:
     """The module a case concerns, for the types whose form asks for one."""
     module = getattr(details, "module", None)
     return module if isinstance(module, Module) else None
+
+
+# Case numbers are positive 64-bit integers (Mongo's int64): at most 19 ASCII digits.
+CASE_NUMBER_MAX = 2**63 - 1
+_CASE_NUMBER = re.compile(r"[0-9]{1,19}")
+_LONGEST_UUID = 45  # the longest UUID spelling, braces and "urn:uuid:" included
+
+
+def parse_case_ref(text: str) -> int | UUID | None:
+    """A case number (1 to 19 ASCII digits, within 1..2^63-1) or a case id (a UUID); None for
+    anything else (other digits such as "²" or "①" included). Every service reads a case
+    reference with this one rule."""
+    if _CASE_NUMBER.fullmatch(text):
+        number = int(text)
+        return number if 1 <= number <= CASE_NUMBER_MAX else None
+    if len(text) > _LONGEST_UUID:
+        return None
+    try:
+        return UUID(text)
+    except ValueError:
+        return None

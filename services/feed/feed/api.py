@@ -5,7 +5,6 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Annotated, Any, Literal
-from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
@@ -37,6 +36,7 @@ from feed.models import (
     FeedPagePublic,
 )
 from feed.store import CaseStore, DistrictStore, FeedStore, NoticeStore, SubjectStore
+from shared.cases import parse_case_ref as parse_case_ref  # the one rule, shared
 from shared.directory import DirectoryStore, Principal, bearer_auth
 from shared.enums import CaseType, Module, NoticeKind, Priority, Status
 from shared.mongo import Document
@@ -47,8 +47,6 @@ MAX_PAGE_SIZE = 200
 # Mongo's skip and limit are signed 64-bit: page * page_size must stay within them.
 INT64_MAX = 2**63 - 1
 MAX_PAGE = INT64_MAX // MAX_PAGE_SIZE
-# Case numbers are positive 64-bit integers: at most 19 ASCII digits.
-CASE_NUMBER = re.compile(r"[0-9]{1,19}")
 ZONE_CACHE_SECONDS = 60.0
 WINDOW_PER_ID = 3
 ERRORS = problem_responses(
@@ -124,7 +122,7 @@ def _router(model: ReadModel) -> APIRouter:
         account_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     ) -> CasePagePublic:
         zone = filters.time_zone or await _zone_of(model, who)
-        flt = replace(filters, time_zone=zone)
+        flt = replace(await _contact_by_id(model, who, filters), time_zone=zone)
         scope, skip = _scope(who, account_id), (page - 1) * page_size
         total, docs = await case_page(model, flt, scope, sort, order == "desc", skip, page_size)
         items = [CaseSummaryPublic.model_validate(_local(d, zone)) for d in docs]
@@ -183,7 +181,14 @@ def _case_filter(
     priority: Priority | None = None,
     module: Module | None = None,
     case_type: CaseType | None = None,
-    contact: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    contact: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=255,
+            description="A contact id (e.g. zack-morris), or the start of the contact's name.",
+        ),
+    ] = None,
     last_modified: Annotated[
         date | None,
         Query(ge=FIRST_DAY, le=LAST_DAY, description="On this day, local (1970-01-01 on)."),
@@ -206,6 +211,17 @@ def _case_filter(
         closed=closed,
         time_zone=tz or "",
     )
+
+
+async def _contact_by_id(model: ReadModel, who: Principal, flt: CaseFilter) -> CaseFilter:
+    """`contact` is a contact's id or the start of their name: the id of a contact of the
+    caller's districts filters on that contact's name, as their cases carry it."""
+    if flt.contact is None:
+        return flt
+    contact = await model.directory.contact(flt.contact)
+    if contact is None or not any(who.sees_account(a) for a in contact.account_ids):
+        return flt
+    return replace(flt, contact=contact.display_name)
 
 
 def _known_zone(name: str) -> bool:
@@ -320,20 +336,6 @@ async def _visible_case(model: ReadModel, who: Principal, case_ref: str) -> Docu
             "(ASCII digits) or a case id (UUID) from GET /cases"
         )
     return doc
-
-
-def parse_case_ref(text: str) -> int | UUID | None:
-    """A case number (1 to 19 ASCII digits, within 64 bits) or a case id (a UUID); None for
-    anything else (other digits such as "²" or "①" included)."""
-    if CASE_NUMBER.fullmatch(text):
-        number = int(text)
-        return number if 1 <= number <= INT64_MAX else None
-    if len(text) > 45:  # the longest UUID spelling, braces and "urn:uuid:" included
-        return None
-    try:
-        return UUID(text)
-    except ValueError:
-        return None
 
 
 def _excerpt(text: str) -> str:

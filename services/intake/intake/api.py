@@ -4,7 +4,6 @@ import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
 from urllib.parse import quote
-from uuid import UUID
 
 from fastapi import (
     APIRouter,
@@ -14,6 +13,7 @@ from fastapi import (
     File,
     Form,
     Header,
+    Path,
     Query,
     Request,
     UploadFile,
@@ -29,10 +29,12 @@ from intake.models import (
     CasePublic,
     CloseCreate,
     CommandAccepted,
+    ContactsPublic,
     PostPublic,
     RecipientsCreate,
     RecipientsPublic,
     ReopenCreate,
+    StaffListPublic,
 )
 from intake.service import Answer, Intake, Upload
 from shared import problems
@@ -83,6 +85,28 @@ POST_BODY = (
 DOWNLOAD_TYPES: dict[str, Any] = {
     media: {} for media in sorted(logic.SERVABLE_TYPES | {logic.OCTET_STREAM})
 }
+CaseRef = Annotated[
+    str,
+    Path(
+        description="The case number (e.g. 1000003) or the case id (a UUID).",
+        examples=["1000003"],
+    ),
+]
+DIRECTORY_ERRORS = problem_responses(
+    401,
+    (403, "Only staff list staff"),
+    (404, "No such district or department"),
+    422,
+    429,
+)
+NameQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=100,
+        description="Only people whose name holds every word of this (case-insensitive).",
+    ),
+]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -120,6 +144,37 @@ def api_router(intake: Intake, limiter: TokenBucket) -> APIRouter:
     _posts(router, intake, Caller)
     _commands(router, intake, Caller)
     _recipients(router, intake, Caller)
+    router.include_router(_directory(intake, Caller))
+    return router
+
+
+def _directory(intake: Intake, Caller: Any) -> APIRouter:
+    router = APIRouter(prefix="/directory", tags=["directory"], responses=DIRECTORY_ERRORS)
+
+    @router.get("/contacts", summary="A district's contacts, for recipient pickers")
+    async def district_contacts(
+        principal: Caller,
+        account_id: Annotated[
+            str | None,
+            Query(
+                min_length=1,
+                max_length=64,
+                description="The district; defaults to yours (required if you have several).",
+            ),
+        ] = None,
+        q: NameQuery = None,
+    ) -> ContactsPublic:
+        """Active contacts of one of your districts (staff: any), by name, with their id and
+        contact type; the email is shown to that district's own contacts only."""
+        return await intake.district_contacts(principal, account_id, q)
+
+    @router.get("/departments/{department_slug}/staff", summary="A department's staff")
+    async def department_staff(
+        department_slug: str, principal: Caller, q: NameQuery = None
+    ) -> StaffListPublic:
+        """Active staff of a department (e.g. campus-support), by name; for staff only."""
+        return await intake.department_staff(principal, department_slug, q)
+
     return router
 
 
@@ -148,7 +203,7 @@ def _posts(router: APIRouter, intake: Intake, Caller: Any) -> None:
         summary="Post to the case feed",
     )
     async def add_post(
-        case_id: UUID,
+        case_id: CaseRef,
         principal: Caller,
         body: Annotated[str, Form(max_length=100_000, description=POST_BODY)],
         files: Annotated[list[UploadFile] | None, File(description=f"Up to {limit} files.")] = None,
@@ -157,11 +212,12 @@ def _posts(router: APIRouter, intake: Intake, Caller: Any) -> None:
         uploads = [
             Upload(f.filename or "", f.content_type, f.size or 0, f.file) for f in files or []
         ]
-        return _json(await intake.add_post(principal, case_id, body, uploads, idempotency_key))
+        case = await intake.case_id_of(principal, case_id)
+        return _json(await intake.add_post(principal, case, body, uploads, idempotency_key))
 
     @router.get("/cases/{case_id}/attachments", summary="List the case's attachments")
-    async def list_attachments(case_id: UUID, principal: Caller) -> list[AttachmentPublic]:
-        return await intake.list_attachments(principal, case_id)
+    async def list_attachments(case_id: CaseRef, principal: Caller) -> list[AttachmentPublic]:
+        return await intake.list_attachments(principal, await intake.case_id_of(principal, case_id))
 
     @router.get(
         "/cases/{case_id}/attachments/{attachment_id}",
@@ -169,14 +225,17 @@ def _posts(router: APIRouter, intake: Intake, Caller: Any) -> None:
         response_class=StreamingResponse,
         responses={200: {"content": DOWNLOAD_TYPES}},
     )
-    async def download(case_id: UUID, attachment_id: str, principal: Caller) -> StreamingResponse:
+    async def download(
+        case_id: CaseRef, attachment_id: str, principal: Caller
+    ) -> StreamingResponse:
         """The file as uploaded, as a download no browser runs.
 
         Always `Content-Disposition: attachment`, `nosniff` and a sandbox CSP; images (not
         SVG), PDF, plain text, CSV and office documents keep their type, anything else
         (HTML, XML, SVG, scripts, unknown) is `application/octet-stream`.
         """
-        found = await intake.attachment(principal, case_id, attachment_id)
+        case = await intake.case_id_of(principal, case_id)
+        found = await intake.attachment(principal, case, attachment_id)
         headers = {
             **ATTACHMENT_HEADERS,
             "Content-Disposition": _disposition(found.filename),
@@ -190,41 +249,53 @@ def _posts(router: APIRouter, intake: Intake, Caller: Any) -> None:
 def _commands(router: APIRouter, intake: Intake, Caller: Any) -> None:
     @router.post("/cases/{case_id}/close", status_code=202, response_model=CommandAccepted)
     async def close_case(
-        case_id: UUID, body: CloseCreate, principal: Caller, idempotency_key: IdempotencyKey = None
+        case_id: CaseRef,
+        body: CloseCreate,
+        principal: Caller,
+        idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         """Ask the workflow to close the case; 202 with the command id."""
-        request = {"path": f"/cases/{case_id}/close", "body": body.model_dump(mode="json")}
-        run = lambda: intake.close(principal, case_id, body.note)  # noqa: E731
+        case = await intake.case_id_of(principal, case_id)
+        request = {"path": f"/cases/{case}/close", "body": body.model_dump(mode="json")}
+        run = lambda: intake.close(principal, case, body.note)  # noqa: E731
         return _json(await intake.idempotent(principal, idempotency_key, request, run))
 
     @router.post("/cases/{case_id}/reopen", status_code=202, response_model=CommandAccepted)
     async def reopen_case(
-        case_id: UUID, body: ReopenCreate, principal: Caller, idempotency_key: IdempotencyKey = None
+        case_id: CaseRef,
+        body: ReopenCreate,
+        principal: Caller,
+        idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         """Ask the workflow to reopen a case closed within 60 days; details are required."""
-        request = {"path": f"/cases/{case_id}/reopen", "body": body.model_dump(mode="json")}
-        run = lambda: intake.reopen(principal, case_id, body.details)  # noqa: E731
+        case = await intake.case_id_of(principal, case_id)
+        request = {"path": f"/cases/{case}/reopen", "body": body.model_dump(mode="json")}
+        run = lambda: intake.reopen(principal, case, body.details)  # noqa: E731
         return _json(await intake.idempotent(principal, idempotency_key, request, run))
 
 
 def _recipients(router: APIRouter, intake: Intake, Caller: Any) -> None:
     @router.get("/cases/{case_id}/recipients", summary="Notification recipients")
-    async def recipients(case_id: UUID, principal: Caller) -> RecipientsPublic:
-        return await intake.recipients(principal, case_id)
+    async def recipients(case_id: CaseRef, principal: Caller) -> RecipientsPublic:
+        return await intake.recipients(principal, await intake.case_id_of(principal, case_id))
 
     @router.post("/cases/{case_id}/recipients", summary="Add notification recipients")
     async def add_recipients(
-        case_id: UUID, body: RecipientsCreate, principal: Caller
+        case_id: CaseRef, body: RecipientsCreate, principal: Caller
     ) -> RecipientsPublic:
-        return await intake.add_recipients(principal, case_id, body.contact_ids)
+        """Add contacts by id (GET /directory/contacts lists them); every id that cannot be
+        added is reported at once, one `errors` entry each."""
+        case = await intake.case_id_of(principal, case_id)
+        return await intake.add_recipients(principal, case, body.contact_ids)
 
     @router.delete("/cases/{case_id}/recipients", summary="Remove notification recipients")
     async def remove_recipients(
-        case_id: UUID,
+        case_id: CaseRef,
         principal: Caller,
         contact_id: Annotated[list[str], Query(min_length=1, max_length=100)],
     ) -> RecipientsPublic:
-        return await intake.remove_recipients(principal, case_id, contact_id)
+        case = await intake.case_id_of(principal, case_id)
+        return await intake.remove_recipients(principal, case, contact_id)
 
 
 def _json(answer: Answer) -> JSONResponse:

@@ -20,10 +20,11 @@ from shared.cases import (
     RequestConsulting,
     RequestTechnicalServices,
     RequestTraining,
+    parse_case_ref,
 )
 from shared.commands import is_blank
 from shared.directory import Principal
-from shared.enums import CaseType, ContactType, Priority, Status
+from shared.enums import CaseType, ContactType, Department, Priority, Status
 from shared.events import Contact
 from shared.workflow import REOPEN_WINDOW_DAYS, can_reopen
 
@@ -456,6 +457,26 @@ def check_visible(principal: Principal, case: CaseState | None, case_id: str) ->
     return case
 
 
+def case_not_found(ref: str) -> NotFound:
+    """The answer for a case reference that names no case the caller can see."""
+    return NotFound(
+        problem(
+            "case_id",
+            "exists",
+            f"no case {excerpt(ref)} in your districts; use a case number (e.g. 1000003) "
+            "or a case id (UUID)",
+        )
+    )
+
+
+def check_case_ref(ref: str) -> int | UUID:
+    """A case number or a case id (shared.cases.parse_case_ref); NotFound for anything else."""
+    parsed = parse_case_ref(ref)
+    if parsed is None:
+        raise case_not_found(ref)
+    return parsed
+
+
 def check_modify(principal: Principal, action: str) -> None:
     """Only authorized contacts and staff modify cases."""
     if not principal.can_modify_cases:
@@ -497,13 +518,30 @@ def check_reopen(case: CaseState, now: datetime, time_zone: str) -> None:
 
 
 def recipients_to_add(
-    principal: Principal, case: CaseState, wanted: list[str], contacts: dict[str, Contact]
+    principal: Principal,
+    case: CaseState,
+    wanted: list[str],
+    contacts: dict[str, Contact],
+    district: str | None = None,
 ) -> list[str]:
-    """Who may be added: authorized callers add district contacts; Read-Only add themselves."""
+    """Who may be added: authorized callers add district contacts; Read-Only add themselves.
+
+    Contacts are named by id only (GET /directory/contacts lists them); every id that cannot
+    be added is reported at once, one problem each, naming the district (`district`, else the
+    case's account id).
+    """
     _only_self(principal, wanted, "add")
     if principal.can_modify_cases:
-        for contact_id in wanted:
-            _addable(contact_id, contacts.get(contact_id), case.account_id)
+        named = district or case.account_id
+        found = [
+            p
+            for index, contact_id in enumerate(wanted)
+            if (
+                p := _unaddable(index, contact_id, contacts.get(contact_id), case.account_id, named)
+            )
+        ]
+        if found:
+            raise Invalid(*found)
     return [c for c in dict.fromkeys(wanted) if c not in case.recipients]
 
 
@@ -532,24 +570,40 @@ def _only_self(principal: Principal, wanted: list[str], action: str) -> None:
         )
 
 
-def _addable(contact_id: str, contact: Contact | None, account_id: str) -> None:
-    if contact is None or not contact.active or account_id not in contact.account_ids:
-        raise Invalid(
-            problem(
-                "contact_ids",
-                "contact_of_district",
-                f"{contact_id} is not an active contact of {account_id}; non-contacts cannot "
-                "be recipients (submit a Modify Support Contacts case to add a contact)",
-            )
+def _unaddable(
+    index: int, contact_id: str, contact: Contact | None, account_id: str, district: str
+) -> Problem | None:
+    """Why this id cannot be a recipient of a case of `account_id`, or None if it can."""
+    field = f"contact_ids[{index}]"
+    if contact is None or account_id not in contact.account_ids:
+        return problem(
+            field,
+            "contact_of_district",
+            f"no contact with id {excerpt(contact_id)} in {district}; use an id from "
+            f"GET /directory/contacts?account_id={account_id}",
+        )
+    if not contact.active:
+        return problem(
+            field,
+            "active_contact",
+            f"{excerpt(contact_id)} is no longer an active contact of {district}; "
+            "inactive contacts cannot be recipients",
         )
     if contact.contact_type is ContactType.READ_ONLY:
-        raise Invalid(
-            problem(
-                "contact_ids",
-                "not_read_only",
-                f"{contact_id} is a Read-Only contact; they can add themselves",
-            )
+        return problem(
+            field,
+            "not_read_only",
+            f"{excerpt(contact_id)} is a Read-Only contact; they can add themselves",
         )
+    return None
+
+
+EXCERPT = 40  # characters of a bad input an error message repeats
+
+
+def excerpt(text: str) -> str:
+    """A bad input quoted for an error message: its start only, never all of it."""
+    return repr(text if len(text) <= EXCERPT else text[:EXCERPT] + "…")
 
 
 def apply_change(current: Iterable[str], added: list[str], removed: list[str]) -> list[str]:
@@ -625,3 +679,43 @@ def keyed_case_id(principal: Principal, key: str | None) -> UUID | None:
 def keyed_post_id(principal: Principal, key: str | None) -> UUID | None:
     """The post id an Idempotency-Key stands for, so a re-run publishes the same event ids."""
     return uuid5(KEYED_POSTS, f"{principal.kind}:{principal.id}:{key}") if key else None
+
+
+# --- directory ---------------------------------------------------------------------------
+
+
+def name_matches(name: str, query: str | None) -> bool:
+    """Whether a person's name holds the query (case-insensitive; every word of it)."""
+    if query is None:
+        return True
+    words = query.casefold().split()
+    return all(word in name.casefold() for word in words)
+
+
+def shows_email(principal: Principal, account_id: str) -> bool:
+    """A contact's email is shown to the contacts of that district only."""
+    return not principal.is_staff and account_id in principal.account_ids
+
+
+def check_staff_directory(principal: Principal) -> None:
+    """Only staff list staff."""
+    if not principal.is_staff:
+        raise Forbidden(
+            problem(
+                "Authorization",
+                "staff_only",
+                "only staff list the staff of a department; contacts list their district's "
+                "contacts at GET /directory/contacts",
+            )
+        )
+
+
+def department_of(slug: str) -> Department:
+    """The department with this slug; NotFound naming the slugs there are."""
+    try:
+        return Department.from_slug(slug)
+    except ValueError as exc:
+        known = ", ".join(d.slug for d in Department)
+        raise NotFound(
+            problem("department_slug", "exists", f"no department {excerpt(slug)}; one of {known}")
+        ) from exc

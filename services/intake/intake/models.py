@@ -6,7 +6,13 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from shared.cases import (
@@ -25,7 +31,7 @@ from shared.cases import (
     ShortText,
 )
 from shared.commands import BLANK_RULE, NonBlankText, is_blank
-from shared.enums import CaseType, ContactType, Priority, Status
+from shared.enums import CaseType, ContactType, Department, Priority, Status
 from shared.messages import AttachmentRef
 
 DistrictId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -125,10 +131,22 @@ class ReportAnOutageCreate(CaseFields, ReportAnOutage):
     case_type: Literal[CaseType.REPORT_AN_OUTAGE]
 
 
-class ServerIssueCreate(CaseFields, ServerIssue):
-    """Submit a Server Issue case."""
+# The seed's own name of a case type (000's Case Search lists "Server/Hardware"), accepted at
+# input only: the case is stored and shown under the type's name.
+SERVER_HARDWARE = "Server/Hardware"
 
-    case_type: Literal[CaseType.SERVER_ISSUE]
+
+class ServerIssueCreate(CaseFields, ServerIssue):
+    """Submit a Server Issue case (case_type "Server/Hardware", the seed's name, is accepted
+    too, and stored and shown as "Server Issue")."""
+
+    case_type: Literal[CaseType.SERVER_ISSUE, "Server/Hardware"]  # type: ignore[assignment]
+
+    @field_validator("case_type", mode="after")
+    @classmethod
+    def _type_not_alias(cls, value: str) -> CaseType:
+        """The alias names the type itself."""
+        return CaseType.SERVER_ISSUE if value == SERVER_HARDWARE else CaseType(value)
 
 
 class ServerAccessCreate(CaseFields, ServerAccess):
@@ -249,3 +267,40 @@ class RecipientsPublic(BaseModel):
 
     case_id: UUID
     recipients: list[RecipientPublic]
+
+
+class ContactPublic(BaseModel):
+    """A district contact as recipient pickers show them (email for the district only)."""
+
+    contact_id: str
+    name: str
+    contact_type: ContactType
+    email: str | None = Field(
+        None, description="Shown to contacts of this district only; omitted for anyone else."
+    )
+
+
+class ContactsPublic(BaseModel):
+    """The active contacts of one district, by name."""
+
+    account_id: str
+    account_name: str
+    contacts: list[ContactPublic]
+
+
+class StaffPublic(BaseModel):
+    """A staff member of a department."""
+
+    staff_id: str
+    name: str
+    email: str
+    departments: list[Department]
+    on_duty: bool
+    supervisor: bool
+
+
+class StaffListPublic(BaseModel):
+    """The active staff of one department, by name."""
+
+    department: Department
+    staff: list[StaffPublic]

@@ -19,9 +19,13 @@ from intake.models import (
     CaseFields,
     CasePublic,
     CommandAccepted,
+    ContactPublic,
+    ContactsPublic,
     PostPublic,
     RecipientPublic,
     RecipientsPublic,
+    StaffListPublic,
+    StaffPublic,
 )
 from intake.producer import EventPublisher
 from intake.settings import Settings
@@ -218,6 +222,21 @@ class Intake:
 
     # --- cases the caller can see -----------------------------------------------------
 
+    async def case_id_of(self, principal: Principal, ref: str) -> UUID:
+        """The id of the case a number or an id names (NotFound for anything else).
+
+        An id is taken as given (visible() checks it where it is used); a number is looked
+        up, and a case of another district is not found, exactly like its id.
+        """
+        parsed = logic.check_case_ref(ref)
+        if isinstance(parsed, UUID):
+            return parsed
+        case_id = await self.cases.id_of_number(parsed)
+        case = await self.cases.get(case_id) if case_id else None
+        if case is None or not principal.sees_account(case.account_id):
+            raise logic.case_not_found(ref)
+        return UUID(case.case_id)
+
     async def visible(self, principal: Principal, case_id: UUID) -> CaseState:
         """The case if the caller's districts include it; NotFound otherwise."""
         return logic.check_visible(principal, await self.cases.get(str(case_id)), str(case_id))
@@ -354,12 +373,13 @@ class Intake:
     async def add_recipients(
         self, principal: Principal, case_id: UUID, wanted: list[str]
     ) -> RecipientsPublic:
-        """Add contacts under the seeds' rules and publish the full list."""
+        """Add contacts (by id) under the seeds' rules and publish the full list."""
+        district = await self._district_name((await self.visible(principal, case_id)).account_id)
         contacts = {c: await self.directory.contact(c) for c in dict.fromkeys(wanted)}
         known = {c: contact for c, contact in contacts.items() if contact is not None}
 
         def decide(case: CaseState) -> Change:
-            return logic.recipients_to_add(principal, case, wanted, known), []
+            return logic.recipients_to_add(principal, case, wanted, known, district), []
 
         return await self._change_recipients(principal, case_id, decide)
 
@@ -435,6 +455,58 @@ class Intake:
                 )
             )
         return RecipientsPublic(case_id=UUID(case.case_id), recipients=people)
+
+    async def _district_name(self, account_id: str) -> str:
+        account = await self.directory.account(account_id)
+        return account.name if account else account_id
+
+    # --- directory --------------------------------------------------------------------
+
+    async def district_contacts(
+        self, principal: Principal, account_id: str | None, query: str | None
+    ) -> ContactsPublic:
+        """A district's active contacts by name (those matching `query`); emails for the
+        district's own contacts only."""
+        chosen = logic.choose_account(principal, account_id)
+        account = await self.directory.account(chosen)
+        if account is None:
+            raise logic.NotFound(
+                problem("account_id", "exists", f"no district {logic.excerpt(chosen)}")
+            )
+        email = logic.shows_email(principal, chosen)
+        found = [
+            ContactPublic(
+                contact_id=c.id,
+                name=c.display_name,
+                contact_type=c.contact_type,
+                email=str(c.email) if email else None,
+            )
+            for c in await self.directory.contacts_of(chosen)
+            if logic.name_matches(c.display_name, query)
+        ]
+        found.sort(key=lambda c: (c.name.casefold(), c.contact_id))
+        return ContactsPublic(account_id=chosen, account_name=account.name, contacts=found)
+
+    async def department_staff(
+        self, principal: Principal, slug: str, query: str | None
+    ) -> StaffListPublic:
+        """A department's active staff by name (those matching `query`), for staff only."""
+        logic.check_staff_directory(principal)
+        department = logic.department_of(slug)
+        members = [
+            StaffPublic(
+                staff_id=m.id,
+                name=m.name,
+                email=str(m.email),
+                departments=m.departments,
+                on_duty=m.on_duty,
+                supervisor=m.supervisor,
+            )
+            for m in await self.directory.staff_in(department)
+            if logic.name_matches(m.name, query)
+        ]
+        members.sort(key=lambda m: (m.name.casefold(), m.staff_id))
+        return StaffListPublic(department=department, staff=members)
 
 
 def _retrieved(task: "asyncio.Task[str]") -> None:

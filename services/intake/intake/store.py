@@ -87,6 +87,7 @@ class CaseStore:
         self.collection = db["cases"]
         self.writer = GroupWriter(self.collection)
         self._pending: dict[str, tuple[Document, asyncio.Future[None]]] = {}
+        self._pending_numbers: dict[int, str] = {}
         self._written: OrderedDict[str, None] = OrderedDict()
         self._remembered = remembered
 
@@ -99,10 +100,12 @@ class CaseStore:
         """Record a submitted case (already acknowledged by Kafka) without waiting for Mongo."""
         done = self.writer.submit(doc)
         self._pending[doc["_id"]] = (doc, done)
+        self._pending_numbers[doc["case_number"]] = doc["_id"]
         done.add_done_callback(lambda future: self._settled(doc["_id"], future))
 
     def _settled(self, case_id: str, future: "asyncio.Future[None]") -> None:
         doc, _ = self._pending.pop(case_id, ({}, None))
+        self._pending_numbers.pop(doc.get("case_number", 0), None)
         if future.cancelled() or future.exception() is not None:
             return  # the CaseSubmitted consumer will write it
         if "unconfirmed" in doc:
@@ -140,6 +143,14 @@ class CaseStore:
         """The case's record as stored (or about to be), if intake has it."""
         pending = self._pending.get(case_id)
         return pending[0] if pending else await self.collection.find_one({"_id": case_id})
+
+    async def id_of_number(self, number: int) -> str | None:
+        """The id of the case with this number, if intake has it (the unique index)."""
+        pending = self._pending_numbers.get(number)
+        if pending is not None:
+            return pending
+        doc = await self.collection.find_one({"case_number": number}, {"_id": 1})
+        return str(doc["_id"]) if doc else None
 
     async def get(self, case_id: str) -> CaseState | None:
         """The case's last known state (none while its event's send is in doubt)."""

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, status
 from fastapi.responses import Response
 
 from routing.clock import Clock
@@ -23,6 +23,7 @@ from routing.models import (
     WorkItemPublic,
 )
 from routing.store import CaseStore, ClaimStore, CommandStore, QueueFilter
+from shared.cases import parse_case_ref
 from shared.commands import AnyCaseCommand, AssignCase, ChangeStatus, TransferCase
 from shared.directory import DirectoryStore, Principal, bearer_auth
 from shared.enums import ActorKind, Department, Priority, Status
@@ -39,6 +40,14 @@ ERRORS = problem_responses(
     422,
 )
 CONFLICT = problem_responses((409, "The case's current state does not allow this"))
+CaseRef = Annotated[
+    str,
+    Path(
+        description="The case number (e.g. 1000003) or the case id (a UUID).",
+        examples=["1000003"],
+    ),
+]
+EXCERPT = 40  # characters of a bad input an error message repeats
 MAX_LIMIT = 200
 # Mongo's skip and limit are signed 64-bit: offset plus limit must stay within them.
 MAX_OFFSET = 2**63 - 1 - MAX_LIMIT
@@ -165,7 +174,7 @@ def _queue_routes(router: APIRouter, deps: ApiDeps, Staff: Any) -> None:
 
 def _case_routes(router: APIRouter, deps: ApiDeps, Staff: Any) -> None:
     @router.get("/cases/{case_id}", summary="Routing's view of a case")
-    async def get_case(case_id: UUID, caller: Staff) -> CasePublic:
+    async def get_case(case_id: CaseRef, caller: Staff) -> CasePublic:
         return _case_public(await _case(deps, case_id))
 
     @router.post(
@@ -174,12 +183,13 @@ def _case_routes(router: APIRouter, deps: ApiDeps, Staff: Any) -> None:
         status_code=ACCEPTED,
         responses=CONFLICT,
     )
-    async def assign(case_id: UUID, body: AssignmentCreate, caller: Staff) -> CommandAccepted:
+    async def assign(case_id: CaseRef, body: AssignmentCreate, caller: Staff) -> CommandAccepted:
         state = await _case_of_caller(deps, case_id, caller)
         if state.status is Status.CLOSED:
             raise Conflict("the case is Closed: reopen it before assigning it")
         assignee = await _assignee(deps, body.assignee_id, state) if body.assignee_id else None
-        return await _send(deps, AssignCase(case_id=case_id, actor=caller.actor, assignee=assignee))
+        command = AssignCase(case_id=state.case_id, actor=caller.actor, assignee=assignee)
+        return await _send(deps, command)
 
     @router.post(
         "/cases/{case_id}/transfer",
@@ -187,7 +197,7 @@ def _case_routes(router: APIRouter, deps: ApiDeps, Staff: Any) -> None:
         status_code=ACCEPTED,
         responses=CONFLICT,
     )
-    async def transfer(case_id: UUID, body: TransferCreate, caller: Staff) -> CommandAccepted:
+    async def transfer(case_id: CaseRef, body: TransferCreate, caller: Staff) -> CommandAccepted:
         state = await _case_of_caller(deps, case_id, caller)
         if state.status is Status.CLOSED:
             raise Conflict("the case is Closed: reopen it before transferring it")
@@ -197,7 +207,10 @@ def _case_routes(router: APIRouter, deps: ApiDeps, Staff: Any) -> None:
                 "pick another department"
             )
         command = TransferCase(
-            case_id=case_id, actor=caller.actor, department=body.department, reason=body.reason
+            case_id=state.case_id,
+            actor=caller.actor,
+            department=body.department,
+            reason=body.reason,
         )
         return await _send(deps, command)
 
@@ -207,7 +220,7 @@ def _case_routes(router: APIRouter, deps: ApiDeps, Staff: Any) -> None:
         status_code=ACCEPTED,
         responses=CONFLICT,
     )
-    async def change(case_id: UUID, body: StatusChangeCreate, caller: Staff) -> CommandAccepted:
+    async def change(case_id: CaseRef, body: StatusChangeCreate, caller: Staff) -> CommandAccepted:
         return await _change(deps, case_id, caller, body)
 
     @router.post(
@@ -216,7 +229,7 @@ def _case_routes(router: APIRouter, deps: ApiDeps, Staff: Any) -> None:
         status_code=ACCEPTED,
         responses=CONFLICT,
     )
-    async def escalate(case_id: UUID, body: EscalationCreate, caller: Staff) -> CommandAccepted:
+    async def escalate(case_id: CaseRef, body: EscalationCreate, caller: Staff) -> CommandAccepted:
         change = StatusChangeCreate(
             to_status=Status.ASSIGNED_TO_DEVELOPMENT,
             note=body.note,
@@ -230,7 +243,7 @@ def _case_routes(router: APIRouter, deps: ApiDeps, Staff: Any) -> None:
         status_code=ACCEPTED,
         responses=CONFLICT,
     )
-    async def resolve(case_id: UUID, body: ResolutionCreate, caller: Staff) -> CommandAccepted:
+    async def resolve(case_id: CaseRef, body: ResolutionCreate, caller: Staff) -> CommandAccepted:
         change = StatusChangeCreate(to_status=Status.PENDING_CUSTOMER_VERIFICATION, note=body.note)
         return await _change(deps, case_id, caller, change)
 
@@ -251,22 +264,34 @@ async def _claim_next(deps: ApiDeps, department: Department, caller: Principal) 
     return None
 
 
-async def _case(deps: ApiDeps, case_id: UUID) -> CaseState:
-    state = await deps.cases.get(case_id)
+async def _case(deps: ApiDeps, case_ref: str) -> CaseState:
+    """The case a number or an id names (shared.cases.parse_case_ref), if routing knows it."""
+    ref = parse_case_ref(case_ref)
+    state = None
+    if isinstance(ref, int):
+        state = await deps.cases.by_number(ref)
+    elif ref is not None:
+        state = await deps.cases.get(ref)
     if state is None:
         raise NotFound(
-            f"case_id {case_id} is unknown to routing (not submitted, or not routed yet)"
+            f"case_id {_excerpt(case_ref)} is unknown to routing (not submitted, or not routed "
+            "yet): use a case number (e.g. 1000003) or a case id (UUID)"
         )
     return state
 
 
-async def _case_of_caller(deps: ApiDeps, case_id: UUID, caller: Principal) -> CaseState:
+def _excerpt(text: str) -> str:
+    """A bad input quoted for an error message: its start only, never all of it."""
+    return repr(text if len(text) <= EXCERPT else text[:EXCERPT] + "…")
+
+
+async def _case_of_caller(deps: ApiDeps, case_ref: str, caller: Principal) -> CaseState:
     """The case, if the caller may act on it: staff of its department, or a supervisor."""
-    state = await _case(deps, case_id)
+    state = await _case(deps, case_ref)
     if not caller.acts_for(state.department):
         own = ", ".join(caller.departments) or "no department"
         raise Forbidden(
-            f"case_id {case_id} is routed to {state.department} and you are staff of {own}: "
+            f"case {state.case_number} is routed to {state.department} and you are staff of {own}: "
             f"staff act on their departments' cases; {state.department} staff or a supervisor "
             "can act on it or transfer it"
         )
@@ -286,9 +311,10 @@ async def _assignee(deps: ApiDeps, staff_id: str, state: CaseState) -> StaffRef:
 
 
 async def _change(
-    deps: ApiDeps, case_id: UUID, caller: Principal, body: StatusChangeCreate
+    deps: ApiDeps, case_ref: str, caller: Principal, body: StatusChangeCreate
 ) -> CommandAccepted:
-    state = await _case_of_caller(deps, case_id, caller)
+    state = await _case_of_caller(deps, case_ref, caller)
+    case_id = state.case_id
     who = TRANSITIONS[state.status].get(body.to_status)
     if who is None or ActorKind.STAFF not in who:
         allowed = ", ".join(allowed_targets(state.status, ActorKind.STAFF)) or "none"

@@ -107,10 +107,16 @@ class CaseStore:
             await self.collection.create_index([(f"partitions.{kind}", 1), (f"offsets.{kind}", -1)])
         await self.collection.create_index("timers.remind_at", sparse=True)
         await self.collection.create_index("timers.close_at", sparse=True)
+        await self.collection.create_index("case_number")
 
     async def get(self, case_id: UUID) -> CaseState | None:
         """One case, if routing knows it."""
         doc = await self.collection.find_one({"_id": str(case_id)})
+        return CaseState.model_validate(doc) if doc else None
+
+    async def by_number(self, number: int) -> CaseState | None:
+        """The case with this number, if routing knows it."""
+        doc = await self.collection.find_one({"case_number": number})
         return CaseState.model_validate(doc) if doc else None
 
     async def get_many(self, case_ids: Iterable[UUID]) -> dict[UUID, CaseState]:

@@ -283,10 +283,40 @@ def test_recipient_rules_for_authorized_contacts() -> None:
     assert logic.recipients_to_add(me, case(), ["lisa", "lisa"], {"lisa": lisa}) == ["lisa"]
     with pytest.raises(logic.Invalid, match="Read-Only"):
         logic.recipients_to_add(me, case(), ["screech"], {"screech": screech})
-    with pytest.raises(logic.Invalid, match="not an active contact"):
+    with pytest.raises(logic.Invalid, match="no contact with id 'stranger' in bayside"):
         logic.recipients_to_add(me, case(), ["stranger"], {})
     with pytest.raises(logic.Invalid, match="owns the case"):
         logic.recipients_to_remove(me, case(), ["zack"])
+
+
+def test_every_bad_recipient_id_is_reported_at_once() -> None:
+    """Each id that cannot be added is one problem naming its place and the district."""
+    lisa = contact("lisa-turtle", ContactType.TECHNICAL, "bayside")
+    spicoli = contact("jeff-spicoli", ContactType.AUTHORIZED_SUPPORT, "ridgemont")
+    wanted = ["Lisa Turtle", "lisa-turtle", "jeff-spicoli"]
+    with pytest.raises(logic.Invalid) as raised:
+        logic.recipients_to_add(
+            contact_principal(),
+            case(),
+            wanted,
+            {"lisa-turtle": lisa, "jeff-spicoli": spicoli},
+            "Bayside School",
+        )
+    assert [(p.field, p.message.split(";")[0]) for p in raised.value.problems] == [
+        ("contact_ids[0]", "no contact with id 'Lisa Turtle' in Bayside School"),
+        ("contact_ids[2]", "no contact with id 'jeff-spicoli' in Bayside School"),
+    ]
+
+
+def test_case_refs_are_numbers_or_ids() -> None:
+    """A case number or a UUID is a reference; anything else is not found, quoted short."""
+    assert logic.check_case_ref("1000003") == 1000003
+    case_id = "0b5c1a9e-8a3c-4f5e-9d7a-2f1e3c4b5a69"
+    assert str(logic.check_case_ref(case_id)) == case_id
+    for bad in ("0", "9223372036854775808", "\uff11\uff12\uff13", "x" * 1000):
+        with pytest.raises(logic.NotFound) as raised:
+            logic.check_case_ref(bad)
+        assert len(raised.value.problems[0].message) < 200
 
 
 def test_read_only_manages_only_themselves() -> None:
@@ -344,3 +374,13 @@ def test_keyed_post_id_is_per_caller_and_key() -> None:
         logic.keyed_case_id(zack, "k1"),
     )
     assert logic.keyed_post_id(zack, None) is None
+
+
+def test_directory_name_search_and_email_rule() -> None:
+    """Every word of ?q= must be in the name; emails go to the district's own contacts."""
+    assert logic.name_matches("Lisa Turtle (TESTING)", "turtle LISA")
+    assert not logic.name_matches("Lisa Turtle (TESTING)", "lisa morris")
+    assert logic.name_matches("Zack Morris (TESTING)", None)
+    zack = contact_principal()
+    assert logic.shows_email(zack, "bayside")
+    assert not logic.shows_email(zack, "ridgemont")

@@ -85,3 +85,19 @@ def test_blank_close_note_is_no_note() -> None:
     """The close note is optional: blank is the same as none."""
     assert CloseCreate.model_validate({"note": BLANK}).note is None
     assert CloseCreate.model_validate({"note": "fixed"}).note == "fixed"
+
+
+def test_server_hardware_names_server_issue() -> None:
+    """The seed's "Server/Hardware" validates as a Server Issue and dumps as "Server Issue"."""
+    body = {
+        "case_type": "Server/Hardware",
+        "subject": "The district server is down",
+        "description": "No one can reach the SIS since 7 am.",
+        "module": "Hosting",
+        "issue_began": "2026-11-30",
+    }
+    case = CASES.validate_python(body)
+    assert type(case).__name__ == "ServerIssueCreate"
+    assert case.model_dump(mode="json")["case_type"] == "Server Issue"
+    mapping = CASES.json_schema()["discriminator"]["mapping"]
+    assert mapping["Server/Hardware"] == mapping["Server Issue"]
