@@ -4,6 +4,7 @@ import difflib
 import json
 import logging
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -328,10 +329,42 @@ def internal_error(request: Request | None = None) -> ProblemResponse:
     return problem_response(request, body)
 
 
-async def on_unexpected_error(request: Request, exc: Exception) -> Response:
-    """Last resort for errors raised outside the app's routes (e.g. in a middleware)."""
+STORAGE_RETRY_AFTER_S = 2
+
+
+def storage_unavailable(request: Request | None = None) -> ProblemResponse:
+    """The 503 answer when the database did not answer in time (down, or overloaded)."""
+    body = problem(
+        503,
+        "the database did not answer in time; retry after the Retry-After seconds "
+        "(with the same Idempotency-Key, a retried write is applied once)",
+        code="storage-unavailable",
+    )
+    return problem_response(request, body, {"Retry-After": str(STORAGE_RETRY_AFTER_S)})
+
+
+def is_storage_outage(exc: Exception) -> bool:
+    """A PyMongo connection failure (server down, network or pool wait-queue timeout).
+
+    Looked up in sys.modules, so a process that never loads PyMongo (the status board's
+    read path) does not import it here either.
+    """
+    errors = sys.modules.get("pymongo.errors")
+    return errors is not None and isinstance(exc, errors.ConnectionFailure)
+
+
+def unexpected_error(request: Request, exc: Exception) -> ProblemResponse:
+    """The answer to an exception no handler claimed: 503 for a storage outage, else 500."""
+    if is_storage_outage(exc):
+        log.warning("storage unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return storage_unavailable(request)
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return internal_error(request)
+
+
+async def on_unexpected_error(request: Request, exc: Exception) -> Response:
+    """Last resort for errors raised outside the app's routes (e.g. in a middleware)."""
+    return unexpected_error(request, exc)
 
 
 class CatchAll:
@@ -353,11 +386,11 @@ class CatchAll:
 
         try:
             await self.app(scope, receive, sending)
-        except Exception:
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+        except Exception as exc:
             if started:
+                log.exception("error after the answer began on %s", scope.get("path"))
                 raise  # a response is half sent: only closing the connection is left
-            await internal_error(Request(scope))(scope, receive, send)
+            await unexpected_error(Request(scope), exc)(scope, receive, send)
 
 
 # --- installing ---------------------------------------------------------------------------
@@ -382,7 +415,8 @@ def _problem_openapi(generate: Callable[[], dict[str, Any]]) -> Callable[[], dic
 def with_problem_schema(spec: dict[str, Any]) -> dict[str, Any]:
     """Document every error with the Problem schema: FastAPI's 422 HTTPValidationError and
     any response using the Problem model become `application/problem+json` Problems, and
-    an operation taking a body documents the 400 FastAPI answers when it cannot parse it."""
+    an operation taking a body documents the 400 FastAPI answers when it cannot parse it;
+    every operation documents the 503 of a storage outage."""
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     for name, schema in _problem_schemas().items():
         schemas[name] = schema
@@ -391,6 +425,7 @@ def with_problem_schema(spec: dict[str, Any]) -> dict[str, Any]:
             _as_problem(status, response)
         if "requestBody" in operation:
             operation["responses"].setdefault("400", problem_responses(400)[400])
+        operation["responses"].setdefault("503", problem_responses(503)[503])
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     return spec

@@ -1,6 +1,7 @@
 """Problem details from shared.problems: the shape, clear validation messages, the 500, OpenAPI."""
 
 import logging
+import socket
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated, Any
@@ -9,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, File, HTTPException, UploadFile
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pymongo import AsyncMongoClient
 
 from shared.cases import AnyDetails
 from shared.enums import CaseType
@@ -25,6 +27,13 @@ class NoteCreate(BaseModel):
     text: Annotated[str, Field(max_length=100)]
     due: date | None = None
     starts_at: AwareDatetime | None = None
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def build() -> FastAPI:
@@ -46,6 +55,18 @@ def build() -> FastAPI:
     @app.get("/crash")
     async def crash() -> None:
         raise RuntimeError("NodeNotReadyError: secret-host:9092 password=hunter2")
+
+    @app.get("/stored")
+    async def stored() -> None:
+        # A real client asking a port where no database listens: the outage of a Mongo server.
+        mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            f"mongodb://127.0.0.1:{closed_port()}/?directConnection=true",
+            serverSelectionTimeoutMS=200,
+        )
+        try:
+            await mongo["db"]["cases"].find_one({})
+        finally:
+            await mongo.close()
 
     @app.get("/guarded")
     async def guarded() -> None:
@@ -188,3 +209,23 @@ async def test_unparsable_body_is_a_documented_400(client: httpx.AsyncClient) ->
     spec = (await client.get("/openapi.json")).json()
     assert "400" in spec["paths"]["/notes"]["post"]["responses"]
     assert "400" not in spec["paths"]["/crash"]["get"]["responses"]
+
+
+async def test_a_database_outage_is_a_503_with_retry_after(client: httpx.AsyncClient) -> None:
+    """A database that does not answer gives 503 with Retry-After, never a 500."""
+    answer = await client.get("/stored")
+    assert answer.status_code == 503
+    assert answer.headers["content-type"] == PROBLEM_JSON
+    assert int(answer.headers["retry-after"]) > 0
+    body = answer.json()
+    assert "retry" in body["detail"]
+    assert "127.0.0.1" not in answer.text
+    assert "ServerSelection" not in answer.text
+
+
+def test_every_operation_documents_the_503() -> None:
+    """The OpenAPI lists 503 on every operation, as any of them can meet a database outage."""
+    spec = build().openapi()
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            assert "503" in operation["responses"], f"{method} {path}"
