@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -1057,13 +1058,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="fewer seconds per drill")
     parser.add_argument("--out", type=Path, help="also write the Markdown report here")
     parser.add_argument("--keep-stack", action="store_true", help="leave the drill stack running")
+    parser.add_argument(
+        "--keep-data",
+        action="store_true",
+        help="start on earlier runs' data (default: wiped)",
+    )
     return parser.parse_args(argv)
+
+
+def fresh_data() -> None:
+    """Stop the drill stack and remove its data: runs on accumulated data are not comparable.
+
+    Measured: a fourth full run on the same data (482 MB in the Mongo-wire server) left
+    1,151 of 3,887 submissions unacknowledged; the same code on fresh data, none.
+    """
+    devstack.down(verbose=False)
+    shutil.rmtree(Path(os.environ["STACK_HOME"]) / "data", ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the drills on the drill stack, print the report, stop the stack."""
     args = parse_args(argv)
     use_drill_env()
+    if not args.keep_data:
+        fresh_data()
     try:
         text = asyncio.run(run(args))
     finally:
