@@ -188,6 +188,41 @@ def generate_case(i: int, account_id: str, number: int) -> Expected:
     )
 
 
+def question_events(
+    case_id: UUID,
+    *,
+    number: int,
+    account_id: str,
+    contact: Actor,
+    subject: str,
+    at: datetime,
+    description: str,
+) -> list[Message]:
+    """A Grade Book question submitted by `contact` and routed to Campus Support."""
+    submitted = CaseSubmitted(
+        event_id=uuid5(case_id, "submitted"),
+        occurred_at=at,
+        case_id=case_id,
+        case_number=number,
+        account_id=account_id,
+        contact_id=contact.id,
+        submitted_by=contact,
+        priority=Priority.MEDIUM,
+        subject=subject,
+        description=description,
+        details=details_for(CaseType.ASK_A_QUESTION, Module.GRADE_BOOK),
+    )
+    routed = CaseRouted(
+        event_id=uuid5(case_id, "routed"),
+        occurred_at=at + timedelta(seconds=1),
+        case_id=case_id,
+        department=Department.CAMPUS_SUPPORT,
+        billable=False,
+        queue="campus-support",
+    )
+    return [submitted, routed]
+
+
 def _path(i: int) -> list[tuple[Status, str | None]]:
     paths: list[list[tuple[Status, str | None]]] = [
         [],

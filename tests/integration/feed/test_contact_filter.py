@@ -7,13 +7,11 @@ import httpx
 import pytest
 
 from shared.directory import hash_token
-from shared.enums import ActorKind, CaseType, ContactType, Department, Module, Priority
+from shared.enums import ActorKind, ContactType, Department
 from shared.events import (
     Account,
     AccountUpserted,
     ApiToken,
-    CaseRouted,
-    CaseSubmitted,
     Contact,
     ContactUpserted,
     StaffMember,
@@ -21,7 +19,7 @@ from shared.events import (
     TokenIssued,
 )
 from shared.messages import Actor, Message
-from tests.integration.feed.conftest import T0, Bus, auth, details_for, eventually
+from tests.integration.feed.conftest import T0, Bus, auth, eventually, question_events
 
 pytestmark = pytest.mark.timeout(300)
 # The seed's people (deploy/seed/directory.json).
@@ -89,28 +87,15 @@ def case_events(i: int, number: int, contact_id: str, account_id: str) -> list[M
     """A submitted and routed question of `contact_id`."""
     case_id = uuid5(NAMESPACE_URL, f"contact-filter/{number}")
     contact = Actor(kind=ActorKind.CONTACT, id=contact_id, name=contact_id)
-    submitted = CaseSubmitted(
-        event_id=uuid5(case_id, "submitted"),
-        occurred_at=T0 + timedelta(minutes=i),
-        case_id=case_id,
-        case_number=number,
+    return question_events(
+        case_id,
+        number=number,
         account_id=account_id,
-        contact_id=contact_id,
-        submitted_by=contact,
-        priority=Priority.MEDIUM,
+        contact=contact,
         subject=f"Question {number}",
+        at=T0 + timedelta(minutes=i),
         description="contact filter",
-        details=details_for(CaseType.ASK_A_QUESTION, Module.GRADE_BOOK),
     )
-    routed = CaseRouted(
-        event_id=uuid5(case_id, "routed"),
-        occurred_at=T0 + timedelta(minutes=i, seconds=1),
-        case_id=case_id,
-        department=Department.CAMPUS_SUPPORT,
-        billable=False,
-        queue="campus-support",
-    )
-    return [submitted, routed]
 
 
 def case_id_of(number: int) -> UUID:

@@ -9,17 +9,17 @@ import httpx
 import pytest
 
 from feed.api import MAX_PAGE
-from shared.enums import ActorKind, CaseType, Department, Module, Priority
-from shared.events import CaseAssigned, CaseRouted, CaseSubmitted
+from shared.enums import ActorKind, Department
+from shared.events import CaseAssigned, CaseRouted
 from shared.messages import Actor, Message, StaffRef
 from tests.integration.feed.conftest import (
     DISTRICT_A,
     T0,
     Bus,
     auth,
-    details_for,
     directory_events,
     eventually,
+    question_events,
 )
 
 pytestmark = pytest.mark.timeout(300)
@@ -47,28 +47,15 @@ def edge_case(i: int, subject: str, contact_name: str) -> list[Message]:
     case_id = case_id_of(i)
     # No directory entry for the contact: the feed names them as the submission does.
     contact = Actor(kind=ActorKind.CONTACT, id=f"c-edge-{i}", name=contact_name)
-    submitted = CaseSubmitted(
-        event_id=uuid5(case_id, "submitted"),
-        occurred_at=T0 + timedelta(minutes=i),
-        case_id=case_id,
-        case_number=NUMBER + i,
+    return question_events(
+        case_id,
+        number=NUMBER + i,
         account_id=DISTRICT_A,
-        contact_id=contact.id,
-        submitted_by=contact,
-        priority=Priority.MEDIUM,
+        contact=contact,
         subject=subject,
+        at=T0 + timedelta(minutes=i),
         description="edge input",
-        details=details_for(CaseType.ASK_A_QUESTION, Module.GRADE_BOOK),
     )
-    routed = CaseRouted(
-        event_id=uuid5(case_id, "routed"),
-        occurred_at=T0 + timedelta(minutes=i, seconds=1),
-        case_id=case_id,
-        department=Department.CAMPUS_SUPPORT,
-        billable=False,
-        queue="campus-support",
-    )
-    return [submitted, routed]
 
 
 def transfer_events(case_id: UUID) -> list[Message]:
