@@ -15,13 +15,13 @@ export STACK_HOME
 # (Recursively expanded on purpose: re-resolved after bootstrap has installed uv.)
 UV = $(shell command -v uv 2>/dev/null || { test -x "$$HOME/.local/bin/uv" && echo "$$HOME/.local/bin/uv"; } || echo "python3 -m uv")
 RUN = $(UV) run --frozen --python $(PYTHON_VERSION)
-DEVSTACK = $(RUN) python -m shared.devstack
+DEVSTACK = $(RUN) python -m devstack
 
 PYTEST_ARGS ?=
 PART ?=
 FOLLOW ?=
-LINT_PATHS ?= shared services tests bench
-MYPY_PATHS ?= shared/shared services/intake/intake services/routing/routing \
+LINT_PATHS ?= shared services tools tests bench
+MYPY_PATHS ?= shared/shared tools/devstack/devstack services/intake/intake services/routing/routing \
 	services/feed/feed services/notify/notify services/status-board/status_board \
 	tests $(wildcard bench/*.py)
 
@@ -95,7 +95,7 @@ fmt: ## Fix what ruff can fix and format the code
 	$(RUN) ruff format $(LINT_PATHS)
 
 docs: ## Generate the AsyncAPI documentation into docs/asyncapi
-	$(RUN) python -m shared.asyncapi docs/asyncapi
+	$(RUN) python -m devstack.asyncapi docs/asyncapi
 
 bench: ## Run the benchmarks (bench/run_all.py)
 	@if test -f bench/run_all.py; then \

@@ -42,10 +42,10 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared import devstack
-from shared.devstack import paths as devstack_paths
-from shared.devstack import services as devstack_services
-from shared.devstack.ports import Ports
+import devstack
+from devstack import paths as devstack_paths
+from devstack import services as devstack_services
+from devstack.ports import Ports
 from shared.enums import Department
 
 DRILL_ENV: dict[str, str] = {

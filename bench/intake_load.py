@@ -34,7 +34,7 @@ import httpx
 import uvloop
 from aiokafka import AIOKafkaProducer
 
-from shared.devstack.cleanup import forget_namespace
+from devstack.cleanup import forget_namespace
 from shared.kafka import ensure_topics
 from shared.topics import TopicSpec
 

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from shared import devstack
+import devstack
 
 TARGET_MB = 120.0
 

@@ -32,12 +32,12 @@ from uuid import uuid4
 import httpx
 from pymongo import AsyncMongoClient, ReplaceOne
 
+import devstack
 from notify.delivery import Coalescer
 from notify.logic import message_id, root_message_id
 from notify.mailer import Mailer
 from notify.models import Mail
 from notify.store import SentStatus, SentStore
-from shared import devstack
 from shared.enums import ActorKind, ContactType, Module, Priority, Status
 from shared.events import (
     Account,

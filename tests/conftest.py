@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import devstack
+import devstack
 
 TESTS_DIR = Path(__file__).resolve().parent
 # A stack left running makes the next run fast; CI sets this to leave the machine clean.

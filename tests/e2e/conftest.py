@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from shared import devstack
-from shared.devstack.ports import Ports
+import devstack
+from devstack.ports import Ports
 
 SEED = Path(__file__).resolve().parents[2] / "deploy" / "seed" / "directory.json"
 T = TypeVar("T")

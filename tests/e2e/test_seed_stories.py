@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import httpx
 
-from shared import devstack
+import devstack
 from tests.e2e.conftest import System, eventually, json_of
 
 ZACK, SUPPORT_STAFF = "dev-zack-morris", "dev-staff-support"

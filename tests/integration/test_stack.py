@@ -15,7 +15,7 @@ import httpx
 import pymongo
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from shared import devstack
+import devstack
 from shared.kafka import TopicSpec, ensure_topics, make_broker
 from shared.mongo import mongo_client
 from shared.settings import InfraSettings
@@ -162,7 +162,7 @@ async def test_kafka_message_survives_a_broker_restart_and_is_consumed_once(
 
 def test_status_json_lists_every_infra_part_healthy(stack: devstack.StackSettings) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "shared.devstack", "status", "--json"],
+        [sys.executable, "-m", "devstack", "status", "--json"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -15,11 +15,11 @@ from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+import devstack
 from feed.app import create_app
 from feed.logic import Subject, subject_grams
 from feed.settings import Settings
 from feed.store import BUILT
-from shared import devstack
 from shared.directory import directory_key, hash_token
 from shared.enums import ActorKind, CaseType, ContactType, Department, Module, Priority, Status
 from shared.events import (

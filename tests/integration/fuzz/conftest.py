@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import pytest
 
-from shared import devstack
+import devstack
 from tests.integration.fuzz.services import (
     CONTACT_TOKEN,
     STAFF_TOKEN,

@@ -20,8 +20,8 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from shared import devstack
-from shared.devstack.cleanup import forget_namespace
+import devstack
+from devstack.cleanup import forget_namespace
 
 CONTACT_TOKEN = "local-dev-only-zack-morris-token"  # Authorized Support, Bayside
 STAFF_TOKEN = "local-dev-only-staff-support-token"  # Campus Support

@@ -15,10 +15,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
+import devstack
+from devstack.cleanup import forget_namespace
 from intake.app import create_app
 from intake.settings import REPO_SEED, Settings
-from shared import devstack
-from shared.devstack.cleanup import forget_namespace
 from shared.directory import hash_token
 from shared.enums import ActorKind, Status
 from shared.events import StatusChanged

@@ -15,11 +15,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from devstack import kafka as devkafka
+from devstack import paths
+from devstack.ports import Ports
 from intake.app import create_app
 from intake.settings import Settings
-from shared.devstack import kafka as devkafka
-from shared.devstack import paths
-from shared.devstack.ports import Ports
 from shared.kafka import kafka_reachable
 
 

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+import devstack
+from devstack.cleanup import forget_namespace
 from intake.settings import REPO_SEED
-from shared import devstack
-from shared.devstack.cleanup import forget_namespace
 
 START_SECONDS = 60
 

@@ -24,7 +24,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from faststream.kafka import KafkaBroker
 
-from shared.devstack.cleanup import forget_namespace
+from devstack.cleanup import forget_namespace
 from shared.enums import ActorKind, ContactType, Module, Priority, Status
 from shared.events import (
     Account,

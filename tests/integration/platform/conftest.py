@@ -14,8 +14,8 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from shared import devstack
-from shared.devstack.cleanup import forget_namespace
+import devstack
+from devstack.cleanup import forget_namespace
 
 
 def free_port() -> int:
@@ -149,7 +149,7 @@ async def processes(
     }
     started["status-board"] = _spawn(["-m", "status_board"], board_env, board, folder / "b.log")
     mail_http = free_port()
-    mail_args = ["-m", "shared.devstack.mailbox", "--smtp-port", str(free_port())]
+    mail_args = ["-m", "devstack.mailbox", "--smtp-port", str(free_port())]
     mail_args += ["--http-port", str(mail_http), "--data-dir", str(folder / "mail")]
     started["mailbox"] = _spawn(mail_args, {}, mail_http, folder / "mailbox.log")
     try:

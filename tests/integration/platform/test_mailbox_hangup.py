@@ -11,7 +11,7 @@ from uuid import uuid4
 
 import httpx
 
-from shared import devstack
+import devstack
 from tests.integration.platform.conftest import Process, Start, free_port
 
 SENDS = 8  # on the old code every hang-up that reached the disk was answered "not held"
@@ -19,7 +19,7 @@ SENDS = 8  # on the old code every hang-up that reached the disk was answered "n
 
 def _mailbox(start_process: Start, folder: Path) -> tuple[Process, int]:
     smtp_port, http_port = free_port(), free_port()
-    args = ["-m", "shared.devstack.mailbox", "--smtp-port", str(smtp_port)]
+    args = ["-m", "devstack.mailbox", "--smtp-port", str(smtp_port)]
     args += ["--http-port", str(http_port), "--data-dir", str(folder)]
     return start_process(args, {}, http_port), smtp_port
 

@@ -5,13 +5,13 @@ import sys
 
 import httpx
 
-from shared import devstack
+import devstack
 
 
 def listed_urls() -> dict[str, str]:
-    """The URL section of `python -m shared.devstack status`, label to URL."""
+    """The URL section of `python -m devstack status`, label to URL."""
     done = subprocess.run(
-        [sys.executable, "-m", "shared.devstack", "status"],
+        [sys.executable, "-m", "devstack", "status"],
         capture_output=True,
         text=True,
         timeout=60,

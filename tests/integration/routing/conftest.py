@@ -19,11 +19,11 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 
+import devstack
+from devstack.cleanup import forget_namespace
 from routing.app import create_app
 from routing.clock import FixedClock
 from routing.settings import Settings
-from shared import devstack
-from shared.devstack.cleanup import forget_namespace
 from shared.directory import directory_key
 from shared.enums import ActorKind, CaseType, Department, Priority
 from shared.events import CaseSubmitted, StaffMember, StaffUpserted

@@ -3,7 +3,7 @@
 import asyncio
 import xml.etree.ElementTree as ET
 
-from shared import devstack
+import devstack
 from shared.events import NOTICE_EVENTS
 from shared.topics import Topics
 from tests.integration.status_board.conftest import BoardFactory, BoardProcess, read_all, wait_for

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from shared import devstack
+import devstack
 from shared.enums import NoticeKind, NoticeStatus
 from shared.events import NOTICE_EVENTS, Notice, NoticePublished, NoticeResolved
 from shared.kafka import ensure_topics

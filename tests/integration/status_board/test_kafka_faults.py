@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from shared import devstack
+import devstack
 from shared.enums import NoticeKind, NoticeStatus
 from shared.events import NOTICE_EVENTS, Notice, NoticePublished
 from shared.kafka import ensure_topics

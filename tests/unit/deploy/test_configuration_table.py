@@ -11,13 +11,13 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings
 
-from shared.devstack.ports import DEFAULT_PORTS
+from devstack.ports import DEFAULT_PORTS
 from shared.settings import InfraSettings, env_name
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVICE_PACKAGES = ("intake", "routing", "feed", "notify", "status_board")
 # Files whose `os.environ.get("NAME")` calls are settings of the local stack and the tests.
-ENV_READERS = (*sorted((ROOT / "shared/shared/devstack").glob("*.py")), ROOT / "tests/conftest.py")
+ENV_READERS = (*sorted((ROOT / "tools/devstack/devstack").glob("*.py")), ROOT / "tests/conftest.py")
 ENV_GET = re.compile(r"""environ\.get\(\s*["']([A-Z][A-Z0-9_]*)["']""")
 NAME = re.compile(r"`([A-Z][A-Z0-9_]*)`")
 

@@ -1,9 +1,9 @@
-"""`make status` (python -m shared.devstack status) lists every URL: each API, its docs, the
+"""`make status` (python -m devstack status) lists every URL: each API, its docs, the
 board's admin port and its docs, the mailbox, Kafka and Mongo."""
 
 import pytest
 
-from shared.devstack import cli, stack
+from devstack import cli, stack
 
 # The design's default ports, written out by hand.
 EXPECTED = {

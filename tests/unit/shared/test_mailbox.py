@@ -3,7 +3,7 @@
 import asyncio
 from pathlib import Path
 
-from shared.devstack.mailbox import MailStore
+from devstack.mailbox import MailStore
 
 
 def _raw(message_id: str, to: str) -> bytes:

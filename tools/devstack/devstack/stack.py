@@ -156,7 +156,7 @@ def _parts(ports: Ports) -> dict[str, Part]:
                 [
                     services.python(),
                     "-m",
-                    "shared.devstack.mailbox",
+                    "devstack.mailbox",
                     "--host",
                     HOST,
                     "--smtp-port",

@@ -341,8 +341,8 @@ async def serve(host: str, smtp_port: int, http_port: int, folder: Path) -> None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of ``python -m shared.devstack.mailbox``."""
-    parser = argparse.ArgumentParser(prog="python -m shared.devstack.mailbox", description=__doc__)
+    """Entry point of ``python -m devstack.mailbox``."""
+    parser = argparse.ArgumentParser(prog="python -m devstack.mailbox", description=__doc__)
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--smtp-port", type=int, default=port("SMTP_PORT"))
     parser.add_argument("--http-port", type=int, default=port("MAILBOX_PORT"))

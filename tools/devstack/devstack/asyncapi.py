@@ -1,4 +1,4 @@
-"""Write each service's AsyncAPI document to a folder: `python -m shared.asyncapi docs/asyncapi`."""
+"""Write each service's AsyncAPI document to a folder: `python -m devstack.asyncapi DIR`."""
 
 import asyncio
 import importlib

@@ -1,4 +1,4 @@
-"""Command line: ``python -m shared.devstack up|down|status|logs``."""
+"""Command line: ``python -m devstack up|down|status|logs``."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     except StackError as exc:
         raise StackError(
             f"{exc}\n(parts that did start are left running: "
-            "`python -m shared.devstack status`, `make down` to stop them)"
+            "`python -m devstack status`, `make down` to stop them)"
         ) from exc
     if args.infra:
         _print_infra_urls()
@@ -127,7 +127,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m shared.devstack",
+        prog="python -m devstack",
         description="Local development stack: Kafka, a MongoDB-wire server, an SMTP sink "
         "and the five services, run as plain processes (no Docker).",
     )

@@ -15,7 +15,7 @@ def repo_root() -> Path:
     for parent in here.parents:
         if (parent / "uv.lock").exists() or (parent / ".git").exists():
             return parent
-    # shared/shared/devstack/paths.py -> repo root is three levels up from the package.
+    # tools/devstack/devstack/paths.py -> the repo root is three levels up from the package.
     return here.parents[3]
 
 
