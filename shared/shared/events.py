@@ -176,6 +176,16 @@ class WorkItem(BaseModel):
     assignee: StaffRef | None = None
     due_date: date | None = None
     created_at: AwareDatetime
+    last_activity_at: AwareDatetime | None = Field(
+        None, description="When the case last saw a post, status change, assignment or transfer."
+    )
+    last_activity: (
+        Literal["submitted", "post", "status change", "assignment", "transfer"] | None
+    ) = Field(None, description="What that last activity was.")
+    last_actor: Actor | None = Field(None, description="Who made the last activity.")
+    customer_replied: bool = Field(
+        False, description="The latest post on the case came from a district contact."
+    )
 
 
 class WorkItemQueued(Message):
@@ -186,7 +196,8 @@ class WorkItemQueued(Message):
 
 
 class WorkItemUpdated(Message):
-    """A queued case changed (status, assignee, priority); `item` is its new state."""
+    """A queued case changed (status, assignee, priority, last activity); `item` is its new
+    state."""
 
     type: Literal["work.updated"] = "work.updated"
     item: WorkItem

@@ -1,7 +1,8 @@
 """Staff HTTP API: department queues, take, assign, status, escalate, resolve, outcomes."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, status
 from fastapi.responses import Response
 
 from routing.clock import Clock
+from routing.logic import describe_activity
 from routing.models import (
     AssignmentCreate,
     CasePublic,
@@ -23,6 +25,7 @@ from routing.models import (
     WorkItemPublic,
 )
 from routing.store import CaseStore, ClaimStore, CommandStore, QueueFilter
+from shared import tracing
 from shared.cases import parse_case_ref
 from shared.commands import AnyCaseCommand, AssignCase, ChangeStatus, TransferCase
 from shared.directory import DirectoryStore, Principal, bearer_auth
@@ -107,12 +110,23 @@ def install_errors(app: FastAPI) -> None:
 
 def build_router(deps: ApiDeps) -> APIRouter:
     """The staff API's routes."""
-    router = APIRouter(tags=["staff"], responses=ERRORS)
+    router = APIRouter(tags=["staff"], responses=ERRORS, dependencies=[Depends(_bind_request_id)])
     principal = bearer_auth(lambda: deps.directory)
     Staff = Annotated[Principal, Depends(_staff_only(principal))]
     _queue_routes(router, deps, Staff)
     _case_routes(router, deps, Staff)
     return router
+
+
+async def _bind_request_id(request: Request) -> AsyncIterator[None]:
+    """The call's request id (the caller's X-Request-ID, else a fresh one) for the commands
+    it publishes, unless the HTTP layer already bound one."""
+    if tracing.current() is not None:
+        yield
+        return
+    chosen = tracing.accepted(request.headers.get(tracing.HEADER)) or tracing.new_id()
+    with tracing.bound(chosen):
+        yield
 
 
 def _staff_only(principal: Callable[..., Any]) -> Callable[..., Awaitable[Principal]]:
@@ -151,7 +165,8 @@ def _queue_routes(router: APIRouter, deps: ApiDeps, Staff: Any) -> None:
             raise Invalid("assignee and unassigned exclude each other: send one of them")
         where = QueueFilter(status_, priority, assignee, unassigned)
         docs = await deps.cases.queue(department, where, limit, offset)
-        return [_work_item(CaseState.model_validate(doc)) for doc in docs]
+        now = deps.clock.now()
+        return [_work_item(CaseState.model_validate(doc), now) for doc in docs]
 
     @router.post(
         "/queues/{department_slug}/take",
@@ -175,7 +190,7 @@ def _queue_routes(router: APIRouter, deps: ApiDeps, Staff: Any) -> None:
 def _case_routes(router: APIRouter, deps: ApiDeps, Staff: Any) -> None:
     @router.get("/cases/{case_id}", summary="Routing's view of a case")
     async def get_case(case_id: CaseRef, caller: Staff) -> CasePublic:
-        return _case_public(await _case(deps, case_id))
+        return _case_public(await _case(deps, case_id), deps.clock.now())
 
     @router.post(
         "/cases/{case_id}/assign",
@@ -347,11 +362,19 @@ async def _send(deps: ApiDeps, command: AnyCaseCommand) -> CommandAccepted:
     )
 
 
-def _work_item(state: CaseState) -> WorkItemPublic:
-    return WorkItemPublic(**state.work_item().model_dump(), status_since=state.status_since)
+def _summary(state: CaseState, now: datetime) -> str | None:
+    return describe_activity(state.last_activity, state.last_actor, state.last_activity_at, now)
 
 
-def _case_public(state: CaseState) -> CasePublic:
+def _work_item(state: CaseState, now: datetime) -> WorkItemPublic:
+    return WorkItemPublic(
+        **state.work_item().model_dump(),
+        status_since=state.status_since,
+        last_activity_summary=_summary(state, now),
+    )
+
+
+def _case_public(state: CaseState, now: datetime) -> CasePublic:
     timers = state.timers
     public_timers = (
         TimersPublic(
@@ -364,4 +387,4 @@ def _case_public(state: CaseState) -> CasePublic:
         else None
     )
     fields = state.model_dump(exclude={"timers", "offsets", "recent", "contact_id", "time_zone"})
-    return CasePublic(**fields, timers=public_timers)
+    return CasePublic(**fields, timers=public_timers, last_activity_summary=_summary(state, now))

@@ -17,11 +17,22 @@ from routing.logic import BusinessCalendar, RoutingTable
 from routing.settings import Settings
 from routing.store import AccountZones, CaseStore, ClaimStore, CommandStore, CursorStore
 from routing.timers import TimerService
+from shared import tracing
 from shared.commands import AnyCaseCommand
 from shared.directory import DirectoryStore, subscribe_directory
 from shared.kafka import DeadLetterPolicy, ensure_topics, make_broker
 from shared.mongo import mongo_client, mongo_reachable
 from shared.service import asyncapi_of, broker_check, new_app, ops_router, settle_heap
+
+DESCRIPTION = (
+    "Routes cases to department queues and runs the case workflow: queues (with each case's "
+    "last activity, who made it and whether the customer replied), take, assign, status "
+    "changes, escalation, resolution and transfer. **Staff post** written explanations to the "
+    "contact at intake's `POST /cases/{case}/posts` (port 8001) with their staff token: intake "
+    "owns posts (validation, sanitising, attachments); the post shows on the case feed and "
+    "here as the case's last activity. `python -m routing.console post <case> <text>` does "
+    "the same from a terminal."
+)
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -53,7 +64,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     topic = settings.topics.case_commands
 
     async def publish(command: AnyCaseCommand) -> None:
-        await broker.publish(command, topic=topic, key=str(command.case_id).encode())
+        # The request id of the staff call (or timer run) follows the command through Kafka.
+        headers = {k: v.decode("ascii") for k, v in tracing.kafka_headers()}
+        await broker.publish(
+            command, topic=topic, key=str(command.case_id).encode(), headers=headers or None
+        )
 
     timers = TimerService(cases, publish, clock, calendar)
     # Its own group: the engine's group commits offsets only in transactions, and a
@@ -88,9 +103,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     async def engine_ready() -> bool:
         return engine.running and not engine.progress.stalled()
 
-    app = new_app(
-        "Routing", "Routes cases to department queues and runs the case workflow.", lifespan
-    )
+    app = new_app("Routing", DESCRIPTION, lifespan)
     checks = {
         "kafka": broker_check(broker),
         "mongo": lambda: mongo_reachable(mongo),

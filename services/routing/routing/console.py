@@ -1,32 +1,91 @@
-"""Staff console: `python -m routing.console follow <department>` prints a queue live from Kafka."""
+"""Staff console: `follow <department>` prints a queue live; `post <case> <text>` posts."""
 
 import argparse
 import asyncio
 import contextlib
+import json
 import signal
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Sequence
-from typing import TextIO
+from datetime import datetime
+from typing import Any, TextIO
 from uuid import uuid4
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
+from routing.logic import describe_activity
 from routing.settings import Settings
+from shared import tracing
 from shared.enums import Department
 from shared.events import WORK_ITEM_EVENTS, AnyWorkItemEvent, WorkItemQueued
-from shared.messages import UnknownMessage, decode
+from shared.messages import UnknownMessage, decode, utcnow
+
+POST_TIMEOUT_S = 30.0
 
 
-def format_line(event: AnyWorkItemEvent) -> str:
-    """One line: time (UTC), new/changed, case number, priority, status, assignee, subject."""
+def format_line(event: AnyWorkItemEvent, now: datetime | None = None) -> str:
+    """One line: time (UTC), new/changed, case number, priority, status, assignee, subject,
+    then the last activity and who made it, and whether the customer replied."""
     item = event.item
     when = event.occurred_at.strftime("%Y-%m-%d %H:%M:%SZ")
     kind = "new    " if isinstance(event, WorkItemQueued) else "changed"
     assignee = item.assignee.name if item.assignee else "(unassigned)"
-    return (
+    line = (
         f"{when}  {kind}  #{item.case_number}  {item.priority:<8}  {item.status:<30}  "
         f"{assignee:<24}  {item.subject}"
     )
+    activity = describe_activity(
+        item.last_activity, item.last_actor, item.last_activity_at, now or utcnow()
+    )
+    if activity:
+        line += f"  | last: {activity}"
+    if item.customer_replied:
+        line += "  [customer replied]"
+    return line
+
+
+class PostFailed(Exception):
+    """Intake refused the post or could not be reached; the message says why."""
+
+
+def post(settings: Settings, case_ref: str, text: str) -> dict[str, Any]:
+    """Post `text` to a case's feed through intake's API with the staff token; intake's answer.
+
+    Intake owns posts (validation, sanitising, attachments); staff post there with their
+    staff token, and the contact sees the post on the case feed.
+    """
+    if settings.staff_token is None:
+        raise PostFailed("no staff token: set ROUTING_STAFF_TOKEN to a staff member's token")
+    url = f"{settings.intake_url.rstrip('/')}/cases/{urllib.parse.quote(case_ref, safe='')}/posts"
+    request = urllib.request.Request(
+        url,
+        data=urllib.parse.urlencode({"body": text}).encode(),
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {settings.staff_token.get_secret_value()}",
+            "Content-Type": "application/x-www-form-urlencoded",
+            tracing.HEADER: tracing.current() or tracing.new_id(),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=POST_TIMEOUT_S) as answer:
+            return dict(json.loads(answer.read()))
+    except urllib.error.HTTPError as exc:
+        raise PostFailed(f"intake answered {exc.code}: {_detail(exc.read())}") from exc
+    except (urllib.error.URLError, TimeoutError) as exc:
+        raise PostFailed(f"intake at {settings.intake_url} is unreachable: {exc}") from exc
+
+
+def _detail(body: bytes) -> str:
+    """The problem details' `detail` (or the body's start when it is not problem+json)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body[:200].decode("utf-8", "replace")
+    return str(data.get("detail") or data.get("title") or data) if isinstance(data, dict) else ""
 
 
 class _Announce(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -79,6 +138,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     follow_cmd.add_argument(
         "--from-beginning", action="store_true", help="replay the queue's history first"
     )
+    post_cmd = commands.add_parser(
+        "post",
+        help="post a written explanation to a case's feed (the contact sees it), through "
+        "intake's API with ROUTING_STAFF_TOKEN at ROUTING_INTAKE_URL",
+    )
+    post_cmd.add_argument("case", help="case number (e.g. 1000003) or case id")
+    post_cmd.add_argument("text", help="the post's text")
     return parser.parse_args(argv)
 
 
@@ -94,9 +160,21 @@ async def _run(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the console; Ctrl-C ends it cleanly with exit code 0."""
+    """Run the console; Ctrl-C ends `follow` cleanly with exit code 0; a refused post exits 1."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "post":
+        return _post(args)
     asyncio.run(_run(args))
+    return 0
+
+
+def _post(args: argparse.Namespace) -> int:
+    try:
+        answer = post(Settings(), args.case, args.text)
+    except PostFailed as exc:
+        print(f"post refused: {exc}", file=sys.stderr)
+        return 1
+    print(f"posted {answer.get('post_id')} to case {args.case}")
     return 0
 
 

@@ -26,6 +26,7 @@ from routing.models import AppliedRecord, CaseState, CommandEnvelope, Outgoing
 from routing.progress import Laps, Progress
 from routing.settings import Settings
 from routing.store import AlreadyStored, CaseStore, CommandStore, outcome_doc
+from shared import tracing
 from shared.commands import CASE_COMMANDS, AnyCaseCommand
 from shared.enums import Department
 from shared.events import CaseSubmitted, PostAdded
@@ -58,6 +59,11 @@ class Inbound:
     def case_id(self) -> UUID | None:
         """The case the message concerns."""
         return getattr(self.message, "case_id", None)
+
+    @property
+    def request_id(self) -> str | None:
+        """The request id the record carries (x-request-id), passed on to what it causes."""
+        return tracing.from_kafka(self.record.headers)
 
 
 @dataclass
@@ -342,7 +348,8 @@ class Engine:
         work = BatchWork(_floors(batch, uncommitted), await self._states(inbound))
         laps.lap("read")
         for item in inbound:
-            await self._handle(item, work)
+            with tracing.bound(item.request_id):  # log lines of this record carry its id
+                await self._handle(item, work)
         # A hold this batch did not renew is over; counted here, not at the commit, since
         # with pipelining the previous batch commits after this one decided.
         still_held = {(tp.partition, offset) for tp, offset in work.held.items()}
@@ -429,7 +436,7 @@ class Engine:
             return
         replayed = _replay(state, item)
         if replayed is not None:
-            work.sends.extend(self._sends(replayed))
+            work.sends.extend(self._sends(replayed, item.request_id))
             return
         await self._apply(item, state, work)
 
@@ -442,7 +449,7 @@ class Engine:
         if new is not None and item.case_id is not None:
             start = work.starts.get((item.record.topic, item.record.partition), item.record.offset)
             work.changed[item.case_id] = _remember(new, item, decision.outputs, start)
-        work.sends.extend(self._sends(decision.outputs))
+        work.sends.extend(self._sends(decision.outputs, item.request_id))
         if item.kind == COMMANDS:
             work.outcomes.append(self._outcome(item.message, decision))
 
@@ -508,12 +515,15 @@ class Engine:
         model = _HANDLED_EVENTS.get(data.get("type", "")) if isinstance(data, dict) else None
         return model.model_validate(data) if model else None
 
-    def _sends(self, outputs: list[Outgoing]) -> list[Send]:
+    def _sends(self, outputs: list[Outgoing], request_id: str | None) -> list[Send]:
+        """Outputs as records, carrying the request id of the input that caused them."""
+        headers = tracing.kafka_headers(request_id) if request_id else []
         return [
             Send(
                 self.topics.queue(out.queue) if out.queue else self.topics.case_events,
                 out.key.encode(),
                 json.dumps(out.value).encode(),
+                list(headers),
             )
             for out in outputs
         ]
@@ -530,6 +540,7 @@ class Engine:
             "x-failed-at": utcnow().isoformat(),
         }
         encoded = [(k, v.encode()) for k, v in headers.items()]
+        encoded += tracing.kafka_headers(item.request_id) if item.request_id else []
         return Send(self.topics.dlq(record.topic), record.key, record.value or b"", encoded)
 
     async def _publish(

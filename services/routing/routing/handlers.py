@@ -55,7 +55,8 @@ class Handlers:
         return decision
 
     async def on_post_added(self, event: PostAdded, state: CaseState | None) -> Decision:
-        """A contact's post on a pending case hands it back to support."""
+        """Every post becomes the case's last activity; a contact's post on a pending case
+        hands it back to support."""
         if state is None:
             return Decision(None)
         return on_post(state, event, await self._context(state.account_id))

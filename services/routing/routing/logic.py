@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import holidays
 from pydantic import BaseModel
 
-from routing.models import CaseState, Outcome, Outgoing, Timers
+from routing.models import Activity, CaseState, Outcome, Outgoing, Timers
 from shared.cases import module_of
 from shared.commands import (
     AnyCaseCommand,
@@ -257,6 +257,9 @@ def on_submitted(event: CaseSubmitted, route: Route, ctx: Context) -> Decision:
         billable=route.billable,
         status_since=ctx.now,
         time_zone=ctx.time_zone,
+        last_activity_at=event.occurred_at,
+        last_activity="submitted",
+        last_actor=event.submitted_by,
     )
     routed = CaseRouted(
         event_id=derived_id(event.event_id, "routed"),
@@ -273,11 +276,51 @@ def on_submitted(event: CaseSubmitted, route: Route, ctx: Context) -> Decision:
 
 
 def on_post(state: CaseState, post: PostAdded, ctx: Context) -> Decision:
-    """A contact's post answers a pending case: it goes back to its assignee (timers stop)."""
+    """Every post is the case's last activity; a contact's post answers a pending case: it
+    goes back to its assignee (timers stop)."""
+    by_contact = post.author.kind is ActorKind.CONTACT
+    noted = state.noted("post", post.author, post.occurred_at).model_copy(
+        update={"customer_replied": by_contact}
+    )
     waiting = (Status.PENDING_CUSTOMER_INPUT, Status.PENDING_CUSTOMER_VERIFICATION)
-    if post.author.kind is not ActorKind.CONTACT or state.status not in waiting:
-        return Decision(None)
-    return _move(state, Status.ASSIGNED, post.author, post.event_id, None, ctx, by_command=False)
+    if by_contact and state.status in waiting:
+        return _move(
+            noted,
+            Status.ASSIGNED,
+            post.author,
+            post.event_id,
+            None,
+            ctx,
+            by_command=False,
+            activity="post",
+            at=post.occurred_at,
+        )
+    updated = WorkItemUpdated(
+        event_id=derived_id(post.event_id, "work"), occurred_at=ctx.now, item=noted.work_item()
+    )
+    return Decision(noted, [_work_event(noted, updated)])
+
+
+def describe_activity(
+    activity: Activity | None, actor: Actor | None, at: datetime | None, now: datetime
+) -> str | None:
+    """The last activity for people: 'post 2 h ago by Zack Morris (contact)'."""
+    if activity is None or at is None:
+        return None
+    who = f" by {actor.name} ({actor.kind})" if actor is not None else ""
+    return f"{activity} {ago(at, now)}{who}"
+
+
+def ago(then: datetime, now: datetime) -> str:
+    """How long ago `then` was, roughly: 'just now', '5 min ago', '2 h ago', '3 d ago'."""
+    seconds = max(0, int((now - then).total_seconds()))
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} d ago"
 
 
 def on_command(state: CaseState | None, command: AnyCaseCommand, ctx: Context) -> Decision:
@@ -494,7 +537,8 @@ def _transfer(state: CaseState, command: TransferCase, ctx: Context) -> Decision
     if command.department is state.department:
         raise Refused(f"the case is already routed to {state.department}; pick another department")
     # Billable follows the service asked for (the case type), not the department.
-    new = state.model_copy(update={"department": command.department, "assignee": None})
+    moved = state.model_copy(update={"department": command.department, "assignee": None})
+    new = moved.noted("transfer", command.actor, ctx.now)
     routed = CaseRouted(
         event_id=derived_id(command.event_id, "routed"),
         occurred_at=ctx.now,
@@ -527,7 +571,7 @@ def _with_assignee(
 ) -> Decision:
     assert decision.state is not None
     before = decision.state
-    state = before.model_copy(update={"assignee": assignee})
+    state = before.model_copy(update={"assignee": assignee}).noted("assignment", actor, ctx.now)
     assigned = CaseAssigned(
         event_id=derived_id(source, "assigned"),
         occurred_at=ctx.now,
@@ -573,9 +617,12 @@ def _move(
     ctx: Context,
     *,
     by_command: bool = True,
+    activity: Activity = "status change",
+    at: datetime | None = None,
     **fields: str | None,
 ) -> Decision:
-    """Move the case to `to`, set what that status implies and announce it."""
+    """Move the case to `to`, set what that status implies and announce it; the move (or the
+    post that caused it) is the last activity."""
     entering_pcv = to is Status.PENDING_CUSTOMER_VERIFICATION
     timers = (
         plan_timers(ctx.now, state.time_zone, ctx.calendar, ctx.remind_before)
@@ -586,7 +633,7 @@ def _move(
     changes.update({k: v for k, v in fields.items() if v is not None})
     if to is Status.CLOSED:
         changes["closed_at"] = ctx.now
-    new = state.model_copy(update=changes)
+    new = state.model_copy(update=changes).noted(activity, actor, at or ctx.now)
     changed = StatusChanged(
         event_id=derived_id(source, "status"),
         occurred_at=ctx.now,

@@ -3,7 +3,7 @@
 import json
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -11,7 +11,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from shared.commands import TEXT_MAX, CaseCommand, NonBlank, NonBlankText
 from shared.enums import CaseType, Department, Module, Priority, Status
 from shared.events import WorkItem
-from shared.messages import StaffRef
+from shared.messages import Actor, StaffRef
+
+Activity = Literal["submitted", "post", "status change", "assignment", "transfer"]
 
 
 class Timers(BaseModel):
@@ -71,6 +73,11 @@ class CaseState(BaseModel):
     release_name: str | None = None
     time_zone: str = "America/Chicago"
     timers: Timers | None = None
+    # The latest post, status change, assignment or transfer, and who made it.
+    last_activity_at: AwareDatetime | None = None
+    last_activity: Activity | None = None
+    last_actor: Actor | None = None
+    customer_replied: bool = False
     # Input offsets already applied per input topic kind: a record at or below is a redelivery.
     offsets: dict[str, int] = Field(default_factory=dict)
     # The partition of each input topic kind the case lives on (its key decides it).
@@ -99,6 +106,16 @@ class CaseState(BaseModel):
             assignee=self.assignee,
             due_date=self.due_date,
             created_at=self.created_at,
+            last_activity_at=self.last_activity_at,
+            last_activity=self.last_activity,
+            last_actor=self.last_actor,
+            customer_replied=self.customer_replied,
+        )
+
+    def noted(self, activity: Activity, actor: Actor, at: datetime) -> "CaseState":
+        """The case with `activity` by `actor` at `at` as its last activity."""
+        return self.model_copy(
+            update={"last_activity_at": at, "last_activity": activity, "last_actor": actor}
         )
 
 
@@ -218,9 +235,20 @@ class CasePublic(BaseModel):
     development_issue: str | None
     release_name: str | None
     timers: TimersPublic | None
+    last_activity_at: AwareDatetime | None
+    last_activity: Activity | None
+    last_actor: Actor | None
+    customer_replied: bool
+    last_activity_summary: str | None = Field(
+        description="The last activity for people, e.g. 'post 2 h ago by Zack Morris (contact)'."
+    )
 
 
 class WorkItemPublic(WorkItem):
     """A queue entry."""
 
     status_since: AwareDatetime
+    last_activity_summary: str | None = Field(
+        None,
+        description="The last activity for people, e.g. 'post 2 h ago by Zack Morris (contact)'.",
+    )

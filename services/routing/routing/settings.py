@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 
 from shared.settings import ServiceSettings
 
@@ -73,4 +73,14 @@ class Settings(ServiceSettings):
     )
     routes_file: str | None = Field(
         None, validation_alias=_env("ROUTING_ROUTES_FILE", "routes_file")
+    )
+    intake_url: str = Field(
+        "http://127.0.0.1:8001",
+        description="Console only: intake's base URL, where staff posts go.",
+        validation_alias=_env("ROUTING_INTAKE_URL", "intake_url"),
+    )
+    staff_token: SecretStr | None = Field(
+        None,
+        description="Console only: the staff bearer token the console posts with.",
+        validation_alias=_env("ROUTING_STAFF_TOKEN", "staff_token"),
     )

@@ -59,18 +59,27 @@ class FakeCommands:
 
 
 class FakeProducer:
-    """Records what each committed transaction published; can fail the next commit."""
+    """Records what each committed transaction published (and each record's headers); can
+    fail the next commit."""
 
     def __init__(self) -> None:
         self.committed: list[list[tuple[str, bytes]]] = []
         self.pending: list[tuple[str, bytes]] = []
+        self.headers: list[list[tuple[str, bytes]]] = []
         self.fail_next_commit = False
 
     async def begin_transaction(self) -> None:
         self.pending = []
 
-    async def send(self, topic: str, value: bytes, **_: Any) -> "asyncio.Future[None]":
+    async def send(
+        self,
+        topic: str,
+        value: bytes,
+        headers: list[tuple[str, bytes]] | None = None,
+        **_: Any,
+    ) -> "asyncio.Future[None]":
         self.pending.append((topic, value))
+        self.headers.append(list(headers or []))
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         future.set_result(None)
         return future
@@ -155,8 +164,11 @@ def fake_engine(settings: Settings | None = None) -> Engine:
     return engine
 
 
-def record(topic: str, offset: int, message: Any) -> ConsumerRecord[bytes, bytes]:
+def record(
+    topic: str, offset: int, message: Any, headers: list[tuple[str, bytes]] | None = None
+) -> ConsumerRecord[bytes, bytes]:
     """A record at `offset` of partition 0 holding `message`, keyed by its case."""
     value = message.model_dump_json().encode()
     key = str(message.case_id).encode()
-    return ConsumerRecord(topic, 0, offset, 0, 0, key, value, None, len(key), len(value), [])
+    extra = headers or []
+    return ConsumerRecord(topic, 0, offset, 0, 0, key, value, None, len(key), len(value), extra)

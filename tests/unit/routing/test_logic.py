@@ -267,12 +267,17 @@ def test_contact_post_on_pending_case_returns_it_to_assigned(
     assert decision.outputs[0].value["command_id"] is None
 
 
-def test_staff_post_changes_nothing(
+def test_staff_post_leaves_the_status_alone(
     new_case: Callable[..., CaseSubmitted], context: Callable[..., Context]
 ) -> None:
-    """A staff post on a pending case leaves its status alone."""
+    """A staff post on a pending case keeps its status and only updates the queue item."""
     state = _state(new_case, context, Status.PENDING_CUSTOMER_INPUT)
-    assert on_post(state, _post(state, STAFF), context()).outputs == []
+    decision = on_post(state, _post(state, STAFF), context())
+    assert decision.state is not None
+    assert decision.state.status is Status.PENDING_CUSTOMER_INPUT
+    assert [(out.queue, out.value["type"]) for out in decision.outputs] == [
+        (Department.CAMPUS_SUPPORT, "work.updated")
+    ]
 
 
 # --- reopen window ----------------------------------------------------------------------------
