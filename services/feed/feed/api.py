@@ -1,14 +1,18 @@
 """HTTP routes of the feed: case list and search, case detail, case feed, portal banner."""
 
+import asyncio
+import contextlib
 import re
 import time
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 
+from feed.handlers import Wakeups
 from feed.logic import (
     CaseFilter,
     SortKey,
@@ -23,6 +27,7 @@ from feed.logic import (
     is_newest_first,
     local_time,
     not_containing,
+    outcome_of,
     pages,
     plan_among,
     plan_query,
@@ -32,6 +37,7 @@ from feed.models import (
     CasePagePublic,
     CasePublic,
     CaseSummaryPublic,
+    CommandOutcomePublic,
     FeedItemPublic,
     FeedPagePublic,
 )
@@ -55,6 +61,7 @@ ERRORS = problem_responses(
     (422, "A query parameter breaks a rule; `errors` or `detail` names it"),
 )
 EXCERPT = 40  # characters of a bad input an error message repeats
+MAX_WAIT_S = 10.0  # longest a reader may wait for a command's outcome
 # Days a case can have been modified on; beyond them a day's UTC range cannot be computed.
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9999, 12, 30)
 
@@ -77,6 +84,12 @@ class BadQuery(FeedError):
     status = 422
 
 
+class BadWait(FeedError):
+    """`wait` is outside 0 to 10 seconds."""
+
+    status = 400
+
+
 @dataclass
 class ReadModel:
     """What the routes read."""
@@ -89,6 +102,8 @@ class ReadModel:
     subjects: SubjectStore
     status_board_url: str
     zones: dict[str, tuple[float, str]] = field(default_factory=dict)
+    wakeups: Wakeups = field(default_factory=Wakeups)
+    outcome_poll_s: float = 0.5
 
 
 Page = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"Page number, from 1 to {MAX_PAGE}.")]
@@ -150,6 +165,29 @@ def _router(model: ReadModel) -> APIRouter:
         doc = await _visible_case(model, who, case_ref)
         zone = await _zone_of(model, who)
         return await _feed_page(model, doc["_id"], page, page_size, sort, q, zone)
+
+    @router.get(
+        "/cases/{case_ref}/commands/{command_id}",
+        summary="The outcome of a command on a case: pending, applied or rejected",
+        responses=problem_responses((400, "wait is outside 0 to 10 seconds")),
+    )
+    async def command_outcome(
+        who: Caller,
+        case_ref: str,
+        command_id: UUID,
+        wait: Annotated[
+            float,
+            Query(description="Seconds (0 to 10) to wait for a pending command's outcome."),
+        ] = 0,
+    ) -> CommandOutcomePublic:
+        """The command id is the one intake's 202 answered (its outcome_url points here);
+        pending until the workflow applies or rejects it, then the reason and the status."""
+        if not 0 <= wait <= MAX_WAIT_S:
+            raise BadWait(
+                f"wait: {wait:g} is outside 0 to {MAX_WAIT_S:g} seconds: send e.g. wait=5"
+            )
+        outcome = await _awaited_outcome(model, who, case_ref, str(command_id), wait)
+        return CommandOutcomePublic.model_validate(outcome)
 
     @router.get("/banner", summary="The portal banner: open incident, maintenance or none")
     async def banner(who: Caller) -> BannerPublic:
@@ -336,6 +374,23 @@ async def _visible_case(model: ReadModel, who: Principal, case_ref: str) -> Docu
             "(ASCII digits) or a case id (UUID) from GET /cases"
         )
     return doc
+
+
+async def _awaited_outcome(
+    model: ReadModel, who: Principal, case_ref: str, command_id: str, wait: float
+) -> Document:
+    """The command's outcome, waiting up to `wait` seconds while it is pending: woken when
+    this replica projects it, else read again every `outcome_poll_s`."""
+    deadline = time.monotonic() + wait
+    with model.wakeups.watch(command_id) as woken:  # before the read: no wake-up is missed
+        while True:
+            outcome = outcome_of(await _visible_case(model, who, case_ref), command_id)
+            left = deadline - time.monotonic()
+            if outcome["outcome"] != "pending" or left <= 0:
+                return outcome
+            woken.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), min(left, model.outcome_poll_s))
 
 
 def _excerpt(text: str) -> str:

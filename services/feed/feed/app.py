@@ -37,13 +37,20 @@ def read_model(settings: Settings, mongo: AsyncMongoClient[Document]) -> ReadMod
         districts=districts,
         subjects=SubjectStore(db, sizes=districts.size),
         status_board_url=settings.status_board_url,
+        outcome_poll_s=settings.outcome_poll_s,
     )
 
 
 def projection_of(model: ReadModel) -> Projection:
     """The projection writing into the read model's stores."""
     return Projection(
-        model.cases, model.feed, model.notices, model.directory, model.districts, model.subjects
+        model.cases,
+        model.feed,
+        model.notices,
+        model.directory,
+        model.districts,
+        model.subjects,
+        model.wakeups,
     )
 
 

@@ -1,9 +1,10 @@
 """Subscribers of the feed: case events into the read model, directory names, notices."""
 
+import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,8 +22,10 @@ from shared.events import (
     AnyDirectoryEvent,
     AnyNoticeEvent,
     CaseSubmitted,
+    CommandRejected,
     ContactUpserted,
     Notice,
+    StatusChanged,
 )
 from shared.kafka import Record, Transient, consumer_options, dead_letter_record
 from shared.messages import UnknownMessage, decode
@@ -85,6 +88,44 @@ class Directory(Protocol):
     async def contact(self, contact_id: str) -> Any: ...
 
 
+class Wakeups:
+    """Readers waiting in this process for a command's outcome, woken when it is projected.
+
+    Only this replica's consumer wakes them; a reader whose outcome another replica projects
+    finds it on its next poll.
+    """
+
+    def __init__(self) -> None:
+        self.waiting: dict[str, set[asyncio.Event]] = defaultdict(set)
+
+    @contextmanager
+    def watch(self, command_id: str) -> Iterator[asyncio.Event]:
+        """An event set when an outcome of this command is projected, while inside."""
+        woken = asyncio.Event()
+        self.waiting[command_id].add(woken)
+        try:
+            yield woken
+        finally:
+            self.waiting[command_id].discard(woken)
+            if not self.waiting[command_id]:
+                del self.waiting[command_id]
+
+    def wake(self, command_ids: Iterable[str]) -> None:
+        """Wake the readers of these commands."""
+        for command_id in command_ids:
+            for woken in self.waiting.get(command_id, ()):
+                woken.set()
+
+
+def decided_commands(events: list[AnyCaseEvent]) -> list[str]:
+    """The commands whose outcome these events record."""
+    return [
+        str(e.command_id)
+        for e in events
+        if isinstance(e, StatusChanged | CommandRejected) and e.command_id is not None
+    ]
+
+
 @dataclass
 class Projection:
     """The stores one event touches; the live consumer and the rebuild catch-up share it."""
@@ -95,6 +136,7 @@ class Projection:
     directory: Directory
     districts: Districts
     subjects: Subjects
+    wakeups: Wakeups = field(default_factory=Wakeups)
 
     async def names(self, event: CaseSubmitted) -> Document:
         """Account and contact names for a submission, when the directory knows them."""
@@ -125,6 +167,7 @@ class Projection:
             subject = Subject(case_id, event.account_id, event.subject.lower())
             await self.subjects.add_all([subject])
             await self.districts.add_all({event.account_id: {case_id}})
+        self.wakeups.wake(decided_commands([event]))
 
     async def project_all(self, events: list[AnyCaseEvent]) -> None:
         """Apply a batch with one write per case, then its district members and feed entries.
@@ -147,6 +190,7 @@ class Projection:
         for event in events:
             if str(event.case_id) in missed:
                 await self.project(event)
+        self.wakeups.wake(decided_commands(events))
 
 
 @dataclass

@@ -125,7 +125,7 @@ def change_for(event: AnyCaseEvent, names: Doc | None = None) -> CaseChange:
         case CaseFollowedUp():
             return _modified(event, None, {"auto_close_on": event.closes_on.isoformat()})
         case CommandRejected():
-            return CaseChange()
+            return CaseChange(add_to_set={"commands": rejected_outcome(event)})
 
 
 def _modified(event: AnyCaseEvent, actor: Actor | None, fields: Doc) -> CaseChange:
@@ -182,7 +182,9 @@ def _status_changed(event: StatusChanged) -> CaseChange:
     else:
         unset = ("closed_at",)
     change = _modified(event, event.actor, fields)
-    return CaseChange(set=change.set, max=change.max, unset=unset)
+    decided = applied_outcome(event)
+    outcomes = {} if decided is None else {"commands": decided}
+    return CaseChange(set=change.set, max=change.max, unset=unset, add_to_set=outcomes)
 
 
 def _attachment(event: AttachmentAdded) -> CaseChange:
@@ -193,6 +195,59 @@ def _attachment(event: AttachmentAdded) -> CaseChange:
 
 def _str(value: object | None) -> str | None:
     return None if value is None else str(value)
+
+
+# --- command outcomes -----------------------------------------------------------------------
+
+
+def applied_outcome(event: StatusChanged) -> Doc | None:
+    """The decision a status change records on its case when a command caused it; None for
+    a move no command caused (a contact's post answering it, a timer)."""
+    if event.command_id is None:
+        return None
+    return {
+        "command_id": str(event.command_id),
+        "command": _applied_command(event),
+        "outcome": "applied",
+        "decided_at": event.occurred_at,
+        "status": event.to_status.value,
+    }
+
+
+def rejected_outcome(event: CommandRejected) -> Doc:
+    """The decision a rejection records on its case, with the workflow's reason."""
+    return {
+        "command_id": str(event.command_id),
+        "command": event.command_type.removeprefix("case."),
+        "outcome": "rejected",
+        "decided_at": event.occurred_at,
+        "reason": event.reason,
+    }
+
+
+def _applied_command(event: StatusChanged) -> str:
+    """The command a status change carried out, as intake names it (CloseCase: "close")."""
+    if event.to_status is Status.CLOSED:
+        return "close"
+    if event.to_status is Status.RE_OPENED:
+        return "reopen"
+    return "change_status"
+
+
+def outcome_of(case: Doc, command_id: str) -> Doc:
+    """A command's outcome on its case: the recorded decision, or pending without one. The
+    status is the one the command moved the case to, else the case's status now."""
+    decided = [c for c in case.get("commands", []) if c.get("command_id") == command_id]
+    found = decided[-1] if decided else {"command": None, "outcome": "pending"}
+    return {
+        "reason": None,
+        "decided_at": None,
+        **found,
+        "command_id": command_id,
+        "case_id": case["_id"],
+        "case_number": case.get("number"),
+        "status": found.get("status") or case.get("status"),
+    }
 
 
 # --- feed wording ---------------------------------------------------------------------------

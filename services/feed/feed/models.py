@@ -117,3 +117,22 @@ class BannerPublic(BaseModel):
     notice_id: str | None = None
     status: str | None = None
     link: str
+
+
+class CommandOutcomePublic(BaseModel):
+    """What became of a contact's close or reopen (or a staff command) on a case."""
+
+    command_id: str
+    case_id: str
+    case_number: int | None = None
+    command: str | None = Field(
+        None, description="close, reopen, change_status...; null while pending."
+    )
+    outcome: Literal["pending", "applied", "rejected"] = Field(
+        description="pending until the workflow decides; applied, or rejected with the reason."
+    )
+    reason: str | None = Field(None, description="Why the workflow rejected it.")
+    decided_at: datetime | None = None
+    status: str | None = Field(
+        None, description="The case status the command moved it to; else the status now."
+    )

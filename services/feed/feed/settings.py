@@ -27,3 +27,12 @@ class Settings(ServiceSettings):
     rebuild_batch: int = Field(
         2_000, validation_alias=AliasChoices("FEED_REBUILD_BATCH", "rebuild_batch"), ge=1
     )
+    outcome_poll_s: float = Field(
+        0.5,
+        validation_alias=AliasChoices("FEED_OUTCOME_POLL_SECONDS", "outcome_poll_s"),
+        gt=0,
+        description=(
+            "How often a reader waiting for a command's outcome reads it again; the outcomes "
+            "this replica projects wake it at once."
+        ),
+    )

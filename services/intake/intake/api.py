@@ -258,7 +258,7 @@ def _commands(router: APIRouter, intake: Intake, Caller: Any) -> None:
         case = await intake.case_id_of(principal, case_id)
         request = {"path": f"/cases/{case}/close", "body": body.model_dump(mode="json")}
         run = lambda: intake.close(principal, case, body.note)  # noqa: E731
-        return _json(await intake.idempotent(principal, idempotency_key, request, run))
+        return _accepted(await intake.idempotent(principal, idempotency_key, request, run))
 
     @router.post("/cases/{case_id}/reopen", status_code=202, response_model=CommandAccepted)
     async def reopen_case(
@@ -271,7 +271,14 @@ def _commands(router: APIRouter, intake: Intake, Caller: Any) -> None:
         case = await intake.case_id_of(principal, case_id)
         request = {"path": f"/cases/{case}/reopen", "body": body.model_dump(mode="json")}
         run = lambda: intake.reopen(principal, case, body.details)  # noqa: E731
-        return _json(await intake.idempotent(principal, idempotency_key, request, run))
+        return _accepted(await intake.idempotent(principal, idempotency_key, request, run))
+
+
+def _accepted(answer: Answer) -> JSONResponse:
+    """A command's answer; a 202 points at the command's outcome (Location)."""
+    status, body = answer
+    url = body.get("outcome_url") if status == 202 and isinstance(body, dict) else None
+    return JSONResponse(body, status_code=status, headers={"Location": url} if url else None)
 
 
 def _recipients(router: APIRouter, intake: Intake, Caller: Any) -> None:

@@ -243,6 +243,12 @@ class CommandAccepted(BaseModel):
     command_id: UUID
     case_id: UUID
     command: str
+    outcome_url: str = Field(
+        description=(
+            "The feed route answering pending, applied or rejected (with the reason); "
+            "add ?wait=5 to wait for it. Also the Location header."
+        )
+    )
 
 
 class RecipientsCreate(BaseModel):

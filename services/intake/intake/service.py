@@ -359,8 +359,12 @@ class Intake:
     async def _command(self, command: CloseCase | ReopenCase) -> Answer:
         key = str(command.case_id)
         await self.publisher.publish(self.topics.case_commands, key, [command])
+        feed = self.settings.feed_public_url.rstrip("/")
         accepted = CommandAccepted(
-            command_id=command.event_id, case_id=command.case_id, command=command.type
+            command_id=command.event_id,
+            case_id=command.case_id,
+            command=command.type,
+            outcome_url=f"{feed}/cases/{command.case_id}/commands/{command.event_id}",
         )
         return 202, accepted.model_dump(mode="json")
 

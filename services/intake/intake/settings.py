@@ -52,6 +52,11 @@ class Settings(ServiceSettings):
         description="How long start-up waits for Kafka before serving (503s) while retrying.",
     )
     kafka_retry_seconds: float = 2.0
+    feed_public_url: str = Field(
+        "http://127.0.0.1:8003",
+        validation_alias=_env("FEED_PUBLIC_URL", "feed_public_url"),
+        description="Public base URL of the feed; a command's 202 links to its outcome there.",
+    )
 
     @property
     def seed_path(self) -> Path | None:
