@@ -323,7 +323,8 @@ def test_topic_script_covers_every_department() -> None:
 def test_dockerfile_builds_with_uv_and_runs_as_non_root() -> None:
     dockerfile = (ROOT / DOCKERFILE).read_text(encoding="utf-8")
     assert "COPY --from=ghcr.io/astral-sh/uv" in dockerfile
-    assert "uv sync --frozen --no-dev --all-packages" in dockerfile
+    assert "uv sync --frozen --no-dev --no-editable" in dockerfile
+    assert "--all-packages" not in dockerfile  # it would install the dev-only tools/devstack
     users = re.findall(r"^USER\s+(\S+)", dockerfile, re.MULTILINE)
     assert users
     assert users[-1] not in {"root", "0"}
