@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from shared.access import note_caller
 from shared.enums import ActorKind, ContactType, Department, TokenScope
 from shared.events import (
     Account,
@@ -282,6 +283,7 @@ def bearer_auth(store: Callable[[], DirectoryStore]) -> Callable[..., Any]:
             raise _unauthorized(
                 "unknown, revoked or expired token: ask your administrator for a new one"
             )
+        note_caller(request.scope, principal.kind.value, principal.id)  # for the access line
         if not principal.allows(request.method):
             raise _out_of_scope(request.method)
         return principal

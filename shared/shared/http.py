@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from shared import tracing
+from shared.access import AccessLog, Entry, log_request
 from shared.settings import ServiceSettings
 
 # Scripts, styles, fonts and images only from the service itself (Swagger's icons are data:
@@ -190,6 +193,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._refusal: tuple[int, str] | None = None
         self._closing = False
         self._head_timer: asyncio.TimerHandle | None = None
+        self._request_id: str | None = None  # the head's X-Request-ID, if it got that far
+        self._began = time.perf_counter()
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -208,6 +213,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head, self._head_fields = True, 0
+        self._request_id, self._began = None, time.perf_counter()
         if self._head_timer is None:
             self._arm_head_timer()
 
@@ -217,6 +223,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._count(len(name) + len(value) + 4, 431, self._head_detail())
+        if name.lower() == b"x-request-id":
+            self._request_id = tracing.accepted(value.decode("latin-1"))
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
@@ -239,6 +247,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._head_fields > self.limits.max_head_bytes:
             self._refusal = (status, detail)
             raise _HeadTooLarge(detail)
+
+    def _method(self) -> str:
+        """The refused request's method, when the parser read that far."""
+        try:
+            return str(self.parser.get_method().decode("ascii"))
+        except Exception:  # httptools raises when the request line is incomplete
+            return "-"
 
     def _head_detail(self) -> str:
         return (
@@ -265,15 +280,22 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._refuse(408, f"the request head did not arrive within {limit:g} s; send it at once")
 
     def _refuse(self, status: int, detail: str) -> None:
-        """Answer with a problem document, stop reading requests, close after a short linger."""
+        """Answer with a problem document, stop reading requests, close after a short linger.
+
+        The answer carries the request's X-Request-ID (when the head got that far, else a
+        fresh one) and gets an access line like any other request.
+        """
         self._closing = True
         self._cancel_head_timer()
+        request_id = self._request_id or tracing.new_id()
         body = _problem_body(status, detail)
         head = (
             f"HTTP/1.1 {status} {TITLES[status]}\r\n"
             "content-type: application/problem+json\r\n"
-            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+            f"content-length: {len(body)}\r\n{tracing.HEADER}: {request_id}\r\n"
+            "connection: close\r\n\r\n"
         )
+        log_request(self._method(), None, status, self._began, Entry(request_id))
         self.transport.write(head.encode() + body)
         if self.transport.can_write_eof():
             self.transport.write_eof()
@@ -291,8 +313,9 @@ def limits_of(settings: ServiceSettings) -> HttpLimits:
 
 
 def harden(app: ASGIApp, limits: HttpLimits) -> ASGIApp:
-    """The app behind the security headers and the body deadline (outermost, every response)."""
-    return SecurityHeaders(BodyDeadline(app, limits))
+    """The app behind the access log, the security headers and the body deadline (outermost,
+    every response)."""
+    return AccessLog(SecurityHeaders(BodyDeadline(app, limits)))
 
 
 def server_config(

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
 from pymongo.errors import NetworkTimeout as MongoNetworkTimeout
 
+from shared import tracing
 from shared.messages import UnknownMessage, utcnow
 from shared.settings import InfraSettings
 from shared.topics import TopicSpec
@@ -29,6 +30,7 @@ log = logging.getLogger("shared.kafka")
 __all__ = [
     "TRANSIENT_ERRORS",
     "DeadLetterPolicy",
+    "RequestIdMiddleware",
     "TopicSpec",
     "consumer_options",
     "ensure_topics",
@@ -162,6 +164,34 @@ class _DeadLetterMiddleware(BaseMiddleware[Any, Any]):
         return await self.policy.run(lambda: call_next(msg), msg)
 
 
+class RequestIdMiddleware(BaseMiddleware[Any, Any]):
+    """FastStream middleware: a consumed record's x-request-id is current while it is handled
+    (so its log lines carry it), and every record published meanwhile carries it on.
+
+    A batch holds records of many requests: its handler binds each record's id itself
+    (tracing.from_kafka on the record's headers).
+    """
+
+    async def consume_scope(self, call_next: Callable[..., Awaitable[Any]], msg: Any) -> Any:
+        if isinstance(msg.raw_message, tuple | list):
+            return await call_next(msg)
+        with tracing.bound(tracing.from_kafka(_header_pairs(msg.headers))):
+            return await call_next(msg)
+
+    async def publish_scope(self, call_next: Callable[[Any], Awaitable[Any]], cmd: Any) -> Any:
+        request_id = tracing.current()
+        headers = getattr(cmd, "headers", None)
+        unset = isinstance(headers, dict) and tracing.KAFKA_HEADER not in map(str.lower, headers)
+        if request_id and unset:
+            cmd.add_headers({tracing.KAFKA_HEADER: request_id}, override=False)
+        return await call_next(cmd)
+
+
+def _header_pairs(headers: Any) -> list[tuple[str, bytes | str]]:
+    """A consumed message's headers (FastStream decodes them to a dict) as (name, value)."""
+    return list(headers.items()) if isinstance(headers, dict) else []
+
+
 def _unknown_type(exc: ValidationError) -> bool:
     return any(error["type"] == "union_tag_invalid" for error in exc.errors())
 
@@ -181,7 +211,7 @@ def make_broker(
     request_timeout_ms: int = 10_000,
 ) -> KafkaBroker:
     """A broker whose producer waits for all in-sync replicas and never duplicates on retry."""
-    middlewares: list[Any] = []
+    middlewares: list[Any] = [RequestIdMiddleware]  # first: outermost, its id on every line
     if registry is not None:
         middlewares.append(KafkaPrometheusMiddleware(registry=registry, app_name=client_id))
     if policy is not None:

@@ -5,6 +5,8 @@ import logging
 import sys
 from typing import Any
 
+from shared.tracing import RequestIdFilter
+
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -30,8 +32,10 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
-    """Route every logger to stderr in the chosen format."""
+    """Route every logger to stderr in the chosen format; each line logged while a request
+    id is current carries it (`request_id`)."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RequestIdFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter(service))
     else:

@@ -12,7 +12,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.types import ASGIApp
 
+from shared.access import AccessLog
 from shared.docs import add_docs, asyncapi_page
 from shared.http import limits_of, server_config
 from shared.problems import install_problems
@@ -138,10 +140,19 @@ def write_spec(path: str, spec: AsyncAPI) -> None:
         handle.write("\n")
 
 
+class _LoggedApp(FastAPI):
+    """A FastAPI app whose middleware stack sits inside the access log (outside every other
+    middleware and the 500 handler, so every answer carries the request id)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return AccessLog(super().build_middleware_stack())
+
+
 def new_app(title: str, description: str, lifespan: Any) -> FastAPI:
-    """A FastAPI app with the project's conventions: OpenAPI at /docs, and every error
-    answered (and documented) as RFC 9457 problem details."""
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    """A FastAPI app with the project's conventions: OpenAPI at /docs, every error answered
+    (and documented) as RFC 9457 problem details, and an access line per request under its
+    X-Request-ID (shared.access; the served process's own access log steps aside for it)."""
+    app = _LoggedApp(title=title, description=description, version="1.0.0", lifespan=lifespan)
     add_docs(app)  # Swagger UI and ReDoc from packaged files: no CDN, no inline script
     install_problems(app)
     return app

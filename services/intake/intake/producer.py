@@ -8,6 +8,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from intake.logic import InDoubt, Unavailable, problem
+from shared import tracing
 from shared.messages import Message
 
 log = logging.getLogger("intake.producer")
@@ -78,8 +79,9 @@ class EventPublisher:
     async def _send(self, topic: str, key: str, message: Message) -> None:
         assert self._producer is not None
         value = message.model_dump_json().encode()
+        headers = HEADERS + tracing.kafka_headers()  # the request's id follows what it caused
         try:
-            delivery = await self._producer.send(topic, value, key=key.encode(), headers=HEADERS)
+            delivery = await self._producer.send(topic, value, key=key.encode(), headers=headers)
         except KafkaError as exc:  # refused before it left the client: certainly not recorded
             raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
         try:

@@ -1,9 +1,11 @@
 """Subscribers of notify: keep case views, decide and send mail for case and notice events."""
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +22,7 @@ from notify.errors import MailDeferred, RecipientPending, StoreUnavailable
 from notify.models import CaseView, Mail, Recipient
 from notify.render import Composer
 from notify.store import CaseViews, Directory, NoticeLog
+from shared import tracing
 from shared.directory import DirectoryStore, subscribe_directory
 from shared.events import CASE_EVENTS, AnyCaseEvent, AnyNoticeEvent
 from shared.kafka import Record, Transient, consumer_options, dead_letter_record
@@ -126,7 +129,8 @@ class Notifier:
         result = CaseRun(view, view)
         for record, event in run:
             try:
-                result.after, mails = await self._step(result.after, event)
+                with _request_of(record):  # its log lines and mail carry the record's id
+                    result.after, mails = await self._step(result.after, event)
             except Transient as exc:
                 result.fault = exc  # later events of this case wait for the redelivery
                 return result
@@ -180,7 +184,8 @@ class Notifier:
                 return
             people = await self._notice_people(event)
             if not people:
-                await self.notices.park(event, self.timing.clock() + self.timing.grace)
+                until = self.timing.clock() + self.timing.grace
+                await self.notices.park(event, until, tracing.current())
                 log.info("notice %s r%d has nobody to mail yet: parked for %s",
                          notice.id, notice.revision, self.timing.grace)  # fmt: skip
                 return
@@ -202,7 +207,8 @@ class Notifier:
         async with self._notice_turn:
             for parked in await self.notices.parked():
                 try:
-                    await self._retry(parked.event, parked.until)
+                    with tracing.bound(parked.request_id):
+                        await self._retry(parked.event, parked.until)
                 except (Transient, PyMongoError):
                     raise  # SMTP or Mongo away: every parked notice waits for the next pass
                 except Exception:
@@ -263,6 +269,13 @@ async def retry_parked_forever(notifier: Notifier) -> None:
             await notifier.retry_parked()
         except Exception:
             log.exception("retrying parked notices failed; trying again in %.1f s", every)
+
+
+def _request_of(record: Record | None) -> AbstractContextManager[None]:
+    """Bind a batch record's request id (x-request-id); a single event's is bound already."""
+    if record is None:
+        return contextlib.nullcontext()
+    return tracing.bound(tracing.from_kafka(getattr(record, "headers", None)))
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:

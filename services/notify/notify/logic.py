@@ -380,6 +380,7 @@ class Envelope:
     template: str
     thread_root: str | None = None
     case_number: int | None = None
+    request_id: str | None = None  # of the request that caused the mail (shared.tracing)
 
 
 class _MemoRegistry(HeaderRegistry):
@@ -413,6 +414,8 @@ def build_email(envelope: Envelope, text: str, html: str) -> EmailMessage:
     message["X-Support-Template"] = clean_header(envelope.template)
     if envelope.case_number is not None:
         message["X-Support-Case"] = str(envelope.case_number)
+    if envelope.request_id:  # plain by tracing.accepted; cleaned all the same, like any header
+        message["X-Request-ID"] = clean_header(envelope.request_id)
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message

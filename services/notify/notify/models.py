@@ -56,6 +56,7 @@ class Mail:
     template: str
     message: EmailMessage = field(compare=False)
     case_id: UUID | None = None
+    request_id: str | None = None  # of the request that caused it (also its X-Request-ID)
 
     @property
     def key(self) -> str:
@@ -79,6 +80,7 @@ class DeadMail(BaseModel):
     message_id: str
     template: str
     case_id: UUID | None = None
+    request_id: str | None = None
     reason: str
     smtp_code: int | None = None
     failed_at: datetime
@@ -94,6 +96,7 @@ class DeadMail(BaseModel):
             message_id=mail.message_id,
             template=mail.template,
             case_id=mail.case_id,
+            request_id=mail.request_id,
             reason=reason,
             smtp_code=code,
             failed_at=at,
@@ -111,4 +114,5 @@ class DeadMail(BaseModel):
             template=self.template,
             message=message,
             case_id=self.case_id,
+            request_id=self.request_id,
         )

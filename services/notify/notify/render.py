@@ -23,6 +23,7 @@ from notify.logic import (
     notice_template,
 )
 from notify.models import CaseView, Mail, Recipient
+from shared import tracing
 from shared.events import Notice
 
 log = logging.getLogger("notify.render")
@@ -157,7 +158,8 @@ class Composer:
         self, envelope: Envelope, context: dict[str, Any], event_id: UUID, case_id: UUID | None
     ) -> Mail:
         rendered = self.renderer.render(envelope.template, context)
-        envelope = replace(envelope, subject=rendered.subject)
+        # the request being handled (bound from the event's record) rides along in the mail
+        envelope = replace(envelope, subject=rendered.subject, request_id=tracing.current())
         message = build_email(envelope, rendered.text, rendered.html)
         return Mail(
             event_id=event_id,
@@ -166,6 +168,7 @@ class Composer:
             template=envelope.template,
             message=message,
             case_id=case_id,
+            request_id=envelope.request_id,
         )
 
 

@@ -88,9 +88,12 @@ class NoticeLog(Protocol):
         """Remember `revision` as mailed."""
         ...
 
-    async def park(self, event: AnyNoticeEvent, until: datetime) -> None:
-        """Keep a notice with nobody to mail aside until `until` (a newer revision replaces an
-        older one; parking the same revision again keeps its first deadline)."""
+    async def park(
+        self, event: AnyNoticeEvent, until: datetime, request_id: str | None = None
+    ) -> None:
+        """Keep a notice with nobody to mail aside until `until`, with the request id that
+        caused it (a newer revision replaces an older one; parking the same revision again
+        keeps its first deadline)."""
         ...
 
     async def parked(self) -> list["Parked"]:
@@ -112,6 +115,7 @@ class Parked:
 
     event: AnyNoticeEvent
     until: datetime
+    request_id: str | None = None  # its mail, sent later, still carries it
 
 
 class Directory(Protocol):
@@ -296,6 +300,7 @@ class SentStore:
             "message_id": mail.message_id,
             "template": mail.template,
             "case_id": str(mail.case_id) if mail.case_id else None,
+            "request_id": mail.request_id,
             "status": SentStatus.SENDING.value,
             "owner": self.owner,
             "claimed_at": now,
@@ -345,11 +350,14 @@ class NoticeStore:
             {"_id": notice_id}, {"$max": {"revision": revision}, "$set": {"at": at}}, upsert=True
         )
 
-    async def park(self, event: AnyNoticeEvent, until: datetime) -> None:
+    async def park(
+        self, event: AnyNoticeEvent, until: datetime, request_id: str | None = None
+    ) -> None:
         """Upsert unless this or a newer revision is parked already (then the insert of the
         same `_id` fails, and that is the answer)."""
         notice = event.notice
         doc = {"revision": notice.revision, "until": until, "event": event.model_dump(mode="json")}
+        doc["request_id"] = request_id
         with contextlib.suppress(DuplicateKeyError):
             await self.parking.update_one(
                 {"_id": notice.id, "revision": {"$lt": notice.revision}}, {"$set": doc}, upsert=True
@@ -358,16 +366,21 @@ class NoticeStore:
     async def parked(self) -> list[Parked]:
         """Every parked notice, oldest deadline first."""
         cursor = self.parking.find({}).sort("until", 1)
-        return [Parked(NOTICE_EVENTS.validate_python(d["event"]), d["until"]) async for d in cursor]
+        return [_parked(doc) async for doc in cursor]
 
     async def parked_notice(self, notice_id: str) -> Parked | None:
         """The parked revision of this notice, if any."""
         doc = await self.parking.find_one({"_id": notice_id})
-        return Parked(NOTICE_EVENTS.validate_python(doc["event"]), doc["until"]) if doc else None
+        return _parked(doc) if doc else None
 
     async def unpark(self, notice_id: str, revision: int) -> None:
         """Delete it if its revision is `revision` or older."""
         await self.parking.delete_one({"_id": notice_id, "revision": {"$lte": revision}})
+
+
+def _parked(doc: Document) -> Parked:
+    event = NOTICE_EVENTS.validate_python(doc["event"])
+    return Parked(event, doc["until"], doc.get("request_id"))
 
 
 class ContactBook:

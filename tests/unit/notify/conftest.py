@@ -164,10 +164,12 @@ class FakeNotices:
     async def set_mailed(self, notice_id: str, revision: int, at: datetime) -> None:
         self.revisions[notice_id] = max(revision, self.revisions.get(notice_id, 0))
 
-    async def park(self, event: AnyNoticeEvent, until: datetime) -> None:
+    async def park(
+        self, event: AnyNoticeEvent, until: datetime, request_id: str | None = None
+    ) -> None:
         there = self.parking.get(event.notice.id)
         if there is None or there.event.notice.revision < event.notice.revision:
-            self.parking[event.notice.id] = Parked(event, until)
+            self.parking[event.notice.id] = Parked(event, until, request_id)
 
     async def parked(self) -> list[Parked]:
         return sorted(self.parking.values(), key=lambda p: p.until)
