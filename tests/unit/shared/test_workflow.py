@@ -6,42 +6,65 @@ import pytest
 
 from shared.enums import ActorKind, Status
 from shared.workflow import (
+    AUTO_CLOSE_BUSINESS_DAYS,
+    REOPEN_WINDOW_DAYS,
     TRANSITIONS,
     TransitionRefused,
     allowed_targets,
     can_reopen,
     check_transition,
 )
+from tests import seed_facts
 
 NOTES = {"note": "written explanation", "development_issue": "DEV-1", "release_name": "2026.11"}
-ALL_MOVES = [(a, b, who) for a in Status for b in Status for who in ActorKind if a is not b]
+ALL_MOVES = [
+    (a, b, who)
+    for a in seed_facts.SEED_STATUSES
+    for b in seed_facts.SEED_STATUSES
+    for who in (seed_facts.CONTACT, seed_facts.STAFF, seed_facts.SYSTEM)
+    if a != b
+]
 
 
-def _allowed(current: Status, target: Status, actor: ActorKind) -> bool:
-    return actor in TRANSITIONS[current].get(target, frozenset())
-
-
-def test_every_status_has_a_row() -> None:
-    """All ten statuses appear in the transition table."""
+def test_the_ten_statuses_are_the_seeds() -> None:
+    """The statuses are the seed's ten, in its wording, and each has a row in the table."""
+    assert [s.value for s in Status] == list(seed_facts.SEED_STATUSES)
     assert set(TRANSITIONS) == set(Status)
-    assert len(Status) == 10
+
+
+def test_the_transition_table_is_the_seeds_plus_the_listed_extras() -> None:
+    """Every (from, to, who) the code allows is a seed move or a listed extra, and no other."""
+    got = {
+        (a.value, b.value, who.value)
+        for a, row in TRANSITIONS.items()
+        for b, w in row.items()
+        for who in w
+    }
+    assert got - seed_facts.ALLOWED_MOVES == set(), "moves the seeds do not allow"
+    assert seed_facts.ALLOWED_MOVES - got == set(), "seed moves the code refuses"
+
+
+def test_the_windows_are_the_seeds() -> None:
+    """Reopen within 60 days; close after 10 business days without an answer."""
+    assert REOPEN_WINDOW_DAYS == seed_facts.REOPEN_WINDOW_DAYS
+    assert AUTO_CLOSE_BUSINESS_DAYS == seed_facts.AUTO_CLOSE_BUSINESS_DAYS
 
 
 @pytest.mark.parametrize(("current", "target", "actor"), ALL_MOVES)
-def test_move_is_accepted_exactly_when_the_table_allows_it(
-    current: Status, target: Status, actor: ActorKind
+def test_move_is_accepted_exactly_when_the_seeds_allow_it(
+    current: str, target: str, actor: str
 ) -> None:
-    """A move with every field filled in succeeds iff the table lists the actor for it."""
-    if _allowed(current, target, actor):
-        check_transition(current, target, actor, **NOTES)
+    """A move with every field filled in succeeds iff the seeds (or a listed extra) allow it."""
+    if (current, target, actor) in seed_facts.ALLOWED_MOVES:
+        check_transition(Status(current), Status(target), ActorKind(actor), **NOTES)
     else:
         with pytest.raises(TransitionRefused, match="cannot move"):
-            check_transition(current, target, actor, **NOTES)
+            check_transition(Status(current), Status(target), ActorKind(actor), **NOTES)
 
 
 def test_only_the_timer_or_people_close_pending_verification() -> None:
     """The system timer may close a case only from Pending Customer Verification."""
-    closers = [s for s in Status if _allowed(s, Status.CLOSED, ActorKind.SYSTEM)]
+    closers = [s for s in Status if Status.CLOSED in allowed_targets(s, ActorKind.SYSTEM)]
     assert closers == [Status.PENDING_CUSTOMER_VERIFICATION]
 
 
@@ -49,6 +72,19 @@ def test_contacts_cannot_escalate_or_resolve() -> None:
     """A contact can close, reopen or answer, never set staff statuses."""
     contact_targets = {t for s in Status for t in allowed_targets(s, ActorKind.CONTACT)}
     assert contact_targets == {Status.CLOSED, Status.RE_OPENED, Status.ASSIGNED}
+
+
+@pytest.mark.parametrize(("current", "target", "actor"), sorted(seed_facts.ALLOWED_MOVES))
+def test_an_allowed_move_needs_a_note_exactly_where_the_seeds_say(
+    current: str, target: str, actor: str
+) -> None:
+    """Without a note, a move is refused iff the seeds ask for a written note on its target."""
+    fields = {**NOTES, "note": None}
+    if target in seed_facts.NOTE_REQUIRED:
+        with pytest.raises(TransitionRefused, match="requires a note"):
+            check_transition(Status(current), Status(target), ActorKind(actor), **fields)
+    else:
+        check_transition(Status(current), Status(target), ActorKind(actor), **fields)
 
 
 @pytest.mark.parametrize(
