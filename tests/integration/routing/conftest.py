@@ -24,6 +24,7 @@ from devstack.cleanup import forget_namespace
 from routing.app import create_app
 from routing.clock import FixedClock
 from routing.settings import Settings
+from shared import tracing
 from shared.directory import directory_key
 from shared.enums import ActorKind, CaseType, Department, Priority
 from shared.events import CaseSubmitted, StaffMember, StaffUpserted
@@ -65,6 +66,8 @@ class Bus:
         self.settings = settings
         self.topics = settings.topics
         self.records: list[tuple[str, dict[str, Any]]] = []
+        # Per record as above: its x-request-id header, if any.
+        self.request_ids: list[str | None] = []
         self.producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
         )
@@ -100,12 +103,28 @@ class Bus:
 
     async def _record(self) -> None:
         async for record in self.consumer:
+            self.request_ids.append(tracing.from_kafka(record.headers))
             self.records.append((record.topic, json.loads(record.value or b"{}")))
 
-    async def send(self, topic: str, message: BaseModel, key: UUID | str) -> None:
-        """Publish and wait for the broker's acknowledgement."""
+    async def send(
+        self,
+        topic: str,
+        message: BaseModel,
+        key: UUID | str,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        """Publish (with `headers`, if given) and wait for the broker's acknowledgement."""
         value = message.model_dump_json().encode()
-        await self.producer.send_and_wait(topic, value, key=str(key).encode())
+        await self.producer.send_and_wait(topic, value, key=str(key).encode(), headers=headers)
+
+    def traced(self, case_id: UUID) -> list[tuple[str, str, str | None]]:
+        """(topic, type, request id) of each recorded message about the case."""
+        wanted = str(case_id)
+        return [
+            (topic, str(value.get("type")), request_id)
+            for (topic, value), request_id in zip(self.records, self.request_ids, strict=False)
+            if _case_of(value) == wanted
+        ]
 
     async def submit(self, event: CaseSubmitted) -> None:
         """Publish a CaseSubmitted as intake would."""
