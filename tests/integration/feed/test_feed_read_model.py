@@ -547,10 +547,16 @@ async def test_sorting_by_every_column(
     cases = [c for c in MINE if c.module is not None] if sort == "module" else MINE
     key = SORTS[sort]
     expected = sorted(cases, key=lambda c: (key(c), c.number), reverse=order == "desc")
-    params: dict[str, Any] = {"sort": sort, "order": order}
-    body = await listing(http, tokens["zack"], page_size=200, **params)
-    got = [i["number"] for i in body["items"] if sort != "module" or i["module"] is not None]
-    assert got == [c.number for c in expected][: len(got)]
+    params: dict[str, Any] = {"sort": sort, "order": order, "page_size": 200}
+    first = await listing(http, tokens["zack"], **params)
+    pages = [first] + [
+        await listing(http, tokens["zack"], page=page, **params)
+        for page in range(2, first["pages"] + 1)
+    ]
+    items = [i for body in pages for i in body["items"]]
+    got = [i["number"] for i in items if sort != "module" or i["module"] is not None]
+    assert len(got) == len(cases)
+    assert got == [c.number for c in expected]
 
 
 @pytest.mark.usefixtures("loaded")
@@ -563,6 +569,8 @@ async def test_default_order_paging_and_page_size(
     assert (first["page"], first["page_size"], first["total"]) == (1, 20, len(MINE))
     assert first["pages"] == 12
     assert [i["number"] for i in first["items"]] == [c.number for c in newest[:20]]
+    stamps = [datetime.fromisoformat(i["last_modified"]) for i in first["items"]]
+    assert stamps == [c.last_modified for c in newest[:20]]
     third = await listing(http, tokens["zack"], page=3, page_size=50)
     assert third["pages"] == 5
     assert [i["number"] for i in third["items"]] == [c.number for c in newest[100:150]]
@@ -578,10 +586,13 @@ async def test_feed_order_and_search(http: httpx.AsyncClient, tokens: dict[str, 
     url = f"/cases/{case.case_id}/feed"
     newest = (await http.get(url, headers=auth(tokens["zack"]))).json()
     oldest = (await http.get(url, params={"sort": "oldest"}, headers=auth(tokens["zack"]))).json()
-    assert [i["item_id"] for i in newest["items"]] == [
-        i["item_id"] for i in reversed(oldest["items"])
-    ]
-    assert newest["total"] == len(case.events)
+    times = sorted(e.occurred_at for e in case.events)
+    assert len(set(times)) == len(times), "the fixture's events need distinct times"
+    by_time = sorted(case.events, key=lambda e: e.occurred_at, reverse=True)
+    assert len(newest["items"]) == newest["total"] == len(case.events)
+    assert [i["item_id"] for i in newest["items"]] == [str(e.event_id) for e in by_time]
+    assert [datetime.fromisoformat(i["at"]) for i in newest["items"]] == times[::-1]
+    assert [i["item_id"] for i in oldest["items"]] == [str(e.event_id) for e in by_time[::-1]]
     lines = [line for item in newest["items"] for line in item["lines"]]
     assert f"Case Owner {case.contact} to Campus Support" in lines
     assert "Status Assigned to Assigned to Development" in lines
