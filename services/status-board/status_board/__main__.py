@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from shared.http import limits_of, server_config
 from shared.logs import configure_logging
 from status_board.app import create_admin_app, create_board, create_public_app, run_background
-from status_board.board import Board
+from status_board.service import Board
 from status_board.settings import Settings
 
 

@@ -1,11 +1,14 @@
-"""Public HTTP routes (page, notice pages, Atom, JSON, banner) and both apps' error mapping."""
+"""HTTP routes of both apps (public reads, break-glass admin) and their one error mapping."""
 
-from typing import Any
+import hmac
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Body, Depends, FastAPI, Request, Response, status
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
+from shared.events import Notice
 from shared.problems import (
     install_problems,
     on_http_error,
@@ -13,12 +16,101 @@ from shared.problems import (
     problem_response,
     problem_responses,
 )
-from status_board.board import Board
-from status_board.errors import ChangeRejected, NoticeExists, NoticeNotFound, StatusBoardError
+from status_board.errors import NoticeNotFound, StatusBoardError
+from status_board.models import (
+    BANNER_EXAMPLE,
+    INCIDENT_EXAMPLES,
+    MAINTENANCE_EXAMPLES,
+    NOTICE_EXAMPLE,
+    NOTICE_LIST_EXAMPLE,
+    NOTICE_PUBLIC_EXAMPLE,
+    OUTBOX_EXAMPLE,
+    PATCH_EXAMPLES,
+    RESOLVE_EXAMPLES,
+    UPDATE_EXAMPLES,
+    BannerPublic,
+    IncidentCreate,
+    MaintenanceCreate,
+    NoticeList,
+    NoticePatch,
+    NoticePublic,
+    OutboxStatus,
+    ResolveBody,
+    UpdateCreate,
+)
+from status_board.service import Board
 from status_board.snapshot import CACHE_CONTROL, Rendered
 
 _STATES = ("open", "closed", "all")
 _GET = ["GET", "HEAD"]
+Responses = dict[int | str, dict[str, Any]]
+
+
+# --- public routes ------------------------------------------------------------------------
+
+
+class AtomResponse(Response):
+    """An Atom document (its media type, for the OpenAPI document)."""
+
+    media_type = "application/atom+xml"
+
+
+def _ok(media_type: str, example: object, model: type | None = None) -> Responses:
+    answer: dict[str, Any] = {"content": {media_type: {"example": example}}}
+    return {200: answer | ({"model": model} if model else {})}
+
+
+_PAGE_EXAMPLE = "<!doctype html><html lang='en'>…<h1>Notifications</h1>…</html>"
+_ATOM_EXAMPLE = (
+    "<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'>"
+    "<title>Support Portal notifications</title>…<entry><title>Incident: Digicert Incident"
+    " (Resolved)</title>…</entry></feed>"
+)
+# (path, summary, description, 200 answer, its class)
+_PUBLIC = [
+    (
+        "/notifications",
+        "Notifications page",
+        "The Open (`tab=open`, the default) or Closed (`tab=closed`) notifications tab as HTML.",
+        _ok("text/html", _PAGE_EXAMPLE),
+        HTMLResponse,
+    ),
+    (
+        "/notices/{notice_id}",
+        "One notice's page",
+        "The HTML page of one public notice with its timestamped updates, newest first.",
+        _ok("text/html", _PAGE_EXAMPLE),
+        HTMLResponse,
+    ),
+    (
+        "/feed.atom",
+        "Atom feed",
+        "An Atom feed (RFC 4287) with one entry per open or recently closed notification.",
+        _ok(AtomResponse.media_type, _ATOM_EXAMPLE),
+        AtomResponse,
+    ),
+    (
+        "/api/banner",
+        "Banner for the portal",
+        "The banner's colour, label, link and counts of open notices, and whether it is stale.",
+        _ok("application/json", BANNER_EXAMPLE, BannerPublic),
+        JSONResponse,
+    ),
+    (
+        "/api/notices",
+        "Notices as JSON",
+        "The public notices of one tab (`state=open|closed`) or both (`state=all`, the default).",
+        _ok("application/json", NOTICE_LIST_EXAMPLE, NoticeList),
+        JSONResponse,
+    ),
+    (
+        "/api/notices/{notice_id}",
+        "One notice as JSON",
+        "One public notice with its updates; district notices answer 404 like unknown ids.",
+        _ok("application/json", NOTICE_PUBLIC_EXAMPLE, NoticePublic),
+        JSONResponse,
+    ),
+]
 
 
 def public_router(board: Board) -> APIRouter:
@@ -27,7 +119,7 @@ def public_router(board: Board) -> APIRouter:
     Every one serves precomputed bytes from the snapshot (`Snapshot.at`); FastPath answers
     the same hits before routing, so these run only for misses (404s, bad query values).
     """
-    router = APIRouter()
+    router = APIRouter(tags=["public"])
 
     async def serve(request: Request) -> Response:
         rendered = board.snapshot().at(request.url.path, request.query_params)
@@ -35,22 +127,23 @@ def public_router(board: Board) -> APIRouter:
             raise _missing(request)
         return respond(request, rendered)
 
-    pages = [
-        ("/notifications", "Notifications page: tab=open|closed"),
-        ("/notices/{notice_id}", "One notice's page"),
-        ("/feed.atom", "Atom feed, one entry per notification"),
-        ("/api/banner", "Banner colour, label, link, counts and stale flag, for the portal"),
-        ("/api/notices", "Notices as JSON: state=open|closed|all"),
-        ("/api/notices/{notice_id}", "One notice as JSON"),
-    ]
     router.add_api_route("/", serve, methods=_GET, include_in_schema=False)
-    for path, summary in pages:
+    for path, summary, description, ok, response_class in _PUBLIC:
         errors = _API_ERRORS if path.startswith("/api/") else _PAGE_ERRORS
-        router.add_api_route(path, serve, methods=_GET, summary=summary, responses=errors)
+        for method in _GET:  # one route per method, so each operation has its own id
+            router.add_api_route(
+                path,
+                serve,
+                methods=[method],
+                summary=summary,
+                description=description,
+                responses=ok | errors,
+                response_class=response_class,
+            )
     return router
 
 
-_NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+_NOT_MODIFIED: Responses = {
     304: {"description": "Not modified since the ETag sent in If-None-Match"}
 }
 _API_ERRORS = _NOT_MODIFIED | problem_responses(
@@ -88,6 +181,133 @@ def _matches(header: str | None, etag: str) -> bool:
     return etag in tags or "*" in tags
 
 
+# --- admin routes -------------------------------------------------------------------------
+
+_bearer = HTTPBearer(auto_error=False)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+ERRORS = problem_responses(
+    (401, "Missing or wrong admin token"),
+    (422, "A field breaks a rule, or the change does not fit the notice"),
+)
+EXISTS = problem_responses((409, "A notice with this id exists; change it with PATCH"))
+UNKNOWN = problem_responses((404, "No notice has this id"))
+
+
+def _notice(code: int = 200) -> Responses:
+    return {code: {"content": {"application/json": {"example": NOTICE_EXAMPLE}}}}
+
+
+def admin_router(board: Board) -> APIRouter:
+    """Routes under /admin, each requiring the admin bearer token."""
+    expected = board.settings.admin_token.get_secret_value().encode()
+
+    def authorized(credentials: Credentials) -> None:
+        given = (credentials.credentials if credentials else "").encode()
+        if not (given and expected and hmac.compare_digest(given, expected)):
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "send the status board admin token as 'Authorization: Bearer <token>'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    router = APIRouter(
+        prefix="/admin", tags=["admin"], dependencies=[Depends(authorized)], responses=ERRORS
+    )
+    _add_creates(router, board)
+    _add_changes(router, board)
+    _add_reads(router, board)
+    return router
+
+
+def _add_creates(router: APIRouter, board: Board) -> None:
+    @router.post(
+        "/incidents",
+        status_code=201,
+        summary="Open an incident",
+        responses=_notice(201) | EXISTS,
+    )
+    async def create_incident(
+        body: Annotated[IncidentCreate, Body(openapi_examples=INCIDENT_EXAMPLES)],
+    ) -> Notice:
+        """Open an incident: it shows at once and reaches Kafka when Kafka is reachable."""
+        return board.open_incident(body)
+
+    @router.post(
+        "/maintenance",
+        status_code=201,
+        summary="Announce maintenance",
+        responses=_notice(201) | EXISTS,
+    )
+    async def create_maintenance(
+        body: Annotated[MaintenanceCreate, Body(openapi_examples=MAINTENANCE_EXAMPLES)],
+    ) -> Notice:
+        """Announce maintenance; it moves to In Progress and Completed on its own at its times."""
+        return board.announce_maintenance(body)
+
+
+def _add_changes(router: APIRouter, board: Board) -> None:
+    @router.post(
+        "/notices/{notice_id}/updates",
+        summary="Post a timestamped update",
+        responses=_notice() | UNKNOWN,
+    )
+    async def post_update(
+        notice_id: str, body: Annotated[UpdateCreate, Body(openapi_examples=UPDATE_EXAMPLES)]
+    ) -> Notice:
+        """Post a timestamped update on a notice; it may change the notice's status."""
+        return board.post_update(notice_id, body)
+
+    @router.patch(
+        "/notices/{notice_id}",
+        summary="Change title, body, status or times",
+        responses=_notice() | UNKNOWN,
+    )
+    async def patch_notice(
+        notice_id: str, body: Annotated[NoticePatch, Body(openapi_examples=PATCH_EXAMPLES)]
+    ) -> Notice:
+        """Change the fields sent (title, body, status, times, districts); others keep theirs."""
+        return board.revise(notice_id, body)
+
+    @router.post(
+        "/notices/{notice_id}/resolve",
+        summary="Resolve an incident / complete maintenance",
+        responses=_notice() | UNKNOWN,
+    )
+    async def resolve(
+        notice_id: str, body: Annotated[ResolveBody, Body(openapi_examples=RESOLVE_EXAMPLES)]
+    ) -> Notice:
+        """Resolve an open incident or complete open maintenance, with a closing update."""
+        return board.resolve(notice_id, body)
+
+
+def _add_reads(router: APIRouter, board: Board) -> None:
+    @router.get(
+        "/notices",
+        summary="Every notice held, open and closed",
+        responses={200: {"content": {"application/json": {"example": [NOTICE_EXAMPLE]}}}},
+    )
+    async def list_notices() -> list[Notice]:
+        """Every notice this board holds, district notices included with their districts."""
+        return board.notices()
+
+    @router.get("/notices/{notice_id}", summary="One notice", responses=_notice() | UNKNOWN)
+    async def get_notice(notice_id: str) -> Notice:
+        """One notice with its districts and updates, whatever its audience."""
+        return board.current(notice_id)
+
+    @router.get(
+        "/outbox",
+        summary="What the relay still has to publish to Kafka",
+        responses={200: {"content": {"application/json": {"example": OUTBOX_EXAMPLE}}}},
+    )
+    async def outbox() -> OutboxStatus:
+        """Outbox rows pending and sent, rows Kafka refused, and when Kafka last answered."""
+        return board.outbox()
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
 def add_error_handlers(app: FastAPI, board: Board, *, html_pages: bool) -> None:
     """Problem details for every error; 404s outside /api/ are HTML pages on the public app."""
     install_problems(app)
@@ -100,15 +320,8 @@ def add_error_handlers(app: FastAPI, board: Board, *, html_pages: bool) -> None:
         return await on_http_error(request, exc)
 
     async def board_error(request: Request, exc: Exception) -> Response:
-        return problem_response(request, problem(_status_of(exc), str(exc)))
+        assert isinstance(exc, StatusBoardError)
+        return problem_response(request, problem(exc.status, str(exc)))
 
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(StatusBoardError, board_error)
-
-
-def _status_of(exc: Exception) -> int:
-    if isinstance(exc, NoticeNotFound):
-        return 404
-    if isinstance(exc, NoticeExists):
-        return 409
-    return 422 if isinstance(exc, ChangeRejected) else 400

@@ -11,11 +11,10 @@ from fastapi import FastAPI
 
 from shared.docs import add_docs
 from shared.messages import utcnow
-from status_board.admin import admin_router
-from status_board.api import add_error_handlers, public_router
-from status_board.board import Board, Clock
+from status_board.api import add_error_handlers, admin_router, public_router
 from status_board.fastpath import FastPath
 from status_board.ops import ops_router
+from status_board.service import Board, Clock
 from status_board.settings import Settings
 from status_board.store import NoticeStore
 
@@ -33,12 +32,15 @@ def create_public_app(settings: Settings | None = None, *, board: Board | None =
     board = board or create_board(settings)
     app = FastAPI(
         title="Status board",
-        description="Open and closed incident and maintenance notifications.",
+        description=docs_description(
+            "Open and closed incident and maintenance notifications.", board.settings
+        ),
         version="1.0.0",
-        docs_url=None,
+        docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
+    add_docs(app)  # its /api/docs from packaged files, not a CDN
     app.include_router(public_router(board))
     _add_ops(app, board)
     add_error_handlers(app, board, html_pages=True)
@@ -51,7 +53,10 @@ def create_admin_app(settings: Settings | None = None, *, board: Board | None = 
     board = board or create_board(settings)
     app = FastAPI(
         title="Status board admin",
-        description="Break-glass incident and maintenance publishing; works while Kafka is down.",
+        description=docs_description(
+            "Break-glass incident and maintenance publishing; works while Kafka is down.",
+            board.settings,
+        ),
         version="1.0.0",
     )
     add_docs(app)  # its /docs from packaged files, not a CDN
@@ -59,6 +64,16 @@ def create_admin_app(settings: Settings | None = None, *, board: Board | None = 
     _add_ops(app, board)
     add_error_handlers(app, board, html_pages=False)
     return app
+
+
+def docs_description(summary: str, settings: Settings) -> str:
+    """The app's description: what it does, then links to every service's API docs."""
+    links = settings.docs_urls | {
+        "status board": f"{settings.public_url.rstrip('/')}/api/docs",
+        "status board admin": f"{settings.admin_url}/docs",
+    }
+    lines = "\n".join(f"- {name}: <{url}>" for name, url in links.items())
+    return f"{summary}\n\nAPI docs of the services:\n\n{lines}"
 
 
 def _add_ops(app: FastAPI, board: Board) -> None:

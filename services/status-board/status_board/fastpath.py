@@ -4,7 +4,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from status_board.board import Board
+from status_board.service import Board
 from status_board.snapshot import Rendered
 
 _CORS = (b"access-control-allow-origin", b"*")
@@ -29,11 +29,6 @@ class FastPath:
             return await self.app(scope, receive, send)
         await _answer(scope, send, rendered)
         return None
-
-
-def _query(scope: Scope) -> dict[str, str]:
-    raw: bytes = scope["query_string"]
-    return dict(parse_qsl(raw.decode("latin-1"))) if raw else {}
 
 
 async def _answer(scope: Scope, send: Send, rendered: Rendered) -> None:

@@ -12,9 +12,9 @@ from faststream.kafka import KafkaBroker
 
 from shared.kafka import dead_letter_record, ensure_topics, make_broker
 from shared.topics import TopicSpec
-from status_board.board import Board
 from status_board.errors import NoticeUnshowable
 from status_board.handlers import CHANGES, Outcome, on_notice_record
+from status_board.service import Board
 from status_board.settings import Settings
 
 log = logging.getLogger("status_board.ingest")

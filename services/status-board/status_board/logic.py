@@ -148,6 +148,21 @@ def closing_status(kind: NoticeKind) -> NoticeStatus:
     return NoticeStatus.RESOLVED if kind is NoticeKind.INCIDENT else NoticeStatus.COMPLETED
 
 
+CLOSING_TEXT = {
+    NoticeKind.INCIDENT: "This incident is resolved.",
+    NoticeKind.MAINTENANCE: "Maintenance is complete.",
+}
+
+
+def closing_update(notice: Notice, at: datetime, body: str | None) -> NoticeUpdate:
+    """The update that resolves an incident or completes maintenance; refused once closed."""
+    if not notice.status.is_open:
+        raise ChangeRejected(f"notice {notice.id!r} is already {notice.status}")
+    return NoticeUpdate(
+        at=at, status=closing_status(notice.kind), body=body or CLOSING_TEXT[notice.kind]
+    )
+
+
 def scheduled_status(starts_at: datetime, ends_at: datetime | None, now: datetime) -> NoticeStatus:
     """Where maintenance stands on its schedule at `now`."""
     if ends_at is not None and now >= ends_at:
@@ -285,6 +300,16 @@ def unshowable(notice: Notice, zone: tzinfo) -> str | None:
         except UnicodeEncodeError:
             return f"{name} is not valid Unicode text"
     return None
+
+
+def unshowable_event(event: AnyNoticeEvent, zone: tzinfo) -> str | None:
+    """Why the board cannot show a notice event read from Kafka, or None when it can."""
+    problem = unshowable(event.notice, zone)
+    try:
+        event.occurred_at.astimezone(UTC)
+    except OverflowError:
+        problem = f"occurred_at {event.occurred_at.isoformat()} cannot be shown in UTC"
+    return problem
 
 
 def _times(notice: Notice) -> Iterator[tuple[str, datetime]]:

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
+from fastapi.openapi.models import Example
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -185,3 +186,95 @@ class OutboxStatus(BaseModel):
         0, description="Rows Kafka refused for good: dead-lettered and kept aside locally."
     )
     last_heard: datetime | None
+
+
+# --- documented examples (OpenAPI); tests check they validate against the models above ------
+# OpenAPI leaves out null values, so every field of an example holds a value.
+
+_DIGICERT = (
+    "DigiCert has an error which requires all of our impacted certificates to be reissued and"
+    " reinstalled by 2:30PM CDT today before they are revoked."
+)
+_DOMAINS_UPDATED = (
+    "All customer domains have been updated and we believe sites should not be impacted by"
+    " this issue."
+)
+INCIDENT_EXAMPLES: dict[str, Example] = {
+    "public": {
+        "summary": "A public incident, starting now",
+        "value": {"title": "Digicert Incident", "body": _DIGICERT},
+    },
+    "districts": {
+        "summary": "An incident aimed at two districts, with your own id",
+        "value": {
+            "id": "login-outage-20261202",
+            "title": "Login outage",
+            "body": "Some users cannot sign in; we are investigating.",
+            "status": "Identified",
+            "affected_account_ids": ["bayside", "ridgemont"],
+        },
+    },
+}
+MAINTENANCE_EXAMPLES: dict[str, Example] = {
+    "upgrade": {
+        "summary": "Maintenance announced two weeks ahead",
+        "value": {
+            "title": "Database upgrade",
+            "body": "The Support Portal is read-only while the database is upgraded.",
+            "starts_at": "2026-12-16T15:00:00Z",
+            "ends_at": "2026-12-16T17:00:00Z",
+        },
+    },
+}
+UPDATE_EXAMPLES: dict[str, Example] = {
+    "status": {
+        "summary": "An update that moves the incident to Monitoring",
+        "value": {"body": "Fix deployed; we are watching the sites.", "status": "Monitoring"},
+    },
+    "text": {
+        "summary": "An update that keeps the status, at a given time",
+        "value": {"body": "Certificates are being reissued.", "at": "2024-07-30T19:10:00Z"},
+    },
+}
+PATCH_EXAMPLES: dict[str, Example] = {
+    "retitle": {
+        "summary": "A new title and end time",
+        "value": {"title": "Database upgrade (extended)", "ends_at": "2026-12-16T18:00:00Z"},
+    },
+}
+RESOLVE_EXAMPLES: dict[str, Example] = {
+    "with_text": {"summary": "Resolve with a closing update", "value": {"body": _DOMAINS_UPDATED}},
+    "default_text": {"summary": "Resolve with the default closing text", "value": {}},
+}
+NOTICE_EXAMPLE = {
+    "id": "incident-20240730-1a2b3c",
+    "kind": "incident",
+    "title": "Digicert Incident",
+    "body": _DIGICERT,
+    "status": "Resolved",
+    "starts_at": "2024-07-30T18:27:00Z",
+    "ends_at": "2024-07-30T19:25:00Z",
+    "affected_account_ids": [],
+    "updates": [{"at": "2024-07-30T19:25:00Z", "status": "Resolved", "body": _DOMAINS_UPDATED}],
+    "revision": 2,
+}
+NOTICE_PUBLIC_EXAMPLE = {k: v for k, v in NOTICE_EXAMPLE.items() if k != "affected_account_ids"}
+NOTICE_LIST_EXAMPLE = {
+    "state": "closed",
+    "count": 1,
+    "stale": False,
+    "last_updated": "2024-07-30T19:25:00Z",
+    "notices": [NOTICE_PUBLIC_EXAMPLE],
+}
+BANNER_EXAMPLE = {
+    "colour": "orange",
+    "state": "incident",
+    "label": "Incident in progress",
+    "text": "Incident in progress. Live updates delayed since Jul 30, 2024, 01:40 PM CDT.",
+    "link": "http://127.0.0.1:8004/notifications",
+    "counts": {"incidents": 1, "maintenance": 0, "open": 1},
+    "stale": True,
+    "delayed_since": "2024-07-30T18:40:00Z",
+    "last_updated": "2024-07-30T18:27:00Z",
+}
+OUTBOX_EXAMPLE = {"pending": 1, "sent": 12, "refused": 0, "last_heard": "2026-12-02T13:05:00Z"}

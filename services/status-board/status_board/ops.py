@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
@@ -34,23 +35,48 @@ class BoardMetrics:
         )
 
 
+def _json(status: int, example: object, description: str) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {"description": description, "content": {"application/json": {"example": example}}}
+    }
+
+
+_HEALTHY = _json(200, {"status": "ok"}, "Alive")
+_READY = _json(200, {"status": "ready", "checks": {"store": True}}, "Ready") | _json(
+    503, {"status": "not ready", "checks": {"store": False}}, "A check failed"
+)
+_METRICS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Metrics",
+        "content": {
+            CONTENT_TYPE_LATEST: {"example": "status_board_relayed_total 12.0\n"},
+        },
+    }
+}
+
+
 def ops_router(*, checks: Mapping[str, Check], registry: CollectorRegistry) -> APIRouter:
     """/healthz (alive), /readyz (the local store answers), /metrics."""
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz", summary="The process is alive")
+    @router.get("/healthz", summary="The process is alive", responses=_HEALTHY)
     async def healthz() -> dict[str, str]:
+        """Answers 200 while the process runs, whatever Kafka and the store do."""
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="The local store answers", responses={503: {}})
+    @router.get("/readyz", summary="The local store answers", responses=_READY)
     async def readyz() -> JSONResponse:
+        """Answers 200 when every check (the local store reads) passes, else 503 naming it."""
         results = {name: await _outcome(check) for name, check in checks.items()}
         ready = all(results.values())
         body = {"status": "ready" if ready else "not ready", "checks": results}
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    @router.get(
+        "/metrics", summary="Prometheus metrics", response_class=Response, responses=_METRICS
+    )
     async def metrics() -> Response:
+        """The board's Prometheus metrics in the text exposition format."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -18,8 +18,8 @@ from faststream.kafka import KafkaBroker
 
 from shared.kafka import dead_letter_headers, make_broker
 from status_board import logic
-from status_board.board import Board
 from status_board.ingest import ensure_notice_topics, retry_forever
+from status_board.service import Board
 from status_board.store import OutboxRow
 
 log = logging.getLogger("status_board.relay")
@@ -99,8 +99,7 @@ async def _send(board: Board, broker: KafkaBroker, topic: str, row: OutboxRow) -
             raise
         await _set_aside(board, broker, topic, row, exc)
         return 0
-    board.store.mark_sent(row.seq, board.clock())
-    board.metrics.relayed.inc()
+    board.relayed(row)
     return 1
 
 
@@ -117,8 +116,7 @@ async def _set_aside(
         if not refused(again):
             raise
         log.error("the dead-letter topic refused outbox row %d too: %r", row.seq, again)
-    board.store.set_aside(row.seq, board.clock(), headers["x-error"])
-    board.metrics.refused.inc()
+    board.set_aside(row, headers["x-error"])
     log.error(
         "Kafka refused outbox row %d (event %s of %s, %d bytes); dead-lettered, set aside: %s",
         row.seq,

@@ -10,6 +10,11 @@ from shared.settings import ServiceSettings, refuse_local_secrets
 
 LOCAL_ADMIN_TOKEN = "local-status-admin-token"  # well known: in the README and the compose file
 MIN_TOKEN_LENGTH = 24
+LOCAL_DOCS_URLS = {
+    "intake": "http://127.0.0.1:8001/docs",
+    "routing": "http://127.0.0.1:8002/docs",
+    "feed": "http://127.0.0.1:8003/docs",
+}
 
 
 def _env(*names: str) -> AliasChoices:
@@ -49,6 +54,11 @@ class Settings(ServiceSettings):
     portal_url: str = Field(
         "", validation_alias=_env("STATUS_BOARD_PORTAL_URL", "portal_url"), description="Home link."
     )
+    docs_urls: dict[str, str] = Field(
+        default_factory=lambda: dict(LOCAL_DOCS_URLS),
+        validation_alias=_env("STATUS_BOARD_DOCS_URLS", "docs_urls"),
+        description="The other services' API docs (a JSON object), linked from the board's docs.",
+    )
     stale_after_s: float = Field(
         60.0,
         validation_alias=_env("STATUS_BOARD_STALE_AFTER_S", "stale_after_s"),
@@ -83,6 +93,11 @@ class Settings(ServiceSettings):
     def group_id(self) -> str:
         """This replica's consumer group: `status_board.<replica>`."""
         return f"{self.service_name}.{self.replica_id}"
+
+    @property
+    def admin_url(self) -> str:
+        """Where the admin API listens (it is never published beyond this host's network)."""
+        return f"http://{self.http_host}:{self.admin_port}"
 
     @property
     def db_path(self) -> Path:

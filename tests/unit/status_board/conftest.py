@@ -10,7 +10,7 @@ import pytest
 from shared.enums import NoticeKind, NoticeStatus
 from shared.events import Notice
 from status_board.app import create_admin_app, create_board, create_public_app
-from status_board.board import Board
+from status_board.service import Board
 from status_board.settings import Settings
 
 ADMIN_TOKEN = "unit-admin-token-of-24-chars"

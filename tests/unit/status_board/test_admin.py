@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from shared.events import NOTICE_EVENTS, NoticePublished, NoticeResolved, NoticeUpdated
-from status_board.board import Board
+from status_board.service import Board
 from tests.unit.status_board.conftest import FakeClock
 
 T0 = datetime(2024, 7, 30, 18, 27, tzinfo=UTC)

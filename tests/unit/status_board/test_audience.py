@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import httpx
 
 from shared.events import Notice, NoticeUpdated
-from status_board.board import Board
+from status_board.service import Board
 
 T0 = datetime(2024, 7, 30, 18, 27, tzinfo=UTC)
 ATOM = "{http://www.w3.org/2005/Atom}"

@@ -8,7 +8,7 @@ import pytest
 from shared.enums import NoticeStatus
 from shared.events import NoticePublished, NoticeUpdate
 from status_board import logic
-from status_board.board import Board
+from status_board.service import Board
 from tests.unit.status_board.conftest import START as T0
 from tests.unit.status_board.conftest import FakeClock
 from tests.unit.status_board.conftest import NoticeFactory as Make

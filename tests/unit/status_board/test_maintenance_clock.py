@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from shared.enums import NoticeKind, NoticeStatus
 from shared.events import NOTICE_EVENTS, Notice, NoticeUpdated
 from status_board.app import run_maintenance_clock
-from status_board.board import Board
+from status_board.service import Board
 from tests.unit.status_board.conftest import FakeClock
 
 T0 = datetime(2024, 7, 30, 18, 27, tzinfo=UTC)

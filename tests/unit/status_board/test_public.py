@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from shared.enums import NoticeKind, NoticeStatus
 from shared.events import Notice, NoticeUpdate, NoticeUpdated
 from status_board.api import public_router
-from status_board.board import Board
+from status_board.service import Board
 from tests.unit.status_board.conftest import FakeClock
 
 T0 = datetime(2024, 7, 30, 18, 27, tzinfo=UTC)

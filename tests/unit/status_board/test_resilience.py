@@ -18,12 +18,12 @@ from aiokafka.errors import (
 from shared.enums import NoticeKind, NoticeStatus
 from shared.events import NOTICE_EVENTS, Notice, NoticePublished, NoticeUpdated
 from status_board.app import create_board
-from status_board.board import Board
 from status_board.errors import NoticeUnshowable
 from status_board.handlers import on_notice_record
 from status_board.logic import Tab
 from status_board.relay import send_pending
 from status_board.render import Renderer, View
+from status_board.service import Board
 from status_board.settings import Settings
 
 T0 = datetime(2024, 7, 30, 18, 27, tzinfo=UTC)

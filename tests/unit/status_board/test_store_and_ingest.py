@@ -12,10 +12,10 @@ from pydantic import ValidationError
 
 from shared.events import Notice, NoticePublished, NoticeUpdated
 from status_board.app import create_board
-from status_board.board import Board
 from status_board.handlers import Outcome, on_notice_record
 from status_board.logic import Tab
 from status_board.relay import send_pending
+from status_board.service import Board
 from status_board.settings import Settings
 from status_board.store import NoticeStore
 

@@ -1,21 +1,32 @@
-"""The running board: store, snapshot, clock and ingest bookkeeping, shared by both apps."""
+"""Use cases of the status board (admin changes, ingest, relay, clock) and its public snapshot."""
 
 import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from uuid import uuid4
 
 from prometheus_client import Gauge
+from pydantic import ValidationError
 
-from shared.events import AnyNoticeEvent, Notice
+from shared.enums import NoticeKind
+from shared.events import AnyNoticeEvent, Notice, NoticeUpdate
 from shared.messages import utcnow
 from status_board import logic
-from status_board.errors import ChangeRejected, NoticeExists, NoticeNotFound
+from status_board.errors import ChangeRejected, NoticeExists, NoticeNotFound, NoticeUnshowable
+from status_board.models import (
+    IncidentCreate,
+    MaintenanceCreate,
+    NoticePatch,
+    OutboxStatus,
+    ResolveBody,
+    UpdateCreate,
+)
 from status_board.ops import BoardMetrics
 from status_board.render import Freshness, Renderer, View
 from status_board.settings import Settings
 from status_board.snapshot import Snapshot
-from status_board.store import NoticeStore, Stored
+from status_board.store import NoticeStore, OutboxRow, Stored
 
 Clock = Callable[[], datetime]
 LAST_HEARD = "last_heard"
@@ -26,7 +37,12 @@ log = logging.getLogger("status_board")
 
 
 class Board:
-    """What the public and admin apps and the background tasks share in one process."""
+    """The board's use cases, shared in one process by both apps and the background tasks.
+
+    Public reads come from the snapshot; admin changes, Kafka ingest, the relay and the
+    maintenance clock go through the methods below, which decide through logic.py and
+    write through store.py.
+    """
 
     def __init__(self, settings: Settings, store: NoticeStore, *, clock: Clock = utcnow) -> None:
         self.settings, self.store, self.clock = settings, store, clock
@@ -144,6 +160,90 @@ class Board:
             self.store.write_time(SYNCED_AT, self.synced_at)
             self.refresh()
 
+    def receive(self, event: AnyNoticeEvent) -> bool:
+        """Keep a notice read from Kafka if it supersedes the held one; True when it did.
+
+        NoticeUnshowable for a notice the board could never show (the caller dead-letters it).
+        """
+        problem = logic.unshowable_event(event, self.renderer.zone)
+        if problem is not None:
+            raise NoticeUnshowable(f"notice {event.notice.id!r}: {problem}")
+        return self.store.keep(event)
+
+    def forget(self, notice_id: str) -> bool:
+        """Drop a notice (a tombstone on the compacted topic); True when one was held."""
+        return self.store.forget(notice_id)
+
+    def relayed(self, row: OutboxRow) -> None:
+        """Kafka acknowledged this outbox row."""
+        self.store.mark_sent(row.seq, self.clock())
+        self.metrics.relayed.inc()
+
+    def set_aside(self, row: OutboxRow, reason: str) -> None:
+        """Kafka refused this outbox row for good: keep it aside with why, out of the outbox."""
+        self.store.set_aside(row.seq, self.clock(), reason)
+        self.metrics.refused.inc()
+
+    # --- admin use cases ------------------------------------------------------------------
+
+    def open_incident(self, body: IncidentCreate) -> Notice:
+        """Open an incident (shown at once, relayed to Kafka); NoticeExists if the id is taken."""
+        now = self.clock()
+        logic.check_status(NoticeKind.INCIDENT, body.status)
+        fields = body.model_dump(exclude={"id", "starts_at"})
+        notice = Notice(
+            id=body.id or _new_id("incident", now),
+            kind=NoticeKind.INCIDENT,
+            starts_at=body.starts_at or now,
+            **fields,
+        )
+        return self.create(notice)
+
+    def announce_maintenance(self, body: MaintenanceCreate) -> Notice:
+        """Announce maintenance, with the status its times give it now."""
+        now = self.clock()
+        logic.check_times(body.starts_at, body.ends_at)
+        notice = Notice(
+            id=body.id or _new_id("maintenance", now),
+            kind=NoticeKind.MAINTENANCE,
+            status=logic.scheduled_status(body.starts_at, body.ends_at, now),
+            **body.model_dump(exclude={"id"}),
+        )
+        return self.create(notice)
+
+    def post_update(self, notice_id: str, body: UpdateCreate) -> Notice:
+        """Post a timestamped update; it keeps the current status unless it names one."""
+        current = self.current(notice_id)
+        update = NoticeUpdate(
+            at=body.at or self.clock(), status=body.status or current.status, body=body.body
+        )
+        return self.change(current, logic.with_update(current, update))
+
+    def revise(self, notice_id: str, body: NoticePatch) -> Notice:
+        """Change the fields the patch sets; ChangeRejected when the result breaks a rule."""
+        current = self.current(notice_id)
+        try:
+            revised = logic.revised(current, **body.model_dump(exclude_unset=True))
+        except ValidationError as exc:
+            raise ChangeRejected(f"invalid change: {exc.errors()[0]['msg']}") from exc
+        return self.change(current, revised)
+
+    def resolve(self, notice_id: str, body: ResolveBody) -> Notice:
+        """Resolve an incident or complete maintenance, with a closing update."""
+        current = self.current(notice_id)
+        update = logic.closing_update(current, body.at or self.clock(), body.body)
+        return self.change(current, logic.with_update(current, update))
+
+    def notices(self) -> list[Notice]:
+        """Every notice held, open and closed, district notices included."""
+        return [item.notice for item in self.store.all()]
+
+    def outbox(self) -> OutboxStatus:
+        """What the relay still has to publish, what it published and what Kafka refused."""
+        pending, sent = self.store.outbox_counts()
+        refused = self.store.refused_count()
+        return OutboxStatus(pending=pending, sent=sent, refused=refused, last_heard=self.last_heard)
+
     # --- local changes (admin API, maintenance clock) ------------------------------------
 
     def current(self, notice_id: str) -> Notice:
@@ -202,3 +302,7 @@ class Board:
             except Exception:
                 log.exception("maintenance clock could not move %s", item.notice.id)
         return moved
+
+
+def _new_id(kind: str, now: datetime) -> str:
+    return f"{kind}-{now:%Y%m%d}-{uuid4().hex[:6]}"
