@@ -1,6 +1,7 @@
 """The README's "Try it" commands, run in order in one bash against the system `make up` starts."""
 
 import asyncio
+import json
 import re
 import shutil
 from pathlib import Path
@@ -13,8 +14,9 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 MARKER = "<!-- try-it -->"
 BLOCK = re.compile(re.escape(MARKER) + r"\n```bash\n(.*?)\n```", re.S)
 STEP = "@@ step {} @@"
-# The blocks: set-up, submit, post, staff take and resolve, close, reopen, list and search, emails.
-STEPS = 8
+# The blocks: set-up, submit, post, staff take and resolve, staff post, close, reopen, list and
+# search, emails.
+STEPS = 9
 
 
 def try_it_section() -> str:
@@ -104,16 +106,31 @@ async def test_readme_try_it_commands_work_one_case_through_its_life(
         "assign: applied",
         "resolution: applied",
     ], shown
-    assert steps[5][-1] == f"Case {number}: Closed", shown
-    assert '"command":"case.close"' in steps[5][0], shown
-    assert steps[6] == [f"Case {number}: Re-Opened"], shown
-    _check_list_and_search(steps[7], number, shown)
-    _check_mails(steps[8], number, shown)
+    _check_staff_post(steps[5], number, shown)
+    assert steps[6] == [
+        '{"command":"close","outcome":"applied","reason":null}',
+        f"Case {number}: Closed",
+    ], shown
+    assert steps[7] == [f"Case {number}: Re-Opened"], shown
+    _check_list_and_search(steps[8], number, shown)
+    _check_mails(steps[9], number, shown)
 
 
 def _check_post(lines: list[str], shown: str) -> None:
     assert len(lines) == 1, shown
     assert '"attachments":[{"filename":"snow-day.txt","size":38}]' in lines[0], shown
+
+
+def _check_staff_post(lines: list[str], number: int, shown: str) -> None:
+    assert len(lines) == 2, shown
+    post, case = json.loads(lines[0]), json.loads(lines[1])
+    assert post["body_html"] == (
+        "<p>Pick the day under <em>Days</em> and untick <strong>School Day</strong>.</p>"
+    ), shown
+    assert case["case_number"] == number, shown
+    assert case["status"] == "Pending Customer Verification", shown
+    assert case["last_activity_summary"].startswith("post "), shown
+    assert case["last_activity_summary"].endswith(" by Pat Support (staff)"), shown
 
 
 def _check_list_and_search(lines: list[str], number: int, shown: str) -> None:
@@ -126,8 +143,9 @@ def _check_list_and_search(lines: list[str], number: int, shown: str) -> None:
 
 
 def _check_mails(lines: list[str], number: int, shown: str) -> None:
-    assert all(line.startswith(f"Case {number} ") for line in lines), shown
+    assert all(re.match(rf"Case {number}\b", line) for line in lines), shown
     assert f"Case {number} received: Snow Day" in lines, shown
     assert f"Case {number} is ready for your verification: Snow Day" in lines, shown
     assert f"Case {number} closed: Snow Day" in lines, shown
+    assert f"Case {number}: new post from Pat Support: Snow Day" in lines, shown
     assert f"Case {number} re-opened: Snow Day" in lines, shown
