@@ -1,4 +1,4 @@
-"""Staff console: `follow <department>` prints a queue live; `post <case> <text>` posts."""
+"""Staff console: `follow` prints a queue live, `queue` lists it, `post <case> <text>` posts."""
 
 import argparse
 import asyncio
@@ -23,7 +23,8 @@ from shared.enums import Department
 from shared.events import WORK_ITEM_EVENTS, AnyWorkItemEvent, WorkItemQueued
 from shared.messages import UnknownMessage, decode, utcnow
 
-POST_TIMEOUT_S = 30.0
+CALL_TIMEOUT_S = 30.0
+MAX_LIMIT = 200  # the staff API's page limit
 
 
 def format_line(event: AnyWorkItemEvent, now: datetime | None = None) -> str:
@@ -47,8 +48,22 @@ def format_line(event: AnyWorkItemEvent, now: datetime | None = None) -> str:
     return line
 
 
-class PostFailed(Exception):
-    """Intake refused the post or could not be reached; the message says why."""
+def queue_line(item: dict[str, Any]) -> str:
+    """One line of `queue`: case number, priority, status, assignee, subject, last activity."""
+    assignee = (item.get("assignee") or {}).get("name") or "(unassigned)"
+    line = (
+        f"#{item['case_number']}  {item['priority']:<8}  {item['status']:<30}  "
+        f"{assignee:<24}  {item['subject']}"
+    )
+    if item.get("last_activity_summary"):
+        line += f"  | last: {item['last_activity_summary']}"
+    if item.get("customer_replied"):
+        line += "  [customer replied]"
+    return line
+
+
+class CallFailed(Exception):
+    """A service refused the call or could not be reached; the message says why."""
 
 
 def post(settings: Settings, case_ref: str, text: str) -> dict[str, Any]:
@@ -57,26 +72,35 @@ def post(settings: Settings, case_ref: str, text: str) -> dict[str, Any]:
     Intake owns posts (validation, sanitising, attachments); staff post there with their
     staff token, and the contact sees the post on the case feed.
     """
+    path = f"/cases/{urllib.parse.quote(case_ref, safe='')}/posts"
+    body = urllib.parse.urlencode({"body": text}).encode()
+    return dict(_call(settings, "intake", settings.intake_url, path, body))
+
+
+def queue(settings: Settings, department: Department, limit: int) -> list[dict[str, Any]]:
+    """The department's open work items in work order, from routing's staff API."""
+    path = f"/queues/{department.slug}?limit={limit}"
+    return list(_call(settings, "routing", settings.routing_url, path))
+
+
+def _call(settings: Settings, name: str, base: str, path: str, form: bytes | None = None) -> Any:
+    """GET (or POST `form`) with the staff token; the JSON answer, else CallFailed."""
     if settings.staff_token is None:
-        raise PostFailed("no staff token: set ROUTING_STAFF_TOKEN to a staff member's token")
-    url = f"{settings.intake_url.rstrip('/')}/cases/{urllib.parse.quote(case_ref, safe='')}/posts"
-    request = urllib.request.Request(
-        url,
-        data=urllib.parse.urlencode({"body": text}).encode(),
-        method="POST",
-        headers={
-            "Authorization": f"Bearer {settings.staff_token.get_secret_value()}",
-            "Content-Type": "application/x-www-form-urlencoded",
-            tracing.HEADER: tracing.current() or tracing.new_id(),
-        },
-    )
+        raise CallFailed("no staff token: set ROUTING_STAFF_TOKEN to a staff member's token")
+    headers = {
+        "Authorization": f"Bearer {settings.staff_token.get_secret_value()}",
+        tracing.HEADER: tracing.current() or tracing.new_id(),
+    }
+    if form is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    request = urllib.request.Request(base.rstrip("/") + path, data=form, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=POST_TIMEOUT_S) as answer:
-            return dict(json.loads(answer.read()))
+        with urllib.request.urlopen(request, timeout=CALL_TIMEOUT_S) as answer:
+            return json.loads(answer.read())
     except urllib.error.HTTPError as exc:
-        raise PostFailed(f"intake answered {exc.code}: {_detail(exc.read())}") from exc
+        raise CallFailed(f"{name} answered {exc.code}: {_detail(exc.read())}") from exc
     except (urllib.error.URLError, TimeoutError) as exc:
-        raise PostFailed(f"intake at {settings.intake_url} is unreachable: {exc}") from exc
+        raise CallFailed(f"{name} at {base} is unreachable: {exc}") from exc
 
 
 def _detail(body: bytes) -> str:
@@ -128,6 +152,12 @@ async def follow(
         await consumer.stop()
 
 
+def _limit(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"a whole number from 1 to {MAX_LIMIT}, not {text[:20]!r}")
+    return int(text)
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """The command line: `follow <department-slug> [--from-beginning]`."""
     parser = argparse.ArgumentParser(prog="python -m routing.console", description=__doc__)
@@ -143,6 +173,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="post a written explanation to a case's feed (the contact sees it), through "
         "intake's API with ROUTING_STAFF_TOKEN at ROUTING_INTAKE_URL",
     )
+    queue_cmd = commands.add_parser(
+        "queue",
+        help="list a department's open work items with their last activity, from routing's "
+        "API at ROUTING_URL with ROUTING_STAFF_TOKEN",
+    )
+    queue_cmd.add_argument("department", choices=slugs, help="department slug")
+    queue_cmd.add_argument("--limit", type=_limit, default=50, help="items, 1 to 200")
     post_cmd.add_argument("case", help="case number (e.g. 1000003) or case id")
     post_cmd.add_argument("text", help="the post's text")
     return parser.parse_args(argv)
@@ -162,19 +199,24 @@ async def _run(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the console; Ctrl-C ends `follow` cleanly with exit code 0; a refused post exits 1."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if args.command == "post":
-        return _post(args)
+    if args.command in ("post", "queue"):
+        return _once(args)
     asyncio.run(_run(args))
     return 0
 
 
-def _post(args: argparse.Namespace) -> int:
+def _once(args: argparse.Namespace) -> int:
+    """Run `post` or `queue`; a refused call prints the service's reason and exits 1."""
     try:
-        answer = post(Settings(), args.case, args.text)
-    except PostFailed as exc:
-        print(f"post refused: {exc}", file=sys.stderr)
+        if args.command == "post":
+            answer = post(Settings(), args.case, args.text)
+            print(f"posted {answer.get('post_id')} to case {args.case}")
+        else:
+            for item in queue(Settings(), Department.from_slug(args.department), args.limit):
+                print(queue_line(item))
+    except CallFailed as exc:
+        print(f"{args.command} refused: {exc}", file=sys.stderr)
         return 1
-    print(f"posted {answer.get('post_id')} to case {args.case}")
     return 0
 
 

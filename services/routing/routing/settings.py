@@ -79,8 +79,13 @@ class Settings(ServiceSettings):
         description="Console only: intake's base URL, where staff posts go.",
         validation_alias=_env("ROUTING_INTAKE_URL", "intake_url"),
     )
+    routing_url: str = Field(
+        "http://127.0.0.1:8002",
+        description="Console only: routing's staff API, where `queue` reads.",
+        validation_alias=_env("ROUTING_URL", "routing_url"),
+    )
     staff_token: SecretStr | None = Field(
         None,
-        description="Console only: the staff bearer token the console posts with.",
+        description="Console only: the staff bearer token the console calls with.",
         validation_alias=_env("ROUTING_STAFF_TOKEN", "staff_token"),
     )

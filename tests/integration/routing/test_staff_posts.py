@@ -6,6 +6,7 @@ import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import uuid4
@@ -53,9 +54,10 @@ async def _eventually(probe: Callable[[], Awaitable[T | None]], what: str) -> T:
 
 @dataclass
 class Platform:
-    """Intake on a real port, routing and feed in-process, all on one private namespace."""
+    """Intake and routing on real ports, feed in-process, all on one private namespace."""
 
     intake_url: str
+    routing_url: str
     intake: httpx.AsyncClient
     routing: httpx.AsyncClient
     feed: httpx.AsyncClient
@@ -93,29 +95,40 @@ async def platform(stack: devstack.StackSettings) -> AsyncIterator[Platform]:
     )
     routing_app = create_routing(RoutingSettings(**infra, mongo_database=dbs["routing"]))
     feed_app = create_feed(FeedSettings(**infra, mongo_database=dbs["feed"]))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(intake_app, port=port, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
     try:
-        await _eventually(lambda: _started(server), "intake serving")
-        await _seeded(intake_app)
         async with (
-            routing_app.router.lifespan_context(routing_app),
+            _served(intake_app, "intake") as intake_url,
+            _served(routing_app, "routing") as routing_url,
             feed_app.router.lifespan_context(feed_app),
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as intake,
-            _client(routing_app, "http://routing") as routing,
+            httpx.AsyncClient(base_url=intake_url, timeout=30) as intake,
+            httpx.AsyncClient(base_url=routing_url, timeout=30) as routing,
             _client(feed_app, "http://feed") as feed,
         ):
-            yield Platform(f"http://127.0.0.1:{port}", intake, routing, feed)
+            await _seeded(intake_app)
+            yield Platform(intake_url, routing_url, intake, routing, feed)
     finally:
-        server.should_exit = True
-        await serving
         for db in dbs.values():
             await forget_namespace(stack.kafka_bootstrap, stack.mongo_url, ns, db)
 
 
-async def _started(server: uvicorn.Server) -> bool | None:
-    return True if server.started else None
+@asynccontextmanager
+async def _served(app: FastAPI, name: str) -> AsyncIterator[str]:
+    """Serve `app` (its lifespan included) on a free loopback port; its base URL."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+
+    async def started() -> bool | None:
+        if serving.done():
+            pytest.fail(f"{name} stopped while starting: {serving.exception()!r}")
+        return True if server.started else None
+
+    try:
+        await _eventually(started, f"{name} serving")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving
 
 
 def _client(app: FastAPI, base_url: str) -> httpx.AsyncClient:
@@ -160,10 +173,16 @@ async def _queue_item(platform: Platform, number: int, actor_id: str) -> dict[st
     return await _eventually(item, f"case {number}'s last activity by {actor_id}")
 
 
-async def _console_post(platform: Platform, number: int, text: str) -> tuple[int, str, str]:
-    env = {**os.environ, "ROUTING_INTAKE_URL": platform.intake_url, "ROUTING_STAFF_TOKEN": PAT}
+async def _console(platform: Platform, *args: str) -> tuple[int, str, str]:
+    """Run `python -m routing.console <args>` as Pat; exit code, stdout, stderr."""
+    env = {
+        **os.environ,
+        "ROUTING_INTAKE_URL": platform.intake_url,
+        "ROUTING_URL": platform.routing_url,
+        "ROUTING_STAFF_TOKEN": PAT,
+    }
     proc = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "routing.console", "post", str(number), text),
+        *(sys.executable, "-m", "routing.console", *args),
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -180,7 +199,7 @@ async def test_a_staff_post_from_the_console_reaches_the_contact_and_the_queue(
     by Pat (staff), no customer reply; Zack's answer then flags customer replied."""
     number = await _submitted_and_routed(platform)
     text = "Add the snow day under Calendar, then Days; the periods follow."
-    code, out, err = await _console_post(platform, number, text)
+    code, out, err = await _console(platform, "post", str(number), text)
     assert code == 0, err
     assert f"to case {number}" in out
 
@@ -208,8 +227,29 @@ async def test_a_staff_post_from_the_console_reaches_the_contact_and_the_queue(
     assert replied["last_activity_summary"].endswith("by Zack Morris (TESTING) (contact)")
 
 
+async def test_the_console_lists_the_queue_with_last_activity(platform: Platform) -> None:
+    """`queue campus-support` shows the case's last post, by Pat (staff), then Zack's reply."""
+    number = await _submitted_and_routed(platform)
+    code, _, err = await _console(platform, "post", str(number), "Which term is it for?")
+    assert code == 0, err
+    await _queue_item(platform, number, "staff-support")
+    code, out, err = await _console(platform, "queue", "campus-support", "--limit", "200")
+    assert code == 0, err
+    (line,) = [line for line in out.splitlines() if line.startswith(f"#{number} ")]
+    assert "| last: post " in line
+    assert line.endswith("by Pat Support (staff)")
+    answer = await platform.intake.post(
+        f"/cases/{number}/posts", data={"body": "Fall term."}, headers=_auth(ZACK)
+    )
+    assert answer.status_code == 201, answer.text
+    await _queue_item(platform, number, "zack-morris")
+    code, out, err = await _console(platform, "queue", "campus-support", "--limit", "200")
+    (line,) = [line for line in out.splitlines() if line.startswith(f"#{number} ")]
+    assert line.endswith("by Zack Morris (TESTING) (contact)  [customer replied]")
+
+
 async def test_the_console_says_why_intake_refused_a_post(platform: Platform) -> None:
     """A post to a case that does not exist exits 1 with intake's reason."""
-    code, _, err = await _console_post(platform, 9_999_999, "Hello")
+    code, _, err = await _console(platform, "post", "9999999", "Hello")
     assert code == 1
     assert "intake answered 404" in err

@@ -242,3 +242,22 @@ async def test_log_lines_of_a_record_carry_its_request_id(
         await engine.process({TopicPartition(topic, 0): [_with_id(topic, 0, case)]})
     routed = [r for r in caplog.records if r.getMessage().startswith("routed case")]
     assert [getattr(r, "request_id", None) for r in routed] == [REQUEST_ID]
+
+
+async def test_a_redelivered_record_resends_its_outputs_with_its_request_id(
+    new_case: Callable[..., CaseSubmitted],
+) -> None:
+    """A batch whose commit failed is replayed from Mongo with the input's request id."""
+    engine: Engine = fake_engine()
+    case = new_case(CaseType.REQUEST_TRAINING)
+    topic = engine.topics.case_events
+    batch = {TopicPartition(topic, 0): [_with_id(topic, 0, case)]}
+    producer: Any = engine.producer
+    producer.fail_next_commit = True
+    with pytest.raises(ConnectionError):
+        await engine.process(batch)
+    engine.cache.clear()  # as after a restart: the outputs come from the stored case
+    producer.headers.clear()
+    await engine.process(batch)
+    assert len(producer.committed[0]) == 2
+    assert [tracing.from_kafka(h) for h in producer.headers] == [REQUEST_ID, REQUEST_ID]
