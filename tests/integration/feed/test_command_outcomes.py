@@ -15,6 +15,7 @@ from pymongo import AsyncMongoClient
 import devstack
 from devstack.cleanup import forget_namespace
 from feed.app import create_app as create_feed
+from feed.rebuild import rebuild
 from feed.settings import Settings as FeedSettings
 from feed.store import SwapFence
 from intake.app import create_app as create_intake
@@ -252,6 +253,16 @@ async def test_a_waiting_reader_gets_the_outcome_when_it_lands(outcome_stack: St
         await client.close()
     found = await waiting
     assert (found["outcome"], found["status"]) == ("applied", "Closed")
+
+
+async def test_outcomes_come_back_after_a_rebuild(outcome_stack: Stack) -> None:
+    """A rebuild replays case.events into fresh collections: the outcomes are in them."""
+    case = await submitted_case(outcome_stack)
+    closed = (await close(outcome_stack, case["case_id"])).json()
+    before = await decided(outcome_stack, closed["outcome_url"])
+    rebuilt = await rebuild(feed_settings_of(outcome_stack.feed_app), suffix=uuid4().hex[:8])
+    assert rebuilt["events"] >= 3
+    assert await outcome(outcome_stack, closed["outcome_url"]) == before
 
 
 @pytest.mark.parametrize("wait", ["11", "-1", "10.5", "nan"])
