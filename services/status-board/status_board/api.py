@@ -61,6 +61,10 @@ def _ok(media_type: str, example: object, model: type | None = None) -> Response
 
 
 _PAGE_EXAMPLE = "<!doctype html><html lang='en'>…<h1>Notifications</h1>…</html>"
+_NOTICE_PAGE_EXAMPLE = (
+    "<!doctype html><html lang='en'>…<title>Digicert Incident · Support Portal status</title>"
+    "…<h2><a href='/notices/digicert'>Digicert Incident</a></h2>…</html>"
+)
 _ATOM_EXAMPLE = (
     "<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'>"
     "<title>Support Portal notifications</title>…<entry><title>Incident: Digicert Incident"
@@ -79,7 +83,7 @@ _PUBLIC = [
         "/notices/{notice_id}",
         "One notice's page",
         "The HTML page of one public notice with its timestamped updates, newest first.",
-        _ok("text/html", _PAGE_EXAMPLE),
+        _ok("text/html", _NOTICE_PAGE_EXAMPLE),
         HTMLResponse,
     ),
     (
