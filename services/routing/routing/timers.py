@@ -9,6 +9,7 @@ from routing.clock import Clock
 from routing.logic import AUTO_CLOSE_NOTE, BusinessCalendar, business_days_left, derived_id
 from routing.models import CaseState
 from routing.store import CaseStore
+from shared import tracing
 from shared.commands import AnyCaseCommand, CloseCase, FollowUpCase
 from shared.messages import SYSTEM
 
@@ -36,14 +37,20 @@ class TimerService:
         """Publish every reminder and auto-close due at `now`; the number published."""
         published = 0
         for state in await self.cases.due("remind_at", ("remind_requested", "reminded"), now):
-            await self.publish(self.reminder(state, now))
+            await self._send(self.reminder(state, now))
             await self._mark(state, "remind_requested")
             published += 1
         for state in await self.cases.due("close_at", ("close_requested",), now):
-            await self.publish(self.auto_close(state, now))
+            await self._send(self.auto_close(state, now))
             await self._mark(state, "close_requested")
             published += 1
         return published
+
+    async def _send(self, command: AnyCaseCommand) -> None:
+        """Publish with a request id of its own (the command id's hex, the same on a repeat),
+        so the reminder or auto-close and the mail it causes are found by one grep."""
+        with tracing.bound(command.event_id.hex):
+            await self.publish(command)
 
     async def _mark(self, state: CaseState, flag: str) -> None:
         assert state.timers is not None

@@ -11,9 +11,11 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from routing.clock import FixedClock
 from routing.console import format_line
 from routing.engine import Engine
 from routing.logic import (
+    BusinessCalendar,
     Context,
     RoutingTable,
     ago,
@@ -23,6 +25,7 @@ from routing.logic import (
     on_submitted,
 )
 from routing.models import CaseState
+from routing.timers import TimerService
 from shared import tracing
 from shared.commands import AssignCase, ChangeStatus, TransferCase
 from shared.enums import ActorKind, CaseType, Department, Module, Status
@@ -261,3 +264,47 @@ async def test_a_redelivered_record_resends_its_outputs_with_its_request_id(
     await engine.process(batch)
     assert len(producer.committed[0]) == 2
     assert [tracing.from_kafka(h) for h in producer.headers] == [REQUEST_ID, REQUEST_ID]
+
+
+class _DueCases:
+    """A case store whose one case is due for its auto-close."""
+
+    def __init__(self, state: CaseState) -> None:
+        self.state = state
+
+    async def due(self, field: str, flags: Any, now: datetime) -> list[CaseState]:
+        return [self.state] if field == "close_at" else []
+
+    async def mark_timer(self, case_id: Any, flag: str, close_at: datetime) -> None:
+        pass
+
+
+async def test_a_timer_command_is_published_under_a_request_id_of_its_own(
+    new_case: Callable[..., CaseSubmitted],
+    context: Callable[..., Context],
+    calendar: BusinessCalendar,
+) -> None:
+    """The auto-close goes out with its command id's hex as request id, for one grep."""
+    state = _case(new_case, context)
+    pcv = on_command(
+        state.model_copy(update={"status": Status.ASSIGNED}),
+        ChangeStatus(
+            case_id=state.case_id,
+            actor=KELLY,
+            to_status=Status.PENDING_CUSTOMER_VERIFICATION,
+            note="Fixed the calendar",
+        ),
+        context(),
+    ).state
+    assert pcv is not None
+    assert pcv.timers is not None
+    seen: list[tuple[str, str | None]] = []
+
+    async def publish(command: Any) -> None:
+        seen.append((command.event_id.hex, tracing.current()))
+
+    timers = TimerService(_DueCases(pcv), publish, FixedClock(NOW), calendar)  # type: ignore[arg-type]
+    assert await timers.run_due(pcv.timers.close_at) == 1
+    ((command_id, request_id),) = seen
+    assert request_id == command_id
+    assert tracing.current() is None
