@@ -178,6 +178,9 @@ class Delivery:
                 return Outcome(mail, None, exc, unsent=unsent)
             else:
                 self.counter.labels("sent").inc()
+                # the request that caused it, so one grep follows a case into its mail
+                traced = {"request_id": mail.request_id} if mail.request_id else None
+                log.info("mailed %s (%s)", mail.message_id, mail.template, extra=traced)
         await self.journal.add((SentStatus.SENT, mail.key))  # within two writes of the 250
         return Outcome(mail, SentStatus.SENT)
 
