@@ -923,6 +923,13 @@ def report(
     lines = [
         f"## Fault drill run {submitter.run_id}",
         "",
+        "One run of the fault drill as `bench/fault_drills.py` wrote it: what the load client "
+        "saw, the counts of what survived (nothing acknowledged may be lost or doubled), the "
+        "targets, each phase and a timeline. What the drill does and what each count means: "
+        "[reliability.md](reliability.md); every run, latest first: "
+        f"[its summary](reliability.md#summary). Reproduce with `{command(args)}` (it runs its "
+        "own local stack on other ports).",
+        "",
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {os.cpu_count()} cores, "
         f"{platform.platform()}, Python {platform.python_version()} (shared and noisy)",
         f"- command: `{command(args)}`",

@@ -362,6 +362,15 @@ def report(args: argparse.Namespace, results: dict[str, Any], command: str) -> s
     lines = [
         "# Intake benchmark",
         "",
+        "How many case submissions intake accepts per second (`POST /cases`, each acknowledged",
+        "by Kafka with acks=all before the answer) and how fast it answers at a steady offered",
+        "rate, next to a bare endpoint with the same validation and no Kafka or Mongo, measured",
+        "in the same run. The required minimum (the first bar this had to pass) is 1,000",
+        "accepted submissions/s and a p99 of 100 ms at 300/s offered; the target (where the",
+        "design aims on this machine class) is 2,000/s and at least 50 % of the bare endpoint.",
+        f"Reproduce on the local stack (`make up-infra`) with `{command}`;",
+        "it rewrites this file.",
+        "",
         f"- when: {datetime.now(UTC).isoformat(timespec='seconds')}",
         f"- machine: {os.cpu_count()} cores, {platform.platform()}, "
         f"Python {platform.python_version()}",
@@ -399,7 +408,8 @@ def report(args: argparse.Namespace, results: dict[str, Any], command: str) -> s
         f"{raw['batched_per_s']} msg/s pipelined; one at a time p50 {raw['single_p50_ms']} ms, "
         f"p99 {raw['single_p99_ms']} ms",
         "",
-        "Floors (issue): >= 1,000 accepted submissions/s; p99 <= 100 ms at 300/s offered.",
+        "Required minimum: >= 1,000 accepted submissions/s; p99 <= 100 ms at 300/s offered.",
+        "Target: >= 2,000 accepted submissions/s and >= 50 % of the bare endpoint.",
         "",
     ]
     return "\n".join(lines)

@@ -414,6 +414,12 @@ def write_report(f: dict[str, Any], args: argparse.Namespace) -> None:
     REPORT.write_text(
         f"""# Notify benchmark
 
+How many emails per second notify delivers into the local SMTP sink while it drains a backlog
+of case events, next to raw SMTP into the same sink and notify's Mongo step alone, measured in
+the same run, and how long a status change takes to become a message stored by the sink. The
+required minimum (the first bar this had to pass) is 100 emails/s. Reproduce with
+`{command}` (it starts the local stack if needed and rewrites this file).
+
 Machine: {os.cpu_count()} cores ({cpu}), Linux, loopback only; local stack (Apache Kafka
 KRaft, SecantusDB, the aiosmtpd sink that fsyncs every message). Shared, noisy machine:
 load average at start {f["load"][0]:.2f} / {f["load"][1]:.2f} / {f["load"][2]:.2f}.
@@ -431,7 +437,7 @@ Run at {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}; all figures from this
 | notify / raw SMTP | {f["notify_eps"] / f["raw_eps"]:.2f} |
 | backlog published in / last mail stored after | {f["publish_s"]:.1f} s / {f["drain_s"]:.1f} s |
 
-Floor: >= 100 emails/s.
+Required minimum: >= 100 emails/s.
 
 ## The Mongo step alone (one backlog batch: views, claims, `data` + `sent` per mail)
 

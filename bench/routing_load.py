@@ -60,7 +60,7 @@ KELLY_MEMBER = StaffMember(
 OUTCOMES = ("case.status_changed", "case.command_rejected", "relayed")
 OUT = Path(__file__).resolve().parent.parent / "docs" / "bench" / "routing.md"
 RELAY = "bare relay"
-ANALYSIS = "## Analysis"
+ANALYSIS = "## Earlier runs and analysis"
 # Engine settings per variant; the before variant is the engine as issue #4 measured it.
 VARIANTS: dict[str, dict[str, Any]] = {
     "now": {},
@@ -504,6 +504,16 @@ def report(
     lines = [
         "# Routing benchmark",
         "",
+        "How long routing takes from a case's submission to its work item at a steady rate, and "
+        "how many commands per second it applies, next to a bare transactional Kafka relay on "
+        "the same broker (no decisions, no Mongo) measured in the same run, so the difference "
+        "is routing's own cost. The required minimum (the first bar this had to pass) is a p99 "
+        "of 200 ms from submission to work item at 100 cases/s; the target (where the design "
+        "aims on this machine class) is a p99 of 100 ms at 200 cases/s. Reproduce on the local "
+        f"stack (`make up-infra`) with `{command}` (`--compare` adds the engine's former "
+        "settings and the pipelined loop); it rewrites this file down to "
+        '"Earlier runs and analysis", which it keeps.',
+        "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores "
         f"({platform.processor() or platform.machine()}, Python {platform.python_version()}), "
         "local stack: Apache Kafka (KRaft, 1 node), SecantusDB (Mongo wire), loopback only.",
@@ -515,7 +525,7 @@ def report(
         row("engine settings", lambda r: _settings_of(runs, r)),
         row("cases submitted at a steady rate", lambda r: f"{len(r.series)} at {args.rate}/s"),
         row("submission -> work item p50", ms(0.50)),
-        row("submission -> work item p99 (floor <= 200 ms)", ms(0.99)),
+        row("submission -> work item p99 (required minimum <= 200 ms)", ms(0.99)),
         row("p99 per round", lambda r: " / ".join(f"{x:.0f}" for x in r.round_p99) + " ms"),
         row("submission -> work item max", lambda r: f"{max(r.latencies):.1f} ms"),
         row("submission -> work item mean", lambda r: f"{statistics.fmean(r.latencies):.1f} ms"),
@@ -543,7 +553,7 @@ def report(
 
 
 def _kept_analysis() -> str:
-    """The hand-written `## Analysis` section of the previous report, kept across runs."""
+    """The hand-written section of the previous report (from ANALYSIS on), kept across runs."""
     old = OUT.read_text(encoding="utf-8") if OUT.exists() else ""
     start = old.find(ANALYSIS)
     return "" if start < 0 else "\n" + old[start:]
