@@ -47,7 +47,17 @@ def table(samples: int, interval: float) -> str:
         for name, pid in pids.items():
             readings[name].append(rss_mb(pid))
         time.sleep(interval)
-    lines = ["| service | RSS at idle (MiB, median) | target |", "| --- | ---: | ---: |"]
+    lines = [
+        "# Resident memory at idle",
+        "",
+        "Resident memory (VmRSS of each service process and its children) of every service",
+        f"of the local stack at idle, the median of {samples} samples {interval:g} s apart,",
+        "against the target (where the design aims on this machine class) of at most 120 MB",
+        "each. Reproduce after `make up` with `uv run python bench/memory.py --out <file>`.",
+        "",
+        "| service | RSS at idle (MiB, median) | target |",
+        "| --- | ---: | ---: |",
+    ]
     for name, values in readings.items():
         median = sorted(values)[len(values) // 2]
         verdict = "met" if median <= TARGET_MB else "missed"
