@@ -16,6 +16,7 @@ from shared.events import (
     NoticeUpdate,
     NoticeUpdated,
 )
+from shared.notices import leading_notice
 from status_board.errors import ChangeRejected
 
 INCIDENT_STATUSES = frozenset(
@@ -95,12 +96,13 @@ def banner(notices: Iterable[Notice], *, known: bool, stale: bool) -> Banner:
     open_now = [notice for notice in notices if notice.status.is_open]
     incidents = sum(1 for notice in open_now if notice.kind is NoticeKind.INCIDENT)
     maintenance = len(open_now) - incidents
-    if incidents:
-        state = BannerState.INCIDENT
-    elif maintenance:
-        state = BannerState.MAINTENANCE
-    else:
+    lead = leading_notice(open_now)
+    if lead is None:
         state = BannerState.CLEAR if known else BannerState.UNKNOWN
+    elif lead.kind is NoticeKind.INCIDENT:
+        state = BannerState.INCIDENT
+    else:
+        state = BannerState.MAINTENANCE
     running = any(notice.status is NoticeStatus.IN_PROGRESS for notice in open_now)
     return Banner(state, incidents, maintenance, stale, running)
 
