@@ -116,6 +116,7 @@ class DeadLetterPolicy:
             return
         where = (topic, getattr(raw, "partition", ""), getattr(raw, "offset", ""))
         headers = dead_letter_headers(*where, self.group, exc)
+        _keep_request_id(headers, tracing.from_kafka(_header_pairs(message.headers)))
         key = getattr(raw, "key", None)
         await self.broker.publish(message.body, topic=f"{topic}.dlq", key=key, headers=headers)
         self.dead_lettered += 1
@@ -151,8 +152,15 @@ async def dead_letter_record(
 ) -> None:
     """Publish one record of a batch, untouched, to `<topic>.dlq` with the reason."""
     headers = dead_letter_headers(record.topic, record.partition, record.offset, group, exc)
+    _keep_request_id(headers, tracing.from_kafka(getattr(record, "headers", None)))
     await broker.publish(record.value, topic=f"{record.topic}.dlq", key=record.key, headers=headers)
     log.error("dead-lettered %s[%s]@%s: %s", record.topic, record.partition, record.offset, exc)
+
+
+def _keep_request_id(headers: dict[str, str], request_id: str | None) -> None:
+    """A dead letter keeps the request id of the record it holds, so a grep finds it too."""
+    if request_id:
+        headers[tracing.KAFKA_HEADER] = request_id
 
 
 class _DeadLetterMiddleware(BaseMiddleware[Any, Any]):

@@ -5,6 +5,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from shared import tracing
-from shared.kafka import make_broker
+from shared.kafka import DeadLetterPolicy, dead_letter_record, make_broker
 from shared.logs import configure_logging
 from shared.settings import InfraSettings
 
@@ -128,3 +129,40 @@ async def test_a_record_without_an_id_is_handled_under_none() -> None:
         await test.publish({"n": 1}, topic="plain-topic")
         await test.publish({"n": 2}, topic="plain-topic", headers={"x-request-id": "a b"})
     assert seen == [None, None]
+
+
+async def test_a_dead_letter_keeps_its_records_id() -> None:
+    """A poison record dead-lettered by the policy carries its x-request-id to the DLQ."""
+    policy = DeadLetterPolicy(group="tracing-test")
+    broker = make_broker(InfraSettings(), client_id="tracing-test", policy=policy)
+    dead: list[str | None] = []
+
+    @broker.subscriber("poison-topic")
+    async def handle(body: dict[str, Any]) -> None:
+        raise ValueError("a defect")
+
+    @broker.subscriber("poison-topic.dlq")
+    async def dlq(body: dict[str, Any], message: KafkaMessage) -> None:
+        dead.append(message.headers.get("x-request-id"))
+
+    async with TestKafkaBroker(broker) as test:
+        await test.publish({"n": 1}, topic="poison-topic", headers={"x-request-id": HEX})
+    assert dead == [HEX]
+
+
+async def test_a_dead_letter_of_a_batch_record_keeps_its_id() -> None:
+    """dead_letter_record (one record of a batch) copies the record's id onto the DLQ record."""
+    broker = make_broker(InfraSettings(), client_id="tracing-test")
+    dead: list[str | None] = []
+
+    @broker.subscriber("batch-topic.dlq")
+    async def dlq(body: Any, message: KafkaMessage) -> None:
+        dead.append(message.headers.get("x-request-id"))
+
+    record = SimpleNamespace(
+        topic="batch-topic", partition=0, offset=7, key=b"k", value=b"{}",
+        headers=[("x-request-id", HEX.encode())],
+    )  # fmt: skip
+    async with TestKafkaBroker(broker):
+        await dead_letter_record(broker, record, "tracing-test", ValueError("bad"))
+    assert dead == [HEX]
