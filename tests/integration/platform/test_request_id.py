@@ -1,8 +1,7 @@
-"""One request id from an HTTP submission through Kafka to the mail it causes, on the real stack.
+"""One request id from an HTTP submission through Kafka to the mail it causes, on the real stack."""
 
-Intake runs in-process (its access line is captured), notify as a child process with JSON
-logs; the Kafka broker, the Mongo-wire server and the SMTP sink are the local stack's.
-"""
+# Intake runs in-process (its access line is captured), notify as a child process of this
+# checkout with JSON logs; Kafka, the Mongo-wire server and the SMTP sink are the local stack's.
 
 import asyncio
 import json
