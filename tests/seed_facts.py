@@ -232,6 +232,16 @@ SEED_OPTIONAL = {
     "Contact Replacement Name": "If replacing a contact, indicate which contact should be removed.",
 }
 
+# Four more that the seed lists without optional wording and the forms still leave optional: a
+# judgment, since the asterisks are lost. Each is a supplement a contact may not have; requiring
+# them would make people type "None" (as 001's example does) or invent alternates.
+JUDGED_OPTIONAL = {
+    "Location within Product": "Ask a Question already requires the Module it is asked about.",
+    "Environment Changes": "001's example case answers it with 'None': nothing changed.",
+    "Preferred Consult Date 2": "an alternate, as training's second choice date is optional.",
+    "Preferred Consult Date 3": "an alternate, as training's third choice date is optional.",
+}
+
 # Fields the code's forms have beyond the seed's table, each with the sentence behind it.
 EXTRA_REQUIRED: dict[str, tuple[str, ...]] = {
     # Data Restore: "Request lost or deleted data be restored. We require your written permission."
@@ -266,6 +276,6 @@ def required_fields(case_type: str) -> set[str]:
     seed = {
         _api_name(label, case_type)
         for label, types in SEED_FIELDS.items()
-        if case_type in types and label not in SEED_OPTIONAL
+        if case_type in types and label not in SEED_OPTIONAL | JUDGED_OPTIONAL.keys()
     }
     return seed | set(EXTRA_REQUIRED.get(case_type, ()))

@@ -13,18 +13,8 @@ from shared.mongo import mongo_client
 from tests import seed_facts
 
 # The fields each form requires, from 001 "Case Fields" written out by hand (tests/seed_facts.py).
-# The code leaves these optional though the seed gives no words that let the contact skip them.
-CODE_OPTIONAL = pytest.mark.xfail(strict=True, reason="001 lists it with no optional wording")
-SEED_SAYS_REQUIRED = {
-    ("Ask a Question", "location_within_product"),
-    ("Application Issue", "environment_changes"),
-    ("Request Consulting", "preferred_consult_date_2"),
-    ("Request Consulting", "preferred_consult_date_3"),
-}
 REQUIRED = [
-    pytest.param(t, name, marks=[CODE_OPTIONAL] if (t, name) in SEED_SAYS_REQUIRED else [])
-    for t in seed_facts.SEED_CASE_TYPES
-    for name in sorted(seed_facts.required_fields(t))
+    (t, name) for t in seed_facts.SEED_CASE_TYPES for name in sorted(seed_facts.required_fields(t))
 ]
 
 

@@ -15,17 +15,6 @@ TODAY = datetime.now(ZoneInfo("America/Chicago")).date()
 PAST, SOON = str(TODAY - timedelta(days=3)), str(TODAY + timedelta(days=10))
 
 # The code's optional fields the seed lists with no words that let the contact leave them out.
-SEED_SAYS_REQUIRED = {
-    ("Ask a Question", "location_within_product"): "Location within Product: Area in Campus "
-    "where you are working. (both of 000's Ask a Question cases fill it in)",
-    ("Application Issue", "environment_changes"): "Environment Changes: Were any changes "
-    "recently made to your workstation or to your Campus site? (the example case answers None)",
-    ("Request Consulting", "preferred_consult_date_2"): "Preferred Consult Date 2: Second date "
-    "you would like to have a consult scheduled.",
-    ("Request Consulting", "preferred_consult_date_3"): "Preferred Consult Date 3: Third date "
-    "you would like to have a consult scheduled.",
-}
-
 # A complete submission of each type, every field filled in (001's example case for the issue).
 _COMMON = {
     "subject": "Teachers unable to post grades",
@@ -117,19 +106,9 @@ def test_a_complete_form_is_accepted(case_type: str) -> None:
     assert CASES.validate_python(_body(case_type)).case_type == case_type
 
 
-def _leaving_out(case_type: str, field: str) -> Any:
-    if (case_type, field) in SEED_SAYS_REQUIRED:
-        return pytest.param(
-            case_type,
-            field,
-            marks=pytest.mark.xfail(strict=True, reason=SEED_SAYS_REQUIRED[case_type, field]),
-        )
-    return pytest.param(case_type, field)
-
-
 @pytest.mark.parametrize(
     ("case_type", "field"),
-    [_leaving_out(t, f) for t, f in FIELDS if f in seed_facts.required_fields(t)],
+    [(t, f) for t, f in FIELDS if f in seed_facts.required_fields(t)],
 )
 def test_leaving_out_a_required_field_is_refused_naming_it(case_type: str, field: str) -> None:
     """A form without one of its required fields is refused as missing that field."""
