@@ -30,11 +30,13 @@ log = logging.getLogger("shared.kafka")
 __all__ = [
     "TRANSIENT_ERRORS",
     "DeadLetterPolicy",
+    "Poison",
     "RequestIdMiddleware",
     "TopicSpec",
     "consumer_options",
     "ensure_topics",
     "make_broker",
+    "poison_to",
 ]
 
 # Faults worth waiting out: the dependency will come back. Anything else is a poison message.
@@ -155,6 +157,25 @@ async def dead_letter_record(
     _keep_request_id(headers, tracing.from_kafka(getattr(record, "headers", None)))
     await broker.publish(record.value, topic=f"{record.topic}.dlq", key=record.key, headers=headers)
     log.error("dead-lettered %s[%s]@%s: %s", record.topic, record.partition, record.offset, exc)
+
+
+Poison = Callable[[Record | None, Exception], Awaitable[None]]
+"""Sets one record of a batch aside; `None` stands for a message consumed on its own."""
+
+
+def poison_to(broker: KafkaBroker, group: str) -> Poison:
+    """Dead-letter one record of a batch to `<topic>.dlq`, as DeadLetterPolicy does for one.
+
+    Without a record (a message consumed on its own) the error is raised again, so the
+    consumer's DeadLetterPolicy dead-letters that message instead.
+    """
+
+    async def publish(record: Record | None, exc: Exception) -> None:
+        if record is None:
+            raise exc
+        await dead_letter_record(broker, record, group, exc)
+
+    return publish
 
 
 def _keep_request_id(headers: dict[str, str], request_id: str | None) -> None:
