@@ -25,7 +25,6 @@ from feed.logic import (
     first_window,
     is_lone_contains,
     is_newest_first,
-    local_time,
     not_containing,
     outcome_of,
     pages,
@@ -47,13 +46,12 @@ from shared.directory import DirectoryStore, Principal, bearer_auth
 from shared.enums import CaseType, Module, NoticeKind, Priority, Status
 from shared.mongo import Document
 from shared.problems import problem, problem_response, problem_responses
-from shared.workflow import DEFAULT_TIME_ZONE
+from shared.zones import DEFAULT_TIME_ZONE, ZoneCache, is_time_zone, local_time
 
 MAX_PAGE_SIZE = 200
 # Mongo's skip and limit are signed 64-bit: page * page_size must stay within them.
 INT64_MAX = 2**63 - 1
 MAX_PAGE = INT64_MAX // MAX_PAGE_SIZE
-ZONE_CACHE_SECONDS = 60.0
 WINDOW_PER_ID = 3
 ERRORS = problem_responses(
     401,
@@ -101,9 +99,13 @@ class ReadModel:
     districts: DistrictStore
     subjects: SubjectStore
     status_board_url: str
-    zones: dict[str, tuple[float, str]] = field(default_factory=dict)
+    zones: ZoneCache = field(init=False)
     wakeups: Wakeups = field(default_factory=Wakeups)
     outcome_poll_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        # A district's zone rarely changes; a minute's cache keeps a round trip off every read.
+        self.zones = ZoneCache(self.directory)
 
 
 Page = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"Page number, from 1 to {MAX_PAGE}.")]
@@ -263,13 +265,7 @@ async def _contact_by_id(model: ReadModel, who: Principal, flt: CaseFilter) -> C
 
 
 def _known_zone(name: str) -> bool:
-    from zoneinfo import ZoneInfo
-
-    try:
-        ZoneInfo(name)
-    except (ValueError, KeyError, OSError):
-        return False
-    return re.fullmatch(r"[A-Za-z_+\-/0-9]+", name) is not None
+    return is_time_zone(name) and re.fullmatch(r"[A-Za-z_+\-/0-9]+", name) is not None
 
 
 def _scope(who: Principal, account_id: str | None) -> list[str] | None:
@@ -349,15 +345,7 @@ async def _zone_of(model: ReadModel, who: Principal) -> str:
     """The caller's district time zone (the first district's); staff read Central time."""
     if who.is_staff or not who.account_ids:
         return DEFAULT_TIME_ZONE
-    account_id = sorted(who.account_ids)[0]
-    cached = model.zones.get(account_id)
-    if cached and cached[0] > time.monotonic():
-        return cached[1]
-    account = await model.directory.account(account_id)
-    zone = account.time_zone if account else DEFAULT_TIME_ZONE
-    # A district's zone rarely changes; a minute's cache keeps a round trip off every read.
-    model.zones[account_id] = (time.monotonic() + ZONE_CACHE_SECONDS, zone)
-    return zone
+    return await model.zones.zone_of(sorted(who.account_ids)[0])
 
 
 async def _visible_case(model: ReadModel, who: Principal, case_ref: str) -> Document:

@@ -5,10 +5,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from shared.cases import module_of
-from shared.enums import ActorKind, NoticeKind, Priority, Status
+from shared.enums import ActorKind, Priority, Status
 from shared.events import (
     Account,
     AnyCaseEvent,
@@ -25,6 +24,8 @@ from shared.events import (
     StatusChanged,
 )
 from shared.messages import Actor, AttachmentRef
+from shared.notices import leading_notice
+from shared.zones import DEFAULT_TIME_ZONE, zone_info
 
 Doc = dict[str, Any]
 ROLES = {ActorKind.CONTACT: "Customer", ActorKind.STAFF: "Support", ActorKind.SYSTEM: "System"}
@@ -466,7 +467,7 @@ class CaseFilter:
     contact: str | None = None
     last_modified_on: date | None = None
     closed: bool | None = None
-    time_zone: str = "America/Chicago"
+    time_zone: str = DEFAULT_TIME_ZONE
 
 
 @dataclass(frozen=True)
@@ -500,7 +501,7 @@ def prefix_range(prefix: str) -> Doc:
 
 def day_range(day: date, time_zone: str) -> Doc:
     """A calendar day in a time zone, as a UTC range."""
-    zone = ZoneInfo(time_zone)
+    zone = zone_info(time_zone)
     start = datetime.combine(day, time.min, tzinfo=zone)
     end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
     return {"$gte": start.astimezone(UTC), "$lt": end.astimezone(UTC)}
@@ -789,14 +790,6 @@ def case_pipeline(query: CaseQuery, skip: int, limit: int, projection: Doc) -> l
 # --- display --------------------------------------------------------------------------------
 
 
-def local_time(moment: datetime | None, time_zone: str) -> str | None:
-    """A UTC moment as the portal shows it: 09/15/2021 - 01:37 PM CDT."""
-    if moment is None:
-        return None
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(ZoneInfo(time_zone)).strftime("%m/%d/%Y - %I:%M %p %Z")
-
-
 def feed_page(
     items: list[Doc], text: str | None, newest_first: bool, skip: int, limit: int
 ) -> tuple[int, list[Doc]]:
@@ -816,12 +809,10 @@ def pages(total: int, page_size: int) -> int:
 
 
 def banner_of(notices: list[Notice], account_ids: list[str] | None) -> Notice | None:
-    """The notice the banner shows: an open incident wins over open maintenance."""
+    """The notice the banner shows to these districts (None: staff, every district)."""
 
     def concerns(notice: Notice) -> bool:
         affected = notice.affected_account_ids
         return account_ids is None or not affected or bool(set(affected) & set(account_ids))
 
-    shown = [n for n in notices if n.status.is_open and concerns(n)]
-    shown.sort(key=lambda n: (n.kind is NoticeKind.INCIDENT, n.starts_at), reverse=True)
-    return shown[0] if shown else None
+    return leading_notice(n for n in notices if concerns(n))

@@ -21,7 +21,6 @@ from feed.logic import (
     first_window,
     is_lone_contains,
     is_newest_first,
-    local_time,
     matching_ids,
     newest_filter,
     newest_first,
@@ -60,6 +59,7 @@ from shared.events import (
     StatusChanged,
 )
 from shared.messages import Actor, StaffRef
+from shared.zones import local_time
 
 ZACK = Actor(kind=ActorKind.CONTACT, id="c-zack", name="Zack Morris (TESTING)")
 STAFF = Actor(kind=ActorKind.STAFF, id="s-1", name="Richard Belding")
