@@ -1,0 +1,1 @@
+"""The Support Portal: the web app district contacts use."""

@@ -1,0 +1,300 @@
+"""The portal's pages on fakes: sign-in, sessions, CSRF, the list, a case, posting, submitting."""
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from portal.app import create_app
+from portal.service import Portal
+
+from tests.unit.portal.fakes import SETTINGS, FakeApi, FakeMailer, FakeOidc, portal
+
+BASE = "http://portal.test"
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[tuple[httpx.AsyncClient, Portal]]:
+    """The portal app on fakes, with a client that keeps cookies."""
+    fake = portal()
+    app = create_app(SETTINGS, fake)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+            yield client, fake
+
+
+async def sign_in(client: httpx.AsyncClient, next_path: str = "/cases") -> None:
+    """Go through /auth/start and the callback as the identity provider would send back."""
+    start = await client.get("/auth/start", params={"next": next_path})
+    assert start.status_code == 303
+    back = await client.get("/auth/callback", params={"code": "c", "state": "st"})
+    assert back.status_code == 303, back.text
+    assert back.headers["location"] == next_path
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first form."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+async def test_signed_out_is_sent_to_sign_in(site: tuple[httpx.AsyncClient, Portal]) -> None:
+    """A page without a session redirects to the sign-in page, keeping where to return."""
+    client, _ = site
+    answer = await client.get("/cases?status=New")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/signin?next=%2Fcases%3Fstatus%3DNew"
+
+
+async def test_session_cookie_flags(site: tuple[httpx.AsyncClient, Portal]) -> None:
+    """The session cookie is HttpOnly and SameSite=Lax (Secure is for non-local)."""
+    client, _ = site
+    await client.get("/auth/start")
+    back = await client.get("/auth/callback", params={"code": "c", "state": "st"})
+    cookie = [
+        v for k, v in back.headers.multi_items() if k == "set-cookie" and "portal_session" in v
+    ]
+    assert cookie
+    assert "HttpOnly" in cookie[0]
+    assert "SameSite=lax" in cookie[0]
+    assert "Secure" not in cookie[0]
+
+
+async def test_wrong_state_is_refused(site: tuple[httpx.AsyncClient, Portal]) -> None:
+    """A callback whose state is not this browser's sign-in is refused, no session made."""
+    client, _ = site
+    await client.get("/auth/start")
+    back = await client.get("/auth/callback", params={"code": "c", "state": "forged"})
+    assert back.status_code == 400
+    assert "portal_session" not in back.headers.get("set-cookie", "")
+
+
+async def test_unknown_email_gets_a_clear_page(site: tuple[httpx.AsyncClient, Portal]) -> None:
+    """An email that is no active contact gets a page saying so, not a 500."""
+    client, fake = site
+    assert isinstance(fake.oidc, FakeOidc)
+    fake.oidc.email = "stranger@elsewhere.example"
+    await client.get("/auth/start")
+    back = await client.get("/auth/callback", params={"code": "c", "state": "st"})
+    assert back.status_code == 403
+    assert "stranger@elsewhere.example" in back.text
+    assert "not an active support contact" in back.text
+
+
+async def test_new_session_id_at_each_sign_in(site: tuple[httpx.AsyncClient, Portal]) -> None:
+    """Signing in again issues a different session (no fixation on an old cookie)."""
+    client, _ = site
+    await sign_in(client)
+    first = client.cookies["portal_session"]
+    await sign_in(client)
+    assert client.cookies["portal_session"] != first
+
+
+async def test_case_list_shows_columns_and_banner(site: tuple[httpx.AsyncClient, Portal]) -> None:
+    """The list shows "Cases (N)", the seed's columns, and the orange incident banner."""
+    client, _ = site
+    await sign_in(client)
+    page = await client.get("/cases")
+    assert page.status_code == 200
+    assert "Cases (1)" in page.text
+    headers = re.findall(r'<th scope="col"[^>]*>\s*<a [^>]*>([^<]+)', page.text)
+    assert [h.strip() for h in headers] == [
+        "Case Number",
+        "Subject",
+        "Status",
+        "Priority",
+        "Module",
+        "Last Modified",
+        "Contact",
+        "Case Type",
+    ]
+    assert "banner-orange" in page.text
+    assert "Incident in progress:" in page.text
+    assert "Bayside School (TESTING)" in page.text
+
+
+async def test_list_passes_filters_and_district(site: tuple[httpx.AsyncClient, Portal]) -> None:
+    """Filters in the URL go to the feed API with the district; blanks are dropped."""
+    client, fake = site
+    await sign_in(client)
+    await client.get("/cases", params={"subject": "grade", "subject_op": "contains", "status": ""})
+    assert isinstance(fake.api, FakeApi)
+    params = [p for m, path, p in fake.api.calls if path == "/cases"][-1]
+    assert params == {"subject": "grade", "subject_op": "contains", "account_id": "bayside"}
+
+
+async def test_case_page(site: tuple[httpx.AsyncClient, Portal]) -> None:
+    """The case page shows the top panel, the details and the feed's activity line."""
+    client, _ = site
+    await sign_in(client)
+    page = await client.get("/cases/1227963")
+    assert page.status_code == 200
+    for text in (
+        "Assigned To",
+        "Implementation",
+        "Zack Morris (TESTING) (Customer) created this case.",
+        "How do I add a snow day to the calendar?",
+        "Location within Product",
+        "Attachments (0)",
+    ):
+        assert text in page.text
+
+
+async def test_unknown_case_is_404(site: tuple[httpx.AsyncClient, Portal]) -> None:
+    """A case not in the person's districts is a 404 page."""
+    client, _ = site
+    await sign_in(client)
+    page = await client.get("/cases/999")
+    assert page.status_code == 404
+    assert "Case not found" in page.text
+
+
+async def test_post_without_csrf_is_403(site: tuple[httpx.AsyncClient, Portal]) -> None:
+    """A form posted without the session's CSRF token is refused with 403."""
+    client, fake = site
+    await sign_in(client)
+    answer = await client.post("/cases/1227963/posts", data={"body": "hello"})
+    assert answer.status_code == 403
+    assert isinstance(fake.api, FakeApi)
+    assert not [c for c in fake.api.calls if c[1].endswith("/posts")]
+
+
+async def test_post_then_the_page_shows_it(site: tuple[httpx.AsyncClient, Portal]) -> None:
+    """A post with the token redirects to the case, whose feed shows the post."""
+    client, _ = site
+    await sign_in(client)
+    token = csrf_of((await client.get("/cases/1227963")).text)
+    answer = await client.post(
+        "/cases/1227963/posts", data={"body": "It snowed again", "csrf_token": token}
+    )
+    assert answer.status_code == 303
+    page = await client.get(answer.headers["location"])
+    assert "<p>It snowed again</p>" in page.text
+    assert "Your post was shared." in page.text
+
+
+async def test_submit_form_marks_required_fields(site: tuple[httpx.AsyncClient, Portal]) -> None:
+    """The Ask a Question form defaults Priority to Medium, offers no Critical, marks Module."""
+    client, _ = site
+    await sign_in(client)
+    page = await client.get("/cases/new/ask-a-question")
+    assert page.status_code == 200
+    assert "<option selected>Medium</option>" in page.text
+    assert "Critical" not in page.text.split('id="f-priority"')[1].split("</select>")[0]
+    assert re.search(r'<label for="f-module">Module <span class="req"', page.text)
+    assert "Teachers unable to post grades" in page.text  # the well-written example
+
+
+async def test_submit_error_is_shown_next_to_the_field(
+    site: tuple[httpx.AsyncClient, Portal],
+) -> None:
+    """Intake's refusal comes back as a summary and a message beside the field, 422."""
+    client, _ = site
+    await sign_in(client)
+    token = csrf_of((await client.get("/cases/new/ask-a-question")).text)
+    answer = await client.post(
+        "/cases/new/ask-a-question",
+        data={"csrf_token": token, "description": "d", "module": "Grade Book"},
+    )
+    assert answer.status_code == 422
+    assert 'id="f-subject-error">subject is required' in answer.text
+    assert 'href="#f-subject">subject is required' in answer.text
+
+
+async def test_read_only_sees_no_controls(site: tuple[httpx.AsyncClient, Portal]) -> None:
+    """A Read-Only contact sees no Submit a Case link and no post form."""
+    client, fake = site
+    assert isinstance(fake.oidc, FakeOidc)
+    fake.oidc.email = "screech@bayside.example"
+    await sign_in(client)
+    page = await client.get("/cases/1227963")
+    assert "Share an update" not in page.text
+    assert "Submit a Case" not in page.text
+
+
+async def test_pages_have_no_inline_script_or_style(
+    site: tuple[httpx.AsyncClient, Portal],
+) -> None:
+    """Every page's scripts and styles are files, and the CSP allows no inline ones."""
+    client, _ = site
+    await sign_in(client)
+    for path in ("/cases", "/cases/new", "/cases/new/modify-support-contacts", "/cases/1227963"):
+        page = await client.get(path)
+        assert not re.search(r"<script(?![^>]*\bsrc=)", page.text), path
+        assert "<style" not in page.text, path
+        assert " style=" not in page.text, path
+        assert not re.search(r"\son[a-z]+=", page.text), path
+        policy = page.headers["content-security-policy"]
+        assert "unsafe-inline" not in policy
+        assert "script-src 'self'" in policy
+
+
+async def test_sign_out_ends_the_session(site: tuple[httpx.AsyncClient, Portal]) -> None:
+    """Signing out (with the token) clears the cookie; the list then asks to sign in."""
+    client, _ = site
+    await sign_in(client)
+    token = csrf_of((await client.get("/cases")).text)
+    out = await client.post("/signout", data={"csrf_token": token})
+    assert out.status_code == 303
+    assert (await client.get("/cases")).status_code == 303
+
+
+async def test_switch_district(site: tuple[httpx.AsyncClient, Portal]) -> None:
+    """A two-district contact switches district; the list then asks for that district."""
+    client, fake = site
+    assert isinstance(fake.oidc, FakeOidc)
+    fake.oidc.email = "slater@bayside.example"
+    await sign_in(client)
+    page = await client.get("/cases")
+    assert 'id="district-select"' in page.text
+    token = csrf_of(page.text)
+    await client.post("/district", data={"csrf_token": token, "account_id": "ridgemont"})
+    await client.get("/cases")
+    assert isinstance(fake.api, FakeApi)
+    params = [p for m, path, p in fake.api.calls if path == "/cases"][-1]
+    assert params["account_id"] == "ridgemont"
+
+
+async def test_emailed_link_signs_in_once(site: tuple[httpx.AsyncClient, Portal]) -> None:
+    """A contact asks for a link, the mail holds it, it signs in once and never again."""
+    client, fake = site
+    assert isinstance(fake.mailer, FakeMailer)
+    asked = await client.post("/signin/email", data={"email": "Zack@Bayside.Example"})
+    assert asked.status_code == 200
+    assert "Check your email" in asked.text
+    ((to, subject, text),) = fake.mailer.sent
+    assert subject == "Your Support Portal sign-in link"
+    assert to == "zack@bayside.example"
+    assert "15 minutes" in text
+    link = re.search(r"http://127\.0\.0\.1:8000(/signin/link\?token=\S+)", text)
+    assert link
+    landing = await client.get(link.group(1))
+    assert landing.status_code == 200  # opening the link uses nothing up
+    token = re.search(r'name="token" value="([^"]+)"', landing.text)
+    assert token
+    first = await client.post("/signin/link", data={"token": token.group(1)})
+    assert first.status_code == 303
+    assert (await client.get("/cases")).status_code == 200
+    again = await client.post("/signin/link", data={"token": token.group(1)})
+    assert again.status_code == 400
+    assert "already used" in again.text
+
+
+async def test_link_for_a_stranger_sends_nothing(site: tuple[httpx.AsyncClient, Portal]) -> None:
+    """An unknown address gets the same page and no mail."""
+    client, fake = site
+    assert isinstance(fake.mailer, FakeMailer)
+    asked = await client.post("/signin/email", data={"email": "who@elsewhere.example"})
+    assert asked.status_code == 200
+    assert "Check your email" in asked.text
+    assert fake.mailer.sent == []
+
+
+async def test_forged_link_is_refused(site: tuple[httpx.AsyncClient, Portal]) -> None:
+    """A token not signed by the portal signs nobody in."""
+    client, _ = site
+    refused = await client.post("/signin/link", data={"token": "a.b.c"})
+    assert refused.status_code == 400
+    assert "not valid or has expired" in refused.text
