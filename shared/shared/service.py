@@ -1,26 +1,36 @@
 """What every service process serves besides its features: health, readiness, metrics, AsyncAPI."""
 
-import asyncio
 import gc
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp
 
+from shared import ops
 from shared.access import AccessLog
 from shared.docs import add_docs, asyncapi_page
 from shared.http import limits_of, server_config
+from shared.ops import Check
 from shared.problems import install_problems
 from shared.settings import ProductionSettingsError, ServiceSettings, refuse_local_secrets
 
-Check = Callable[[], Awaitable[bool]]
+__all__ = [
+    "Check",
+    "asyncapi_of",
+    "broker_check",
+    "check_secrets",
+    "new_app",
+    "ops_router",
+    "serve",
+    "settle_heap",
+]
 
 
 def asyncapi_of(broker: KafkaBroker, *, title: str, description: str = "") -> AsyncAPI:
@@ -36,24 +46,8 @@ def ops_router(
     registry: CollectorRegistry,
     spec: Callable[[], AsyncAPI] | None = None,
 ) -> APIRouter:
-    """/healthz (alive), /readyz (dependencies reachable), /metrics, /asyncapi(.json)."""
-    router = APIRouter(tags=["operations"])
-
-    @router.get("/healthz", summary="The process is alive")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @router.get("/readyz", summary="Every dependency answers", responses={503: {}})
-    async def readyz() -> JSONResponse:
-        results = await _run_checks(checks)
-        ready = all(results.values())
-        body = {"status": "ready" if ready else "not ready", "checks": results}
-        return JSONResponse(body, status_code=200 if ready else 503)
-
-    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-    async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
+    """/healthz, /readyz and /metrics (shared.ops), and /asyncapi(.json) when `spec` is given."""
+    router = ops.ops_router(checks=checks, registry=registry)
     if spec is not None:
         _add_asyncapi(router, spec)
     return router
@@ -67,18 +61,6 @@ def _add_asyncapi(router: APIRouter, spec: Callable[[], AsyncAPI]) -> None:
     @router.get("/asyncapi", summary="AsyncAPI document, readable", response_class=HTMLResponse)
     async def asyncapi_html() -> HTMLResponse:
         return HTMLResponse(asyncapi_page(json.loads(spec().to_specification().to_json())))
-
-
-async def _run_checks(checks: Mapping[str, Check], limit: float = 3.0) -> dict[str, bool]:
-    async def one(check: Check) -> bool:
-        try:
-            return await asyncio.wait_for(check(), limit)
-        except Exception:
-            return False
-
-    names = list(checks)
-    outcomes = await asyncio.gather(*(one(checks[name]) for name in names))
-    return dict(zip(names, outcomes, strict=True))
 
 
 def broker_check(broker: KafkaBroker) -> Check:
@@ -131,13 +113,6 @@ def serve(app: Any, settings: ServiceSettings, *, port: int | None = None) -> No
         timeout_graceful_shutdown=10,
     )
     uvicorn.Server(config).run()
-
-
-def write_spec(path: str, spec: AsyncAPI) -> None:
-    """Write an AsyncAPI document as pretty JSON (used by `make docs`)."""
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(json.loads(spec.to_specification().to_json()), handle, indent=2, sort_keys=True)
-        handle.write("\n")
 
 
 class _LoggedApp(FastAPI):

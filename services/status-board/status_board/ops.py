@@ -1,14 +1,12 @@
-"""Health, readiness and metrics routes without any Kafka or Mongo import (the read path)."""
+"""The board's metrics and its operations routes, without any Kafka or Mongo import."""
 
-import asyncio
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
-from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from fastapi import APIRouter
+from prometheus_client import CollectorRegistry, Counter
 
-Check = Callable[[], Awaitable[bool]]
+from shared import ops
+from shared.ops import Check
 
 
 class BoardMetrics:
@@ -35,55 +33,7 @@ class BoardMetrics:
         )
 
 
-def _json(status: int, example: object, description: str) -> dict[int | str, dict[str, Any]]:
-    return {
-        status: {"description": description, "content": {"application/json": {"example": example}}}
-    }
-
-
-_HEALTHY = _json(200, {"status": "ok"}, "Alive")
-_READY = _json(200, {"status": "ready", "checks": {"store": True}}, "Ready") | _json(
-    503, {"status": "not ready", "checks": {"store": False}}, "A check failed"
-)
-_METRICS: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "Metrics",
-        "content": {
-            CONTENT_TYPE_LATEST: {"example": "status_board_relayed_total 12.0\n"},
-        },
-    }
-}
-
-
 def ops_router(*, checks: Mapping[str, Check], registry: CollectorRegistry) -> APIRouter:
-    """/healthz (alive), /readyz (the local store answers), /metrics."""
-    router = APIRouter(tags=["operations"])
-
-    @router.get("/healthz", summary="The process is alive", responses=_HEALTHY)
-    async def healthz() -> dict[str, str]:
-        """Answers 200 while the process runs, whatever Kafka and the store do."""
-        return {"status": "ok"}
-
-    @router.get("/readyz", summary="The local store answers", responses=_READY)
-    async def readyz() -> JSONResponse:
-        """Answers 200 when every check (the local store reads) passes, else 503 naming it."""
-        results = {name: await _outcome(check) for name, check in checks.items()}
-        ready = all(results.values())
-        body = {"status": "ready" if ready else "not ready", "checks": results}
-        return JSONResponse(body, status_code=200 if ready else 503)
-
-    @router.get(
-        "/metrics", summary="Prometheus metrics", response_class=Response, responses=_METRICS
-    )
-    async def metrics() -> Response:
-        """The board's Prometheus metrics in the text exposition format."""
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
-    return router
-
-
-async def _outcome(check: Check, limit: float = 3.0) -> bool:
-    try:
-        return await asyncio.wait_for(check(), limit)
-    except Exception:
-        return False
+    """/healthz, /readyz and /metrics of shared.ops, documented with the board's metrics."""
+    example = "status_board_relayed_total 12.0\n"
+    return ops.ops_router(checks=checks, registry=registry, metrics_example=example)
