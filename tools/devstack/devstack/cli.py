@@ -20,6 +20,8 @@ LINK_LABELS = {
     "atom": "Atom feed",
     "admin": "admin API (break-glass)",
     "admin-docs": "admin docs (OpenAPI)",
+    "sign-in": "sign-in page",
+    "discovery": "discovery document",
 }
 
 

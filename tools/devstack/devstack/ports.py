@@ -21,6 +21,8 @@ DEFAULT_PORTS: dict[str, int] = {
     "STATUS_BOARD_PORT": 8004,
     "STATUS_BOARD_ADMIN_PORT": 8014,
     "NOTIFY_PORT": 8005,
+    "PORTAL_PORT": 8000,
+    "OIDC_PORT": 9400,
 }
 
 HOST = "127.0.0.1"
@@ -59,6 +61,8 @@ class Ports:
     status_board: int
     status_board_admin: int
     notify: int
+    portal: int = 8000
+    oidc: int = 9400
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -75,6 +79,8 @@ class Ports:
             status_board=port("STATUS_BOARD_PORT"),
             status_board_admin=port("STATUS_BOARD_ADMIN_PORT"),
             notify=port("NOTIFY_PORT"),
+            portal=port("PORTAL_PORT"),
+            oidc=port("OIDC_PORT"),
         )
 
     def as_env(self) -> dict[str, str]:
@@ -91,6 +97,8 @@ class Ports:
             "STATUS_BOARD_PORT": str(self.status_board),
             "STATUS_BOARD_ADMIN_PORT": str(self.status_board_admin),
             "NOTIFY_PORT": str(self.notify),
+            "PORTAL_PORT": str(self.portal),
+            "OIDC_PORT": str(self.oidc),
         }
 
 

@@ -1,7 +1,9 @@
-"""The five application services: how to run them, their env and their readiness probe."""
+"""The application services, the portal and the local identity provider: how to run them,
+their env and their readiness probe."""
 
 from __future__ import annotations
 
+import json
 import sys
 import urllib.error
 import urllib.request
@@ -27,6 +29,7 @@ class Service:
     admin_port_env: str | None = None
     pages: Pages = API_DOCS
     admin_pages: Pages = ()
+    ready_path: str = "/readyz"
 
     def port(self, ports: Ports) -> int:
         """The HTTP port the service listens on."""
@@ -51,6 +54,16 @@ SERVICES: tuple[Service, ...] = (
         pages=(("openapi", "/api/openapi.json"), ("atom", "/feed.atom")),
         admin_pages=(("admin-docs", "/docs"),),
     ),
+    # The districts' identity provider, locally: a real OpenID Connect provider process whose
+    # users are the seed directory's contacts (sign in by choosing one, or by typing an email).
+    Service(
+        "oidc",
+        "oidc_provider_mock",
+        "OIDC_PORT",
+        pages=(("discovery", "/.well-known/openid-configuration"),),
+        ready_path="/.well-known/openid-configuration",
+    ),
+    Service("portal", "portal", "PORTAL_PORT", pages=(("sign-in", "/signin"),)),
 )
 
 
@@ -80,6 +93,8 @@ def service_env(service: Service, ports: Ports) -> dict[str, str]:
         # An injectable clock for end-to-end stories (auto-close after 10 business days).
         env["ROUTING_CLOCK_OFFSET_FILE"] = str(paths.run_dir() / "routing-clock-offset")
         env["ROUTING_TIMER_INTERVAL"] = "2"
+    if service.module == "portal":
+        env.update(portal_env(ports))
     if service.module == "notify":
         # The local mail server answers by Message-ID: a mail in doubt after a crash is
         # looked up there instead of being sent twice.
@@ -87,14 +102,38 @@ def service_env(service: Service, ports: Ports) -> dict[str, str]:
     return env
 
 
+def portal_env(ports: Ports) -> dict[str, str]:
+    """Where the portal finds intake, feed, the board and the local identity provider."""
+    return {
+        "PORTAL_BASE_URL": f"http://{HOST}:{ports.portal}",
+        "PORTAL_INTAKE_URL": f"http://{HOST}:{ports.intake}",
+        "PORTAL_FEED_URL": f"http://{HOST}:{ports.feed}",
+        "PORTAL_STATUS_BOARD_URL": f"http://{HOST}:{ports.status_board}",
+        "PORTAL_OIDC_ISSUER": f"http://{HOST}:{ports.oidc}",
+    }
+
+
+def oidc_arguments(ports: Ports) -> list[str]:
+    """The provider's port and its users: each seed contact, with the email as subject."""
+    seed = paths.repo_root() / "deploy" / "seed" / "directory.json"
+    contacts = json.loads(seed.read_text(encoding="utf-8")).get("contacts", [])
+    users: list[str] = []
+    for contact in contacts:
+        name = f"{contact['first_name']} {contact['last_name']}"
+        claims = {"sub": contact["email"], "email": contact["email"], "name": name}
+        users += ["--user-claims", json.dumps(claims)]
+    return ["--host", HOST, "--port", str(ports.oidc), *users]
+
+
 def receipts_url(ports: Ports) -> str:
     """The local mailbox's lookup by Message-ID, as notify's NOTIFY_RECEIPTS_URL."""
     return f"http://{HOST}:{ports.mailbox}/api/messages?message_id={{message_id}}&to={{recipient}}"
 
 
-def argv(service: Service) -> list[str]:
+def argv(service: Service, ports: Ports | None = None) -> list[str]:
     """Command line that runs ``service``."""
-    return [python(), "-m", service.module]
+    extra = oidc_arguments(ports or Ports.from_env()) if service.name == "oidc" else []
+    return [python(), "-m", service.module, *extra]
 
 
 def cwd() -> Path:
@@ -113,4 +152,4 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
 
 def ready(service: Service, ports: Ports, timeout: float = 2.0) -> bool:
     """Readiness probe: ``GET /readyz`` answers 200."""
-    return http_ok(f"http://{HOST}:{service.port(ports)}/readyz", timeout)
+    return http_ok(f"http://{HOST}:{service.port(ports)}{service.ready_path}", timeout)

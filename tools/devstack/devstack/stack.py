@@ -115,7 +115,8 @@ def _smtp_ok(ports: Ports, timeout: float = 2.0) -> bool:
 
 
 def _service_launch(svc: services.Service, ports: Ports, env: dict[str, str]) -> Launch:
-    return Launch(services.argv(svc), {**env, **services.service_env(svc, ports)}, services.cwd())
+    launch_env = {**env, **services.service_env(svc, ports)}
+    return Launch(services.argv(svc, ports), launch_env, services.cwd())
 
 
 def _parts(ports: Ports) -> dict[str, Part]:
