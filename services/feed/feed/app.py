@@ -2,14 +2,16 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 
-from feed.api import ReadModel, add_routes
-from feed.handlers import Projection, register
+from feed.api import add_routes
+from feed.handlers import register
+from feed.service import Projection, ReadModel
 from feed.settings import Settings
 from feed.store import (
     CaseStore,
@@ -22,7 +24,14 @@ from feed.store import (
 from shared.directory import DirectoryStore
 from shared.kafka import DeadLetterPolicy, ensure_topics, make_broker
 from shared.mongo import Document, mongo_client, mongo_reachable
-from shared.service import asyncapi_of, broker_check, new_app, ops_router, settle_heap
+from shared.service import Check, asyncapi_of, broker_check, new_app, ops_router, settle_heap
+
+SUMMARY = (
+    "Case read model of the support portal: the cases of a contact's districts, listed, "
+    "filtered and searched; each case with its feed of posts and activity; the outcome of a "
+    "close or reopen; and the portal banner. Every call needs a bearer token "
+    "(`Authorization: Bearer <token>`); a contact sees only their districts' cases."
+)
 
 
 def read_model(settings: Settings, mongo: AsyncMongoClient[Document]) -> ReadModel:
@@ -97,9 +106,18 @@ def create_app(settings: Settings | None = None, broker: KafkaBroker | None = No
             await broker.stop()
             await mongo.close()
 
-    app = new_app("Feed", "Case read model of the support portal: list, search, feed.", lifespan)
-    checks = {"kafka": broker_check(broker), "mongo": lambda: mongo_reachable(mongo)}
-    spec = lambda: asyncapi_of(broker, title="Feed")  # noqa: E731
+    app = new_app("Feed", docs_description(settings), lifespan)
+    checks: dict[str, Check] = {
+        "kafka": broker_check(broker),
+        "mongo": partial(mongo_reachable, mongo),
+    }
+    spec = partial(asyncapi_of, broker, title="Feed")
     app.include_router(ops_router(checks=checks, registry=registry, spec=spec))
     add_routes(app, model)
     return app
+
+
+def docs_description(settings: Settings) -> str:
+    """The docs page's description: what the feed serves, then every service's API docs."""
+    lines = "\n".join(f"- {name}: <{url}>" for name, url in settings.docs_urls.items())
+    return f"{SUMMARY}\n\nAPI docs of the services:\n\n{lines}"

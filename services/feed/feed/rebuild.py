@@ -13,8 +13,8 @@ from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from feed.app import projection_of, read_model
-from feed.handlers import Batch
 from feed.logic import change_for, feed_item, out_of_order, submission_names
+from feed.service import Batch
 from feed.settings import Settings
 from feed.store import CaseStore, DistrictStore, FeedStore, SubjectStore, SwapFence
 from shared.events import CASE_EVENTS, Account, AnyCaseEvent, CaseSubmitted, Contact

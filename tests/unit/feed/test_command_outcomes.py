@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from feed.handlers import Batch, Projection, Wakeups
 from feed.logic import change_for, outcome_of
+from feed.service import Batch, Projection, Wakeups
 from shared.enums import ActorKind, Status
 from shared.events import AnyCaseEvent, CommandRejected, PostAdded, StatusChanged
 from tests.unit.feed.test_handlers import (

@@ -6,8 +6,9 @@ from uuid import UUID
 import bson
 import pytest
 
-from feed.api import MAX_PAGE, parse_case_ref
+from feed.api import MAX_PAGE
 from feed.logic import prefix_range, regex_literal
+from shared.cases import parse_case_ref
 
 PREFIXES = ["a", "zz", "\ud7ff", "x\ud7ff", "\U0010ffff", "a\U0010ffff", "\U0010ffff" * 3, "\uffff"]
 STRINGS = ["", "a", "ab", "b", "\ud7ff", "\ud7ffz", "\ue000", "\uffff", "\U00010000", "\U0010ffff"]

@@ -8,8 +8,9 @@ from uuid import uuid4
 
 from faststream.kafka import TestKafkaBroker
 
-from feed.handlers import CaseBatches, Projection, register
+from feed.handlers import CaseBatches, register
 from feed.logic import CaseChange, Subject, change_for
+from feed.service import Projection
 from shared.enums import (
     ActorKind,
     CaseType,
