@@ -4,25 +4,30 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
+from pymongo import AsyncMongoClient
 
-from routing.api import ApiDeps, build_router, install_errors
+from routing.api import build_router, install_errors
 from routing.clock import Clock, SystemClock
-from routing.engine import Engine
-from routing.handlers import Handlers
+from routing.engine import AfterWrite, Engine
 from routing.logic import BusinessCalendar, RoutingTable
+from routing.service import RoutingService, StaffService
 from routing.settings import Settings
-from routing.store import AccountZones, CaseStore, ClaimStore, CommandStore, CursorStore
+from routing.store import CaseStore, ClaimStore, CommandStore, CursorStore
 from routing.timers import TimerService
 from shared import tracing
 from shared.commands import AnyCaseCommand
 from shared.directory import DirectoryStore, subscribe_directory
 from shared.kafka import DeadLetterPolicy, ensure_topics, make_broker
-from shared.mongo import mongo_client, mongo_reachable
-from shared.service import asyncapi_of, broker_check, new_app, ops_router, settle_heap
+from shared.mongo import Document, mongo_client, mongo_reachable
+from shared.service import Check, asyncapi_of, broker_check, new_app, ops_router, settle_heap
+from shared.zones import ZoneCache
 
 DESCRIPTION = (
     "Routes cases to department queues and runs the case workflow: queues (with each case's "
@@ -35,10 +40,23 @@ DESCRIPTION = (
 )
 
 
-def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
-    """Wire the routing service; nothing connects until the lifespan starts."""
-    settings = settings or Settings()
-    clock = clock or SystemClock()
+@dataclass
+class Parts:
+    """Everything the service runs, built at once; nothing connects until `run` starts it."""
+
+    settings: Settings
+    registry: CollectorRegistry
+    broker: KafkaBroker
+    mongo: AsyncMongoClient[Document]
+    cases: CaseStore
+    directory: DirectoryStore
+    engine: Engine
+    timers: TimerService
+    staff: StaffService
+
+
+def build(settings: Settings, clock: Clock, after_write: AfterWrite | None = None) -> Parts:
+    """Construct every part of the service from its settings."""
     registry = CollectorRegistry()
     policy = DeadLetterPolicy(group=settings.service_name)
     broker = make_broker(
@@ -49,72 +67,116 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     cases, commands, directory = CaseStore(db), CommandStore(db), DirectoryStore(db)
     calendar = BusinessCalendar(settings.holiday_country, settings.holiday_subdivision)
     table = RoutingTable.load(Path(settings.routes_file) if settings.routes_file else None)
-    handlers = Handlers(
+    service = RoutingService(
         table,
         calendar,
         clock,
-        AccountZones(directory),
+        ZoneCache(directory),
         directory,
         cases,
         CursorStore(db),
         policy=settings.assignment,
         remind_before=settings.remind_before_business_days,
     )
-    engine = Engine(settings, handlers, cases, commands)
-    topic = settings.topics.case_commands
-
-    async def publish(command: AnyCaseCommand) -> None:
-        # The request id of the staff call (or timer run) follows the command through Kafka.
-        headers = {k: v.decode("ascii") for k, v in tracing.kafka_headers()}
-        await broker.publish(
-            command, topic=topic, key=str(command.case_id).encode(), headers=headers or None
-        )
-
+    engine = Engine(settings, service, cases, commands, after_write)
+    publish = partial(_publish, broker, settings.topics.case_commands)
     timers = TimerService(cases, publish, clock, calendar)
+    staff = StaffService(cases, ClaimStore(db), commands, directory, publish, clock)
+    return Parts(settings, registry, broker, mongo, cases, directory, engine, timers, staff)
+
+
+async def _publish(broker: KafkaBroker, topic: str, command: AnyCaseCommand) -> None:
+    """Send a command to the single writer, keyed by its case."""
+    # The request id of the staff call (or timer run) follows the command through Kafka.
+    headers = {k: v.decode("ascii") for k, v in tracing.kafka_headers()}
+    await broker.publish(
+        command, topic=topic, key=str(command.case_id).encode(), headers=headers or None
+    )
+
+
+@asynccontextmanager
+async def run(parts: Parts) -> AsyncIterator[None]:
+    """Connect, start the engine and the timers; stop them all on the way out."""
+    settings = parts.settings
+    await ensure_topics(settings.kafka_bootstrap_servers, settings.topics.all_specs())
+    await parts.cases.ensure_indexes()
+    await parts.directory.ensure_indexes()
+    await parts.broker.start()
+    await parts.engine.start()
+    tasks = [
+        asyncio.create_task(parts.engine.run(), name="routing-engine"),
+        asyncio.create_task(
+            parts.timers.run(settings.timer_interval_seconds), name="routing-timers"
+        ),
+    ]
+    settle_heap()
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await parts.engine.stop()
+        await parts.broker.stop()
+        await parts.mongo.close()
+
+
+def create_app(
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    after_write: AfterWrite | None = None,
+) -> FastAPI:
+    """Wire the routing service; nothing connects until the lifespan starts.
+
+    `after_write` is the fault-drill seam: called after each batch's Mongo write, before its
+    Kafka commit (`python -m routing` sets it from ROUTING_FAULT_EXIT_AFTER_BATCHES).
+    """
+    settings = settings or Settings()
+    parts = build(settings, clock or SystemClock(), after_write)
     # Its own group: the engine's group commits offsets only in transactions, and a
     # rebalance of either must not pause the other.
     subscribe_directory(
-        broker, settings.topics.directory, settings.directory_group_id, lambda: directory
+        parts.broker,
+        settings.topics.directory,
+        settings.directory_group_id,
+        lambda: parts.directory,
     )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await ensure_topics(settings.kafka_bootstrap_servers, settings.topics.all_specs())
-        await cases.ensure_indexes()
-        await directory.ensure_indexes()
-        await broker.start()
-        await engine.start()
-        tasks = [
-            asyncio.create_task(engine.run(), name="routing-engine"),
-            asyncio.create_task(timers.run(settings.timer_interval_seconds), name="routing-timers"),
-        ]
-        settle_heap()
-        try:
+        async with run(parts):
             yield
-        finally:
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            await engine.stop()
-            await broker.stop()
-            await mongo.close()
+
+    app = new_app("Routing", docs_description(DESCRIPTION, settings), lifespan)
+    _add_ops(app, parts)
+    app.include_router(build_router(parts.staff, parts.directory))
+    install_errors(app)
+    # Tests reach the timers (to run them now) and the stores (to look at what was written).
+    app.state.timers, app.state.cases, app.state.directory = (
+        parts.timers,
+        parts.cases,
+        parts.directory,
+    )
+    return app
+
+
+def _add_ops(app: FastAPI, parts: Parts) -> None:
+    engine = parts.engine
 
     async def engine_ready() -> bool:
         return engine.running and not engine.progress.stalled()
 
-    app = new_app("Routing", DESCRIPTION, lifespan)
-    checks = {
-        "kafka": broker_check(broker),
-        "mongo": lambda: mongo_reachable(mongo),
+    checks: dict[str, Check] = {
+        "kafka": broker_check(parts.broker),
+        "mongo": partial(mongo_reachable, parts.mongo),
         "engine": engine_ready,
     }
-    spec = lambda: asyncapi_of(broker, title="Routing")  # noqa: E731
-    app.include_router(ops_router(checks=checks, registry=registry, spec=spec))
-    app.include_router(
-        build_router(ApiDeps(cases, ClaimStore(db), commands, directory, publish, clock))
-    )
-    install_errors(app)
-    app.state.engine, app.state.timers, app.state.cases = engine, timers, cases
-    app.state.publish, app.state.directory = publish, directory
-    return app
+    spec = partial(asyncapi_of, parts.broker, title="Routing")
+    app.include_router(ops_router(checks=checks, registry=parts.registry, spec=spec))
+
+
+def docs_description(summary: str, settings: Settings) -> str:
+    """The app's description: what it does, then links to every service's API docs."""
+    lines = "\n".join(f"- {name}: <{url}>" for name, url in settings.docs_urls.items())
+    return f"{summary}\n\nAPI docs of the services:\n\n{lines}"

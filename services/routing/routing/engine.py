@@ -1,11 +1,17 @@
 """The single writer: a transactional consume-decide-produce loop over case commands and events."""
 
+# Raw aiokafka, not FastStream like every other consumer here: each batch publishes its
+# outputs and commits its input offsets in ONE Kafka transaction (send_offsets_to_transaction
+# on a transactional producer), which FastStream cannot do. This file only drives batches,
+# transactions and dead letters; what a record does to its case is service.py's.
+
 import asyncio
 import contextlib
 import json
 import logging
 import os
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -18,32 +24,45 @@ from aiokafka import (
     TopicPartition,
 )
 from aiokafka.errors import KafkaError, KafkaTimeoutError, ProducerFenced
-from pydantic import BaseModel, ValidationError
 
-from routing.handlers import Handlers
-from routing.logic import Decision, Malformed, broken_fields
-from routing.models import AppliedRecord, CaseState, CommandEnvelope, Outgoing
+from routing.errors import AlreadyStored
+from routing.handlers import parse
+from routing.models import CaseState, Outgoing
 from routing.progress import Laps, Progress
+from routing.service import COMMANDS, EVENTS, Message, Position, RoutingService
 from routing.settings import Settings
-from routing.store import AlreadyStored, CaseStore, CommandStore, outcome_doc
+from routing.store import CaseStore, CommandStore
 from shared import tracing
-from shared.commands import CASE_COMMANDS, AnyCaseCommand
 from shared.enums import Department
-from shared.events import CaseSubmitted, PostAdded
+from shared.events import CaseSubmitted
 from shared.kafka import TRANSIENT_ERRORS
-from shared.messages import UnknownMessage, decode, utcnow
+from shared.messages import UnknownMessage, utcnow
 
 log = logging.getLogger("routing.engine")
 
-COMMANDS, EVENTS = "commands", "events"
 MAX_HOLDS = 200
 TRANSACTION_TIMEOUT_S = 30.0
 ABORT_TIMEOUT_S = 5.0
-_HANDLED_EVENTS: dict[str, type[BaseModel]] = {
-    "case.submitted": CaseSubmitted,
-    "case.post_added": PostAdded,
-}
+CRASH_EXIT_CODE = 137  # what a SIGKILL'd process exits with
 Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+# Called with the number of batches written so far, after a batch's Mongo write and before
+# its Kafka commit: the worst moment to die, which the fault drill and tests pick.
+AfterWrite = Callable[[int], None]
+
+
+def exit_after(batches: int) -> AfterWrite:
+    """Fault drill: end the process, like a SIGKILL, once `batches` batches are written."""
+
+    def crash(written: int) -> None:
+        if written >= batches:
+            log.error("fault drill: exiting after %d batches, before the Kafka commit", batches)
+            os._exit(CRASH_EXIT_CODE)
+
+    return crash
+
+
+def _carry_on(written: int) -> None:
+    """No fault drill: nothing happens between a batch's Mongo write and its commit."""
 
 
 @dataclass
@@ -52,7 +71,7 @@ class Inbound:
 
     record: ConsumerRecord[bytes, bytes]
     kind: str
-    message: Any = None
+    message: Message | None = None
     error: str | None = None
 
     @property
@@ -132,12 +151,14 @@ class Engine:
     def __init__(
         self,
         settings: Settings,
-        handlers: Handlers,
+        service: RoutingService,
         cases: CaseStore,
         commands: CommandStore,
+        after_write: AfterWrite | None = None,
     ) -> None:
         self.settings = settings
-        self.handlers = handlers
+        self.service = service
+        self.after_write = after_write or _carry_on
         self.cases = cases
         self.commands = commands
         self.topics = settings.topics
@@ -367,7 +388,8 @@ class Engine:
             await self.commands.record_many(work.outcomes)
         self.cache.update(work.changed)
         if work.changed:
-            self._maybe_crash()
+            self.batches += 1
+            self.after_write(self.batches)
 
     async def _commit(self, prepared: Prepared) -> None:
         batch, work = prepared.batch, prepared.work
@@ -412,14 +434,6 @@ class Engine:
             known.update(loaded)
         return known
 
-    def _maybe_crash(self) -> None:
-        """Fault drill: die between a batch's Mongo write and its Kafka commit, the worst moment."""
-        limit = self.settings.fault_exit_after_batches
-        self.batches += 1
-        if limit is not None and self.batches >= limit:
-            log.error("fault drill: exiting after %d batches, before the Kafka commit", limit)
-            os._exit(137)
-
     async def _handle(self, item: Inbound, work: BatchWork) -> None:
         """One record: dead-letter, hold, replay what it caused before, or decide it."""
         tp = TopicPartition(item.record.topic, item.record.partition)
@@ -428,30 +442,37 @@ class Engine:
         if item.error is not None:
             work.sends.append(self._dead_letter(item))
             return
-        if item.message is None or item.case_id is None:
+        message, case_id = item.message, item.case_id
+        if message is None or case_id is None:
             return
-        state = work.state_of(item.case_id)
+        state = work.state_of(case_id)
         if state is None and item.kind == COMMANDS and await self._wait_for_case(item):
             work.held[tp] = item.record.offset
             return
-        replayed = _replay(state, item)
-        if replayed is not None:
-            work.sends.extend(self._sends(replayed, item.request_id))
-            return
-        await self._apply(item, state, work)
+        await self._apply(item, message, state, work)
 
-    async def _apply(self, item: Inbound, state: CaseState | None, work: BatchWork) -> None:
-        decision = await self._decide(item, state)
-        if decision is None:
+    async def _apply(
+        self, item: Inbound, message: Message, state: CaseState | None, work: BatchWork
+    ) -> None:
+        """What the service says the record does; a record it cannot decide is dead-lettered."""
+        record = item.record
+        start = work.starts.get((record.topic, record.partition), record.offset)
+        at = Position(item.kind, record.partition, record.offset, start)
+        try:
+            applied = await self.service.apply(message, state, at)
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as exc:
+            # A bug or a bad record must not block the partition: it goes to the DLQ.
+            log.exception("failed to decide %s", _where(record))
+            item.error = f"{type(exc).__name__}: {exc}"
             work.sends.append(self._dead_letter(item))
             return
-        new = decision.state or state
-        if new is not None and item.case_id is not None:
-            start = work.starts.get((item.record.topic, item.record.partition), item.record.offset)
-            work.changed[item.case_id] = _remember(new, item, decision.outputs, start)
-        work.sends.extend(self._sends(decision.outputs, item.request_id))
-        if item.kind == COMMANDS:
-            work.outcomes.append(self._outcome(item.message, decision))
+        if applied.state is not None:
+            work.changed[applied.state.case_id] = applied.state
+        if applied.outcome is not None:
+            work.outcomes.append(applied.outcome)
+        work.sends.extend(self._sends(applied.outputs, item.request_id))
 
     async def _wait_for_case(self, item: Inbound) -> bool:
         """Hold a command for an unknown case while its case.events partition is behind."""
@@ -470,50 +491,15 @@ class Engine:
         assert self.consumer is not None
         self.consumer.seek(tp, offset)
 
-    async def _decide(self, item: Inbound, state: CaseState | None) -> Decision | None:
-        try:
-            message = item.message
-            if isinstance(message, Malformed):
-                return self.handlers.on_malformed(message)
-            if item.kind == COMMANDS:
-                return await self.handlers.on_case_command(message, state)
-            if isinstance(message, CaseSubmitted):
-                return await self.handlers.on_case_submitted(message, state)
-            return await self.handlers.on_post_added(message, state)
-        except TRANSIENT_ERRORS:
-            raise
-        except Exception as exc:
-            # A bug or a bad record must not block the partition: it goes to the DLQ.
-            log.exception("failed to decide %s", _where(item.record))
-            item.error = f"{type(exc).__name__}: {exc}"
-            return None
-
-    def _outcome(self, command: AnyCaseCommand, decision: Decision) -> dict[str, Any]:
-        now = self.handlers.clock.now()
-        return outcome_doc(
-            command.event_id, command.case_id, command.type, decision.outcome, decision.reason, now
-        )
-
     def _decode(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> Inbound:
         item = Inbound(record, self.kind_of(tp.topic))
         try:
-            item.message = self._parse(item.kind, record.value or b"")
+            item.message = parse(item.kind, record.value or b"")
         except UnknownMessage:
             log.info("skipped message of unknown type on %s", _where(record))
-        except ValidationError as exc:
-            item.message = _malformed(item.kind, record.value or b"", exc)
-            if item.message is None:
-                item.error = f"{type(exc).__name__}: {exc}"[:2000]
-        except ValueError as exc:
+        except ValueError as exc:  # ValidationError among them
             item.error = f"{type(exc).__name__}: {exc}"[:2000]
         return item
-
-    def _parse(self, kind: str, value: bytes) -> Any:
-        if kind == COMMANDS:
-            return decode(CASE_COMMANDS, value)
-        data = json.loads(value)
-        model = _HANDLED_EVENTS.get(data.get("type", "")) if isinstance(data, dict) else None
-        return model.model_validate(data) if model else None
 
     def _sends(self, outputs: list[Outgoing], request_id: str | None) -> list[Send]:
         """Outputs as records, carrying the request id of the input that caused them."""
@@ -623,42 +609,6 @@ async def _abort(producer: AIOKafkaProducer) -> None:
 
 def _batch_of(failed: tuple[Prepared, Exception] | None) -> list[Batch]:
     return [] if failed is None else [failed[0].batch]
-
-
-def _replay(state: CaseState | None, item: Inbound) -> list[Outgoing] | None:
-    """The recorded outputs of a record this case already applied, or None if it is new."""
-    if state is None or state.offsets.get(item.kind, -1) < item.record.offset:
-        return None
-    for applied in state.recent.get(item.kind, []):
-        if applied.offset == item.record.offset:
-            return applied.outputs
-    return []
-
-
-def _remember(
-    state: CaseState, item: Inbound, outputs: list[Outgoing], batch_start: int
-) -> CaseState:
-    """Record the applied offset and its outputs; entries before the batch are committed."""
-    kept = [r for r in state.recent.get(item.kind, []) if r.offset >= batch_start]
-    recent = {
-        **state.recent,
-        item.kind: [*kept, AppliedRecord(offset=item.record.offset, outputs=outputs)],
-    }
-    offsets = {**state.offsets, item.kind: item.record.offset}
-    partitions = {**state.partitions, item.kind: item.record.partition}
-    return state.model_copy(update={"recent": recent, "offsets": offsets, "partitions": partitions})
-
-
-def _malformed(kind: str, value: bytes, exc: ValidationError) -> Malformed | None:
-    """A command whose envelope reads, to be rejected with the broken fields; else None."""
-    if kind != COMMANDS:
-        return None
-    try:
-        envelope = CommandEnvelope.model_validate_json(value)
-    except ValidationError:
-        return None
-    reason = broken_fields(exc.errors(), envelope.type)
-    return Malformed(envelope.event_id, envelope.case_id, envelope.type, envelope.actor, reason)
 
 
 def _where(record: ConsumerRecord[bytes, bytes]) -> str:

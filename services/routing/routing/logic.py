@@ -6,13 +6,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo
 
 import holidays
 from pydantic import BaseModel
 
+from routing.errors import (
+    AssigneeRefused,
+    CaseClosed,
+    MoveRefused,
+    NoRoute,
+    OtherDepartment,
+    Refused,
+    SameDepartment,
+    Stale,
+    TextRequired,
+)
 from routing.models import Activity, CaseState, Outcome, Outgoing, Timers
 from shared.cases import module_of
 from shared.commands import (
@@ -42,6 +53,7 @@ from shared.workflow import (
     AUTO_CLOSE_BUSINESS_DAYS,
     REOPEN_WINDOW_DAYS,
     TransitionRefused,
+    allowed_targets,
     can_reopen,
     check_transition,
 )
@@ -57,10 +69,6 @@ def derived_id(source: UUID, role: str) -> UUID:
 
 
 # --- routing table ---------------------------------------------------------------------------
-
-
-class NoRoute(Exception):
-    """The routing table has no rule for a case type; the table file needs one."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +111,7 @@ class RoutingTable:
         for rule in self.rules:
             if rule.case_type is case_type and rule.module in (None, module):
                 return rule.route
-        raise NoRoute(f"no routing rule for case type {case_type!r}; add one to routes.json")
+        raise NoRoute(f"no routing rule for case type '{case_type}'; add one to routes.json")
 
 
 def _rule(raw: dict[str, Any]) -> RoutingRule:
@@ -219,14 +227,6 @@ class Decision:
     outputs: list[Outgoing] = field(default_factory=list)
     outcome: Outcome = Outcome.APPLIED
     reason: str | None = None
-
-
-class Refused(Exception):
-    """A command the workflow rejects; the message says why and what would work."""
-
-
-class Stale(Exception):
-    """A timer command whose moment has passed (the case moved on); dropped silently."""
 
 
 def _case_event(message: BaseModel, case_id: UUID) -> Outgoing:
@@ -359,13 +359,89 @@ def authorize(state: CaseState, actor: Actor, staff: StaffMember | None) -> None
         return
     if staff is None or staff.id != actor.id or not staff.active:
         raise Refused(f"staff {actor.id!r} is not an active staff member in the directory")
-    if not staff.acts_for(state.department):
-        own = ", ".join(staff.departments)
-        raise Refused(
-            f"this case is routed to {state.department} and {staff.name} is staff of {own}: "
-            f"staff act on their departments' cases; {state.department} staff or a supervisor "
-            "can act on it or transfer it"
+    check_department(state, staff)
+
+
+class Member(Protocol):
+    """Someone who may work cases: a directory staff member, or the caller of the staff API."""
+
+    @property
+    def name(self) -> str:
+        """Their name, as refusals quote it."""
+        ...
+
+    @property
+    def departments(self) -> Sequence[Department]:
+        """The departments they work in."""
+        ...
+
+    def acts_for(self, department: Department) -> bool:
+        """Whether they may act on a case routed to `department`."""
+        ...
+
+
+def check_department(state: CaseState, member: Member) -> None:
+    """Refuse a member who works neither in the case's department nor as a supervisor."""
+    if member.acts_for(state.department):
+        return
+    own = ", ".join(member.departments) or "no department"
+    raise OtherDepartment(
+        f"case {state.case_number} is routed to {state.department} and {member.name} is staff "
+        f"of {own}: staff act on their departments' cases; {state.department} staff or a "
+        "supervisor can act on it or transfer it"
+    )
+
+
+def check_open(state: CaseState, action: str) -> None:
+    """Refuse to `action` (assign, transfer) a Closed case."""
+    if state.status is Status.CLOSED:
+        raise CaseClosed(f"a closed case cannot be {action}; reopen it first")
+
+
+def check_transfer(state: CaseState, department: Department) -> None:
+    """Refuse a transfer of a Closed case, or to the department it is already routed to."""
+    check_open(state, "transferred")
+    if department is state.department:
+        raise SameDepartment(
+            f"department: the case is already routed to {state.department}; pick another department"
         )
+
+
+def check_change(state: CaseState, command: ChangeStatus) -> None:
+    """Refuse a status change the workflow does not allow from the case's status, or one
+    that lacks a text its target needs; the reason names the field."""
+    allowed = allowed_targets(state.status, command.actor.kind)
+    if command.to_status not in allowed:
+        raise MoveRefused(
+            f"to_status: a {command.actor.kind} cannot move a case from {state.status} to "
+            f"{command.to_status}; allowed: {', '.join(allowed) or 'none'}"
+        )
+    try:
+        check_transition(
+            state.status,
+            command.to_status,
+            command.actor.kind,
+            note=command.note,
+            development_issue=command.development_issue,
+            release_name=command.release_name,
+        )
+    except TransitionRefused as exc:
+        raise TextRequired(str(exc)) from exc
+
+
+def check_assignee(state: CaseState, staff_id: str, member: StaffMember | None) -> StaffRef:
+    """The staff member named as assignee, if active and working the case's department."""
+    if member is None or member.id != staff_id or not member.active:
+        raise AssigneeRefused(
+            f"assignee_id {staff_id!r} is not an active staff member in the directory; "
+            "use a staff id"
+        )
+    if not member.acts_for(state.department):
+        raise AssigneeRefused(
+            f"assignee_id: {member.name} is not staff of {state.department}, which this case is "
+            "routed to; assign one of its staff, or transfer the case first"
+        )
+    return StaffRef(id=member.id, name=member.name, email=str(member.email))
 
 
 @dataclass(frozen=True)
@@ -442,14 +518,7 @@ def _reopen(state: CaseState, command: ReopenCase, ctx: Context) -> Decision:
 
 
 def _change(state: CaseState, command: ChangeStatus, ctx: Context) -> Decision:
-    check_transition(
-        state.status,
-        command.to_status,
-        command.actor.kind,
-        note=command.note,
-        development_issue=command.development_issue,
-        release_name=command.release_name,
-    )
+    check_change(state, command)
     if command.to_status is Status.RE_OPENED:
         return _reopen(state, _as_reopen(command), ctx)
     if command.to_status is Status.CLOSED:
@@ -503,13 +572,12 @@ def _self_assign(decision: Decision, command: ChangeStatus, ctx: Context) -> Dec
 def _assign(state: CaseState, command: AssignCase, ctx: Context) -> Decision:
     if command.actor.kind is ActorKind.CONTACT:
         raise Refused("only staff or the system assign cases; contacts cannot")
-    if state.status is Status.CLOSED:
-        raise Refused("a closed case cannot be assigned; reopen it first")
+    check_open(state, "assigned")
     assignee = command.assignee or ctx.auto_assignee
     if assignee is None:
         raise Refused(f"no staff member of {state.department} is on duty; name an assignee_id")
     if command.assignee is not None:
-        _check_assignee(state, command.assignee, ctx.assignee)
+        check_assignee(state, command.assignee.id, ctx.assignee)
     if state.assignee is not None and state.assignee.id == assignee.id:
         return Decision(None, reason=f"already assigned to {assignee.name}")
     decision = Decision(state)
@@ -518,24 +586,11 @@ def _assign(state: CaseState, command: AssignCase, ctx: Context) -> Decision:
     return _with_assignee(decision, assignee, command.actor, command.event_id, ctx)
 
 
-def _check_assignee(state: CaseState, named: StaffRef, member: StaffMember | None) -> None:
-    if member is None or member.id != named.id or not member.active:
-        raise Refused(f"assignee {named.id!r} is not an active staff member in the directory")
-    if not member.acts_for(state.department):
-        raise Refused(
-            f"assignee {member.name} is not staff of {state.department}, which this case is "
-            f"routed to: assign one of its staff, or transfer the case first"
-        )
-
-
 def _transfer(state: CaseState, command: TransferCase, ctx: Context) -> Decision:
     """Move the case to another department's queue, unassigned, keeping its status."""
     if command.actor.kind is not ActorKind.STAFF:
         raise Refused("only staff transfer cases to another department")
-    if state.status is Status.CLOSED:
-        raise Refused("a closed case cannot be transferred; reopen it first")
-    if command.department is state.department:
-        raise Refused(f"the case is already routed to {state.department}; pick another department")
+    check_transfer(state, command.department)
     # Billable follows the service asked for (the case type), not the department.
     moved = state.model_copy(update={"department": command.department, "assignee": None})
     new = moved.noted("transfer", command.actor, ctx.now)

@@ -12,6 +12,7 @@ from shared.commands import TEXT_MAX, CaseCommand, NonBlank, NonBlankText
 from shared.enums import CaseType, Department, Module, Priority, Status
 from shared.events import WorkItem
 from shared.messages import Actor, StaffRef
+from shared.zones import DEFAULT_TIME_ZONE
 
 Activity = Literal["submitted", "post", "status change", "assignment", "transfer"]
 
@@ -71,7 +72,7 @@ class CaseState(BaseModel):
     closed_at: AwareDatetime | None = None
     development_issue: str | None = None
     release_name: str | None = None
-    time_zone: str = "America/Chicago"
+    time_zone: str = DEFAULT_TIME_ZONE
     timers: Timers | None = None
     # The latest post, status change, assignment or transfer, and who made it.
     last_activity_at: AwareDatetime | None = None
@@ -171,11 +172,23 @@ class EscalationCreate(BaseModel):
     development_issue: IssueNumber
     note: NonBlankText
 
+    def as_change(self) -> StatusChangeCreate:
+        """The status change an escalation is."""
+        return StatusChangeCreate(
+            to_status=Status.ASSIGNED_TO_DEVELOPMENT,
+            note=self.note,
+            development_issue=self.development_issue,
+        )
+
 
 class ResolutionCreate(BaseModel):
     """The written explanation of the resolution; the case awaits customer verification."""
 
     note: NonBlankText
+
+    def as_change(self) -> StatusChangeCreate:
+        """The status change a resolution is."""
+        return StatusChangeCreate(to_status=Status.PENDING_CUSTOMER_VERIFICATION, note=self.note)
 
 
 class TransferCreate(BaseModel):
@@ -252,3 +265,113 @@ class WorkItemPublic(WorkItem):
         None,
         description="The last activity for people, e.g. 'post 2 h ago by Zack Morris (contact)'.",
     )
+
+
+# --- documented examples (OpenAPI); tests check they validate against the models above ------
+
+Example = dict[str, Any]
+_CASE_ID = "3f2b8c1e-6d4a-4e8f-9b1c-2a7d5e9f0c14"
+_COMMAND_ID = "9c4e2a71-5b3d-4f60-8e2a-1d7c6b5a4f39"
+_PAT = {"id": "staff-support", "name": "Pat Support", "email": "pat.support@vendor.example"}
+_ZACK = {"kind": "contact", "id": "zack-morris", "name": "Zack Morris"}
+_POST_SUMMARY = "post 2 h ago by Zack Morris (contact)"
+
+STATUS_CHANGE_EXAMPLES: dict[str, Example] = {
+    "ask": {
+        "summary": "Ask the contact a question",
+        "value": {
+            "to_status": "Pending Customer Input",
+            "note": "Which school's calendar is missing the snow day?",
+        },
+    },
+    "release": {
+        "summary": "The fix ships in a release",
+        "value": {
+            "to_status": "Available in Release",
+            "note": "Fixed in the December release.",
+            "release_name": "2547",
+        },
+    },
+    "take": {"summary": "Work the case yourself", "value": {"to_status": "Assigned"}},
+}
+ESCALATION_EXAMPLES: dict[str, Example] = {
+    "escalate": {
+        "summary": "Hand a defect to development",
+        "value": {"development_issue": "DEV-4821", "note": "Grade book scores do not save."},
+    },
+}
+RESOLUTION_EXAMPLES: dict[str, Example] = {
+    "resolve": {
+        "summary": "The written resolution the contact verifies",
+        "value": {"note": "Add the snow day under Calendar, then Days, and save."},
+    },
+}
+ASSIGNMENT_EXAMPLES: dict[str, Example] = {
+    "named": {"summary": "Assign to Pat Support", "value": {"assignee_id": "staff-support"}},
+    "policy": {"summary": "Let the department's policy pick", "value": {}},
+}
+TRANSFER_EXAMPLES: dict[str, Example] = {
+    "hosting": {
+        "summary": "Move a server question to Hosting",
+        "value": {
+            "department": "Hosting / Technical Support",
+            "reason": "The error comes from the district's hosted server.",
+        },
+    },
+}
+ACCEPTED_EXAMPLE: Example = {
+    "command_id": _COMMAND_ID,
+    "case_id": _CASE_ID,
+    "outcome_url": f"/commands/{_COMMAND_ID}",
+}
+COMMAND_EXAMPLE: Example = {
+    "command_id": _COMMAND_ID,
+    "case_id": _CASE_ID,
+    "outcome": "rejected",
+    "reason": "to_status: a staff cannot move a case from New to Pending Customer Input; "
+    "allowed: Assigned",
+    "command_type": "case.change_status",
+    "updated_at": "2026-11-20T16:00:02Z",
+}
+_ITEM: Example = {
+    "case_id": _CASE_ID,
+    "case_number": 1000003,
+    "account_id": "bayside",
+    "subject": "Snow day missing from the calendar",
+    "case_type": "Ask a Question",
+    "priority": "High",
+    "status": "Assigned",
+    "department": "Campus Support",
+    "billable": False,
+    "assignee": _PAT,
+    "due_date": "2026-11-25",
+    "created_at": "2026-11-20T14:00:00Z",
+    "last_activity_at": "2026-11-20T14:00:00Z",
+    "last_activity": "post",
+    "last_actor": _ZACK,
+    "customer_replied": True,
+}
+QUEUE_EXAMPLE: list[Example] = [
+    {**_ITEM, "status_since": "2026-11-20T14:05:00Z", "last_activity_summary": _POST_SUMMARY}
+]
+# Closed once, reopened, fixed in a release and resolved: every field holds a value.
+CASE_EXAMPLE: Example = {
+    **_ITEM,
+    "module": "Calendar (terms, periods, days)",
+    "status": "Pending Customer Verification",
+    "status_since": "2026-11-20T16:00:00Z",
+    "closed_at": "2026-11-12T21:30:00Z",
+    "development_issue": "DEV-4821",
+    "release_name": "2547",
+    "timers": {
+        "remind_at": "2026-12-03T06:00:00Z",
+        "close_at": "2026-12-07T06:00:00Z",
+        "closes_on": "2026-12-07",
+        "reminded": False,
+    },
+    "last_activity_at": "2026-11-20T16:00:00Z",
+    "last_activity": "status change",
+    "last_actor": {"kind": "staff", "id": "staff-support", "name": "Pat Support"},
+    "customer_replied": False,
+    "last_activity_summary": "status change 2 h ago by Pat Support (staff)",
+}

@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,12 +12,11 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from routing.errors import AlreadyStored
 from routing.logic import queue_fields
 from routing.models import CaseState, Outcome
-from shared.directory import DirectoryStore
 from shared.enums import Department, Priority, Status
 from shared.mongo import Document
-from shared.workflow import DEFAULT_TIME_ZONE
 
 QUEUE_ORDER = [("priority_rank", ASCENDING), ("due_sort", ASCENDING), ("created_at", ASCENDING)]
 TAKEABLE = [Status.NEW.value, Status.RE_OPENED.value]
@@ -36,10 +34,6 @@ def to_doc(state: CaseState) -> Document:
     recent = {k: [r.model_dump(mode="json") for r in v] for k, v in state.recent.items()}
     doc["recent"] = json.dumps(recent, separators=(",", ":"))
     return {**doc, **queue_fields(state.priority, state.due_date)}
-
-
-class AlreadyStored(Exception):
-    """A document written as new already existed: its state must be read, not assumed."""
 
 
 async def insert_or_replace(
@@ -254,25 +248,6 @@ class CursorStore:
             return_document=ReturnDocument.BEFORE,
         )
         return int(doc["turn"]) if doc else 0
-
-
-class AccountZones:
-    """Districts' time zones from the directory, cached briefly off the hot path."""
-
-    def __init__(self, directory: DirectoryStore, ttl: float = 60.0) -> None:
-        self.directory = directory
-        self.ttl = ttl
-        self._cache: dict[str, tuple[float, str]] = {}
-
-    async def zone_of(self, account_id: str) -> str:
-        """The account's time zone, America/Chicago when the account is unknown."""
-        hit = self._cache.get(account_id)
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
-        account = await self.directory.account(account_id)
-        zone = account.time_zone if account else DEFAULT_TIME_ZONE
-        self._cache[account_id] = (time.monotonic() + self.ttl, zone)
-        return zone
 
 
 def outcome_doc(

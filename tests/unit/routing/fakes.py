@@ -10,11 +10,11 @@ from aiokafka.structs import ConsumerRecord
 
 from routing.clock import FixedClock
 from routing.engine import Engine
-from routing.handlers import Handlers
+from routing.errors import AlreadyStored
 from routing.logic import BusinessCalendar, RoutingTable
 from routing.models import CaseState
+from routing.service import RoutingService
 from routing.settings import Settings
-from routing.store import AlreadyStored
 from shared.enums import Department, Status
 from shared.events import StaffMember
 
@@ -148,7 +148,7 @@ class FakeCursors:
 
 def fake_engine(settings: Settings | None = None) -> Engine:
     """An engine on fakes, its clock fixed."""
-    handlers = Handlers(
+    service = RoutingService(
         RoutingTable.load(),
         BusinessCalendar(),
         FixedClock(datetime(2026, 11, 20, 16, tzinfo=UTC)),
@@ -158,7 +158,7 @@ def fake_engine(settings: Settings | None = None) -> Engine:
         FakeCursors(),  # type: ignore[arg-type]
     )
     settings = settings or Settings(topic_namespace="unit")
-    engine = Engine(settings, handlers, handlers.cases, FakeCommands())  # type: ignore[arg-type]
+    engine = Engine(settings, service, service.cases, FakeCommands())  # type: ignore[arg-type]
     engine.producer = FakeProducer()
     engine.consumer = FakeConsumer()
     return engine

@@ -294,7 +294,7 @@ async def test_the_engine_refuses_staff_of_another_department(
     """A change from Hosting staff on a Training case, over Kafka, is rejected; Kelly of
     Training (the fake directory's) changes it."""
     engine = fake_engine()
-    engine.handlers.directory.members[HAL.id] = HAL  # type: ignore[attr-defined]
+    engine.service.directory.members[HAL.id] = HAL  # type: ignore[attr-defined]
     case = new_case(CaseType.REQUEST_TRAINING)
     topics = engine.topics
     hal = ChangeStatus(case_id=case.case_id, actor=HAL_ACTOR, to_status=Status.ASSIGNED)

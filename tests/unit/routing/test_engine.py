@@ -9,7 +9,7 @@ from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from routing.engine import Engine
-from routing.store import AlreadyStored
+from routing.errors import AlreadyStored
 from shared.commands import AssignCase, ChangeStatus
 from shared.enums import ActorKind, CaseType, Status
 from shared.events import CaseSubmitted

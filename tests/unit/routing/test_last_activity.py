@@ -241,7 +241,7 @@ async def test_log_lines_of_a_record_carry_its_request_id(
     case = new_case(CaseType.REQUEST_TRAINING)
     topic = engine.topics.case_events
     caplog.handler.addFilter(tracing.RequestIdFilter())
-    with caplog.at_level(logging.INFO, logger="routing.handlers"):
+    with caplog.at_level(logging.INFO, logger="routing.service"):
         await engine.process({TopicPartition(topic, 0): [_with_id(topic, 0, case)]})
     routed = [r for r in caplog.records if r.getMessage().startswith("routed case")]
     assert [getattr(r, "request_id", None) for r in routed] == [REQUEST_ID]

@@ -117,7 +117,7 @@ def wired(
 ) -> Engine:
     engine = fake_engine(settings)
     engine.consumer, engine.producer = log, producer
-    engine.cases = engine.handlers.cases = cases  # type: ignore[assignment]
+    engine.cases = engine.service.cases = cases  # type: ignore[assignment]
     return engine
 
 

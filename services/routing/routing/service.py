@@ -1,0 +1,363 @@
+"""Routing's use cases: what each input record does to its case, and the staff API's calls."""
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from routing.clock import Clock
+from routing.errors import Forbidden, Invalid, NotFound
+from routing.logic import (
+    BusinessCalendar,
+    Context,
+    Decision,
+    Malformed,
+    RoutingTable,
+    check_assignee,
+    check_change,
+    check_department,
+    check_open,
+    check_transfer,
+    describe_activity,
+    on_command,
+    on_malformed,
+    on_post,
+    on_submitted,
+    pick_least_loaded,
+    pick_round_robin,
+)
+from routing.models import (
+    AppliedRecord,
+    CasePublic,
+    CaseState,
+    CommandAccepted,
+    CommandPublic,
+    Outgoing,
+    StatusChangeCreate,
+    TimersPublic,
+    WorkItemPublic,
+)
+from routing.store import CaseStore, ClaimStore, CommandStore, CursorStore, QueueFilter, outcome_doc
+from shared.cases import parse_case_ref
+from shared.commands import AnyCaseCommand, AssignCase, ChangeStatus, TransferCase
+from shared.directory import DirectoryStore, Principal
+from shared.enums import ActorKind, Department
+from shared.events import CaseSubmitted, PostAdded
+from shared.messages import StaffRef
+from shared.mongo import Document
+from shared.problems import excerpt
+from shared.zones import DEFAULT_TIME_ZONE, ZoneCache
+
+log = logging.getLogger("routing.service")
+
+COMMANDS, EVENTS = "commands", "events"
+EXCERPT = 40  # characters of a bad input an error message repeats
+AssignmentPolicy = Literal["round_robin", "least_loaded"]
+Publish = Callable[[AnyCaseCommand], Awaitable[None]]
+Message = AnyCaseCommand | Malformed | CaseSubmitted | PostAdded
+
+
+# --- the single writer's use cases --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where an input record sits: its input (`commands` or `events`), partition and
+    offset, and the first offset of its batch on that partition (all before is committed)."""
+
+    kind: str
+    partition: int
+    offset: int
+    batch_start: int
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What one record did: messages to publish, the case to store (None: nothing to
+    store) and, for a command, its outcome to record."""
+
+    outputs: list[Outgoing]
+    state: CaseState | None = None
+    outcome: Document | None = None
+
+
+@dataclass
+class RoutingService:
+    """What the engine asks per input record, with the lookups each decision needs."""
+
+    table: RoutingTable
+    calendar: BusinessCalendar
+    clock: Clock
+    zones: ZoneCache
+    directory: DirectoryStore
+    cases: CaseStore
+    cursors: CursorStore
+    policy: AssignmentPolicy = "round_robin"
+    remind_before: int = 2
+
+    async def apply(self, message: Message, state: CaseState | None, at: Position) -> Applied:
+        """Apply a record to its case exactly once: a record the case already applied (Kafka
+        redelivered it) gives back the outputs it caused then, and is not decided again."""
+        replayed = _replay(state, at)
+        if replayed is not None:
+            return Applied(replayed)
+        decision = await self.decide(message, state)
+        new = decision.state or state
+        stored = _remember(new, at, decision.outputs) if new is not None else None
+        outcome = None
+        if at.kind == COMMANDS and not isinstance(message, CaseSubmitted | PostAdded):
+            outcome = self._outcome(message, decision)
+        return Applied(decision.outputs, stored, outcome)
+
+    async def decide(self, message: Message, state: CaseState | None) -> Decision:
+        """The use case of a message, by its type."""
+        match message:
+            case Malformed():
+                return self.on_malformed(message)
+            case CaseSubmitted():
+                return await self.on_case_submitted(message, state)
+            case PostAdded():
+                return await self.on_post_added(message, state)
+            case _:
+                return await self.on_case_command(message, state)
+
+    async def on_case_submitted(self, event: CaseSubmitted, state: CaseState | None) -> Decision:
+        """Route a new case; a second CaseSubmitted for a known case changes nothing."""
+        if state is not None:
+            return Decision(None)
+        route = self.table.route(event.case_type, getattr(event.details, "module", None))
+        decision = on_submitted(event, route, await self._context(event.account_id))
+        log.info("routed case %s to %s", event.case_number, route.department)
+        return decision
+
+    async def on_post_added(self, event: PostAdded, state: CaseState | None) -> Decision:
+        """Every post becomes the case's last activity; a contact's post on a pending case
+        hands it back to support."""
+        if state is None:
+            return Decision(None)
+        return on_post(state, event, await self._context(state.account_id))
+
+    async def on_case_command(self, command: AnyCaseCommand, state: CaseState | None) -> Decision:
+        """Apply a command with the directory's view of the acting staff member (and of the
+        assignee it names), picking an assignee first when the command leaves it to policy."""
+        ctx = await self._context(state.account_id if state else None)
+        if state is None:
+            return on_command(state, command, ctx)
+        if command.actor.kind is ActorKind.STAFF:
+            ctx = replace(ctx, staff=await self.directory.staff(command.actor.id))
+        if isinstance(command, AssignCase) and command.assignee is not None:
+            ctx = replace(ctx, assignee=await self.directory.staff(command.assignee.id))
+        elif isinstance(command, AssignCase):
+            ctx = replace(ctx, auto_assignee=await self._pick(state.department))
+        return on_command(state, command, ctx)
+
+    def on_malformed(self, command: Malformed) -> Decision:
+        """Reject a command that breaks its contract, with the fields it breaks."""
+        return on_malformed(command, Context(self.clock.now(), self.calendar, DEFAULT_TIME_ZONE))
+
+    async def _context(self, account_id: str | None) -> Context:
+        zone = await self.zones.zone_of(account_id) if account_id else DEFAULT_TIME_ZONE
+        return Context(self.clock.now(), self.calendar, zone, self.remind_before)
+
+    async def _pick(self, department: Department) -> StaffRef | None:
+        members = await self.directory.staff_in(department)
+        on_duty = [StaffRef(id=m.id, name=m.name, email=str(m.email)) for m in members if m.on_duty]
+        if not on_duty:
+            return None
+        if self.policy == "least_loaded":
+            loads = await self.cases.open_loads(department, [s.id for s in on_duty])
+            return pick_least_loaded(on_duty, loads)
+        return pick_round_robin(on_duty, await self.cursors.next_turn(department))
+
+    def _outcome(self, command: AnyCaseCommand | Malformed, decision: Decision) -> Document:
+        return outcome_doc(
+            command.event_id,
+            command.case_id,
+            command.type,
+            decision.outcome,
+            decision.reason,
+            self.clock.now(),
+        )
+
+
+def _replay(state: CaseState | None, at: Position) -> list[Outgoing] | None:
+    """The recorded outputs of a record this case already applied, or None if it is new."""
+    if state is None or state.offsets.get(at.kind, -1) < at.offset:
+        return None
+    for applied in state.recent.get(at.kind, []):
+        if applied.offset == at.offset:
+            return applied.outputs
+    return []
+
+
+def _remember(state: CaseState, at: Position, outputs: list[Outgoing]) -> CaseState:
+    """Record the applied offset and its outputs; entries before the batch are committed."""
+    kept = [r for r in state.recent.get(at.kind, []) if r.offset >= at.batch_start]
+    recent = {**state.recent, at.kind: [*kept, AppliedRecord(offset=at.offset, outputs=outputs)]}
+    offsets = {**state.offsets, at.kind: at.offset}
+    partitions = {**state.partitions, at.kind: at.partition}
+    return state.model_copy(update={"recent": recent, "offsets": offsets, "partitions": partitions})
+
+
+# --- the staff API's use cases ------------------------------------------------------------
+
+
+@dataclass
+class StaffService:
+    """Reads of queues, cases and outcomes, and the commands staff send to the single writer."""
+
+    cases: CaseStore
+    claims: ClaimStore
+    commands: CommandStore
+    directory: DirectoryStore
+    publish: Publish
+    clock: Clock
+
+    async def queue(
+        self, department_slug: str, where: QueueFilter, limit: int, offset: int
+    ) -> list[WorkItemPublic]:
+        """A department's open work (or the asked status), in work order."""
+        department = department_of(department_slug)
+        if where.assignee_id and where.unassigned:
+            raise Invalid("assignee and unassigned exclude each other: send one of them")
+        docs = await self.cases.queue(department, where, limit, offset)
+        now = self.clock.now()
+        return [work_item_public(CaseState.model_validate(doc), now) for doc in docs]
+
+    async def take(self, department_slug: str, caller: Principal) -> CommandAccepted:
+        """Claim the queue's next unassigned New or Re-Opened case and assign it to the caller."""
+        department = department_of(department_slug)
+        if not caller.acts_for(department):
+            raise Forbidden(
+                f"you are not staff of {department}: take from your own departments' queues "
+                "(supervisors take from any)"
+            )
+        case_id = await self._claim_next(department, caller)
+        if case_id is None:
+            raise NotFound(f"queue {department.slug} has no unassigned New or Re-Opened case")
+        assignee = StaffRef(id=caller.id, name=caller.name, email=caller.email)
+        return await self._send(AssignCase(case_id=case_id, actor=caller.actor, assignee=assignee))
+
+    async def case(self, case_ref: str) -> CasePublic:
+        """Routing's view of a case, by number or id."""
+        return case_public(await self._case(case_ref), self.clock.now())
+
+    async def assign(
+        self, case_ref: str, assignee_id: str | None, caller: Principal
+    ) -> CommandAccepted:
+        """Assign the case to a staff member of its department, or by policy when none named."""
+        state = await self._case_of(case_ref, caller)
+        check_open(state, "assigned")
+        assignee = None
+        if assignee_id:
+            assignee = check_assignee(state, assignee_id, await self.directory.staff(assignee_id))
+        command = AssignCase(case_id=state.case_id, actor=caller.actor, assignee=assignee)
+        return await self._send(command)
+
+    async def transfer(
+        self, case_ref: str, department: Department, reason: str, caller: Principal
+    ) -> CommandAccepted:
+        """Move the case to another department's queue, unassigned, with the reason."""
+        state = await self._case_of(case_ref, caller)
+        check_transfer(state, department)
+        command = TransferCase(
+            case_id=state.case_id, actor=caller.actor, department=department, reason=reason
+        )
+        return await self._send(command)
+
+    async def change_status(
+        self, case_ref: str, change: StatusChangeCreate, caller: Principal
+    ) -> CommandAccepted:
+        """Move the case to another status, if the workflow allows it from its status now."""
+        state = await self._case_of(case_ref, caller)
+        command = ChangeStatus(case_id=state.case_id, actor=caller.actor, **change.model_dump())
+        check_change(state, command)
+        return await self._send(command)
+
+    async def command(self, command_id: UUID) -> CommandPublic:
+        """Whether a command was applied, rejected (and why) or is still pending."""
+        doc = await self.commands.get(command_id)
+        if doc is None:
+            raise NotFound(f"command_id {command_id} is unknown: use the id a 202 answer gave")
+        return CommandPublic(command_id=command_id, **{k: v for k, v in doc.items() if k != "_id"})
+
+    async def _claim_next(self, department: Department, caller: Principal) -> UUID | None:
+        for case_id in await self.cases.takeable(department):
+            if await self.claims.claim(case_id, caller.id, self.clock.now()):
+                return case_id
+        return None
+
+    async def _case(self, case_ref: str) -> CaseState:
+        """The case a number or an id names (shared.cases.parse_case_ref), if routing knows it."""
+        ref = parse_case_ref(case_ref)
+        state = None
+        if isinstance(ref, int):
+            state = await self.cases.by_number(ref)
+        elif ref is not None:
+            state = await self.cases.get(ref)
+        if state is None:
+            raise NotFound(
+                f"case_id {excerpt(case_ref, EXCERPT)} is unknown to routing (not submitted, or "
+                "not routed yet): use a case number (e.g. 1000003) or a case id (UUID)"
+            )
+        return state
+
+    async def _case_of(self, case_ref: str, caller: Principal) -> CaseState:
+        """The case, if the caller may act on it: staff of its department, or a supervisor."""
+        state = await self._case(case_ref)
+        check_department(state, caller)
+        return state
+
+    async def _send(self, command: AnyCaseCommand) -> CommandAccepted:
+        """Publish to the single writer; its outcome reads as pending until the engine decides
+        (a repeat of the same command id keeps the outcome already recorded)."""
+        await self.commands.pending(
+            command.event_id, command.case_id, command.type, self.clock.now()
+        )
+        await self.publish(command)
+        return CommandAccepted(
+            command_id=command.event_id,
+            case_id=command.case_id,
+            outcome_url=f"/commands/{command.event_id}",
+        )
+
+
+def department_of(slug: str) -> Department:
+    """The department a queue slug names."""
+    try:
+        return Department.from_slug(slug)
+    except ValueError as exc:
+        known = ", ".join(d.slug for d in Department)
+        raise NotFound(f"department_slug: no such department; one of {known}") from exc
+
+
+def _summary(state: CaseState, now: datetime) -> str | None:
+    return describe_activity(state.last_activity, state.last_actor, state.last_activity_at, now)
+
+
+def work_item_public(state: CaseState, now: datetime) -> WorkItemPublic:
+    """A case as a queue entry, with its last activity for people."""
+    return WorkItemPublic(
+        **state.work_item().model_dump(),
+        status_since=state.status_since,
+        last_activity_summary=_summary(state, now),
+    )
+
+
+def case_public(state: CaseState, now: datetime) -> CasePublic:
+    """Routing's view of a case, without its engine bookkeeping."""
+    timers = state.timers
+    public_timers = (
+        TimersPublic(
+            remind_at=timers.remind_at,
+            close_at=timers.close_at,
+            closes_on=timers.closes_on,
+            reminded=timers.reminded,
+        )
+        if timers
+        else None
+    )
+    fields = state.model_dump(exclude={"timers", "offsets", "recent", "contact_id", "time_zone"})
+    return CasePublic(**fields, timers=public_timers, last_activity_summary=_summary(state, now))
