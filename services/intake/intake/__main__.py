@@ -1,4 +1,7 @@
-"""Entrypoint: `python -m intake`."""
+"""Entrypoint: `python -m intake` serves (the directory admin CLI is `python -m intake.cli`)."""
+
+import argparse
+import sys
 
 from intake.app import create_app
 from intake.seed import SeedError
@@ -8,8 +11,14 @@ from shared.service import serve
 from shared.settings import ProductionSettingsError
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     """Run the intake service until SIGTERM; exit at once, saying why, on refused settings."""
+    parser = argparse.ArgumentParser(prog="python -m intake")
+    parser.add_argument(
+        "command", nargs="?", choices=["serve"], default="serve",
+        help="serve (default); contacts, staff and tokens: python -m intake.cli",
+    )  # fmt: skip
+    parser.parse_args(argv)
     settings = Settings()
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     try:
@@ -17,7 +26,8 @@ def main() -> None:
     except (ProductionSettingsError, SeedError) as exc:
         raise SystemExit(f"intake: {exc}") from None
     serve(app, settings)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,6 +1,5 @@
-"""HTTP routes of intake, body-size limits, and the one error shape every answer uses."""
+"""HTTP routes of intake (parse, call the service, map the result), and body-size limits."""
 
-import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -16,13 +15,14 @@ from fastapi import (
     Path,
     Query,
     Request,
+    Response,
     UploadFile,
 )
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import StreamingResponse
 from starlette.exceptions import HTTPException
 
-from intake import logic
-from intake.logic import IntakeError, Problem, RateLimited, TokenBucket, problem
+from intake import examples, logic
+from intake.errors import IntakeError, problem_of
 from intake.models import (
     AttachmentPublic,
     CaseCreate,
@@ -36,7 +36,7 @@ from intake.models import (
     ReopenCreate,
     StaffListPublic,
 )
-from intake.service import Answer, Intake, Upload
+from intake.service import Intake, Upload
 from shared import problems
 from shared.directory import Principal, bearer_auth
 from shared.problems import ValidationIssue, problem_response, problem_responses
@@ -45,18 +45,8 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+Responses = dict[int | str, dict[str, Any]]
 
-RETRY_AFTER_SECONDS = 5
-STATUS_OF: dict[type[IntakeError], int] = {
-    logic.Invalid: 422,
-    logic.Forbidden: 403,
-    logic.NotFound: 404,
-    logic.Conflict: 409,
-    logic.TooLarge: 413,
-    logic.RateLimited: 429,
-    logic.Unavailable: 503,
-    logic.InDoubt: 503,
-}
 ERRORS = problem_responses(
     (400, "The body cannot be parsed (e.g. a malformed multipart body)"),
     401,
@@ -85,6 +75,7 @@ POST_BODY = (
 DOWNLOAD_TYPES: dict[str, Any] = {
     media: {} for media in sorted(logic.SERVABLE_TYPES | {logic.OCTET_STREAM})
 }
+DOWNLOAD_TYPES["text/plain"] = {"example": examples.DOWNLOAD_TEXT}
 CaseRef = Annotated[
     str,
     Path(
@@ -105,6 +96,7 @@ NameQuery = Annotated[
         min_length=1,
         max_length=100,
         description="Only people whose name holds every word of this (case-insensitive).",
+        examples=["lisa"],
     ),
 ]
 IdempotencyKey = Annotated[
@@ -115,51 +107,69 @@ IdempotencyKey = Annotated[
         description="Retries with the same key return the first answer and create nothing new.",
     ),
 ]
+# The dependency that authenticates a caller and takes a token from their rate.
+Admit = Callable[..., Awaitable[Principal]]
 
 
-def api_router(intake: Intake, limiter: TokenBucket) -> APIRouter:
+def _ok(status: int, example: object, description: str = "Done") -> Responses:
+    return {
+        status: {"description": description, "content": {"application/json": {"example": example}}}
+    }
+
+
+# FastAPI documents no example for a multipart form; this one is merged into the operation.
+POST_FORM_EXAMPLE = {
+    "requestBody": {"content": {"multipart/form-data": {"example": examples.POST_FORM}}}
+}
+
+
+def api_router(intake: Intake) -> APIRouter:
     """The contacts' case API."""
     router = APIRouter(tags=["cases"], responses=ERRORS)
-    caller = _caller_dependency(intake, limiter)
-    Caller = Annotated[Principal, Depends(caller)]
+    authenticate = bearer_auth(lambda: intake.directory)
 
-    @router.post("/cases", status_code=201, response_model=CasePublic, summary="Submit a case")
+    async def caller(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        return intake.admit(principal)
+
+    @router.post(
+        "/cases",
+        status_code=201,
+        response_model=CasePublic,
+        summary="Submit a case",
+        responses=_ok(201, examples.CASE_PUBLIC, "The case, numbered"),
+    )
     async def submit_case(
-        body: Annotated[CaseCreate, Body()],
-        principal: Caller,
+        body: Annotated[CaseCreate, Body(openapi_examples=examples.submission_examples())],
+        principal: Annotated[Principal, Depends(caller)],
         idempotency_key: IdempotencyKey = None,
-    ) -> JSONResponse:
-        request = {"path": "/cases", "body": body.model_dump(mode="json")}
-        return _json(
-            await intake.idempotent(
-                principal,
-                idempotency_key,
-                request,
-                lambda: intake.submit(
-                    principal, body, logic.keyed_case_id(principal, idempotency_key)
-                ),
-            )
-        )
+    ) -> CasePublic:
+        """Submit a case of one of the ten case types, each with its own form fields."""
+        return await intake.submit(principal, body, idempotency_key)
 
-    _posts(router, intake, Caller)
-    _commands(router, intake, Caller)
-    _recipients(router, intake, Caller)
-    router.include_router(_directory(intake, Caller))
+    _posts(router, intake, caller)
+    _commands(router, intake, caller)
+    _recipients(router, intake, caller)
+    router.include_router(_directory(intake, caller))
     return router
 
 
-def _directory(intake: Intake, Caller: Any) -> APIRouter:
+def _directory(intake: Intake, caller: Admit) -> APIRouter:
     router = APIRouter(prefix="/directory", tags=["directory"], responses=DIRECTORY_ERRORS)
 
-    @router.get("/contacts", summary="A district's contacts, for recipient pickers")
+    @router.get(
+        "/contacts",
+        summary="A district's contacts, for recipient pickers",
+        responses=_ok(200, examples.CONTACTS_PUBLIC, "The contacts, by name"),
+    )
     async def district_contacts(
-        principal: Caller,
+        principal: Annotated[Principal, Depends(caller)],
         account_id: Annotated[
             str | None,
             Query(
                 min_length=1,
                 max_length=64,
                 description="The district; defaults to yours (required if you have several).",
+                examples=["bayside"],
             ),
         ] = None,
         q: NameQuery = None,
@@ -168,9 +178,15 @@ def _directory(intake: Intake, Caller: Any) -> APIRouter:
         contact type; the email is shown to that district's own contacts only."""
         return await intake.district_contacts(principal, account_id, q)
 
-    @router.get("/departments/{department_slug}/staff", summary="A department's staff")
+    @router.get(
+        "/departments/{department_slug}/staff",
+        summary="A department's staff",
+        responses=_ok(200, examples.STAFF_PUBLIC, "The staff, by name"),
+    )
     async def department_staff(
-        department_slug: str, principal: Caller, q: NameQuery = None
+        department_slug: Annotated[str, Path(examples=["campus-support"])],
+        principal: Annotated[Principal, Depends(caller)],
+        q: NameQuery = None,
     ) -> StaffListPublic:
         """Active staff of a department (e.g. campus-support), by name; for staff only."""
         return await intake.department_staff(principal, department_slug, q)
@@ -178,22 +194,7 @@ def _directory(intake: Intake, Caller: Any) -> APIRouter:
     return router
 
 
-def _caller_dependency(intake: Intake, limiter: TokenBucket) -> Callable[..., Awaitable[Principal]]:
-    authenticate = bearer_auth(lambda: intake.directory)
-
-    async def caller(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        wait = limiter.take(f"{principal.kind}:{principal.id}")
-        if wait:
-            rule = f"at most {limiter.rate:g} requests/s per token (burst {limiter.burst})"
-            raise RateLimited(
-                math.ceil(wait), problem("Authorization", "rate_limit", f"{rule}; slow down")
-            )
-        return principal
-
-    return caller
-
-
-def _posts(router: APIRouter, intake: Intake, Caller: Any) -> None:
+def _posts(router: APIRouter, intake: Intake, caller: Admit) -> None:
     limit = intake.settings.max_attachments
 
     @router.post(
@@ -201,23 +202,32 @@ def _posts(router: APIRouter, intake: Intake, Caller: Any) -> None:
         status_code=201,
         response_model=PostPublic,
         summary="Post to the case feed",
+        responses=_ok(201, examples.POST_PUBLIC, "The post as stored, with its attachments"),
+        openapi_extra=POST_FORM_EXAMPLE,
     )
     async def add_post(
         case_id: CaseRef,
-        principal: Caller,
+        principal: Annotated[Principal, Depends(caller)],
         body: Annotated[str, Form(max_length=100_000, description=POST_BODY)],
         files: Annotated[list[UploadFile] | None, File(description=f"Up to {limit} files.")] = None,
         idempotency_key: IdempotencyKey = None,
-    ) -> JSONResponse:
+    ) -> PostPublic:
+        """Add a post (rich text) with up to ten attachments to the case's feed (multipart)."""
         uploads = [
             Upload(f.filename or "", f.content_type, f.size or 0, f.file) for f in files or []
         ]
-        case = await intake.case_id_of(principal, case_id)
-        return _json(await intake.add_post(principal, case, body, uploads, idempotency_key))
+        return await intake.add_post(principal, case_id, body, uploads, idempotency_key)
 
-    @router.get("/cases/{case_id}/attachments", summary="List the case's attachments")
-    async def list_attachments(case_id: CaseRef, principal: Caller) -> list[AttachmentPublic]:
-        return await intake.list_attachments(principal, await intake.case_id_of(principal, case_id))
+    @router.get(
+        "/cases/{case_id}/attachments",
+        summary="List the case's attachments",
+        responses=_ok(200, examples.ATTACHMENTS_PUBLIC, "The attachments, oldest first"),
+    )
+    async def list_attachments(
+        case_id: CaseRef, principal: Annotated[Principal, Depends(caller)]
+    ) -> list[AttachmentPublic]:
+        """Every attachment of the case's posts, oldest first."""
+        return await intake.list_attachments(principal, case_id)
 
     @router.get(
         "/cases/{case_id}/attachments/{attachment_id}",
@@ -226,7 +236,9 @@ def _posts(router: APIRouter, intake: Intake, Caller: Any) -> None:
         responses={200: {"content": DOWNLOAD_TYPES}},
     )
     async def download(
-        case_id: CaseRef, attachment_id: str, principal: Caller
+        case_id: CaseRef,
+        attachment_id: Annotated[str, Path(examples=[examples.ATTACHMENT["attachment_id"]])],
+        principal: Annotated[Principal, Depends(caller)],
     ) -> StreamingResponse:
         """The file as uploaded, as a download no browser runs.
 
@@ -234,79 +246,92 @@ def _posts(router: APIRouter, intake: Intake, Caller: Any) -> None:
         SVG), PDF, plain text, CSV and office documents keep their type, anything else
         (HTML, XML, SVG, scripts, unknown) is `application/octet-stream`.
         """
-        case = await intake.case_id_of(principal, case_id)
-        found = await intake.attachment(principal, case, attachment_id)
+        found = await intake.download(principal, case_id, attachment_id)
         headers = {
             **ATTACHMENT_HEADERS,
-            "Content-Disposition": _disposition(found.filename),
-            "Content-Length": str(found.size),
+            "Content-Disposition": _disposition(found.attachment.filename),
+            "Content-Length": str(found.attachment.size),
         }
-        stream = intake.attachments.stream(found.attachment_id)
-        media_type = logic.served_type(found.content_type)
-        return StreamingResponse(stream, media_type=media_type, headers=headers)
+        media_type = logic.served_type(found.attachment.content_type)
+        return StreamingResponse(found.content, media_type=media_type, headers=headers)
 
 
-def _commands(router: APIRouter, intake: Intake, Caller: Any) -> None:
-    @router.post("/cases/{case_id}/close", status_code=202, response_model=CommandAccepted)
+def _commands(router: APIRouter, intake: Intake, caller: Admit) -> None:
+    accepted = _ok(202, examples.CLOSE_ACCEPTED, "Accepted; its outcome is at `Location`")
+
+    @router.post(
+        "/cases/{case_id}/close",
+        status_code=202,
+        response_model=CommandAccepted,
+        summary="Close a case",
+        responses=accepted,
+    )
     async def close_case(
         case_id: CaseRef,
-        body: CloseCreate,
-        principal: Caller,
+        body: Annotated[CloseCreate, Body(openapi_examples=examples.CLOSE_EXAMPLES)],
+        principal: Annotated[Principal, Depends(caller)],
+        response: Response,
         idempotency_key: IdempotencyKey = None,
-    ) -> JSONResponse:
+    ) -> CommandAccepted:
         """Ask the workflow to close the case; 202 with the command id."""
-        case = await intake.case_id_of(principal, case_id)
-        request = {"path": f"/cases/{case}/close", "body": body.model_dump(mode="json")}
-        run = lambda: intake.close(principal, case, body.note)  # noqa: E731
-        return _accepted(await intake.idempotent(principal, idempotency_key, request, run))
+        done = await intake.close(principal, case_id, body.note, idempotency_key)
+        response.headers["Location"] = done.outcome_url
+        return done
 
-    @router.post("/cases/{case_id}/reopen", status_code=202, response_model=CommandAccepted)
+    @router.post(
+        "/cases/{case_id}/reopen",
+        status_code=202,
+        response_model=CommandAccepted,
+        summary="Reopen a closed case",
+        responses=accepted,
+    )
     async def reopen_case(
         case_id: CaseRef,
-        body: ReopenCreate,
-        principal: Caller,
+        body: Annotated[ReopenCreate, Body(openapi_examples=examples.REOPEN_EXAMPLES)],
+        principal: Annotated[Principal, Depends(caller)],
+        response: Response,
         idempotency_key: IdempotencyKey = None,
-    ) -> JSONResponse:
+    ) -> CommandAccepted:
         """Ask the workflow to reopen a case closed within 60 days; details are required."""
-        case = await intake.case_id_of(principal, case_id)
-        request = {"path": f"/cases/{case}/reopen", "body": body.model_dump(mode="json")}
-        run = lambda: intake.reopen(principal, case, body.details)  # noqa: E731
-        return _accepted(await intake.idempotent(principal, idempotency_key, request, run))
+        done = await intake.reopen(principal, case_id, body.details, idempotency_key)
+        response.headers["Location"] = done.outcome_url
+        return done
 
 
-def _accepted(answer: Answer) -> JSONResponse:
-    """A command's answer; a 202 points at the command's outcome (Location)."""
-    status, body = answer
-    url = body.get("outcome_url") if status == 202 and isinstance(body, dict) else None
-    return JSONResponse(body, status_code=status, headers={"Location": url} if url else None)
+def _recipients(router: APIRouter, intake: Intake, caller: Admit) -> None:
+    listed = _ok(200, examples.RECIPIENTS_PUBLIC, "The case's recipients, owner first")
 
+    @router.get("/cases/{case_id}/recipients", summary="Notification recipients", responses=listed)
+    async def recipients(
+        case_id: CaseRef, principal: Annotated[Principal, Depends(caller)]
+    ) -> RecipientsPublic:
+        """Who gets the case's notifications: its owner and the contacts added to it."""
+        return await intake.recipients(principal, case_id)
 
-def _recipients(router: APIRouter, intake: Intake, Caller: Any) -> None:
-    @router.get("/cases/{case_id}/recipients", summary="Notification recipients")
-    async def recipients(case_id: CaseRef, principal: Caller) -> RecipientsPublic:
-        return await intake.recipients(principal, await intake.case_id_of(principal, case_id))
-
-    @router.post("/cases/{case_id}/recipients", summary="Add notification recipients")
+    @router.post(
+        "/cases/{case_id}/recipients", summary="Add notification recipients", responses=listed
+    )
     async def add_recipients(
-        case_id: CaseRef, body: RecipientsCreate, principal: Caller
+        case_id: CaseRef,
+        body: Annotated[RecipientsCreate, Body(openapi_examples=examples.RECIPIENTS_EXAMPLES)],
+        principal: Annotated[Principal, Depends(caller)],
     ) -> RecipientsPublic:
         """Add contacts by id (GET /directory/contacts lists them); every id that cannot be
         added is reported at once, one `errors` entry each."""
-        case = await intake.case_id_of(principal, case_id)
-        return await intake.add_recipients(principal, case, body.contact_ids)
+        return await intake.add_recipients(principal, case_id, body.contact_ids)
 
-    @router.delete("/cases/{case_id}/recipients", summary="Remove notification recipients")
+    @router.delete(
+        "/cases/{case_id}/recipients", summary="Remove notification recipients", responses=listed
+    )
     async def remove_recipients(
         case_id: CaseRef,
-        principal: Caller,
-        contact_id: Annotated[list[str], Query(min_length=1, max_length=100)],
+        principal: Annotated[Principal, Depends(caller)],
+        contact_id: Annotated[
+            list[str], Query(min_length=1, max_length=100, examples=[["lisa-turtle"]])
+        ],
     ) -> RecipientsPublic:
-        case = await intake.case_id_of(principal, case_id)
-        return await intake.remove_recipients(principal, case, contact_id)
-
-
-def _json(answer: Answer) -> JSONResponse:
-    return JSONResponse(answer[1], status_code=answer[0])
+        """Remove contacts (by id) from the case's recipients; the owner always stays."""
+        return await intake.remove_recipients(principal, case_id, contact_id)
 
 
 def _disposition(filename: str) -> str:
@@ -314,7 +339,7 @@ def _disposition(filename: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 
 
-# --- errors: problem details (shared.problems) for every refusal ------------------------
+# --- errors: problem details (errors.problem_of) for every refusal ----------------------
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -324,26 +349,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
 async def _on_intake_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, IntakeError)
-    headers = {}
-    if isinstance(exc, RateLimited):
-        headers["Retry-After"] = str(exc.retry_after)
-    elif isinstance(exc, logic.Unavailable):
-        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return problem_response(request, intake_problem(exc), headers)
-
-
-def intake_problem(exc: IntakeError) -> problems.Problem:
-    """The problem details of one of intake's refusals; each of its problems is an issue."""
-    issues = [_issue(p) for p in exc.problems]
-    detail = "; ".join(issue.message for issue in issues) or exc.__doc__ or "refused"
-    code = "in-doubt" if isinstance(exc, logic.InDoubt) else None
-    title = "Outcome unknown" if code else None
-    status = STATUS_OF.get(type(exc), 400)
-    return problems.problem(status, detail, errors=issues, code=code, title=title)
-
-
-def _issue(found: Problem) -> ValidationIssue:
-    return ValidationIssue(field=found.field, rule=found.rule, message=found.message)
+    retry = exc.retry_after
+    headers = {"Retry-After": str(retry)} if retry is not None else {}
+    return problem_response(request, problem_of(exc), headers)
 
 
 # --- body size limits ---------------------------------------------------------------------

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
+from pymongo.asynchronous.database import AsyncDatabase
 
 from intake import handlers
 from intake.api import BodyLimit, api_router, install_error_handlers
@@ -21,9 +22,10 @@ from intake.store import AttachmentStore, CaseStore, CounterStore, IdempotencySt
 from intake.timing import ServerTiming
 from shared.directory import DirectoryStore
 from shared.kafka import DeadLetterPolicy, ensure_topics, make_broker
-from shared.mongo import mongo_client, mongo_reachable
+from shared.mongo import Document, mongo_client, mongo_reachable
 from shared.service import asyncapi_of, broker_check, new_app, ops_router, settle_heap
 from shared.settings import refuse_local_secrets
+from shared.zones import ZoneCache
 
 log = logging.getLogger("intake.app")
 
@@ -45,12 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     mongo = mongo_client(settings)
     intake = _intake(settings, mongo[settings.mongo_database])
-    handlers.register(
-        broker,
-        settings,
-        lambda: intake.cases,
-        lambda: intake.directory,
-    )
+    handlers.register(broker, settings, intake.cases, intake.directory)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -67,40 +64,49 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await _shutdown(broker, intake)
             await mongo.close()
 
-    app = new_app("Intake", "Contacts' case API of the support portal.", lifespan)
+    app = new_app("Intake", docs_description(settings), lifespan)
     app.state.intake = intake
     install_error_handlers(app)
-    limiter = TokenBucket(rate=settings.rate_per_second, burst=settings.rate_burst)
-    app.include_router(api_router(intake, limiter))
+    app.include_router(api_router(intake))
     app.add_middleware(
         BodyLimit, json_limit=settings.max_json_bytes, multipart_limit=settings.max_multipart_bytes
     )
     app.add_middleware(ServerTiming)
     kafka_ready = broker_check(broker)
-    checks = {
-        "kafka": lambda: _kafka_ready(intake, kafka_ready),
-        "mongo": lambda: mongo_reachable(mongo),
-    }
+
+    async def kafka() -> bool:
+        return intake.publisher.ready and await kafka_ready()
+
+    checks = {"kafka": kafka, "mongo": lambda: mongo_reachable(mongo)}
     spec = lambda: asyncapi_of(broker, title="Intake")  # noqa: E731
     app.include_router(ops_router(checks=checks, registry=registry, spec=spec))
     return app
 
 
-def _intake(settings: Settings, db: object) -> Intake:
+def docs_description(settings: Settings) -> str:
+    """The app's description: what it does, then links to every service's API docs."""
+    links = "\n".join(f"- {name}: <{url}>" for name, url in settings.docs_urls.items())
+    return f"Contacts' case API of the support portal.\n\nAPI docs of the services:\n\n{links}"
+
+
+def _intake(settings: Settings, db: AsyncDatabase[Document]) -> Intake:
+    directory = DirectoryStore(db)
     return Intake(
         settings=settings,
         topics=settings.topics,
-        directory=DirectoryStore(db),  # type: ignore[arg-type]
-        cases=CaseStore(db),  # type: ignore[arg-type]
-        counters=CounterStore(db, settings.case_number_block, settings.case_number_start),  # type: ignore[arg-type]
-        idempotency=IdempotencyStore(db),  # type: ignore[arg-type]
-        attachments=AttachmentStore(db),  # type: ignore[arg-type]
+        directory=directory,
+        cases=CaseStore(db),
+        counters=CounterStore(db, settings.case_number_block, settings.case_number_start),
+        idempotency=IdempotencyStore(db),
+        attachments=AttachmentStore(db),
         publisher=EventPublisher(
             settings.kafka_bootstrap_servers,
             settings.service_name,
             settings.publish_timeout_ms,
             settings.linger_ms,
         ),
+        zones=ZoneCache(directory),
+        limiter=TokenBucket(rate=settings.rate_per_second, burst=settings.rate_burst),
     )
 
 
@@ -129,10 +135,6 @@ async def _connect(
     if seed is not None:
         await load_seed(seed, settings.topics.directory, intake.directory, intake.publisher)
     settle_heap()
-
-
-async def _kafka_ready(intake: Intake, broker_ready: object) -> bool:
-    return intake.publisher.ready and bool(await broker_ready())  # type: ignore[operator]
 
 
 async def _shutdown(broker: KafkaBroker, intake: Intake) -> None:

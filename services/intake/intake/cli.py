@@ -23,7 +23,7 @@ from intake.admin import (
     staff_id_for,
     token_state,
 )
-from intake.logic import Unavailable
+from intake.errors import Unavailable
 from intake.producer import EventPublisher
 from intake.seed import publish_directory
 from intake.settings import Settings

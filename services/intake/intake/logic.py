@@ -3,6 +3,7 @@
 import hashlib
 import html
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -14,6 +15,16 @@ from uuid import UUID, uuid5
 import filetype
 import nh3
 
+from intake.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Problem,
+    RateLimited,
+    TooLarge,
+    problem,
+)
 from shared.cases import (
     DataRestore,
     Details,
@@ -30,81 +41,6 @@ from shared.workflow import REOPEN_WINDOW_DAYS, can_reopen
 
 RETENTION_DAYS = 30
 OCTET_STREAM = "application/octet-stream"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a request: the field, the rule it broke, and how to fix it."""
-
-    field: str
-    rule: str
-    message: str
-
-
-class IntakeError(Exception):
-    """Root of intake's refusals; api.py maps each kind to an HTTP status."""
-
-    code = "invalid"
-
-    def __init__(self, *problems: Problem) -> None:
-        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
-        self.problems = list(problems)
-
-
-class Invalid(IntakeError):
-    """The request breaks a rule of the form."""
-
-    code = "validation_failed"
-
-
-class Forbidden(IntakeError):
-    """The caller may not do this (e.g. a Read-Only contact submitting)."""
-
-    code = "forbidden"
-
-
-class NotFound(IntakeError):
-    """No such case for this caller; another district's case looks the same."""
-
-    code = "not_found"
-
-
-class Conflict(IntakeError):
-    """The case's state does not allow this now."""
-
-    code = "conflict"
-
-
-class TooLarge(IntakeError):
-    """A body or a file is over its size limit."""
-
-    code = "payload_too_large"
-
-
-class RateLimited(IntakeError):
-    """Too many requests for this token; retry after `retry_after` seconds."""
-
-    code = "rate_limited"
-
-    def __init__(self, retry_after: int, *problems: Problem) -> None:
-        super().__init__(*problems)
-        self.retry_after = retry_after
-
-
-class Unavailable(IntakeError):
-    """Kafka did not acknowledge; nothing was recorded, retry later."""
-
-    code = "unavailable"
-
-
-class InDoubt(Unavailable):
-    """Kafka received a send but did not confirm it (e.g. the broker timed out): it may be
-    recorded, so nothing it carried (a case number) may be handed out again."""
-
-
-def problem(field: str, rule: str, message: str) -> Problem:
-    """Shorthand for a Problem."""
-    return Problem(field=field, rule=rule, message=message)
 
 
 # --- submission ------------------------------------------------------------------------
@@ -239,12 +175,6 @@ _DATE_CHECKS: dict[type[Details], tuple[Callable[[Any, date], list[Problem]], ..
 }
 
 
-def fingerprint(body: dict[str, Any]) -> str:
-    """A stable hash of a request body, to tell a retry from a different request."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 # --- posts and attachments --------------------------------------------------------------
 
 ALLOWED_TAGS = {
@@ -323,16 +253,8 @@ def sanitize_html(body: str) -> tuple[str, str]:
     return clean, text
 
 
-def check_post(principal: Principal, text: str, clean_html: str, file_count: int) -> None:
-    """Read-Only contacts cannot post; a post says something, shows an image or carries files."""
-    if not principal.can_modify_cases:
-        raise Forbidden(
-            problem(
-                "Authorization",
-                "read_only_contact",
-                "Read-Only contacts cannot post to cases; ask an authorized contact to post",
-            )
-        )
+def check_post(text: str, clean_html: str, file_count: int) -> None:
+    """A post says something, shows an image or carries files."""
     if is_blank(text) and "<img src=" not in clean_html and file_count == 0:
         raise Invalid(
             problem(
@@ -636,6 +558,15 @@ class TokenBucket:
         return (1.0 - tokens) / self.rate
 
 
+def check_rate(wait: float, limiter: TokenBucket) -> None:
+    """A caller whose bucket is empty waits `wait` seconds (rounded up) before the next call."""
+    if wait:
+        rule = f"at most {limiter.rate:g} requests/s per token (burst {limiter.burst})"
+        raise RateLimited(
+            math.ceil(wait), problem("Authorization", "rate_limit", f"{rule}; slow down")
+        )
+
+
 # --- case numbers -----------------------------------------------------------------------
 
 
@@ -663,6 +594,8 @@ class NumberPool:
         return len(self._free)
 
 
+# --- idempotency ------------------------------------------------------------------------
+
 KEYED_CASES = UUID("5b1d8c8e-2f0e-4a59-9a57-3f1f6f0c2d11")
 KEYED_POSTS = UUID("0f7e3c52-8a41-4d0e-b9b6-6c2f4e1d7a90")
 
@@ -679,6 +612,40 @@ def keyed_case_id(principal: Principal, key: str | None) -> UUID | None:
 def keyed_post_id(principal: Principal, key: str | None) -> UUID | None:
     """The post id an Idempotency-Key stands for, so a re-run publishes the same event ids."""
     return uuid5(KEYED_POSTS, f"{principal.kind}:{principal.id}:{key}") if key else None
+
+
+def scoped_key(principal: Principal, key: str) -> str:
+    """An Idempotency-Key belongs to its caller: two callers' equal keys never meet."""
+    return f"{principal.kind}:{principal.id}:{key}"
+
+
+def fingerprint(request: dict[str, Any]) -> str:
+    """A stable hash of a request (route and body), to tell a retry from a different request."""
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def replayed(earlier: dict[str, Any], fingerprint: str) -> Any:
+    """The first answer to a key, for its retry; a different request or one still running
+    under the key is refused."""
+    if earlier.get("fingerprint") != fingerprint:
+        raise Invalid(
+            problem(
+                "Idempotency-Key",
+                "same_body",
+                "this Idempotency-Key was used with a different request body; "
+                "use a new key for a new request",
+            )
+        )
+    if "body" not in earlier:
+        raise Conflict(
+            problem(
+                "Idempotency-Key",
+                "in_progress",
+                "a request with this Idempotency-Key is still being processed; retry shortly",
+            )
+        )
+    return earlier["body"]
 
 
 # --- directory ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from intake.logic import InDoubt, Unavailable, problem
+from intake.errors import InDoubt, Unavailable, problem
 from shared import tracing
 from shared.messages import Message
 

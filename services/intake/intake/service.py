@@ -1,18 +1,23 @@
-"""Intake's use cases: check, publish (acknowledged), then record; api.py only translates HTTP."""
+"""Intake's use cases: check, publish (acknowledged), then record; api.py only translates HTTP.
+
+Each use case returns a model or raises one of intake's errors (errors.py); an
+Idempotency-Key is honoured here, in `_once`, and nowhere else.
+"""
 
 import asyncio
 import hashlib
-import logging
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 from uuid import UUID, uuid4, uuid5
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel
+
 from intake import logic
-from intake.logic import CaseState, InDoubt, Invalid, Unavailable, problem
+from intake.errors import Conflict, InDoubt, Invalid, NotFound, Unavailable, problem
+from intake.logic import CaseState, TokenBucket
 from intake.models import (
     COMMON_FIELDS,
     AttachmentPublic,
@@ -46,14 +51,12 @@ from shared.events import AttachmentAdded, CaseSubmitted, PostAdded, RecipientsC
 from shared.messages import AttachmentRef, Message, utcnow
 from shared.mongo import Document
 from shared.topics import Topics
-from shared.workflow import DEFAULT_TIME_ZONE
+from shared.zones import ZoneCache
 
-log = logging.getLogger("intake.service")
-ACCOUNT_CACHE_SECONDS = 60.0
 RECIPIENT_ATTEMPTS = 20
 RECIPIENT_RETRY_SECONDS = 0.05
-Answer = tuple[int, Any]
 Change = tuple[list[str], list[str]]
+Answer = TypeVar("Answer", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,14 @@ class Upload:
     declared_type: str | None
     size: int
     file: BinaryIO
+
+
+@dataclass(frozen=True)
+class Download:
+    """An attachment to send: what it is, and its bytes chunk by chunk."""
+
+    attachment: AttachmentPublic
+    content: AsyncIterator[bytes]
 
 
 @dataclass
@@ -78,38 +89,54 @@ class Intake:
     idempotency: IdempotencyStore
     attachments: AttachmentStore
     publisher: EventPublisher
-    _zones: dict[str, tuple[float, str]] = field(default_factory=dict)
-    _zone_lookups: dict[str, "asyncio.Task[str]"] = field(default_factory=dict)
+    zones: ZoneCache
+    limiter: TokenBucket
 
-    # --- idempotency ------------------------------------------------------------------
+    # --- callers and idempotency -----------------------------------------------------
 
-    async def idempotent(
+    def admit(self, principal: Principal) -> Principal:
+        """The caller, if their token is within its rate (RateLimited otherwise)."""
+        wait = self.limiter.take(f"{principal.kind}:{principal.id}")
+        logic.check_rate(wait, self.limiter)
+        return principal
+
+    async def _once(
         self,
         principal: Principal,
         key: str | None,
-        request: Any,
+        request: dict[str, Any],
+        answer: type[Answer],
         run: Callable[[], Awaitable[Answer]],
     ) -> Answer:
         """Run once per (caller, key): a retry gets the first answer, a different body a 422."""
         if key is None:
             return await run()
-        scoped, print_ = f"{principal.kind}:{principal.id}:{key}", logic.fingerprint(request)
+        scoped, print_ = logic.scoped_key(principal, key), logic.fingerprint(request)
         earlier = await self.idempotency.reserve(scoped, print_)
         if earlier is not None:
-            return _replay(earlier, print_)
+            return answer.model_validate(logic.replayed(earlier, print_))
         try:
-            status, body = await run()
+            result = await run()
         except BaseException:
             await self.idempotency.release(scoped)
             raise
-        await self.idempotency.complete(scoped, status, body)
-        return status, body
+        await self.idempotency.complete(scoped, result.model_dump(mode="json"))
+        return result
 
     # --- submission -------------------------------------------------------------------
 
     async def submit(
-        self, principal: Principal, body: CaseFields, case_id: UUID | None = None
-    ) -> Answer:
+        self, principal: Principal, body: CaseFields, key: str | None = None
+    ) -> CasePublic:
+        """Submit a case once per Idempotency-Key (see `_submit`)."""
+        request = {"path": "/cases", "body": body.model_dump(mode="json")}
+        case_id = logic.keyed_case_id(principal, key)
+        run = lambda: self._submit(principal, body, case_id)  # noqa: E731
+        return await self._once(principal, key, request, CasePublic, run)
+
+    async def _submit(
+        self, principal: Principal, body: CaseFields, case_id: UUID | None
+    ) -> CasePublic:
         """Validate a case at the edge, number it, publish CaseSubmitted, record it.
 
         With `case_id` (from an Idempotency-Key) a case already recorded under it is answered
@@ -117,7 +144,7 @@ class Intake:
         """
         if case_id is not None and (known := await self.cases.document(str(case_id))):
             await self._confirm(known)
-            return 201, _known_case_public(known).model_dump(mode="json")
+            return _known_case_public(known)
         logic.check_can_submit(principal)
         account_id = logic.choose_account(principal, body.account_id)
         contact_id = await self._case_contact(principal, account_id, body.contact_id)
@@ -131,7 +158,7 @@ class Intake:
             principal, body, account_id, contact_id, details, case_id or uuid4(), case_id
         )
         self.cases.insert_behind(case_document(event))
-        return 201, _case_public(event).model_dump(mode="json")
+        return _case_public(event)
 
     async def _confirm(self, known: Document) -> None:
         """Re-send a keyed case's event whose first send was never confirmed."""
@@ -150,7 +177,7 @@ class Intake:
         return wanted
 
     async def _check_dates(self, account_id: str, details: Details, due: date | None) -> None:
-        today = datetime.now(ZoneInfo(await self.time_zone(account_id))).date()
+        today = datetime.now(ZoneInfo(await self.zones.zone_of(account_id))).date()
         problems = logic.date_problems(details, due, today)
         if problems:
             raise Invalid(*problems)
@@ -161,7 +188,7 @@ class Intake:
         body: CaseFields,
         account_id: str,
         contact_id: str,
-        details: Any,
+        details: Details,
         case_id: UUID,
         keyed: UUID | None,
     ) -> CaseSubmitted:
@@ -194,32 +221,6 @@ class Intake:
             raise
         return event
 
-    async def time_zone(self, account_id: str) -> str:
-        """The district's time zone, cached: it is on the submit path.
-
-        One lookup per district at a time; once an entry expires it is still served while that
-        lookup refreshes it, so requests never queue behind the shared Mongo server.
-        """
-        cached = self._zones.get(account_id)
-        if cached is None or cached[0] <= time.monotonic():
-            lookup = self._zone_lookups.get(account_id)
-            if lookup is None:
-                lookup = asyncio.create_task(self._look_up_zone(account_id))
-                lookup.add_done_callback(_retrieved)
-                self._zone_lookups[account_id] = lookup
-            if cached is None:
-                return await asyncio.shield(lookup)
-        return cached[1]
-
-    async def _look_up_zone(self, account_id: str) -> str:
-        try:
-            account = await self.directory.account(account_id)
-            zone = account.time_zone if account else DEFAULT_TIME_ZONE
-            self._zones[account_id] = (time.monotonic() + ACCOUNT_CACHE_SECONDS, zone)
-            return zone
-        finally:
-            self._zone_lookups.pop(account_id, None)
-
     # --- cases the caller can see -----------------------------------------------------
 
     async def case_id_of(self, principal: Principal, ref: str) -> UUID:
@@ -246,24 +247,21 @@ class Intake:
     async def add_post(
         self,
         principal: Principal,
-        case_id: UUID,
+        ref: str,
         body: str,
         files: list[Upload],
         key: str | None = None,
-    ) -> Answer:
+    ) -> PostPublic:
         """Post once per Idempotency-Key: a retry gets the first answer and adds nothing."""
+        case_id = await self.case_id_of(principal, ref)
         request = {
             "path": f"/cases/{case_id}/posts",
             "body": body,
             "files": [_file_print(f) for f in files] if key else [],
         }
         post_id = logic.keyed_post_id(principal, key) or uuid4()
-
-        async def run() -> Answer:
-            post = await self._post(principal, case_id, body, files, post_id)
-            return 201, post.model_dump(mode="json")
-
-        return await self.idempotent(principal, key, request, run)
+        run = lambda: self._post(principal, case_id, body, files, post_id)  # noqa: E731
+        return await self._once(principal, key, request, PostPublic, run)
 
     async def _post(
         self, principal: Principal, case_id: UUID, body: str, files: list[Upload], post_id: UUID
@@ -275,7 +273,7 @@ class Intake:
         for index, upload in enumerate(files):
             logic.check_file_size(index, upload.size, self.settings.max_attachment_bytes)
         clean, text = logic.sanitize_html(body)
-        logic.check_post(principal, text, clean, len(files))
+        logic.check_post(text, clean, len(files))
         refs = [await self._store(principal, case_id, post_id, f) for f in files]
         post = PostAdded(
             event_id=uuid5(post_id, "post.added"),
@@ -321,63 +319,83 @@ class Intake:
             raise
         await self.attachments.publish(ids)
 
-    async def list_attachments(self, principal: Principal, case_id: UUID) -> list[AttachmentPublic]:
+    async def list_attachments(self, principal: Principal, ref: str) -> list[AttachmentPublic]:
         """The case's attachments, oldest first."""
+        case_id = await self.case_id_of(principal, ref)
         await self.visible(principal, case_id)
         return [_attachment(doc) for doc in await self.attachments.list(str(case_id))]
 
-    async def attachment(
-        self, principal: Principal, case_id: UUID, attachment_id: str
-    ) -> AttachmentPublic:
-        """One attachment of a visible case; NotFound for anything else."""
+    async def download(self, principal: Principal, ref: str, attachment_id: str) -> Download:
+        """One attachment of a visible case, with its bytes; NotFound for anything else."""
+        case_id = await self.case_id_of(principal, ref)
         await self.visible(principal, case_id)
         doc = await self.attachments.find(str(case_id), attachment_id)
         if doc is None:
-            raise logic.NotFound(
+            raise NotFound(
                 problem("attachment_id", "exists", f"no attachment {attachment_id} on this case")
             )
-        return _attachment(doc)
+        found = _attachment(doc)
+        return Download(found, self.attachments.stream(found.attachment_id))
 
     # --- close and reopen -------------------------------------------------------------
 
-    async def close(self, principal: Principal, case_id: UUID, note: str | None) -> Answer:
+    async def close(
+        self, principal: Principal, ref: str, note: str | None, key: str | None = None
+    ) -> CommandAccepted:
         """Send CloseCase; the workflow decides (StatusChanged or CommandRejected)."""
+        case_id = await self.case_id_of(principal, ref)
+        request = {"path": f"/cases/{case_id}/close", "body": {"note": note}}
+        run = lambda: self._close(principal, case_id, note)  # noqa: E731
+        return await self._once(principal, key, request, CommandAccepted, run)
+
+    async def _close(
+        self, principal: Principal, case_id: UUID, note: str | None
+    ) -> CommandAccepted:
         case = await self.visible(principal, case_id)
         logic.check_modify(principal, "close")
         logic.check_close(case)
         return await self._command(CloseCase(case_id=case_id, actor=principal.actor, note=note))
 
-    async def reopen(self, principal: Principal, case_id: UUID, details: str) -> Answer:
+    async def reopen(
+        self, principal: Principal, ref: str, details: str, key: str | None = None
+    ) -> CommandAccepted:
         """Send ReopenCase after the checks intake can make: role, status, 60-day window."""
+        case_id = await self.case_id_of(principal, ref)
+        request = {"path": f"/cases/{case_id}/reopen", "body": {"details": details}}
+        run = lambda: self._reopen(principal, case_id, details)  # noqa: E731
+        return await self._once(principal, key, request, CommandAccepted, run)
+
+    async def _reopen(self, principal: Principal, case_id: UUID, details: str) -> CommandAccepted:
         case = await self.visible(principal, case_id)
         logic.check_modify(principal, "reopen")
-        logic.check_reopen(case, utcnow(), await self.time_zone(case.account_id))
+        logic.check_reopen(case, utcnow(), await self.zones.zone_of(case.account_id))
         return await self._command(
             ReopenCase(case_id=case_id, actor=principal.actor, details=details)
         )
 
-    async def _command(self, command: CloseCase | ReopenCase) -> Answer:
+    async def _command(self, command: CloseCase | ReopenCase) -> CommandAccepted:
         key = str(command.case_id)
         await self.publisher.publish(self.topics.case_commands, key, [command])
         feed = self.settings.feed_public_url.rstrip("/")
-        accepted = CommandAccepted(
+        return CommandAccepted(
             command_id=command.event_id,
             case_id=command.case_id,
             command=command.type,
             outcome_url=f"{feed}/cases/{command.case_id}/commands/{command.event_id}",
         )
-        return 202, accepted.model_dump(mode="json")
 
     # --- notification recipients ------------------------------------------------------
 
-    async def recipients(self, principal: Principal, case_id: UUID) -> RecipientsPublic:
+    async def recipients(self, principal: Principal, ref: str) -> RecipientsPublic:
         """Who gets notifications of the case."""
+        case_id = await self.case_id_of(principal, ref)
         return await self._recipients_public(await self.visible(principal, case_id))
 
     async def add_recipients(
-        self, principal: Principal, case_id: UUID, wanted: list[str]
+        self, principal: Principal, ref: str, wanted: list[str]
     ) -> RecipientsPublic:
         """Add contacts (by id) under the seeds' rules and publish the full list."""
+        case_id = await self.case_id_of(principal, ref)
         district = await self._district_name((await self.visible(principal, case_id)).account_id)
         contacts = {c: await self.directory.contact(c) for c in dict.fromkeys(wanted)}
         known = {c: contact for c, contact in contacts.items() if contact is not None}
@@ -388,9 +406,10 @@ class Intake:
         return await self._change_recipients(principal, case_id, decide)
 
     async def remove_recipients(
-        self, principal: Principal, case_id: UUID, wanted: list[str]
+        self, principal: Principal, ref: str, wanted: list[str]
     ) -> RecipientsPublic:
         """Remove contacts (never the owner) and publish the full list."""
+        case_id = await self.case_id_of(principal, ref)
 
         def decide(case: CaseState) -> Change:
             return [], logic.recipients_to_remove(principal, case, wanted)
@@ -410,7 +429,7 @@ class Intake:
             if await self.cases.claim_recipients(case.case_id, case.recipients_version, lease):
                 return await self._change(principal, case, added, removed, lease)
             await asyncio.sleep(RECIPIENT_RETRY_SECONDS)  # another change went first: re-decide
-        raise logic.Conflict(
+        raise Conflict(
             problem(
                 "contact_ids",
                 "concurrent_change",
@@ -474,9 +493,7 @@ class Intake:
         chosen = logic.choose_account(principal, account_id)
         account = await self.directory.account(chosen)
         if account is None:
-            raise logic.NotFound(
-                problem("account_id", "exists", f"no district {logic.excerpt(chosen)}")
-            )
+            raise NotFound(problem("account_id", "exists", f"no district {logic.excerpt(chosen)}"))
         email = logic.shows_email(principal, chosen)
         found = [
             ContactPublic(
@@ -513,12 +530,6 @@ class Intake:
         return StaffListPublic(department=department, staff=members)
 
 
-def _retrieved(task: "asyncio.Task[str]") -> None:
-    """A failed background refresh is only logged: the entry it refreshes is still served."""
-    if not task.cancelled() and (exc := task.exception()) is not None:
-        log.warning("time-zone lookup failed: %r", exc)
-
-
 def _file_print(upload: Upload) -> dict[str, Any]:
     """What tells one file from another in a retried post: its name, type and content hash."""
     digest = hashlib.sha256()
@@ -526,27 +537,6 @@ def _file_print(upload: Upload) -> dict[str, Any]:
         digest.update(chunk)
     upload.file.seek(0)
     return {"filename": upload.filename, "type": upload.declared_type, "sha256": digest.hexdigest()}
-
-
-def _replay(earlier: Document, fingerprint: str) -> Answer:
-    if earlier.get("fingerprint") != fingerprint:
-        raise Invalid(
-            problem(
-                "Idempotency-Key",
-                "same_body",
-                "this Idempotency-Key was used with a different request body; "
-                "use a new key for a new request",
-            )
-        )
-    if "status" not in earlier:
-        raise logic.Conflict(
-            problem(
-                "Idempotency-Key",
-                "in_progress",
-                "a request with this Idempotency-Key is still being processed; retry shortly",
-            )
-        )
-    return int(earlier["status"]), earlier["body"]
 
 
 def _case_public(event: CaseSubmitted) -> CasePublic:

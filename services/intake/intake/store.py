@@ -354,19 +354,19 @@ class IdempotencyStore:
             await self.collection.insert_one({"_id": key, "fingerprint": fingerprint, "at": now})
             return None
         except DuplicateKeyError:
-            stale = {"_id": key, "status": {"$exists": False}, "at": {"$lt": now - PENDING_TTL}}
+            stale = {"_id": key, "body": {"$exists": False}, "at": {"$lt": now - PENDING_TTL}}
             taken = await self.collection.find_one_and_update(
                 stale, {"$set": {"fingerprint": fingerprint, "at": now}}
             )
             return None if taken else await self.collection.find_one({"_id": key})
 
-    async def complete(self, key: str, status: int, body: Any) -> None:
+    async def complete(self, key: str, body: Document) -> None:
         """Store the answer that retries will get."""
-        await self.collection.update_one({"_id": key}, {"$set": {"status": status, "body": body}})
+        await self.collection.update_one({"_id": key}, {"$set": {"body": body}})
 
     async def release(self, key: str) -> None:
         """Forget a claim whose request failed, so a retry starts afresh."""
-        await self.collection.delete_one({"_id": key, "status": {"$exists": False}})
+        await self.collection.delete_one({"_id": key, "body": {"$exists": False}})
 
 
 class AttachmentStore:

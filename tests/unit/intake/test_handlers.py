@@ -42,7 +42,7 @@ def wired() -> tuple[KafkaBroker, FakeCases]:
         InfraSettings(), client_id="intake", policy=DeadLetterPolicy(group="intake")
     )
     cases = FakeCases()
-    handlers.register(broker, SETTINGS, lambda: cases, lambda: None)  # type: ignore[arg-type, return-value]
+    handlers.register(broker, SETTINGS, cases, None)  # type: ignore[arg-type]
     return broker, cases
 
 

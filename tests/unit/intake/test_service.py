@@ -1,12 +1,13 @@
 """Intake's submit use case with fakes: which case numbers come back after a failed send."""
 
 from typing import Any
-from uuid import uuid4
 
 import pytest
 from pydantic import TypeAdapter
 
-from intake.logic import InDoubt, Unavailable, problem
+from intake import logic
+from intake.errors import InDoubt, Unavailable, problem
+from intake.logic import TokenBucket
 from intake.models import CaseCreate
 from intake.service import Intake
 from intake.settings import Settings
@@ -15,6 +16,7 @@ from shared.directory import Principal
 from shared.enums import ActorKind, ContactType
 from shared.messages import Message
 from shared.topics import Topics
+from shared.zones import ZoneCache
 
 ZACK = Principal(
     kind=ActorKind.CONTACT,
@@ -64,6 +66,25 @@ class FakeCases:
         self.docs[case_id].pop("unconfirmed")
 
 
+class FakeKeys:
+    """Idempotency records in memory: a claim, then the first answer."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict[str, Any]] = {}
+
+    async def reserve(self, key: str, fingerprint: str) -> dict[str, Any] | None:
+        if key in self.records:
+            return self.records[key]
+        self.records[key] = {"fingerprint": fingerprint}
+        return None
+
+    async def complete(self, key: str, body: dict[str, Any]) -> None:
+        self.records[key]["body"] = body
+
+    async def release(self, key: str) -> None:
+        self.records.pop(key, None)
+
+
 Wired = tuple[Intake, CounterStore, FakeCases, FakePublisher]
 
 
@@ -78,9 +99,11 @@ def intake(error: Exception | None) -> Wired:
         directory=FakeDirectory(),  # type: ignore[arg-type]
         cases=cases,  # type: ignore[arg-type]
         counters=counters,
-        idempotency=None,  # type: ignore[arg-type]
+        idempotency=FakeKeys(),  # type: ignore[arg-type]
         attachments=None,  # type: ignore[arg-type]
         publisher=publisher,  # type: ignore[arg-type]
+        zones=ZoneCache(FakeDirectory()),
+        limiter=TokenBucket(rate=1.0, burst=1),
     )
     return service, counters, cases, publisher
 
@@ -96,9 +119,9 @@ async def test_number_of_a_refused_send_is_handed_out_again() -> None:
 async def test_number_of_a_send_in_doubt_is_never_handed_out_again() -> None:
     """Kafka may have recorded the event: its number is not reused; a keyed case keeps it."""
     service, counters, cases, _ = intake(InDoubt(problem("kafka", "acknowledged", "timed out")))
-    case_id = uuid4()
+    case_id = logic.keyed_case_id(ZACK, "key-1")
     with pytest.raises(InDoubt):
-        await service.submit(ZACK, BODY, case_id)
+        await service.submit(ZACK, BODY, "key-1")
     assert await counters.take() == 2
     assert cases.docs[str(case_id)]["unconfirmed"]["case_number"] == 1
 
@@ -106,12 +129,12 @@ async def test_number_of_a_send_in_doubt_is_never_handed_out_again() -> None:
 async def test_keyed_retry_after_doubt_resends_the_same_event() -> None:
     """A retry of a keyed case in doubt re-sends the first event and answers with its number."""
     service, _, cases, publisher = intake(InDoubt(problem("kafka", "acknowledged", "timed out")))
-    case_id = uuid4()
+    case_id = logic.keyed_case_id(ZACK, "key-1")
     with pytest.raises(InDoubt):
-        await service.submit(ZACK, BODY, case_id)
+        await service.submit(ZACK, BODY, "key-1")
     first = cases.docs[str(case_id)]["unconfirmed"]
     publisher.error = None
-    status, body = await service.submit(ZACK, BODY, case_id)
-    assert (status, body["case_number"]) == (201, 1)
+    case = await service.submit(ZACK, BODY, "key-1")
+    assert case.case_number == 1
     assert [str(m.event_id) for m in publisher.sent] == [first["event_id"]]
     assert "unconfirmed" not in cases.docs[str(case_id)]
