@@ -274,7 +274,8 @@ def _case_router(portal: Portal) -> APIRouter:
             created = await portal.submit(ctx["person"], CaseType(card.case_type), form)
         except Refused as exc:
             contacts = await portal.contacts(ctx["person"])
-            errors = logic.errors_by_field(exc.issues) or {"body": exc.detail}
+            found = logic.errors_by_field(exc.issues) or {"body": exc.detail}
+            errors = logic.in_form_order(found, logic.detail_fields(CaseType(card.case_type)))
             return _form_page(request, ctx, card, contacts, form, errors, 422)
         return RedirectResponse(f"/cases/{created['case_number']}?submitted=1", status_code=303)
 

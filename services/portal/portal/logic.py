@@ -306,12 +306,25 @@ def _many(value: str | list[str] | None) -> list[str]:
 
 
 def errors_by_field(issues: list[dict[str, str]]) -> dict[str, str]:
-    """The first message for each form field an intake refusal names (`body` for the rest)."""
+    """The first message for each form field an intake refusal names (`body` for the rest),
+    worded with the field's label as the form shows it."""
     found: dict[str, str] = {}
     for issue in issues:
         field = str(issue.get("field", "")).split(".")[0].split("[")[0] or "body"
-        found.setdefault(field, str(issue.get("message", "")))
+        message = str(issue.get("message", ""))
+        label = LABELS.get(field, ("", ""))[0]
+        if label and message.startswith(str(issue.get("field", field))):
+            message = label + message[len(str(issue.get("field", field))) :]
+        found.setdefault(field, message)
     return found
+
+
+def in_form_order(errors: Mapping[str, str], fields: list[FieldSpec]) -> dict[str, str]:
+    """The errors in the order their fields appear on the form (the rest last)."""
+    order = ["account_id", "contact_id", "priority", "subject", "description"]
+    order += [f.name for f in fields] + ["due_date"]
+    rank = {name: i for i, name in enumerate(order)}
+    return dict(sorted(errors.items(), key=lambda item: rank.get(item[0], len(order))))
 
 
 # --- the case list ------------------------------------------------------------------------

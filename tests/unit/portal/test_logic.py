@@ -139,17 +139,25 @@ def test_submission_body_from_form() -> None:
     }
 
 
-def test_errors_by_field_keeps_the_first_message() -> None:
-    """Intake's issues map to form fields; nested paths map to their top field."""
+def test_errors_by_field_keeps_the_first_message_in_the_form_s_words() -> None:
+    """Intake's issues map to form fields, worded with the form's labels; nested paths map to
+    their top field."""
     issues = [
-        {"field": "subject", "rule": "missing", "message": "subject is required"},
-        {"field": "subject", "rule": "x", "message": "second"},
+        {"field": "application_type", "rule": "missing", "message": "application_type is required"},
+        {"field": "application_type", "rule": "x", "message": "second"},
         {"field": "areas_of_responsibility[0]", "rule": "enum", "message": "bad area"},
     ]
     assert logic.errors_by_field(issues) == {
-        "subject": "subject is required",
+        "application_type": "Type is required",
         "areas_of_responsibility": "bad area",
     }
+
+
+def test_errors_follow_the_form_order() -> None:
+    """The error summary lists problems in the order of the form's fields."""
+    fields = logic.detail_fields(CaseType.APPLICATION_ISSUE)
+    errors = {"issue_began": "a", "subject": "b", "module": "c", "body": "d"}
+    assert list(logic.in_form_order(errors, fields)) == ["subject", "module", "issue_began", "body"]
 
 
 @pytest.mark.parametrize(

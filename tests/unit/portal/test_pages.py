@@ -199,8 +199,8 @@ async def test_submit_error_is_shown_next_to_the_field(
         data={"csrf_token": token, "description": "d", "module": "Grade Book"},
     )
     assert answer.status_code == 422
-    assert 'id="f-subject-error">subject is required' in answer.text
-    assert 'href="#f-subject">subject is required' in answer.text
+    assert 'id="f-subject-error">Subject is required' in answer.text
+    assert 'href="#f-subject">Subject is required' in answer.text
 
 
 async def test_read_only_sees_no_controls(site: tuple[httpx.AsyncClient, Portal]) -> None:
