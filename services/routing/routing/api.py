@@ -82,10 +82,10 @@ def install_errors(app: FastAPI) -> None:
 def build_router(staff: StaffService, directory: DirectoryStore) -> APIRouter:
     """The staff API's routes."""
     router = APIRouter(tags=["staff"], responses=ERRORS, dependencies=[Depends(_bind_request_id)])
-    Staff = Annotated[Principal, Depends(_staff_only(bearer_auth(lambda: directory)))]
-    _queue_routes(router, staff, Staff)
-    _case_routes(router, staff, Staff)
-    _change_routes(router, staff, Staff)
+    caller = _staff_only(bearer_auth(lambda: directory))
+    _queue_routes(router, staff, caller)
+    _case_routes(router, staff, caller)
+    _change_routes(router, staff, caller)
     return router
 
 
@@ -100,9 +100,10 @@ async def _bind_request_id(request: Request) -> AsyncIterator[None]:
         yield
 
 
-def _staff_only(
-    principal: Callable[..., Awaitable[Principal]],
-) -> Callable[..., Awaitable[Principal]]:
+Caller = Callable[..., Awaitable[Principal]]
+
+
+def _staff_only(principal: Caller) -> Caller:
     async def staff(caller: Annotated[Principal, Depends(principal)]) -> Principal:
         if not caller.is_staff:
             raise Forbidden("the staff API needs a staff token; contacts use the intake API")
@@ -111,7 +112,7 @@ def _staff_only(
     return staff
 
 
-def _queue_routes(router: APIRouter, staff: StaffService, Staff: Any) -> None:
+def _queue_routes(router: APIRouter, staff: StaffService, current: Caller) -> None:
     @router.get(
         "/queues/{department_slug}",
         summary="A department's queue, in work order",
@@ -119,7 +120,7 @@ def _queue_routes(router: APIRouter, staff: StaffService, Staff: Any) -> None:
     )
     async def list_queue(
         department_slug: Slug,
-        caller: Staff,
+        caller: Annotated[Principal, Depends(current)],
         status_: Annotated[
             Status | None,
             Query(
@@ -158,16 +159,20 @@ def _queue_routes(router: APIRouter, staff: StaffService, Staff: Any) -> None:
         summary="Take the next New or Re-Opened item and assign it to yourself",
         responses=_ok(ACCEPTED, ACCEPTED_EXAMPLE),
     )
-    async def take(department_slug: Slug, caller: Staff) -> CommandAccepted:
+    async def take(
+        department_slug: Slug, caller: Annotated[Principal, Depends(current)]
+    ) -> CommandAccepted:
         """Claims the queue's first unassigned New or Re-Opened case and assigns it to you."""
         return await staff.take(department_slug, caller)
 
 
-def _case_routes(router: APIRouter, staff: StaffService, Staff: Any) -> None:
+def _case_routes(router: APIRouter, staff: StaffService, current: Caller) -> None:
     @router.get(
         "/cases/{case_id}", summary="Routing's view of a case", responses=_ok(200, CASE_EXAMPLE)
     )
-    async def get_case(case_id: CaseRef, caller: Staff) -> CasePublic:
+    async def get_case(
+        case_id: CaseRef, caller: Annotated[Principal, Depends(current)]
+    ) -> CasePublic:
         """The case's department, status, assignee, timers and last activity."""
         return await staff.case(case_id)
 
@@ -176,7 +181,9 @@ def _case_routes(router: APIRouter, staff: StaffService, Staff: Any) -> None:
         summary="Whether a command was applied or rejected, and why",
         responses=_ok(200, COMMAND_EXAMPLE),
     )
-    async def get_command(command_id: UUID, caller: Staff) -> CommandPublic:
+    async def get_command(
+        command_id: UUID, caller: Annotated[Principal, Depends(current)]
+    ) -> CommandPublic:
         """The outcome of a command a 202 answer named: pending, applied, rejected or ignored."""
         return await staff.command(command_id)
 
@@ -189,7 +196,7 @@ def _case_routes(router: APIRouter, staff: StaffService, Staff: Any) -> None:
     async def assign(
         case_id: CaseRef,
         body: Annotated[AssignmentCreate, Body(openapi_examples=ASSIGNMENT_EXAMPLES)],
-        caller: Staff,
+        caller: Annotated[Principal, Depends(current)],
     ) -> CommandAccepted:
         """Assigns the case to a staff member of its department, or by the department's policy."""
         return await staff.assign(case_id, body.assignee_id, caller)
@@ -203,13 +210,13 @@ def _case_routes(router: APIRouter, staff: StaffService, Staff: Any) -> None:
     async def transfer(
         case_id: CaseRef,
         body: Annotated[TransferCreate, Body(openapi_examples=TRANSFER_EXAMPLES)],
-        caller: Staff,
+        caller: Annotated[Principal, Depends(current)],
     ) -> CommandAccepted:
         """Moves the case to another department's queue, unassigned, with the reason shown."""
         return await staff.transfer(case_id, body.department, body.reason, caller)
 
 
-def _change_routes(router: APIRouter, staff: StaffService, Staff: Any) -> None:
+def _change_routes(router: APIRouter, staff: StaffService, current: Caller) -> None:
     @router.post(
         "/cases/{case_id}/status",
         summary="Change the case's status",
@@ -219,7 +226,7 @@ def _change_routes(router: APIRouter, staff: StaffService, Staff: Any) -> None:
     async def change(
         case_id: CaseRef,
         body: Annotated[StatusChangeCreate, Body(openapi_examples=STATUS_CHANGE_EXAMPLES)],
-        caller: Staff,
+        caller: Annotated[Principal, Depends(current)],
     ) -> CommandAccepted:
         """Moves the case to a status the workflow allows from its current one."""
         return await staff.change_status(case_id, body, caller)
@@ -233,7 +240,7 @@ def _change_routes(router: APIRouter, staff: StaffService, Staff: Any) -> None:
     async def escalate(
         case_id: CaseRef,
         body: Annotated[EscalationCreate, Body(openapi_examples=ESCALATION_EXAMPLES)],
-        caller: Staff,
+        caller: Annotated[Principal, Depends(current)],
     ) -> CommandAccepted:
         """Moves the case to Assigned to Development with the issue number and a note."""
         return await staff.change_status(case_id, body.as_change(), caller)
@@ -247,7 +254,7 @@ def _change_routes(router: APIRouter, staff: StaffService, Staff: Any) -> None:
     async def resolve(
         case_id: CaseRef,
         body: Annotated[ResolutionCreate, Body(openapi_examples=RESOLUTION_EXAMPLES)],
-        caller: Staff,
+        caller: Annotated[Principal, Depends(current)],
     ) -> CommandAccepted:
         """Moves the case to Pending Customer Verification with the written resolution."""
         return await staff.change_status(case_id, body.as_change(), caller)
