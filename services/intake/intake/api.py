@@ -76,11 +76,15 @@ DOWNLOAD_TYPES: dict[str, Any] = {
     media: {} for media in sorted(logic.SERVABLE_TYPES | {logic.OCTET_STREAM})
 }
 DOWNLOAD_TYPES["text/plain"] = {"example": examples.DOWNLOAD_TEXT}
+ATTACHMENT_ID = {
+    "file": {"summary": "An attachment id", "value": examples.ATTACHMENT["attachment_id"]}
+}
+REMOVED = {"lisa": {"summary": "Remove Lisa Turtle", "value": ["lisa-turtle"]}}
 CaseRef = Annotated[
     str,
     Path(
         description="The case number (e.g. 1000003) or the case id (a UUID).",
-        examples=["1000003"],
+        openapi_examples={"number": {"summary": "A case number", "value": "1000003"}},
     ),
 ]
 DIRECTORY_ERRORS = problem_responses(
@@ -96,7 +100,7 @@ NameQuery = Annotated[
         min_length=1,
         max_length=100,
         description="Only people whose name holds every word of this (case-insensitive).",
-        examples=["lisa"],
+        openapi_examples={"lisa": {"summary": "People named Lisa", "value": "lisa"}},
     ),
 ]
 IdempotencyKey = Annotated[
@@ -169,7 +173,7 @@ def _directory(intake: Intake, caller: Admit) -> APIRouter:
                 min_length=1,
                 max_length=64,
                 description="The district; defaults to yours (required if you have several).",
-                examples=["bayside"],
+                openapi_examples={"bayside": {"summary": "Bayside School", "value": "bayside"}},
             ),
         ] = None,
         q: NameQuery = None,
@@ -184,7 +188,14 @@ def _directory(intake: Intake, caller: Admit) -> APIRouter:
         responses=_ok(200, examples.STAFF_PUBLIC, "The staff, by name"),
     )
     async def department_staff(
-        department_slug: Annotated[str, Path(examples=["campus-support"])],
+        department_slug: Annotated[
+            str,
+            Path(
+                openapi_examples={
+                    "campus": {"summary": "Campus Support", "value": "campus-support"}
+                }
+            ),
+        ],
         principal: Annotated[Principal, Depends(caller)],
         q: NameQuery = None,
     ) -> StaffListPublic:
@@ -237,7 +248,7 @@ def _posts(router: APIRouter, intake: Intake, caller: Admit) -> None:
     )
     async def download(
         case_id: CaseRef,
-        attachment_id: Annotated[str, Path(examples=[examples.ATTACHMENT["attachment_id"]])],
+        attachment_id: Annotated[str, Path(openapi_examples=ATTACHMENT_ID)],
         principal: Annotated[Principal, Depends(caller)],
     ) -> StreamingResponse:
         """The file as uploaded, as a download no browser runs.
@@ -327,7 +338,7 @@ def _recipients(router: APIRouter, intake: Intake, caller: Admit) -> None:
         case_id: CaseRef,
         principal: Annotated[Principal, Depends(caller)],
         contact_id: Annotated[
-            list[str], Query(min_length=1, max_length=100, examples=[["lisa-turtle"]])
+            list[str], Query(min_length=1, max_length=100, openapi_examples=REMOVED)
         ],
     ) -> RecipientsPublic:
         """Remove contacts (by id) from the case's recipients; the owner always stays."""
