@@ -9,9 +9,7 @@ from typing import Any, Protocol
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
-from faststream import AckPolicy
-from faststream._internal.constants import EMPTY
-from faststream._internal.middlewares import BaseMiddleware
+from faststream import AckPolicy, BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.message import StreamMessage
@@ -243,8 +241,10 @@ def make_broker(
     middlewares: list[Any] = [RequestIdMiddleware]  # first: outermost, its id on every line
     if registry is not None:
         middlewares.append(KafkaPrometheusMiddleware(registry=registry, app_name=client_id))
+    quiet: dict[str, Any] = {}  # without a policy, FastStream's default logger
     if policy is not None:
         middlewares.append(policy.middleware)
+        quiet["logger"] = None  # the policy logs each outcome in place of FastStream's lines
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=client_id,
@@ -253,7 +253,7 @@ def make_broker(
         request_timeout_ms=request_timeout_ms,
         middlewares=middlewares,
         graceful_timeout=15.0,
-        logger=None if policy is not None else EMPTY,
+        **quiet,
     )
     if policy is not None:
         policy.broker = broker

@@ -1,11 +1,9 @@
-"""Mongo client factory (PyMongo async API) and the processed-event ledger handlers dedupe on."""
+"""Mongo client factory (PyMongo async API) and its reachability check."""
 
 from typing import Any
-from uuid import UUID
 
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import PyMongoError
 
 from shared.settings import InfraSettings
 
@@ -49,22 +47,3 @@ async def mongo_reachable(client: AsyncMongoClient[Document]) -> bool:
         return True
     except PyMongoError:
         return False
-
-
-class ProcessedEvents:
-    """Which event ids a consumer has already applied; the insert is the dedupe."""
-
-    def __init__(self, db: AsyncDatabase[Document], collection: str = "processed_events") -> None:
-        self.collection = db[collection]
-
-    async def first_time(self, event_id: UUID, **context: Any) -> bool:
-        """Record `event_id`; False when it was recorded before (a redelivery)."""
-        try:
-            await self.collection.insert_one({"_id": str(event_id), **context})
-            return True
-        except DuplicateKeyError:
-            return False
-
-    async def seen(self, event_id: UUID) -> bool:
-        """True when `event_id` was recorded."""
-        return await self.collection.find_one({"_id": str(event_id)}, {"_id": 1}) is not None

@@ -51,7 +51,7 @@ def ops_router(
         "/metrics",
         summary="Prometheus metrics",
         response_class=Response,
-        responses=_metrics_responses(metrics_example),
+        responses=example_response(200, metrics_example, "Metrics", CONTENT_TYPE_LATEST),
     )
     async def metrics() -> Response:
         """This process's Prometheus metrics in the text exposition format."""
@@ -74,22 +74,19 @@ async def _outcome(check: Check, limit: float) -> bool:
         return False  # an unreachable dependency may fail in any way; it is simply not ready
 
 
-def _json(status: int, example: object, description: str) -> Responses:
-    return {
-        status: {"description": description, "content": {"application/json": {"example": example}}}
-    }
+def example_response(
+    status: int, example: object, description: str, media_type: str = "application/json"
+) -> Responses:
+    """An OpenAPI `responses` entry: one status, its description and an example body."""
+    return {status: {"description": description, "content": {media_type: {"example": example}}}}
 
 
-_HEALTHY = _json(200, {"status": "ok"}, "Alive")
+_HEALTHY = example_response(200, {"status": "ok"}, "Alive")
 
 
 def _ready_responses(names: list[str]) -> Responses:
     ready = dict.fromkeys(names, True)
     failed = ready | dict.fromkeys(names[-1:], False)
-    return _json(200, {"status": "ready", "checks": ready}, "Ready") | _json(
+    return example_response(200, {"status": "ready", "checks": ready}, "Ready") | example_response(
         503, {"status": "not ready", "checks": failed}, "A check failed"
     )
-
-
-def _metrics_responses(example: str) -> Responses:
-    return {200: {"description": "Metrics", "content": {CONTENT_TYPE_LATEST: {"example": example}}}}

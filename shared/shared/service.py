@@ -53,13 +53,37 @@ def ops_router(
     return router
 
 
+_ASYNCAPI_EXAMPLE = {
+    "asyncapi": "3.0.0",
+    "info": {"title": "Case events", "version": "1"},
+    "channels": {"case.events": {"address": "case.events"}},
+}
+_ASYNCAPI_JSON = ops.example_response(200, _ASYNCAPI_EXAMPLE, "The AsyncAPI 3 document")
+_ASYNCAPI_HTML = ops.example_response(
+    200, "<!doctype html><title>Case events - AsyncAPI</title>", "The page", "text/html"
+)
+
+
 def _add_asyncapi(router: APIRouter, spec: Callable[[], AsyncAPI]) -> None:
-    @router.get("/asyncapi.json", summary="AsyncAPI document of this service's topics")
+    @router.get(
+        "/asyncapi.json",
+        summary="AsyncAPI document of this service's topics",
+        response_class=Response,
+        responses=_ASYNCAPI_JSON,
+    )
     async def asyncapi_json() -> Response:
+        """Every topic and message this service publishes or consumes, as AsyncAPI 3 JSON."""
         return Response(spec().to_specification().to_json(), media_type="application/json")
 
-    @router.get("/asyncapi", summary="AsyncAPI document, readable", response_class=HTMLResponse)
+    @router.get(
+        "/asyncapi",
+        summary="AsyncAPI document, readable",
+        response_class=HTMLResponse,
+        responses=_ASYNCAPI_HTML,
+    )
     async def asyncapi_html() -> HTMLResponse:
+        """The same document as one HTML page without script: servers, operations, channels,
+        messages and schemas."""
         return HTMLResponse(asyncapi_page(json.loads(spec().to_specification().to_json())))
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry, Counter
 
 from shared import service
@@ -125,6 +126,33 @@ async def test_service_router_without_a_spec_serves_the_same_routes() -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         assert sorted(await _operations(client)) == ["/healthz", "/metrics", "/readyz"]
         assert (await client.get("/readyz")).json()["checks"] == {"kafka": False}
+
+
+async def test_service_router_with_a_spec_serves_and_describes_asyncapi() -> None:
+    """With a spec, /asyncapi.json and /asyncapi serve the broker's topics and are documented."""
+    broker = KafkaBroker()
+
+    @broker.subscriber("widget.events", group_id="ops-test")
+    async def on_widget(body: dict[str, str]) -> None:
+        del body
+
+    spec = service.asyncapi_of(broker, title="Widgets")
+    app = FastAPI()
+    app.include_router(service.ops_router(checks={}, registry=_registry(), spec=lambda: spec))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        operations = await _operations(client)
+        document = (await client.get("/asyncapi.json")).json()
+        page = await client.get("/asyncapi")
+    assert sorted(operations) == ["/asyncapi", "/asyncapi.json", "/healthz", "/metrics", "/readyz"]
+    for path in ("/asyncapi", "/asyncapi.json"):
+        assert operations[path]["description"].strip()
+        assert _example(operations[path], "200")
+    assert document["asyncapi"] == "3.0.0"
+    assert document["info"]["title"] == "Widgets"
+    assert [c["address"] for c in document["channels"].values()] == ["widget.events"]
+    assert page.headers["content-type"].startswith("text/html")
+    assert "widget.events" in page.text
 
 
 def test_the_module_imports_no_broker_database_or_server() -> None:
