@@ -1,34 +1,45 @@
-"""Composition root of the notify service: broker, Mongo, SMTP, handlers, HTTP app."""
+"""Composition root of the notify service: broker, Mongo, SMTP, the service, HTTP app."""
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 from faststream.kafka.publisher.usecase import DefaultPublisher
 from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 
 from notify.delivery import DeadLetter, Delivery, Leases
-from notify.handlers import Notifier, Poison, Timing, poison_to, register, retry_parked_forever
+from notify.handlers import register
 from notify.mailer import HttpReceipts, Mailer
 from notify.models import DeadMail
 from notify.render import Composer, Renderer, Sender
+from notify.service import Notifier, Timing, retry_parked_forever
 from notify.settings import Settings
 from notify.store import CaseStore, ContactBook, NoticeStore, SentStore
 from shared.directory import DirectoryStore
-from shared.kafka import DeadLetterPolicy, ensure_topics, make_broker
+from shared.kafka import DeadLetterPolicy, Poison, ensure_topics, make_broker, poison_to
 from shared.mongo import Document, mongo_client, mongo_reachable
 from shared.service import asyncapi_of, broker_check, new_app, ops_router, settle_heap
 
+SUMMARY = (
+    "Notify mails each case's recipients about what happens to the case, and authorized "
+    "contacts about incidents and maintenance. It has no API of its own: these are its "
+    "health, readiness and metrics routes."
+)
 
+
+@dataclass(frozen=True)
 class Parts:
-    """What the lifespan builds; subscribers reach it through getters."""
+    """What the service is built of; stores and clients connect on first use."""
 
     notifier: Notifier
     directory: DirectoryStore
+    sent: SentStore
     mailer: Mailer
 
 
@@ -63,48 +74,46 @@ def dead_letter_to(to_mail_dlq: DefaultPublisher) -> DeadLetter:
     return publish
 
 
-async def build(
+def build(
     settings: Settings,
     mongo: AsyncMongoClient[Document],
     to_mail_dlq: DefaultPublisher,
     registry: CollectorRegistry,
     poison: Poison,
 ) -> Parts:
-    """Stores, mailer, composer and delivery, with their indexes in place."""
+    """Stores, mailer, composer, delivery and the service around them."""
     db = mongo[settings.mongo_database]
-    parts = Parts()
-    parts.directory = DirectoryStore(db)
+    directory = DirectoryStore(db)
     lease = timedelta(seconds=settings.claim_lease_seconds)
     sent = SentStore(db, lease=lease)
-    await parts.directory.ensure_indexes()
-    await sent.ensure_indexes()
-    parts.mailer = mailer_of(settings)
-    sink = dead_letter_to(to_mail_dlq)
+    mailer = mailer_of(settings)
+    receipts = HttpReceipts(settings.receipts_url) if settings.receipts_url else None
+    delivery = Delivery(
+        sent,
+        mailer,
+        dead_letter_to(to_mail_dlq),
+        registry,
+        leases_of(lease),
+        lookahead=2 * settings.smtp_connections,
+        receipts=receipts,
+    )
     sender = Sender(settings.mail_from_name, settings.mail_from, settings.mail_domain)
     timing = Timing(
         domain=settings.mail_domain,
         max_age=timedelta(hours=settings.max_mail_age_hours),
         grace=timedelta(seconds=settings.directory_grace_seconds),
     )
-    parts.notifier = Notifier(
+    notifier = Notifier(
         cases=CaseStore(db),
         notices=NoticeStore(db),
-        book=ContactBook(parts.directory),
+        book=ContactBook(directory),
         composer=Composer(Renderer(), sender),
-        delivery=Delivery(
-            sent,
-            parts.mailer,
-            sink,
-            registry,
-            leases_of(lease),
-            2 * settings.smtp_connections,
-            HttpReceipts(settings.receipts_url) if settings.receipts_url else None,
-        ),
+        delivery=delivery,
         timing=timing,
         poison=poison,
         concurrency=settings.case_concurrency,
     )
-    return parts
+    return Parts(notifier, directory, sent, mailer)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -116,27 +125,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings, client_id=settings.service_name, policy=policy, registry=registry
     )
     mongo = mongo_client(settings, retry_writes=False)  # idempotent writes, see mongo_client
-    holder: dict[str, Parts] = {}
     to_mail_dlq = broker.publisher(
         settings.topics.notify_mail_dlq, description="Mail notify gave up on; replayable."
     )
+    poison = poison_to(broker, settings.group_id)
+    parts = build(settings, mongo, to_mail_dlq, registry, poison)
     register(
         broker,
         settings,
         settings.group_id,
-        lambda: holder["parts"].notifier,
-        lambda: holder["parts"].directory,
+        parts.notifier,
+        parts.directory,
         max_records=settings.batch_size,
     )
+    lifespan = _lifespan(settings, broker, mongo, parts)
+    app = new_app("Notify", docs_description(SUMMARY, settings), lifespan)
+    checks = {"kafka": broker_check(broker), "mongo": lambda: mongo_reachable(mongo)}
+    spec = lambda: asyncapi_of(broker, title="Notify")  # noqa: E731
+    app.include_router(ops_router(checks=checks, registry=registry, spec=spec))
+    return app
+
+
+def _lifespan(
+    settings: Settings, broker: KafkaBroker, mongo: AsyncMongoClient[Document], parts: Parts
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Topics and indexes in place, then consume; on shutdown stop consuming, then close."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await ensure_topics(settings.kafka_bootstrap_servers, settings.topics.all_specs())
-        holder["parts"] = await build(
-            settings, mongo, to_mail_dlq, registry, poison_to(broker, settings.group_id)
-        )
+        await parts.directory.ensure_indexes()
+        await parts.sent.ensure_indexes()
         await broker.start()
-        retrying = asyncio.create_task(retry_parked_forever(holder["parts"].notifier))
+        retrying = asyncio.create_task(retry_parked_forever(parts.notifier))
         settle_heap()
         try:
             yield
@@ -145,11 +166,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await retrying
             await broker.stop()
-            await holder["parts"].mailer.aclose()
+            await parts.mailer.aclose()
             await mongo.close()
 
-    app = new_app("Notify", "Notify service of the support portal.", lifespan)
-    checks = {"kafka": broker_check(broker), "mongo": lambda: mongo_reachable(mongo)}
-    spec = lambda: asyncapi_of(broker, title="Notify")  # noqa: E731
-    app.include_router(ops_router(checks=checks, registry=registry, spec=spec))
-    return app
+    return lifespan
+
+
+def docs_description(summary: str, settings: Settings) -> str:
+    """The docs page's description: what notify does, then links to every service's docs."""
+    lines = "\n".join(f"- {name}: <{url}>" for name, url in settings.docs_urls.items())
+    return f"{summary}\n\nAPI docs of the services:\n\n{lines}"

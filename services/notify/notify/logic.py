@@ -12,7 +12,6 @@ from email.utils import format_datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from notify.errors import UnsafeHeader
 from notify.models import CaseView, Recipient
@@ -30,7 +29,8 @@ from shared.events import (
     RecipientsChanged,
     StatusChanged,
 )
-from shared.workflow import AUTO_CLOSE_BUSINESS_DAYS, DEFAULT_TIME_ZONE, REOPEN_WINDOW_DAYS
+from shared.workflow import AUTO_CLOSE_BUSINESS_DAYS, REOPEN_WINDOW_DAYS
+from shared.zones import local_time
 
 # What each status means to a district contact, in the words of the support portal guide.
 STATUS_MEANING: dict[Status, str] = {
@@ -310,19 +310,6 @@ def too_old(occurred_at: datetime, now: datetime, max_age: timedelta) -> bool:
 def still_waiting(occurred_at: datetime, now: datetime, grace: timedelta) -> bool:
     """An unknown recipient of a recent event is probably still on its way in the directory."""
     return now - occurred_at <= grace
-
-
-def zone(name: str | None) -> ZoneInfo:
-    """The district's zone; the default when it is missing or unknown."""
-    try:
-        return ZoneInfo(name or DEFAULT_TIME_ZONE)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_TIME_ZONE)
-
-
-def local_time(at: datetime, time_zone: str | None) -> str:
-    """As the portal shows times: `09/15/2021 - 01:37 PM CDT`."""
-    return at.astimezone(zone(time_zone)).strftime("%m/%d/%Y - %I:%M %p %Z")
 
 
 # --- headers ---------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from notify.logic import (
     Plan,
     address,
     build_email,
-    local_time,
     mailable,
     message_id,
     notice_context,
@@ -25,6 +24,7 @@ from notify.logic import (
 from notify.models import CaseView, Mail, Recipient
 from shared import tracing
 from shared.events import Notice
+from shared.zones import local_time
 
 log = logging.getLogger("notify.render")
 

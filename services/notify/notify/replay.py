@@ -1,35 +1,9 @@
-"""`python -m notify replay-dlq`: send dead-lettered mail again; the sent log stops doubles."""
-
-import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Protocol
+"""The mail DLQ read whole for `python -m notify replay-dlq` (service.replay sends it again)."""
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from notify.delivery import Fence
-from notify.errors import ClaimLost, MailDeferred, MailRejected
-from notify.mailer import Transport
-from notify.models import DeadMail, Mail
-from notify.store import SentStatus
-
-log = logging.getLogger("notify.replay")
-
-
-@dataclass
-class ReplayReport:
-    """How a replay went."""
-
-    delivered: int = 0
-    already_sent: int = 0
-    failed: int = 0
-
-    def __str__(self) -> str:
-        return (
-            f"replayed dead mail: {self.delivered} delivered, "
-            f"{self.already_sent} already sent, {self.failed} failed again"
-        )
+from notify.models import DeadMail
 
 
 async def read_all(bootstrap: str, topic: str) -> list[DeadMail]:
@@ -82,51 +56,3 @@ async def _partitions(bootstrap: str, topic: str) -> list[int]:
 
 def _decode(record: ConsumerRecord[bytes, bytes]) -> DeadMail:
     return DeadMail.model_validate_json(record.value or b"{}")
-
-
-class ReplayLog(Protocol):
-    """The sent log as a replay uses it."""
-
-    async def claim_replay(self, mail: Mail) -> bool:
-        """Take the mail back for sending; False when it was sent meanwhile."""
-        ...
-
-    async def begin_data(self, keys: list[str]) -> set[str]:
-        """Record that these mails' end of data may go out; the keys still ours."""
-        ...
-
-    async def mark(self, keys: list[str], status: SentStatus, reason: str = "") -> None:
-        """Set the status of these keys."""
-        ...
-
-
-async def replay(dead: list[DeadMail], sent: ReplayLog, transport: Transport) -> ReplayReport:
-    """Send each dead mail not sent since; a mail that fails again stays dead (and on the
-    topic, for the next replay)."""
-    report = ReplayReport()
-    for item in dead:
-        mail = item.to_mail()
-        if not await sent.claim_replay(mail):
-            report.already_sent += 1
-            continue
-        try:
-            await transport.send(mail.message, mail.recipient, Fence(_one(sent), mail, _doubt))
-        except (MailRejected, MailDeferred, ClaimLost) as exc:
-            await sent.mark([mail.key], SentStatus.DEAD, str(exc))
-            report.failed += 1
-            log.error("replay of %s to %s failed: %s", mail.message_id, mail.recipient, exc)
-            continue
-        await sent.mark([mail.key], SentStatus.SENT)
-        report.delivered += 1
-    return report
-
-
-def _one(sent: ReplayLog) -> Callable[[str], Awaitable[bool]]:
-    async def begin_data(key: str) -> bool:
-        return key in await sent.begin_data([key])
-
-    return begin_data
-
-
-async def _doubt(mail: Mail) -> None:
-    log.warning("in-doubt resend of %s to %s (same Message-ID)", mail.message_id, mail.recipient)

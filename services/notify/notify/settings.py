@@ -1,44 +1,77 @@
 """Settings of the notify service; every field has a local default."""
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Self
+from typing import Self, cast
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    AliasGenerator,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import SettingsConfigDict
 
 from notify.mailer import SmtpAccess, SmtpSecurity, tls_context
 from shared.settings import ServiceSettings, refuse_local_secrets
 
+LOCAL_DOCS_URLS = {
+    "intake": "http://127.0.0.1:8001/docs",
+    "routing": "http://127.0.0.1:8002/docs",
+    "feed": "http://127.0.0.1:8003/docs",
+    "status board": "http://127.0.0.1:8004/api/docs",
+    "status board admin": "http://127.0.0.1:8014/docs",
+}
+# The settings every service reads under the same names (Kafka, Mongo URL, SMTP host, logging,
+# the HTTP server's host and limits, the service name). env_prefix would apply to them too, so
+# they are pinned to their own names; notify's port and database are its own (NOTIFY_...).
+_COMMON = frozenset(ServiceSettings.model_fields) - {"http_port", "mongo_database"}
+
+
+def _common_name(name: str) -> AliasChoices | None:
+    """A common setting's own name; None (no alias: the prefix applies) for notify's own."""
+    return AliasChoices(name) if name in _COMMON else None
+
+
+# pydantic takes None from a generator as "no alias" (AliasGenerator._generate_alias), though
+# its annotation lists only aliases.
+_ALIASES = AliasGenerator(validation_alias=cast(Callable[[str], AliasChoices], _common_name))
+
 
 class Settings(ServiceSettings):
-    """Notify settings, from the environment."""
+    """Notify settings, from the environment: its own as NOTIFY_<FIELD>."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NOTIFY_",
+        alias_generator=_ALIASES,
+        # by alias only: by name, the env source would also read NOTIFY_SMTP_HOST and the like
+        validate_by_name=False,
+        populate_by_name=False,
+    )
 
     service_name: str = "notify"
+    # NOTIFY_PORT, as every service's port is <SERVICE>_PORT (the prefix would make it
+    # NOTIFY_HTTP_PORT); `http_port` keeps Settings(http_port=...) working.
     http_port: int = Field(8005, validation_alias=AliasChoices("NOTIFY_PORT", "http_port"))
-    mongo_database: str = Field(
-        "notify", validation_alias=AliasChoices("NOTIFY_MONGO_DATABASE", "mongo_database")
-    )
+    mongo_database: str = "notify"
     mail_from: str = Field(
         "support@support-portal.local",
-        validation_alias=AliasChoices("NOTIFY_MAIL_FROM", "mail_from"),
         description="Envelope sender and From address.",
     )
-    mail_from_name: str = Field(
-        "Campus Support", validation_alias=AliasChoices("NOTIFY_MAIL_FROM_NAME", "mail_from_name")
-    )
+    mail_from_name: str = "Campus Support"
     mail_domain: str = Field(
         "support-portal.local",
-        validation_alias=AliasChoices("NOTIFY_MAIL_DOMAIN", "mail_domain"),
         description="Right-hand side of every Message-ID.",
     )
     smtp_connections: int = Field(
         4,
         ge=1,
-        validation_alias=AliasChoices("NOTIFY_SMTP_CONNECTIONS", "smtp_connections"),
         description="SMTP connections kept open; recipients of one event are sent in parallel.",
     )
     smtp_security: SmtpSecurity = Field(
         SmtpSecurity.NONE,
-        validation_alias=AliasChoices("NOTIFY_SMTP_SECURITY", "smtp_security"),
         description=(
             "none (plain SMTP, the local sink), starttls (upgrade required: a server that does "
             "not offer it is never sent to in clear) or tls (implicit TLS, usually port 465)."
@@ -46,40 +79,30 @@ class Settings(ServiceSettings):
     )
     smtp_username: str | None = Field(
         None,
-        validation_alias=AliasChoices("NOTIFY_SMTP_USERNAME", "smtp_username"),
         description="SMTP login (AUTH); set together with NOTIFY_SMTP_PASSWORD, or neither.",
     )
-    smtp_password: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("NOTIFY_SMTP_PASSWORD", "smtp_password")
-    )
+    smtp_password: SecretStr | None = None
     smtp_ca_file: Path | None = Field(
         None,
-        validation_alias=AliasChoices("NOTIFY_SMTP_CA_FILE", "smtp_ca_file"),
         description="PEM file of the CA(s) the server's certificate is checked against "
         "(a private CA); unset, the system's trust store.",
     )
     smtp_verify: bool = Field(
         True,
-        validation_alias=AliasChoices("NOTIFY_SMTP_VERIFY", "smtp_verify"),
         description="Check the server's certificate and host name; false only for a test server.",
     )
-    smtp_timeout: float = Field(
-        10.0, validation_alias=AliasChoices("NOTIFY_SMTP_TIMEOUT", "smtp_timeout")
-    )
+    smtp_timeout: float = 10.0
     smtp_data_timeout: float = Field(
         120.0,
-        validation_alias=AliasChoices("NOTIFY_SMTP_DATA_TIMEOUT", "smtp_data_timeout"),
         description="Wait for the reply to the end of data: a slow server's mail is in doubt.",
     )
     smtp_attempts: int = Field(
         3,
         ge=1,
-        validation_alias=AliasChoices("NOTIFY_SMTP_ATTEMPTS", "smtp_attempts"),
         description="Tries per mail before a 4xx is dead-lettered or a connection fault defers.",
     )
     directory_grace_seconds: float = Field(
         30.0,
-        validation_alias=AliasChoices("NOTIFY_DIRECTORY_GRACE_SECONDS", "directory_grace_seconds"),
         description=(
             "How long an unknown recipient of a case event is waited for before it is skipped, "
             "and how long a notice with nobody to mail stays parked (counted from when notify "
@@ -88,30 +111,25 @@ class Settings(ServiceSettings):
     )
     max_mail_age_hours: float = Field(
         168.0,
-        validation_alias=AliasChoices("NOTIFY_MAX_MAIL_AGE_HOURS", "max_mail_age_hours"),
         description="Older events update views but send no mail (a replay never spams).",
     )
     batch_size: int = Field(
         200,
         ge=1,
-        validation_alias=AliasChoices("NOTIFY_BATCH_SIZE", "batch_size"),
         description="Case events taken per poll; committed together once all are mailed.",
     )
     case_concurrency: int = Field(
         8,
         ge=1,
-        validation_alias=AliasChoices("NOTIFY_CASE_CONCURRENCY", "case_concurrency"),
         description="Cases of one batch worked on at once (each case's events stay in order).",
     )
     claim_lease_seconds: float = Field(
         15.0,
         gt=0,
-        validation_alias=AliasChoices("NOTIFY_CLAIM_LEASE_SECONDS", "claim_lease_seconds"),
         description="How long a mail's claim outlives its sender; renewed every third of it.",
     )
     receipts_url: str | None = Field(
         None,
-        validation_alias=AliasChoices("NOTIFY_RECEIPTS_URL", "receipts_url"),
         description=(
             "Mail store lookup by Message-ID, with {message_id} (and optionally {recipient}) "
             "in it, e.g. the local mailbox's "
@@ -119,6 +137,11 @@ class Settings(ServiceSettings):
             "of data may have arrived is sent again; unset, such a mail is resent (same "
             "Message-ID) and counted in doubt."
         ),
+    )
+
+    docs_urls: dict[str, str] = Field(
+        default_factory=lambda: dict(LOCAL_DOCS_URLS),
+        description="The services' API docs (a JSON object), linked from notify's docs page.",
     )
 
     @field_validator("smtp_username", "smtp_password", "smtp_ca_file", mode="before")

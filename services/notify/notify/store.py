@@ -20,7 +20,7 @@ from shared.directory import DirectoryStore
 from shared.events import NOTICE_EVENTS, AnyNoticeEvent, Contact
 from shared.messages import utcnow
 from shared.mongo import Document
-from shared.workflow import DEFAULT_TIME_ZONE
+from shared.zones import ZoneCache
 
 _DUPLICATE_KEY = 11000
 
@@ -166,6 +166,22 @@ class SentLog(Protocol):
     async def release(self, keys: list[str], unsent: list[str] | None = None) -> None:
         """Let any sender take these claims of ours over at once (their send was given up);
         those of `unsent` never had an end of data go out: back to `sending`, not in doubt."""
+        ...
+
+
+class ReplayLog(Protocol):
+    """The sent log as a replay of dead mail uses it."""
+
+    async def claim_replay(self, mail: Mail) -> bool:
+        """Take the mail back for sending; False when it was sent meanwhile."""
+        ...
+
+    async def begin_data(self, keys: list[str]) -> set[str]:
+        """Record that these mails' end of data may go out; the keys still ours."""
+        ...
+
+    async def mark(self, keys: list[str], status: SentStatus, reason: str = "") -> None:
+        """Set the status of these keys."""
         ...
 
 
@@ -390,7 +406,7 @@ class ContactBook:
         self.directory = directory
         self.ttl = ttl
         self._contacts: dict[str, tuple[float, Contact]] = {}
-        self._zones: dict[str, tuple[float, str]] = {}
+        self._zones = ZoneCache(directory, ttl=ttl)
 
     async def contacts(self, ids: list[str]) -> dict[str, Contact]:
         """Known contacts among `ids` (unknown ones are simply absent)."""
@@ -408,14 +424,8 @@ class ContactBook:
         return contact
 
     async def zone(self, account_id: str) -> str:
-        """The district's time zone name (default America/Chicago)."""
-        cached = self._zones.get(account_id)
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
-        account = await self.directory.account(account_id)
-        name = account.time_zone if account else DEFAULT_TIME_ZONE
-        self._zones[account_id] = (time.monotonic() + self.ttl, name)
-        return name
+        """The district's time zone name (the default zone for an unknown district)."""
+        return await self._zones.zone_of(account_id)
 
     async def contacts_in(self, account_ids: list[str]) -> list[Contact]:
         """Active contacts of these districts, or of every district when none is named."""

@@ -13,10 +13,11 @@ from prometheus_client import CollectorRegistry
 
 from notify.delivery import Delivery, Leases
 from notify.errors import MailDeferred, MailRejected
-from notify.handlers import Notifier, Timing, register
+from notify.handlers import register
 from notify.mailer import BeforeEnd
 from notify.models import CaseView, DeadMail, Mail
 from notify.render import Composer, Renderer, Sender
+from notify.service import Notifier, Timing
 from notify.store import ACTIVE, Claims, Parked, SentStatus
 from shared.enums import ActorKind, ContactType, Module, NoticeKind, NoticeStatus, Priority, Status
 from shared.events import (
@@ -348,13 +349,13 @@ async def notify_broker(world: World) -> AsyncIterator[KafkaBroker]:
     settings = InfraSettings(topic_namespace="unit")
     policy = DeadLetterPolicy(group="notify", attempts=2, base_delay=0.001)
     broker: KafkaBroker = make_broker(settings, client_id="notify", policy=policy)
-    register(broker, settings, "notify", lambda: world.notifier, _no_directory)
+    register(broker, settings, "notify", world.notifier, _NO_DIRECTORY)
     async with TestKafkaBroker(broker) as test_broker:
         yield test_broker
 
 
-def _no_directory() -> Any:
-    raise AssertionError("directory events are not used in these tests")
+# directory events are not used in these tests: nothing may reach for the directory
+_NO_DIRECTORY: Any = None
 
 
 @pytest.fixture

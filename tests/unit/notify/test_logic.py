@@ -13,6 +13,7 @@ from notify.models import Recipient
 from shared.enums import ActorKind, ContactType, Status
 from shared.events import StatusChanged
 from shared.messages import Actor
+from shared.zones import local_time
 
 
 @pytest.mark.parametrize("dirty", ["Hi\r\nBcc: evil@x.test", "Hi\nBcc: evil@x.test", "Hi\rBcc:x"])
@@ -111,10 +112,10 @@ def test_notice_addressees_are_authorized_contacts_of_affected_districts(make: A
 def test_local_time_shows_the_district_zone() -> None:
     """Times are shown in the district's zone with its abbreviation; bad zones fall back."""
     at = datetime(2021, 9, 15, 18, 37, tzinfo=UTC)
-    assert logic.local_time(at, "America/Chicago") == "09/15/2021 - 01:37 PM CDT"
-    assert logic.local_time(at, "America/Denver") == "09/15/2021 - 12:37 PM MDT"
-    assert logic.local_time(at, "Not/AZone") == "09/15/2021 - 01:37 PM CDT"
-    assert logic.local_time(at, None).endswith("CDT")
+    assert local_time(at, "America/Chicago") == "09/15/2021 - 01:37 PM CDT"
+    assert local_time(at, "America/Denver") == "09/15/2021 - 12:37 PM MDT"
+    assert local_time(at, "Not/AZone") == "09/15/2021 - 01:37 PM CDT"
+    assert local_time(at, None).endswith("CDT")
 
 
 def test_smtp_codes_decide_retry_or_reject() -> None:

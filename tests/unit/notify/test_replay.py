@@ -7,7 +7,7 @@ from uuid import uuid4
 from notify.errors import MailRejected
 from notify.mailer import BeforeEnd
 from notify.models import DeadMail, Mail
-from notify.replay import replay
+from notify.service import replay
 from notify.store import SentStatus
 
 
