@@ -23,6 +23,7 @@ FOLLOW ?=
 LINT_PATHS ?= shared services tools tests bench
 MYPY_PATHS ?= shared/shared tools/devstack/devstack services/intake/intake services/routing/routing \
 	services/feed/feed services/notify/notify services/status-board/status_board \
+	services/portal/portal \
 	tests $(wildcard bench/*.py)
 
 .PHONY: help bootstrap up up-infra down status logs test test-unit test-integration test-e2e \
