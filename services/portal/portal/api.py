@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
@@ -355,6 +355,72 @@ def _case_router(portal: Portal) -> APIRouter:
         found = await portal.case(ctx["person"], ref)
         context = {**ctx, "case": found, "q": "", "post_key": str(uuid.uuid4()), **extra}
         return render(request, "case.html", context, 422)
+
+    @router.get("/cases/{ref}/recipients", response_class=HTMLResponse)
+    async def recipients(
+        request: Request,
+        ref: str,
+        ctx: Page,
+        action: str = "",
+        contact_id: Annotated[list[str] | None, Query(max_length=100)] = None,
+        done: str = "",
+    ) -> Response:
+        context = await _recipients_context(ctx, ref, action, contact_id or [])
+        return render(request, "recipients.html", {**context, "done": done})
+
+    @router.post("/cases/{ref}/recipients", response_class=HTMLResponse)
+    async def change_recipients(
+        request: Request,
+        ref: str,
+        ctx: Page,
+        action: Annotated[str, Form()],
+        contact_id: Annotated[list[str] | None, Form()] = None,
+        csrf_token: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        _check_csrf(ctx["session"], csrf_token)
+        person: Person = ctx["person"]
+        chosen = contact_id or []
+        if not person.can_modify_cases:  # Read-Only: only themselves
+            chosen = [person.contact_id]
+        try:
+            if action == "add":
+                await portal.add_recipients(person, ref, chosen)
+            elif action == "remove":
+                await portal.remove_recipients(person, ref, chosen)
+            else:
+                raise Refused("choose Add or Remove", [])
+        except Refused as exc:
+            context = await _recipients_context(ctx, ref, action, chosen)
+            return render(request, "recipients.html", {**context, "error": exc.detail}, 422)
+        done = "added" if action == "add" else "removed"
+        return RedirectResponse(f"/cases/{ref}/recipients?done={done}", status_code=303)
+
+    async def _recipients_context(
+        ctx: dict[str, Any], ref: str, action: str, chosen: list[str]
+    ) -> dict[str, Any]:
+        person: Person = ctx["person"]
+        found = await portal.case(person, ref)
+        current = await portal.recipients(person, ref)
+        listed = {r["contact_id"] for r in current}
+        choices: list[dict[str, Any]] = []
+        if action == "add" and person.can_modify_cases:
+            choices = [
+                c
+                for c in await portal.contacts(person)
+                if c["contact_type"] != "Read-Only" and c["contact_id"] not in listed
+            ]
+        elif action == "remove" and person.can_modify_cases:
+            choices = [r for r in current if not r.get("owner")]
+        picked = [c for c in choices if c["contact_id"] in chosen]
+        return {
+            **ctx,
+            "case": found,
+            "recipients": current,
+            "action": action if action in ("add", "remove") else "",
+            "choices": choices,
+            "picked": picked,
+            "is_recipient": person.contact_id in listed,
+        }
 
     @router.get("/cases/{ref}/attachments/{attachment_id}")
     async def download(request: Request, ref: str, attachment_id: str, ctx: Page) -> Response:

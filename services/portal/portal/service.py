@@ -429,7 +429,22 @@ class Portal:
         found: Json = await self.api.intake("GET", person, "/directory/contacts", params=params)
         return list(found.get("contacts", []))
 
+    async def recipients(self, person: Person, ref: str) -> list[Json]:
+        """The case's notification recipients (name, contact type, whether the owner)."""
+        found: Json = await self.api.intake("GET", person, f"/cases/{ref}/recipients")
+        return list(found.get("recipients", []))
+
     # --- writes ---------------------------------------------------------------------
+
+    async def add_recipients(self, person: Person, ref: str, contact_ids: list[str]) -> None:
+        """Add contacts as recipients (intake applies the seed's rules)."""
+        body = {"contact_ids": contact_ids}
+        await self.api.intake("POST", person, f"/cases/{ref}/recipients", json=body)
+
+    async def remove_recipients(self, person: Person, ref: str, contact_ids: list[str]) -> None:
+        """Remove recipients (never the case owner)."""
+        params = [("contact_id", c) for c in contact_ids]
+        await self.api.intake("DELETE", person, f"/cases/{ref}/recipients", params=params)
 
     async def submit(
         self, person: Person, case_type: CaseType, form: Mapping[str, str | list[str]]

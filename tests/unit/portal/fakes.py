@@ -141,6 +141,14 @@ class FakeApi(Api):
                     },
                 ],
             }
+        if path.endswith("/recipients"):
+            owner = {
+                "contact_id": "zack",
+                "name": "Zack Morris (TESTING)",
+                "owner": True,
+                "contact_type": "Authorized Support",
+            }
+            return {"case_id": CASE["case_id"], "recipients": [owner]}
         if path == "/cases":
             body = kwargs["json"]
             if not body.get("subject"):

@@ -298,3 +298,24 @@ async def test_forged_link_is_refused(site: tuple[httpx.AsyncClient, Portal]) ->
     refused = await client.post("/signin/link", data={"token": "a.b.c"})
     assert refused.status_code == 400
     assert "not valid or has expired" in refused.text
+
+
+async def test_recipients_for_read_only_is_add_me(site: tuple[httpx.AsyncClient, Portal]) -> None:
+    """A Read-Only contact sees "Add me to notifications on this case", not the wizard."""
+    client, fake = site
+    assert isinstance(fake.oidc, FakeOidc)
+    fake.oidc.email = "screech@bayside.example"
+    await sign_in(client)
+    page = await client.get("/cases/1227963/recipients")
+    assert page.status_code == 200
+    assert "Add me to notifications on this case" in page.text
+    assert "Select Action" not in page.text
+    assert "Showing 1 of 1 items" in page.text
+
+
+async def test_remove_never_offers_the_owner(site: tuple[httpx.AsyncClient, Portal]) -> None:
+    """Remove lists no one when the owner is the only recipient."""
+    client, _ = site
+    await sign_in(client)
+    page = await client.get("/cases/1227963/recipients", params={"action": "remove"})
+    assert "No contacts can be removed." in page.text
