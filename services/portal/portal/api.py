@@ -30,7 +30,6 @@ SESSION_COOKIE = "portal_session"
 LOGIN_COOKIE = "portal_login"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 TEMPLATES.env.globals.update(logic=logic, case_types=logic.CARDS)
-MAX_FILES = 10
 
 
 def add_routes(app: FastAPI, portal: Portal) -> None:
@@ -296,12 +295,13 @@ def _case_router(portal: Portal) -> APIRouter:
         files: Annotated[list[UploadFile] | None, Form()] = None,
     ) -> Response:
         _check_csrf(ctx["session"], csrf_token)
-        uploads = [
-            (f.filename or "", await f.read(), f.content_type or "application/octet-stream")
-            for f in files or []
-            if f.filename
-        ]
+        chosen = [f for f in files or [] if f.filename]
         try:
+            logic.check_files([(f.filename or "", f.size or 0) for f in chosen])
+            uploads = [
+                (f.filename or "", await f.read(), f.content_type or "application/octet-stream")
+                for f in chosen
+            ]
             await portal.post(ctx["person"], ref, body, uploads, idempotency_key)
         except Refused as exc:
             found = await portal.case(ctx["person"], ref)

@@ -10,6 +10,7 @@ from urllib.parse import urlencode, urlsplit
 
 from pydantic import BaseModel
 
+from portal.errors import Refused
 from portal.models import CaseTypeCard, Column, FieldSpec
 from shared.cases import DETAILS_BY_TYPE
 from shared.enums import CaseType, Module, Priority, Status
@@ -404,6 +405,25 @@ def aria_sort(query: Mapping[str, str], key: str) -> str | None:
     if query.get("sort", "last_modified") != key:
         return None
     return "ascending" if query.get("order", "desc") == "asc" else "descending"
+
+
+# --- attachments ------------------------------------------------------------------------
+
+MAX_FILES = 10
+MAX_FILE_BYTES = 15 * 2**20
+
+
+def check_files(files: list[tuple[str, int]]) -> None:
+    """The seed's limits, refused before anything is sent: up to 10 files of up to 15 MB."""
+    if len(files) > MAX_FILES:
+        raise Refused(
+            f"{len(files)} files chosen: up to {MAX_FILES} can be attached at the same time", []
+        )
+    large = [name for name, size in files if size > MAX_FILE_BYTES]
+    if large:
+        raise Refused(
+            f"{', '.join(large)}: over the 15 MB limit per file; attach a smaller file", []
+        )
 
 
 # --- sign-in ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 import pytest
 from portal import logic
+from portal.errors import Refused
 
 from shared.enums import CaseType
 
@@ -191,3 +192,13 @@ def test_list_query_keeps_known_non_blank_parameters() -> None:
     params = {"subject": "grade", "status": "", "evil": "x", "page_size": "50"}
     assert logic.list_query(params) == {"subject": "grade", "page_size": "50"}
     assert logic.feed_params({"subject_op": "contains"}) == {}
+
+
+def test_file_limits() -> None:
+    """Ten files of 15 MB pass; an eleventh file or a file over 15 MB is refused, named."""
+    limit = 15 * 1024 * 1024
+    logic.check_files([(f"f{i}.pdf", limit) for i in range(10)])
+    with pytest.raises(Refused, match="up to 10"):
+        logic.check_files([(f"f{i}.pdf", 1) for i in range(11)])
+    with pytest.raises(Refused, match=r"big\.zip: over the 15 MB limit"):
+        logic.check_files([("big.zip", limit + 1)])
