@@ -2,20 +2,18 @@
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from routing.clock import Clock
 from routing.logic import AUTO_CLOSE_NOTE, BusinessCalendar, business_days_left, derived_id
 from routing.models import CaseState
+from routing.service import Publish
 from routing.store import CaseStore
 from shared import tracing
 from shared.commands import AnyCaseCommand, CloseCase, FollowUpCase
 from shared.messages import SYSTEM
 
 log = logging.getLogger("routing.timers")
-
-Publish = Callable[[AnyCaseCommand], Awaitable[None]]
 
 
 class TimerService:
