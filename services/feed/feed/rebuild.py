@@ -3,13 +3,15 @@
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import ValidationError
-from pymongo import ReplaceOne
+from pymongo import AsyncMongoClient, ReplaceOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from feed.app import projection_of, read_model
@@ -122,7 +124,9 @@ class Fold:
         self.mongo_s += time.perf_counter() - began
 
 
-async def _write(collection: Any, docs: dict[str, Document], stored: set[str]) -> None:
+async def _write(
+    collection: AsyncCollection[Document], docs: dict[str, Document], stored: set[str]
+) -> None:
     fresh = [doc for key, doc in docs.items() if key not in stored]
     known = [ReplaceOne({"_id": k}, d, upsert=True) for k, d in docs.items() if k in stored]
     if fresh:
@@ -150,7 +154,7 @@ async def submission_names_of(
     }
 
 
-async def _by_id(collection: Any, ids: set[str]) -> dict[str, Document]:
+async def _by_id(collection: AsyncCollection[Document], ids: set[str]) -> dict[str, Document]:
     return {doc["_id"]: doc async for doc in collection.find({"_id": {"$in": sorted(ids)}})}
 
 
@@ -206,7 +210,9 @@ class Replayer:
         ends: Offsets = await self.consumer.end_offsets(list(self.consumer.assignment()))
         return ends
 
-    async def batches(self, until: Offsets, size: int, keys: set[bytes] | None = None) -> Any:
+    async def batches(
+        self, until: Offsets, size: int, keys: set[bytes] | None = None
+    ) -> AsyncIterator[list[bytes | None]]:
         """Batches of raw values up to `until` (exclusive) on every partition, of `keys` only
         when given (a record's key is its case id)."""
         while True:
@@ -311,14 +317,18 @@ async def _swap(db: AsyncDatabase[Document], rebuilt: str, live: str) -> None:
         await db.drop_collection(live)
 
 
-async def _replay(replayer: Replayer, fold: Fold, db: Any, until: Offsets, size: int) -> None:
+async def _replay(
+    replayer: Replayer, fold: Fold, db: AsyncDatabase[Document], until: Offsets, size: int
+) -> None:
     async for values in replayer.batches(until, size):
         events = parse(values)
         await fold.batch(events, await submission_names_of(db, events))
     await fold.flush()
 
 
-async def _catch_up(replayer: Replayer, settings: Settings, mongo: Any) -> list[AnyCaseEvent]:
+async def _catch_up(
+    replayer: Replayer, settings: Settings, mongo: AsyncMongoClient[Document]
+) -> list[AnyCaseEvent]:
     """Events that reached the topic during the swap, applied through the idempotent live path."""
     projection = projection_of(read_model(settings, mongo))
     late: list[AnyCaseEvent] = []
@@ -330,7 +340,10 @@ async def _catch_up(replayer: Replayer, settings: Settings, mongo: Any) -> list[
 
 
 async def refold_inverted(
-    settings: Settings, mongo: Any, replayed: dict[str, int], late: list[AnyCaseEvent]
+    settings: Settings,
+    mongo: AsyncMongoClient[Document],
+    replayed: dict[str, int],
+    late: list[AnyCaseEvent],
 ) -> int:
     """Fold again, in topic order, every case the live consumer moved past a late event.
 
@@ -357,7 +370,9 @@ async def refold_inverted(
     return len(inverted)
 
 
-async def refold(settings: Settings, mongo: Any, case_ids: set[str], attempts: int = 5) -> None:
+async def refold(
+    settings: Settings, mongo: AsyncMongoClient[Document], case_ids: set[str], attempts: int = 5
+) -> None:
     """Fold these cases from offset 0 and store them unless a live write got there first;
     those are folded again, up to the new end of the topic."""
     db = mongo[settings.mongo_database]
