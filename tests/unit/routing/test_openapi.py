@@ -167,3 +167,11 @@ def test_the_queue_documents_a_filter_query(spec: Spec) -> None:
     parameters = spec["paths"]["/queues/{department_slug}"]["get"]["parameters"]
     documented = {p["name"] for p in parameters if p.get("examples") or p.get("example")}
     assert {"status", "priority", "assignee"} <= documented
+
+
+async def test_the_docs_page_is_served() -> None:
+    """Swagger UI answers at /docs, titled with the service."""
+    transport = httpx.ASGITransport(app=create_app(Settings()))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.get("/docs")
+    assert (response.status_code, "swagger-ui" in response.text) == (200, True)
