@@ -35,8 +35,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from routing.clock import SystemClock
 from routing.engine import Engine
-from routing.handlers import Handlers
 from routing.logic import BusinessCalendar, RoutingTable
+from routing.service import RoutingService
 from routing.settings import Settings
 from shared.commands import AssignCase, ChangeStatus
 from shared.directory import directory_key
@@ -398,7 +398,7 @@ async def memory_phase(
         kafka_bootstrap_servers=BOOTSTRAP, topic_namespace=topics.namespace, poll_timeout_ms=20
     )
     cases = MemoryCases()
-    handlers = Handlers(
+    handlers = RoutingService(
         RoutingTable.load(),
         BusinessCalendar(),
         SystemClock(),
