@@ -1,6 +1,6 @@
 """HTTP routes of intake (parse, call the service, map the result), and body-size limits."""
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -20,6 +20,7 @@ from fastapi import (
 )
 from fastapi.responses import StreamingResponse
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from intake import examples, logic
 from intake.errors import IntakeError, problem_of
@@ -41,10 +42,6 @@ from shared import problems
 from shared.directory import Principal, bearer_auth
 from shared.problems import ValidationIssue, problem_response, problem_responses
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 Responses = dict[int | str, dict[str, Any]]
 
 ERRORS = problem_responses(
@@ -371,7 +368,7 @@ async def _on_intake_error(request: Request, exc: Exception) -> Response:
 class BodyLimit:
     """413 for a body over its limit: from Content-Length at once, else while streaming."""
 
-    def __init__(self, app: Any, json_limit: int, multipart_limit: int) -> None:
+    def __init__(self, app: ASGIApp, json_limit: int, multipart_limit: int) -> None:
         self.app = app
         self.json_limit, self.multipart_limit = json_limit, multipart_limit
 

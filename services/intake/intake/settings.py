@@ -44,7 +44,14 @@ KEEP_SHARED_NAMES = AliasGenerator(
 class Settings(ServiceSettings):
     """Intake settings, from the environment: `INTAKE_<FIELD>` unless named otherwise."""
 
-    model_config = SettingsConfigDict(env_prefix=PREFIX, alias_generator=KEEP_SHARED_NAMES)
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX,
+        alias_generator=KEEP_SHARED_NAMES,
+        # Only its aliases name an aliased field: by name it would also be read from
+        # INTAKE_<FIELD> (INTAKE_KAFKA_BOOTSTRAP_SERVERS overriding the shared setting).
+        populate_by_name=False,
+        validate_by_name=False,
+    )
 
     service_name: str = "intake"
     # The ports of all services are <SERVICE>_PORT, not <SERVICE>_HTTP_PORT.

@@ -7,13 +7,14 @@ import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from bson import ObjectId
 from bson.errors import InvalidId
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
 from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -32,7 +33,7 @@ CHUNK = 256 * 1024
 class GroupWriter:
     """Batches concurrent inserts into one insert_many; each caller gets a future for its batch."""
 
-    def __init__(self, collection: Any, max_batch: int = 500) -> None:
+    def __init__(self, collection: AsyncCollection[Document], max_batch: int = 500) -> None:
         self.collection = collection
         self.max_batch = max_batch
         self._queue: asyncio.Queue[tuple[Document, asyncio.Future[None]]] = asyncio.Queue()

@@ -1,15 +1,11 @@
 """Per-request phase timings, answered in a Server-Timing header (the benchmark reads them)."""
 
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _PHASES: ContextVar[dict[str, float] | None] = ContextVar("intake_phases", default=None)
 
@@ -29,7 +25,7 @@ def phase(name: str) -> Iterator[None]:
 class ServerTiming:
     """ASGI middleware: time each HTTP request and its phases, in a Server-Timing header."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

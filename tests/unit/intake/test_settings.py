@@ -87,14 +87,22 @@ def test_each_variable_is_read_under_its_name(clean_env: pytest.MonkeyPatch) -> 
     assert settings.docs_urls == {"feed": "https://feed.example/docs"}
 
 
-def test_the_named_variable_wins_over_the_prefixed_field(clean_env: pytest.MonkeyPatch) -> None:
-    """With both set, KAFKA_BOOTSTRAP_SERVERS and CASE_NUMBER_BLOCK beat INTAKE_<field>."""
-    clean_env.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka.example:9092")
+def test_the_prefix_never_reaches_a_named_variable(clean_env: pytest.MonkeyPatch) -> None:
+    """INTAKE_KAFKA_BOOTSTRAP_SERVERS and INTAKE_CASE_NUMBER_BLOCK are no settings of intake."""
     clean_env.setenv("INTAKE_KAFKA_BOOTSTRAP_SERVERS", "elsewhere:9092")
-    clean_env.setenv("CASE_NUMBER_BLOCK", "8")
-    clean_env.setenv("INTAKE_CASE_NUMBER_BLOCK", "9")
+    clean_env.setenv("INTAKE_CASE_NUMBER_BLOCK", "8")
     settings = Settings()
     assert (settings.kafka_bootstrap_servers, settings.case_number_block) == (
-        "kafka.example:9092",
-        8,
+        "127.0.0.1:9092",
+        100,
+    )
+
+
+def test_fields_are_given_by_name_in_code() -> None:
+    """Tests and tools build settings by field name, the prefixed and the named ones alike."""
+    settings = Settings(rate_burst=3, http_port=9102, kafka_bootstrap_servers="k:1")
+    assert (settings.rate_burst, settings.http_port, settings.kafka_bootstrap_servers) == (
+        3,
+        9102,
+        "k:1",
     )
