@@ -16,18 +16,14 @@ from shared.mongo import mongo_client
 from shared.service import check_secrets, serve
 
 
-def parser() -> argparse.ArgumentParser:
-    """`serve` (the default) and `replay-dlq`."""
-    cli = argparse.ArgumentParser(prog="python -m notify", description=__doc__)
-    commands = cli.add_subparsers(dest="command", metavar="command")
-    commands.add_parser("serve", help="consume events and send mail until SIGTERM (default)")
-    commands.add_parser("replay-dlq", help="send the dead-lettered mail again (idempotent)")
-    return cli
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the notify service until SIGTERM, or run a subcommand."""
-    args = parser().parse_args(argv)
+    parser = argparse.ArgumentParser(prog="python -m notify")
+    parser.add_argument(
+        "command", nargs="?", choices=["serve", "replay-dlq"], default="serve",
+        help="serve (default) or replay-dlq: send the dead-lettered mail again",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
     settings = _settings()
     check_secrets(settings)  # production: no local or missing secrets
     configure_logging(settings.service_name, settings.log_level, settings.log_format)

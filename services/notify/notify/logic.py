@@ -274,7 +274,7 @@ def notice_context(notice: Notice, time_zone: str | None) -> dict[str, Any]:
         "status": notice.status.value,
         "body": notice.body,
         "starts": local_time(notice.starts_at, time_zone),
-        "ends": local_time(notice.ends_at, time_zone) if notice.ends_at else None,
+        "ends": local_time(notice.ends_at, time_zone),
         "latest": latest.body if latest else None,
         "latest_at": local_time(latest.at, time_zone) if latest else None,
     }

@@ -67,7 +67,7 @@ class CaseRun:
 
 @dataclass
 class Notifier:
-    """The work behind each subscriber; its collaborators are injected (fakes in tests)."""
+    """Case events and notices made mail; its collaborators are injected (fakes in tests)."""
 
     cases: CaseViews
     notices: NoticeLog
