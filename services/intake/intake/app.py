@@ -5,6 +5,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
@@ -23,7 +24,7 @@ from intake.timing import ServerTiming
 from shared.directory import DirectoryStore
 from shared.kafka import DeadLetterPolicy, ensure_topics, make_broker
 from shared.mongo import Document, mongo_client, mongo_reachable
-from shared.service import asyncapi_of, broker_check, new_app, ops_router, settle_heap
+from shared.service import Check, asyncapi_of, broker_check, new_app, ops_router, settle_heap
 from shared.settings import refuse_local_secrets
 from shared.zones import ZoneCache
 
@@ -72,15 +73,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodyLimit, json_limit=settings.max_json_bytes, multipart_limit=settings.max_multipart_bytes
     )
     app.add_middleware(ServerTiming)
-    kafka_ready = broker_check(broker)
-
-    async def kafka() -> bool:
-        return intake.publisher.ready and await kafka_ready()
-
-    checks = {"kafka": kafka, "mongo": lambda: mongo_reachable(mongo)}
-    spec = lambda: asyncapi_of(broker, title="Intake")  # noqa: E731
+    checks: dict[str, Check] = {
+        "kafka": _kafka_check(intake.publisher, broker),
+        "mongo": partial(mongo_reachable, mongo),
+    }
+    spec = partial(asyncapi_of, broker, title="Intake")
     app.include_router(ops_router(checks=checks, registry=registry, spec=spec))
     return app
+
+
+def _kafka_check(publisher: EventPublisher, broker: KafkaBroker) -> Check:
+    """Ready when the request-path producer is connected and the broker answers."""
+    broker_ready = broker_check(broker)
+
+    async def ready() -> bool:
+        return publisher.ready and await broker_ready()
+
+    return ready
 
 
 def docs_description(settings: Settings) -> str:
