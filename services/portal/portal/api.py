@@ -3,6 +3,7 @@
 import secrets
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -10,6 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
+from sse_starlette import EventSourceResponse
 
 from portal import logic
 from portal.errors import (
@@ -283,6 +285,22 @@ def _case_router(portal: Portal) -> APIRouter:
         found = await portal.case(ctx["person"], ref, (q or "").strip()[:200] or None)
         context = {**ctx, "case": found, "q": q or "", "post_key": str(uuid.uuid4())}
         return render(request, "case.html", context)
+
+    @router.get("/cases/{ref}/live")
+    async def live(request: Request, ref: str, ctx: Page) -> EventSourceResponse:
+        """Server-sent events: `changed` whenever the case or its feed changes."""
+        await portal.case(ctx["person"], ref)  # 404 for a case the person may not see
+
+        async def events() -> AsyncIterator[dict[str, str]]:
+            async for version in portal.changes(ctx["person"], ref):
+                yield {"event": "changed", "data": version}
+
+        return EventSourceResponse(events(), ping=15)
+
+    @router.get("/cases/{ref}/live-part", response_class=HTMLResponse)
+    async def live_part(request: Request, ref: str, ctx: Page, q: str | None = None) -> Response:
+        found = await portal.case(ctx["person"], ref, (q or "").strip()[:200] or None)
+        return render(request, "_live.html", {**ctx, "case": found, "q": q or ""})
 
     @router.post("/cases/{ref}/posts", response_class=HTMLResponse)
     async def post(

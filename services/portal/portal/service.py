@@ -423,6 +423,27 @@ class Portal:
             case["feed"] = await self.api.feed(person, f"/cases/{ref}/feed", params)
         return case
 
+    async def changes(self, person: Person, ref: str) -> AsyncIterator[str]:
+        """Yield the case's new version each time its status, owner or feed changes, polling
+        the feed as the person (so a case they may not see never streams)."""
+        seen = await self._version(person, ref)
+        deadline = time.monotonic() + self.settings.live_max_s
+        while time.monotonic() < deadline:
+            await asyncio.sleep(self.settings.live_poll_s)
+            try:
+                now = await self._version(person, ref)
+            except Unavailable:
+                continue  # the feed is away for a moment: the page keeps what it shows
+            if now != seen:
+                seen = now
+                yield now
+
+    async def _version(self, person: Person, ref: str) -> str:
+        case: Json = await self.api.feed(person, f"/cases/{ref}", {"feed_page_size": "1"})
+        feed = case.get("feed") or {}
+        items = feed.get("items") or [{}]
+        return f"{case.get('last_modified')}|{feed.get('total')}|{items[0].get('item_id')}"
+
     async def contacts(self, person: Person) -> list[Json]:
         """The district's active contacts (for submitting on someone's behalf)."""
         params = {"account_id": person.district.account_id}

@@ -86,6 +86,18 @@ class Settings(ServiceSettings):
         validation_alias=_env("READ_YOUR_WRITES_S", "read_your_writes_s"),
         description="How long a page after a write waits for the feed to show it.",
     )
+    live_poll_s: float = Field(
+        2.0,
+        gt=0,
+        validation_alias=_env("LIVE_POLL_S", "live_poll_s"),
+        description="How often an open case page's live stream asks the feed for changes.",
+    )
+    live_max_s: float = Field(
+        900.0,
+        gt=0,
+        validation_alias=_env("LIVE_MAX_S", "live_max_s"),
+        description="A live stream ends after this long; the browser reconnects.",
+    )
     directory_ready_s: float = Field(
         30.0,
         gt=0,

@@ -1,5 +1,6 @@
 """The portal's pages on fakes: sign-in, sessions, CSRF, the list, a case, posting, submitting."""
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 
@@ -7,6 +8,7 @@ import httpx
 import pytest
 from portal.app import create_app
 from portal.service import Portal
+from portal.settings import Settings
 
 from tests.unit.portal.fakes import SETTINGS, FakeApi, FakeMailer, FakeOidc, portal
 
@@ -319,3 +321,18 @@ async def test_remove_never_offers_the_owner(site: tuple[httpx.AsyncClient, Port
     await sign_in(client)
     page = await client.get("/cases/1227963/recipients", params={"action": "remove"})
     assert "No contacts can be removed." in page.text
+
+
+async def test_live_stream_yields_when_the_feed_changes() -> None:
+    """The live stream stays quiet while nothing changes and yields once a post lands."""
+    fake = portal()
+    fake.settings = Settings(live_poll_s=0.01, live_max_s=5, read_your_writes_s=0)
+    person = fake.person(fake.new_session("zack", "bayside"))
+    stream = fake.changes(person, "1227963")
+    waiting = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.1)
+    assert not waiting.done()
+    await fake.post(person, "1227963", "Snow again", [], None)
+    version = await asyncio.wait_for(waiting, 5)
+    assert version.endswith("|p1")
+    await stream.aclose()
