@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import quote
 
 import httpx
@@ -87,7 +87,7 @@ class HttpReceipts:
             return None
 
 
-def _held(body: Any) -> bool | None:
+def _held(body: object) -> bool | None:
     if isinstance(body, list):
         return bool(body)
     if isinstance(body, dict):
