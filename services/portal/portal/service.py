@@ -5,7 +5,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -423,7 +423,7 @@ class Portal:
             case["feed"] = await self.api.feed(person, f"/cases/{ref}/feed", params)
         return case
 
-    async def changes(self, person: Person, ref: str) -> AsyncIterator[str]:
+    async def changes(self, person: Person, ref: str) -> AsyncGenerator[str, None]:
         """Yield the case's new version each time its status, owner or feed changes, polling
         the feed as the person (so a case they may not see never streams)."""
         seen = await self._version(person, ref)
