@@ -10,7 +10,7 @@ from fastapi.openapi.models import Example
 from fastapi.responses import Response
 
 from feed import service
-from feed.errors import BadQuery, FeedError, excerpt
+from feed.errors import FeedError, UnknownZone
 from feed.logic import CaseFilter, SortKey, SubjectOp
 from feed.models import (
     BANNER_EXAMPLES,
@@ -246,7 +246,7 @@ def _case_filter(
     ] = None,
 ) -> CaseFilter:
     if tz is not None and not _known_zone(tz):
-        raise BadQuery(f"tz {excerpt(tz)} is not an IANA time zone: send e.g. tz=America/Chicago")
+        raise UnknownZone(tz)
     return CaseFilter(
         number=number,
         subject=subject,

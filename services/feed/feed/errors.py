@@ -2,12 +2,7 @@
 
 from typing import ClassVar
 
-EXCERPT = 40  # characters of a bad input an error message repeats
-
-
-def excerpt(text: str) -> str:
-    """A bad input quoted for an error message: its start only, never all of it."""
-    return repr(text if len(text) <= EXCERPT else text[:EXCERPT] + "…")
+from shared.problems import excerpt
 
 
 class FeedError(Exception):
@@ -32,6 +27,20 @@ class BadQuery(FeedError):
     """A query parameter breaks a rule; the message names the field and the rule."""
 
     status: ClassVar[int] = 422
+
+
+class UnknownZone(BadQuery):
+    """`tz` is not a zone of the IANA database."""
+
+    def __init__(self, tz: str) -> None:
+        super().__init__(f"tz {excerpt(tz)} is not an IANA time zone: send e.g. tz=America/Chicago")
+
+
+class NotYourDistrict(BadQuery):
+    """`account_id` names a district the caller does not belong to."""
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__(f"account_id {excerpt(account_id)} is not one of your districts: omit it")
 
 
 class BadWait(FeedError):

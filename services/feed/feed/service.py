@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
-from feed.errors import BadQuery, BadWait, CaseNotFound, excerpt
+from feed.errors import BadWait, CaseNotFound, NotYourDistrict
 from feed.logic import (
     CaseChange,
     CaseFilter,
@@ -394,7 +394,7 @@ def _scope(who: Principal, account_id: str | None) -> list[str] | None:
     if account_id is None:
         return None if who.is_staff else sorted(who.account_ids)
     if not who.sees_account(account_id):
-        raise BadQuery(f"account_id {excerpt(account_id)} is not one of your districts: omit it")
+        raise NotYourDistrict(account_id)
     return [account_id]
 
 
