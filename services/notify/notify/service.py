@@ -136,6 +136,9 @@ class Notifier:
             except Transient as exc:
                 result.fault = exc  # later events of this case wait for the redelivery
                 return result
+            except PyMongoError as exc:  # the directory away is no fault of the event's
+                result.fault = StoreUnavailable(f"{type(exc).__name__}: {exc}")
+                return result
             except Exception as exc:
                 await self.poison(record, exc)
                 continue
