@@ -398,20 +398,3 @@ async def test_a_store_fault_fails_the_batch_as_transient(world: Any, make: Any)
     with pytest.raises(Transient):
         await world.notifier.on_case_batch([_record(make.submitted("owner"))])
     assert world.poisoned == []
-
-
-async def test_a_directory_read_failing_mid_batch_is_retried_not_dead_lettered(
-    world: Any, make: Any
-) -> None:
-    """A Mongo error while reading a recipient is transient: the batch is retried, nothing
-    is dead-lettered, and the view is not written."""
-    world.book.add(make.contact("owner"))
-
-    async def broken(ids: list[str]) -> dict[str, Any]:
-        raise OperationFailure("not primary")
-
-    world.book.contacts = broken
-    with pytest.raises(Transient):
-        await world.notifier.on_case_batch([_record(make.submitted("owner"))])
-    assert world.poisoned == []
-    assert world.cases.views == {}
