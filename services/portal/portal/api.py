@@ -32,6 +32,7 @@ SESSION_COOKIE = "portal_session"
 LOGIN_COOKIE = "portal_login"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 TEMPLATES.env.globals.update(logic=logic, case_types=logic.CARDS)
+TEMPLATES.env.filters["local"] = logic.local
 
 
 def add_routes(app: FastAPI, portal: Portal) -> None:
@@ -232,7 +233,8 @@ async def _page_context(portal: Portal, request: Request) -> dict[str, Any]:
     session = _signed_in(portal, request)
     person = portal.person(session)
     banner = await portal.banner(person)
-    return {"session": session, "person": person, "banner": banner}
+    zone = person.district.time_zone
+    return {"session": session, "person": person, "banner": banner, "zone": zone}
 
 
 def _case_router(portal: Portal) -> APIRouter:

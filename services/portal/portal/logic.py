@@ -3,7 +3,7 @@
 import types
 import typing
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
@@ -14,6 +14,7 @@ from portal.errors import Refused
 from portal.models import CaseTypeCard, Column, FieldSpec
 from shared.cases import DETAILS_BY_TYPE
 from shared.enums import CaseType, Module, Priority, Status
+from shared.zones import local_time
 
 # The seed's Case Types table ("Case Submission"): description and examples of each type;
 # Training, Consulting and Technical Services are the services that may be billable.
@@ -424,6 +425,20 @@ def check_files(files: list[tuple[str, int]]) -> None:
         raise Refused(
             f"{', '.join(large)}: over the 15 MB limit per file; attach a smaller file", []
         )
+
+
+# --- times ------------------------------------------------------------------------------
+
+
+def local(value: str | None, zone: str) -> str:
+    """An API time (ISO 8601, UTC) as the portal shows it, in the district's time zone."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return local_time(moment, zone)
 
 
 # --- sign-in ------------------------------------------------------------------------------

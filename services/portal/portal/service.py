@@ -418,6 +418,7 @@ class Portal:
         case: Json = await self.api.feed(person, f"/cases/{ref}", {"feed_page_size": "50"})
         if case.get("account_id") not in [d.account_id for d in person.districts]:
             raise CaseNotFound(f"no case {ref} in your districts")
+        case["time_zone"] = self._district(str(case["account_id"])).time_zone
         if q:
             params = {"q": q, "page_size": "50"}
             case["feed"] = await self.api.feed(person, f"/cases/{ref}/feed", params)

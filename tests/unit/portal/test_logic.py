@@ -202,3 +202,12 @@ def test_file_limits() -> None:
         logic.check_files([(f"f{i}.pdf", 1) for i in range(11)])
     with pytest.raises(Refused, match=r"big\.zip: over the 15 MB limit"):
         logic.check_files([("big.zip", limit + 1)])
+
+
+def test_local_time_in_the_district_zone() -> None:
+    """An API time shows in the district's zone, in the seed's format."""
+    assert logic.local("2021-09-15T18:37:00Z", "America/Chicago") == "09/15/2021 - 01:37 PM CDT"
+    assert logic.local("2021-09-15T18:37:00Z", "America/Los_Angeles") == (
+        "09/15/2021 - 11:37 AM PDT"
+    )
+    assert logic.local(None, "America/Chicago") == ""

@@ -336,3 +336,13 @@ async def test_live_stream_yields_when_the_feed_changes() -> None:
     version = await asyncio.wait_for(waiting, 5)
     assert version.endswith("|p1")
     await stream.aclose()
+
+
+async def test_times_in_the_district_zone(site: tuple[httpx.AsyncClient, Portal]) -> None:
+    """A Bayside case shows Central time (the seed's "09/15/2021 - 01:37 PM CDT")."""
+    client, _ = site
+    await sign_in(client)
+    page = await client.get("/cases/1227963")
+    assert "09/15/2021 - 01:37 PM CDT" in page.text
+    listing = await client.get("/cases")
+    assert "09/15/2021 - 01:37 PM CDT" in listing.text
