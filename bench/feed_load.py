@@ -23,7 +23,6 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from feed.api import ReadModel, case_page
 from feed.app import create_app, ensure_indexes, projection_of, read_model
 from feed.logic import (
     CaseFilter,
@@ -36,6 +35,7 @@ from feed.logic import (
     rarest_gram,
 )
 from feed.rebuild import Fold, rebuild
+from feed.service import ReadModel, case_page
 from feed.settings import Settings
 from feed.store import CaseStore
 from shared.directory import hash_token
