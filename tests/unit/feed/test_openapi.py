@@ -1,6 +1,5 @@
 """The feed's OpenAPI document: every operation described, with examples of the served shape."""
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,15 +15,7 @@ from feed.models import (
     FeedPagePublic,
 )
 from feed.settings import Settings
-
-DOCS_LINKS = [
-    "http://127.0.0.1:8001/docs",
-    "http://127.0.0.1:8002/docs",
-    "http://127.0.0.1:8003/docs",
-    "http://127.0.0.1:8004/api/docs",
-    "http://127.0.0.1:8014/docs",
-]
-Spec = dict[str, Any]
+from tests.openapi_checks import DOCS_LINKS, Spec, missing, operations
 
 
 async def _spec(settings: Settings) -> Spec:
@@ -41,32 +32,6 @@ async def spec() -> Spec:
     return await _spec(Settings())
 
 
-def _operations(spec: Spec) -> Iterator[tuple[str, dict[str, Any]]]:
-    for path, item in spec["paths"].items():
-        for method, operation in item.items():
-            yield f"{method.upper()} {path}", operation
-
-
-def _has_example(media: dict[str, Any]) -> bool:
-    return bool(media.get("example") is not None or media.get("examples"))
-
-
-def _missing(spec: Spec) -> list[str]:
-    """What each operation lacks: a description, a body example, a 2xx example."""
-    missing = []
-    for name, operation in _operations(spec):
-        if not operation.get("description", "").strip():
-            missing.append(f"{name}: description")
-        body = operation.get("requestBody", {}).get("content", {})
-        if "requestBody" in operation and not any(map(_has_example, body.values())):
-            missing.append(f"{name}: request example")
-        for status, answer in operation["responses"].items():
-            media = answer.get("content", {}).values()
-            if status.startswith("2") and not any(map(_has_example, media)):
-                missing.append(f"{name}: {status} example")
-    return missing
-
-
 def _response_examples(spec: Spec, path: str) -> list[Any]:
     media = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
     if "example" in media:
@@ -77,7 +42,7 @@ def _response_examples(spec: Spec, path: str) -> list[Any]:
 def test_every_operation_has_a_description_and_examples(spec: Spec) -> None:
     """Each operation, the case reads and the operations routes alike, is described with a
     2xx example."""
-    assert _missing(spec) == []
+    assert missing(spec) == []
 
 
 def test_the_check_finds_an_operation_without_examples(spec: Spec) -> None:
@@ -85,12 +50,12 @@ def test_the_check_finds_an_operation_without_examples(spec: Spec) -> None:
     operation = spec["paths"]["/cases"]["get"]
     del operation["description"]
     operation["responses"]["200"]["content"]["application/json"].pop("example")
-    assert _missing(spec) == ["GET /cases: description", "GET /cases: 200 example"]
+    assert missing(spec) == ["GET /cases: description", "GET /cases: 200 example"]
 
 
 def test_the_document_lists_every_feed_operation(spec: Spec) -> None:
     """The case reads, the command outcome, the banner and the operations routes."""
-    assert {name for name, _ in _operations(spec)} == {
+    assert {name for name, _ in operations(spec)} == {
         "GET /cases",
         "GET /cases/{case_ref}",
         "GET /cases/{case_ref}/feed",

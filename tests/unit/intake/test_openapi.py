@@ -1,6 +1,5 @@
 """Intake's OpenAPI document: every operation described, with examples that intake accepts."""
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,14 +25,8 @@ from intake.models import (
 from intake.settings import Settings
 from shared.cases import DETAILS_BY_TYPE
 from shared.enums import CaseType
+from tests.openapi_checks import DOCS_LINKS, Spec, missing, operations
 
-DOCS_LINKS = [
-    "http://127.0.0.1:8001/docs",
-    "http://127.0.0.1:8002/docs",
-    "http://127.0.0.1:8003/docs",
-    "http://127.0.0.1:8004/api/docs",
-    "http://127.0.0.1:8014/docs",
-]
 # The seeds' ten case types (001's Case Types tables), written out.
 CASE_TYPES = {
     "Application Issue",
@@ -62,7 +55,6 @@ OPERATIONS = {
     "GET /directory/contacts",
     "GET /directory/departments/{department_slug}/staff",
 }
-Spec = dict[str, Any]
 
 
 async def spec_of(settings: Settings) -> Spec:
@@ -79,32 +71,6 @@ async def spec() -> Spec:
     return await spec_of(Settings(seed_file=""))
 
 
-def _operations(spec: Spec) -> Iterator[tuple[str, dict[str, Any]]]:
-    for path, item in spec["paths"].items():
-        for method, operation in item.items():
-            yield f"{method.upper()} {path}", operation
-
-
-def _has_example(media: dict[str, Any]) -> bool:
-    return bool(media.get("example") is not None or media.get("examples"))
-
-
-def _missing(spec: Spec) -> list[str]:
-    """What each operation lacks: a description, a body example, a 2xx example."""
-    missing = []
-    for name, operation in _operations(spec):
-        if not operation.get("description", "").strip():
-            missing.append(f"{name}: description")
-        body = operation.get("requestBody", {}).get("content", {})
-        if "requestBody" in operation and not any(map(_has_example, body.values())):
-            missing.append(f"{name}: request example")
-        for status, answer in operation["responses"].items():
-            media = answer.get("content", {}).values()
-            if status.startswith("2") and not any(map(_has_example, media)):
-                missing.append(f"{name}: {status} example")
-    return missing
-
-
 def _body_examples(spec: Spec, path: str, media: str = "application/json") -> dict[str, Any]:
     content = spec["paths"][path]["post"]["requestBody"]["content"][media]
     return {name: example["value"] for name, example in content["examples"].items()}
@@ -118,12 +84,12 @@ def _answer_example(spec: Spec, path: str, method: str, status: str) -> Any:
 
 def test_intake_serves_every_operation(spec: Spec) -> None:
     """The document lists intake's case, post, command, recipient, directory and ops routes."""
-    assert {name for name, _ in _operations(spec)} == OPERATIONS | OPS
+    assert {name for name, _ in operations(spec)} == OPERATIONS | OPS
 
 
 def test_every_operation_has_a_description_and_examples(spec: Spec) -> None:
     """Each operation has a description, a request body example and a 2xx example."""
-    assert _missing(spec) == []
+    assert missing(spec) == []
 
 
 def test_the_check_finds_an_operation_without_examples(spec: Spec) -> None:
@@ -133,7 +99,7 @@ def test_the_check_finds_an_operation_without_examples(spec: Spec) -> None:
     stripped["requestBody"] = {"content": {"application/json": {"schema": {}}}}
     stripped["responses"] = {"202": {"content": {"application/json": {"schema": {}}}}}
     broken = {**spec, "paths": {"/cases/{case_id}/close": {"post": stripped}}}
-    assert _missing(broken) == [
+    assert missing(broken) == [
         "POST /cases/{case_id}/close: description",
         "POST /cases/{case_id}/close: request example",
         "POST /cases/{case_id}/close: 202 example",

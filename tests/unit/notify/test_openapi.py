@@ -1,6 +1,6 @@
 """Notify's OpenAPI: every operation described with an example, served as documented."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -9,15 +9,7 @@ from fastapi import FastAPI
 
 from notify.app import create_app
 from notify.settings import Settings
-
-DOCS_LINKS = [
-    "http://127.0.0.1:8001/docs",
-    "http://127.0.0.1:8002/docs",
-    "http://127.0.0.1:8003/docs",
-    "http://127.0.0.1:8004/api/docs",
-    "http://127.0.0.1:8014/docs",
-]
-Spec = dict[str, Any]
+from tests.openapi_checks import DOCS_LINKS, Spec, missing, operations
 
 
 @pytest.fixture
@@ -40,39 +32,13 @@ async def spec(client: httpx.AsyncClient) -> Spec:
     return dict((await client.get("/openapi.json")).raise_for_status().json())
 
 
-def _operations(spec: Spec) -> Iterator[tuple[str, dict[str, Any]]]:
-    for path, item in spec["paths"].items():
-        for method, operation in item.items():
-            yield f"{method.upper()} {path}", operation
-
-
-def _has_example(media: dict[str, Any]) -> bool:
-    return bool(media.get("example") is not None or media.get("examples"))
-
-
-def _missing(spec: Spec) -> list[str]:
-    """What each operation lacks: a description, a body example, a 2xx example."""
-    missing = []
-    for name, operation in _operations(spec):
-        if not operation.get("description", "").strip():
-            missing.append(f"{name}: description")
-        body = operation.get("requestBody", {}).get("content", {})
-        if "requestBody" in operation and not any(map(_has_example, body.values())):
-            missing.append(f"{name}: request example")
-        for status, answer in operation["responses"].items():
-            media = answer.get("content", {}).values()
-            if status.startswith("2") and not any(map(_has_example, media)):
-                missing.append(f"{name}: {status} example")
-    return missing
-
-
 def _example(spec: Spec, path: str, status: str, media: str) -> Any:
     return spec["paths"][path]["get"]["responses"][status]["content"][media]["example"]
 
 
 def test_notify_documents_only_its_operations_routes(spec: Spec) -> None:
     """Notify has no API of its own: health, readiness, metrics and its AsyncAPI document."""
-    assert {name for name, _ in _operations(spec)} == {
+    assert {name for name, _ in operations(spec)} == {
         "GET /healthz",
         "GET /readyz",
         "GET /metrics",
@@ -83,8 +49,8 @@ def test_notify_documents_only_its_operations_routes(spec: Spec) -> None:
 
 def test_every_operation_has_a_description_and_an_example(spec: Spec) -> None:
     """Each operation has a one-sentence description and an example of its 2xx answer."""
-    assert _missing(spec) == []
-    for name, operation in _operations(spec):
+    assert missing(spec) == []
+    for name, operation in operations(spec):
         assert operation["description"].count(". ") == 0, name
         assert operation["description"].endswith("."), name
 
@@ -94,7 +60,7 @@ def test_the_check_finds_an_operation_without_description_or_example(spec: Spec)
     operation = spec["paths"]["/healthz"]["get"]
     del operation["description"]
     operation["responses"]["200"]["content"]["application/json"].pop("example")
-    assert _missing(spec) == ["GET /healthz: description", "GET /healthz: 200 example"]
+    assert missing(spec) == ["GET /healthz: description", "GET /healthz: 200 example"]
 
 
 def test_the_docs_page_links_every_service_docs(spec: Spec) -> None:

@@ -1,6 +1,6 @@
 """Routing's OpenAPI: every operation described, with examples of the shapes it serves."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -20,14 +20,8 @@ from routing.models import (
     WorkItemPublic,
 )
 from routing.settings import Settings
+from tests.openapi_checks import DOCS_LINKS, Spec, missing, operations
 
-DOCS_LINKS = [
-    "http://127.0.0.1:8001/docs",
-    "http://127.0.0.1:8002/docs",
-    "http://127.0.0.1:8003/docs",
-    "http://127.0.0.1:8004/api/docs",
-    "http://127.0.0.1:8014/docs",
-]
 STAFF_OPERATIONS = {
     "GET /queues/{department_slug}",
     "POST /queues/{department_slug}/take",
@@ -46,7 +40,6 @@ BODIES: dict[str, type[BaseModel]] = {
     "/cases/{case_id}/escalate": EscalationCreate,
     "/cases/{case_id}/resolution": ResolutionCreate,
 }
-Spec = dict[str, Any]
 
 
 @pytest.fixture
@@ -57,35 +50,9 @@ async def spec() -> AsyncIterator[Spec]:
         yield (await client.get("/openapi.json")).raise_for_status().json()
 
 
-def _operations(spec: Spec) -> Iterator[tuple[str, dict[str, Any]]]:
-    for path, item in spec["paths"].items():
-        for method, operation in item.items():
-            yield f"{method.upper()} {path}", operation
-
-
-def _has_example(media: dict[str, Any]) -> bool:
-    return bool(media.get("example") is not None or media.get("examples"))
-
-
-def _missing(spec: Spec) -> list[str]:
-    """What each operation lacks: a description, a body example, a 2xx example."""
-    missing = []
-    for name, operation in _operations(spec):
-        if not operation.get("description", "").strip():
-            missing.append(f"{name}: description")
-        body = operation.get("requestBody", {}).get("content", {})
-        if "requestBody" in operation and not any(map(_has_example, body.values())):
-            missing.append(f"{name}: request example")
-        for status, answer in operation["responses"].items():
-            media = answer.get("content", {}).values()
-            if status.startswith("2") and not any(map(_has_example, media)):
-                missing.append(f"{name}: {status} example")
-    return missing
-
-
 def test_every_operation_has_a_description_and_examples(spec: Spec) -> None:
     """Each operation has a description, a body example (if it takes one) and a 2xx example."""
-    assert _missing(spec) == []
+    assert missing(spec) == []
 
 
 def test_the_check_finds_an_operation_without_examples(spec: Spec) -> None:
@@ -96,7 +63,7 @@ def test_the_check_finds_an_operation_without_examples(spec: Spec) -> None:
         media.pop("examples", None)
     for media in operation["responses"]["202"]["content"].values():
         media.pop("example", None)
-    assert _missing(spec) == [
+    assert missing(spec) == [
         "POST /cases/{case_id}/status: description",
         "POST /cases/{case_id}/status: request example",
         "POST /cases/{case_id}/status: 202 example",
@@ -105,14 +72,14 @@ def test_the_check_finds_an_operation_without_examples(spec: Spec) -> None:
 
 def test_the_staff_api_is_documented(spec: Spec) -> None:
     """The document lists the queue, case, command and outcome operations of the staff API."""
-    staff = {name for name, operation in _operations(spec) if "staff" in operation["tags"]}
+    staff = {name for name, operation in operations(spec) if "staff" in operation["tags"]}
     assert staff == STAFF_OPERATIONS
 
 
 def test_descriptions_are_one_sentence(spec: Spec) -> None:
     """Each staff operation's description is a single sentence ending in a full stop."""
     longer = []
-    for name, operation in _operations(spec):
+    for name, operation in operations(spec):
         text = " ".join(operation.get("description", "").split()).replace("e.g. ", "")
         if name in STAFF_OPERATIONS and (not text.endswith(".") or ". " in text):
             longer.append(name)

@@ -1,6 +1,6 @@
 """Both OpenAPI documents: every operation described, with examples that the board accepts."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +11,7 @@ from pydantic import BaseModel
 from status_board.app import create_admin_app, create_board, create_public_app
 from status_board.models import BannerPublic, NoticeList, NoticePublic
 from status_board.settings import Settings
-
-DOCS_LINKS = [
-    "http://127.0.0.1:8001/docs",
-    "http://127.0.0.1:8002/docs",
-    "http://127.0.0.1:8003/docs",
-    "http://127.0.0.1:8004/api/docs",
-    "http://127.0.0.1:8014/docs",
-]
-Spec = dict[str, Any]
+from tests.openapi_checks import DOCS_LINKS, Spec, missing, operations
 
 
 @pytest.fixture
@@ -39,35 +31,9 @@ async def specs(tmp_path: Path) -> AsyncIterator[dict[str, Spec]]:
     board.store.close()
 
 
-def _operations(spec: Spec) -> Iterator[tuple[str, dict[str, Any]]]:
-    for path, item in spec["paths"].items():
-        for method, operation in item.items():
-            yield f"{method.upper()} {path}", operation
-
-
-def _has_example(media: dict[str, Any]) -> bool:
-    return bool(media.get("example") is not None or media.get("examples"))
-
-
-def _missing(spec: Spec) -> list[str]:
-    """What each operation lacks: a description, a body example, a 2xx example."""
-    missing = []
-    for name, operation in _operations(spec):
-        if not operation.get("description", "").strip():
-            missing.append(f"{name}: description")
-        body = operation.get("requestBody", {}).get("content", {})
-        if "requestBody" in operation and not any(map(_has_example, body.values())):
-            missing.append(f"{name}: request example")
-        for status, answer in operation["responses"].items():
-            media = answer.get("content", {}).values()
-            if status.startswith("2") and not any(map(_has_example, media)):
-                missing.append(f"{name}: {status} example")
-    return missing
-
-
 def test_every_operation_has_a_description_and_examples(specs: dict[str, Spec]) -> None:
     """Each operation of both apps has a description, a body example and a 2xx example."""
-    assert {name: _missing(spec) for name, spec in specs.items()} == {"public": [], "admin": []}
+    assert {name: missing(spec) for name, spec in specs.items()} == {"public": [], "admin": []}
 
 
 def test_the_check_finds_an_operation_without_examples(specs: dict[str, Spec]) -> None:
@@ -78,7 +44,7 @@ def test_the_check_finds_an_operation_without_examples(specs: dict[str, Spec]) -
         media.pop("examples", None)
     for media in operation["responses"]["201"]["content"].values():
         media.pop("example", None)
-    assert _missing(specs["admin"]) == [
+    assert missing(specs["admin"]) == [
         "POST /admin/incidents: description",
         "POST /admin/incidents: request example",
         "POST /admin/incidents: 201 example",
@@ -87,8 +53,8 @@ def test_the_check_finds_an_operation_without_examples(specs: dict[str, Spec]) -
 
 def test_both_apps_document_every_operation_of_the_board(specs: dict[str, Spec]) -> None:
     """The documents list the public reads, the admin writes and reads, and operations."""
-    public = {name for name, _ in _operations(specs["public"])}
-    admin = {name for name, _ in _operations(specs["admin"])}
+    public = {name for name, _ in operations(specs["public"])}
+    admin = {name for name, _ in operations(specs["admin"])}
     reads = ["/notifications", "/notices/{notice_id}", "/feed.atom", "/api/banner"]
     reads += ["/api/notices", "/api/notices/{notice_id}"]
     ops = {"GET /healthz", "GET /readyz", "GET /metrics"}
