@@ -1,7 +1,6 @@
 """Subscribers of the feed: decode, call the projection (service.py) under the swap fence."""
 
 import logging
-from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -13,13 +12,11 @@ from pymongo.errors import PyMongoError
 
 from feed.service import Projection
 from shared.events import CASE_EVENTS, AnyCaseEvent, AnyDirectoryEvent, AnyNoticeEvent
-from shared.kafka import Record, Transient, consumer_options, dead_letter_record
+from shared.kafka import Poison, Record, Transient, consumer_options, poison_to
 from shared.messages import UnknownMessage, decode
 from shared.topics import Topics
 
 log = logging.getLogger("feed.handlers")
-
-Poison = Callable[[Record, Exception], Awaitable[None]]
 
 
 class Fence(Protocol):
@@ -57,15 +54,6 @@ class CaseBatches:
             await self.poison(record, exc)
             return None
         return event
-
-
-def poison_to(broker: KafkaBroker, group: str) -> Poison:
-    """Dead-letter one record of a batch to `<topic>.dlq`, as DeadLetterPolicy does for one."""
-
-    async def publish(record: Record, exc: Exception) -> None:
-        await dead_letter_record(broker, record, group, exc)
-
-    return publish
 
 
 def register(
