@@ -80,6 +80,12 @@ def _redoc_body(title: str, openapi_url: str, assets: str) -> str:
     )
 
 
+def docs_description(summary: str, docs_urls: Mapping[str, str]) -> str:
+    """An app's description: what it does, then a link to each service's API docs."""
+    lines = "\n".join(f"- {name}: <{url}>" for name, url in docs_urls.items())
+    return f"{summary}\n\nAPI docs of the services:\n\n{lines}"
+
+
 # --- AsyncAPI, rendered on the server ------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from feed.store import (
     SwapFence,
 )
 from shared.directory import DirectoryStore
+from shared.docs import docs_description
 from shared.kafka import DeadLetterPolicy, ensure_topics, make_broker
 from shared.mongo import Document, mongo_client, mongo_reachable
 from shared.service import Check, asyncapi_of, broker_check, new_app, ops_router, settle_heap
@@ -106,7 +107,7 @@ def create_app(settings: Settings | None = None, broker: KafkaBroker | None = No
             await broker.stop()
             await mongo.close()
 
-    app = new_app("Feed", docs_description(settings), lifespan)
+    app = new_app("Feed", docs_description(SUMMARY, settings.docs_urls), lifespan)
     checks: dict[str, Check] = {
         "kafka": broker_check(broker),
         "mongo": partial(mongo_reachable, mongo),
@@ -115,9 +116,3 @@ def create_app(settings: Settings | None = None, broker: KafkaBroker | None = No
     app.include_router(ops_router(checks=checks, registry=registry, spec=spec))
     add_routes(app, model)
     return app
-
-
-def docs_description(settings: Settings) -> str:
-    """The docs page's description: what the feed serves, then every service's API docs."""
-    lines = "\n".join(f"- {name}: <{url}>" for name, url in settings.docs_urls.items())
-    return f"{SUMMARY}\n\nAPI docs of the services:\n\n{lines}"

@@ -22,6 +22,7 @@ from intake.settings import Settings
 from intake.store import AttachmentStore, CaseStore, CounterStore, IdempotencyStore
 from intake.timing import ServerTiming
 from shared.directory import DirectoryStore
+from shared.docs import docs_description
 from shared.kafka import DeadLetterPolicy, ensure_topics, make_broker
 from shared.mongo import Document, mongo_client, mongo_reachable
 from shared.service import Check, asyncapi_of, broker_check, new_app, ops_router, settle_heap
@@ -65,7 +66,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await _shutdown(broker, intake)
             await mongo.close()
 
-    app = new_app("Intake", docs_description(settings), lifespan)
+    app = new_app(
+        "Intake",
+        docs_description("Contacts' case API of the support portal.", settings.docs_urls),
+        lifespan,
+    )
     app.state.intake = intake
     install_error_handlers(app)
     app.include_router(api_router(intake))
@@ -90,12 +95,6 @@ def _kafka_check(publisher: EventPublisher, broker: KafkaBroker) -> Check:
         return publisher.ready and await broker_ready()
 
     return ready
-
-
-def docs_description(settings: Settings) -> str:
-    """The app's description: what it does, then links to every service's API docs."""
-    links = "\n".join(f"- {name}: <{url}>" for name, url in settings.docs_urls.items())
-    return f"Contacts' case API of the support portal.\n\nAPI docs of the services:\n\n{links}"
 
 
 def _intake(settings: Settings, db: AsyncDatabase[Document]) -> Intake:

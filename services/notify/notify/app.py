@@ -22,6 +22,7 @@ from notify.service import Notifier, Timing, retry_parked_forever
 from notify.settings import Settings
 from notify.store import CaseStore, ContactBook, NoticeStore, SentStore
 from shared.directory import DirectoryStore
+from shared.docs import docs_description
 from shared.kafka import DeadLetterPolicy, Poison, ensure_topics, make_broker, poison_to
 from shared.mongo import Document, mongo_client, mongo_reachable
 from shared.service import asyncapi_of, broker_check, new_app, ops_router, settle_heap
@@ -139,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_records=settings.batch_size,
     )
     lifespan = _lifespan(settings, broker, mongo, parts)
-    app = new_app("Notify", docs_description(SUMMARY, settings), lifespan)
+    app = new_app("Notify", docs_description(SUMMARY, settings.docs_urls), lifespan)
     checks = {"kafka": broker_check(broker), "mongo": lambda: mongo_reachable(mongo)}
     spec = lambda: asyncapi_of(broker, title="Notify")  # noqa: E731
     app.include_router(ops_router(checks=checks, registry=registry, spec=spec))
@@ -170,9 +171,3 @@ def _lifespan(
             await mongo.close()
 
     return lifespan
-
-
-def docs_description(summary: str, settings: Settings) -> str:
-    """The docs page's description: what notify does, then links to every service's docs."""
-    lines = "\n".join(f"- {name}: <{url}>" for name, url in settings.docs_urls.items())
-    return f"{summary}\n\nAPI docs of the services:\n\n{lines}"

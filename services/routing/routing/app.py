@@ -24,6 +24,7 @@ from routing.timers import TimerService
 from shared import tracing
 from shared.commands import AnyCaseCommand
 from shared.directory import DirectoryStore, subscribe_directory
+from shared.docs import docs_description
 from shared.kafka import DeadLetterPolicy, ensure_topics, make_broker
 from shared.mongo import Document, mongo_client, mongo_reachable
 from shared.service import Check, asyncapi_of, broker_check, new_app, ops_router, settle_heap
@@ -148,7 +149,7 @@ def create_app(
         async with run(parts):
             yield
 
-    app = new_app("Routing", docs_description(DESCRIPTION, settings), lifespan)
+    app = new_app("Routing", docs_description(DESCRIPTION, settings.docs_urls), lifespan)
     _add_ops(app, parts)
     app.include_router(build_router(parts.staff, parts.directory))
     install_errors(app)
@@ -174,9 +175,3 @@ def _add_ops(app: FastAPI, parts: Parts) -> None:
     }
     spec = partial(asyncapi_of, parts.broker, title="Routing")
     app.include_router(ops_router(checks=checks, registry=parts.registry, spec=spec))
-
-
-def docs_description(summary: str, settings: Settings) -> str:
-    """The app's description: what it does, then links to every service's API docs."""
-    lines = "\n".join(f"- {name}: <{url}>" for name, url in settings.docs_urls.items())
-    return f"{summary}\n\nAPI docs of the services:\n\n{lines}"

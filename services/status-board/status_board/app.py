@@ -9,7 +9,7 @@ import logging
 
 from fastapi import FastAPI
 
-from shared.docs import add_docs
+from shared.docs import add_docs, docs_description
 from shared.messages import utcnow
 from status_board.api import add_error_handlers, admin_router, public_router
 from status_board.fastpath import FastPath
@@ -33,7 +33,7 @@ def create_public_app(settings: Settings | None = None, *, board: Board | None =
     app = FastAPI(
         title="Status board",
         description=docs_description(
-            "Open and closed incident and maintenance notifications.", board.settings
+            "Open and closed incident and maintenance notifications.", board.settings.docs_links
         ),
         version="1.0.0",
         docs_url="/api/docs",
@@ -55,7 +55,7 @@ def create_admin_app(settings: Settings | None = None, *, board: Board | None = 
         title="Status board admin",
         description=docs_description(
             "Break-glass incident and maintenance publishing; works while Kafka is down.",
-            board.settings,
+            board.settings.docs_links,
         ),
         version="1.0.0",
     )
@@ -64,16 +64,6 @@ def create_admin_app(settings: Settings | None = None, *, board: Board | None = 
     _add_ops(app, board)
     add_error_handlers(app, board, html_pages=False)
     return app
-
-
-def docs_description(summary: str, settings: Settings) -> str:
-    """The app's description: what it does, then links to every service's API docs."""
-    links = settings.docs_urls | {
-        "status board": f"{settings.public_url.rstrip('/')}/api/docs",
-        "status board admin": f"{settings.admin_url}/docs",
-    }
-    lines = "\n".join(f"- {name}: <{url}>" for name, url in links.items())
-    return f"{summary}\n\nAPI docs of the services:\n\n{lines}"
 
 
 def _add_ops(app: FastAPI, board: Board) -> None:

@@ -100,6 +100,14 @@ class Settings(ServiceSettings):
         return f"http://{self.http_host}:{self.admin_port}"
 
     @property
+    def docs_links(self) -> dict[str, str]:
+        """The docs pages its description links: the other services' and the board's own two."""
+        return self.docs_urls | {
+            "status board": f"{self.public_url.rstrip('/')}/api/docs",
+            "status board admin": f"{self.admin_url}/docs",
+        }
+
+    @property
     def db_path(self) -> Path:
         """The SQLite file that holds the snapshot and the outbox."""
         return self.data_dir / "status-board.sqlite3"
