@@ -131,6 +131,33 @@ class CaseFollowedUp(CaseEvent):
     business_days_left: int = Field(ge=0)
 
 
+SlaTarget = Literal["first_response", "resolution"]
+"""Which service-level target a clock measures: the first response or the resolution."""
+
+
+class SlaWarning(CaseEvent):
+    """A case has used 75 % of a service-level target's time without meeting it."""
+
+    type: Literal["case.sla_warning"] = "case.sla_warning"
+    target: SlaTarget
+    due_at: AwareDatetime = Field(description="When the target is breached unless met, UTC.")
+    priority: Priority
+    department: Department
+    assignee: StaffRef | None = Field(None, description="Whom to tell; None: the department.")
+    percent_elapsed: int = Field(ge=0, le=100, description="Share of the target's time used.")
+
+
+class SlaBreached(CaseEvent):
+    """A service-level target's time ran out before it was met."""
+
+    type: Literal["case.sla_breached"] = "case.sla_breached"
+    target: SlaTarget
+    due_at: AwareDatetime = Field(description="When the target was due, UTC.")
+    priority: Priority
+    department: Department
+    assignee: StaffRef | None = Field(None, description="Whom to tell; None: the department.")
+
+
 class CommandRejected(CaseEvent):
     """The workflow refused a command; `reason` says why and what would be accepted."""
 
@@ -154,6 +181,12 @@ AnyCaseEvent = Annotated[
     Field(discriminator="type"),
 ]
 CASE_EVENTS: TypeAdapter[AnyCaseEvent] = TypeAdapter(AnyCaseEvent)
+
+# The SLA events are on case.events too, outside AnyCaseEvent for now: readers that decode
+# AnyCaseEvent skip them as unknown until they handle them (feed's projection must first map
+# them to no change), so a reader that wants them decodes with SLA_EVENTS.
+AnySlaEvent = Annotated[SlaWarning | SlaBreached, Field(discriminator="type")]
+SLA_EVENTS: TypeAdapter[AnySlaEvent] = TypeAdapter(AnySlaEvent)
 
 
 # --- work items: topics queue.<department>, key = case id ---------------------------------
@@ -185,6 +218,18 @@ class WorkItem(BaseModel):
     last_actor: Actor | None = Field(None, description="Who made the last activity.")
     customer_replied: bool = Field(
         False, description="The latest post on the case came from a district contact."
+    )
+    first_response_due_at: AwareDatetime | None = Field(
+        None, description="When the first response is due; None once met, paused or untracked."
+    )
+    resolution_due_at: AwareDatetime | None = Field(
+        None, description="When the resolution is due; None while paused, closed or untracked."
+    )
+    sla_paused: bool = Field(
+        False, description="The clocks are paused: the case waits on the customer or a schedule."
+    )
+    sla_breached: list[SlaTarget] = Field(
+        default_factory=list, description="Targets whose time ran out before they were met."
     )
 
 
