@@ -1,9 +1,9 @@
 """Typed settings: infrastructure endpoints shared by every process, with local defaults."""
 
-from collections.abc import Iterable
-from typing import ClassVar, Literal
+from collections.abc import Callable, Iterable
+from typing import ClassVar, Literal, cast
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, AliasGenerator, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.topics import Topics
@@ -14,6 +14,14 @@ LOCAL_SECRET_PREFIX = "local-"
 # Published local values that do not carry the prefix.
 KNOWN_LOCAL_SECRETS = frozenset({LOCAL_MONGO_URL})
 MIN_SECRET_LENGTH = 16
+# The local stack's API docs pages (README's port table), linked from each service's docs page.
+LOCAL_DOCS_URLS = {
+    "intake": "http://127.0.0.1:8001/docs",
+    "routing": "http://127.0.0.1:8002/docs",
+    "feed": "http://127.0.0.1:8003/docs",
+    "status board": "http://127.0.0.1:8004/api/docs",
+    "status board admin": "http://127.0.0.1:8014/docs",
+}
 
 
 class InfraSettings(BaseSettings):
@@ -67,6 +75,36 @@ class ServiceSettings(InfraSettings):
     def directory_group_id(self) -> str:
         """The directory subscriber's own group, so its rebalances never pause the main one."""
         return f"{self.group_id}.directory"
+
+
+def service_config(
+    prefix: str, *, own: Iterable[str] = ("http_port", "mongo_database")
+) -> SettingsConfigDict:
+    """A service's settings config: its own fields read as `<prefix><FIELD>`, the rest of
+    ServiceSettings (KAFKA_BOOTSTRAP_SERVERS, MONGO_URL, HTTP_HOST, ...) under their own names.
+
+    env_prefix applies only to fields without an alias, so each shared field is its own alias;
+    `own` names the shared fields a service reads under its prefix (or an alias of its own).
+    """
+    shared = frozenset(ServiceSettings.model_fields) - frozenset(own)
+
+    def alias(name: str) -> AliasChoices | None:
+        return AliasChoices(name) if name in shared else None
+
+    return SettingsConfigDict(
+        env_prefix=prefix,
+        # pydantic takes None from a generator as "no alias"; its annotation does not say so.
+        alias_generator=AliasGenerator(validation_alias=cast(Callable[[str], AliasChoices], alias)),
+        # Only the aliases name an aliased field: by name it would also be read from
+        # <prefix><FIELD> (FEED_KAFKA_BOOTSTRAP_SERVERS overriding the shared setting).
+        populate_by_name=False,
+        validate_by_name=False,
+    )
+
+
+def named(variable: str, field: str) -> AliasChoices:
+    """A variable whose name is not the prefix + the field's (kept as it was published)."""
+    return AliasChoices(variable, field)
 
 
 class ProductionSettingsError(ValueError):

@@ -2,46 +2,19 @@
 
 from typing import Literal
 
-from pydantic import AliasChoices, AliasGenerator, Field, SecretStr
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field, SecretStr
 
-from shared.settings import ServiceSettings
-
-LOCAL_DOCS_URLS = {
-    "intake": "http://127.0.0.1:8001/docs",
-    "routing": "http://127.0.0.1:8002/docs",
-    "feed": "http://127.0.0.1:8003/docs",
-    "status board": "http://127.0.0.1:8004/api/docs",
-    "status board admin": "http://127.0.0.1:8014/docs",
-}
-# What every service reads alike (KAFKA_BOOTSTRAP_SERVERS, MONGO_URL, HTTP_HOST, SERVICE_NAME...)
-# keeps its shared name: env_prefix applies only to fields without an alias, so each of these is
-# its own alias. mongo_database is routing's own (ROUTING_MONGO_DATABASE).
-_SHARED_NAMES = frozenset(ServiceSettings.model_fields) - {"mongo_database"}
-
-
-def _shared_name(field: str) -> str | None:
-    """A shared field's alias (its own name); None leaves a field to the prefix."""
-    return field if field in _SHARED_NAMES else None
-
-
-def _named(variable: str, field: str) -> AliasChoices:
-    """A variable whose name is not `ROUTING_` + the field's (kept as it was named)."""
-    return AliasChoices(variable, field)
+from shared.settings import LOCAL_DOCS_URLS, ServiceSettings, named, service_config
 
 
 class Settings(ServiceSettings):
     """Routing settings, from the environment: `ROUTING_<FIELD>` unless named otherwise."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="ROUTING_",
-        # pydantic takes None as "no alias"; its annotation does not say so.
-        alias_generator=AliasGenerator(validation_alias=_shared_name),  # type: ignore[arg-type]
-    )
+    model_config = service_config("ROUTING_")
 
     service_name: str = "routing"
     # ROUTING_PORT, as every service names its port (not ROUTING_HTTP_PORT).
-    http_port: int = Field(8002, validation_alias=_named("ROUTING_PORT", "http_port"))
+    http_port: int = Field(8002, validation_alias=named("ROUTING_PORT", "http_port"))
     mongo_database: str = "routing"
     assignment: Literal["round_robin", "least_loaded"] = "round_robin"
     holiday_country: str = "US"
@@ -51,10 +24,10 @@ class Settings(ServiceSettings):
         2,
         ge=1,
         le=9,
-        validation_alias=_named("ROUTING_REMIND_BEFORE", "remind_before_business_days"),
+        validation_alias=named("ROUTING_REMIND_BEFORE", "remind_before_business_days"),
     )
     timer_interval_seconds: float = Field(
-        30.0, gt=0, validation_alias=_named("ROUTING_TIMER_INTERVAL", "timer_interval_seconds")
+        30.0, gt=0, validation_alias=named("ROUTING_TIMER_INTERVAL", "timer_interval_seconds")
     )
     replica_id: str = "0"
     batch_max: int = Field(500, ge=1)
@@ -96,7 +69,7 @@ class Settings(ServiceSettings):
     routing_url: str = Field(
         "http://127.0.0.1:8002",
         description="Console only: routing's staff API, where `queue` reads.",
-        validation_alias=_named("ROUTING_URL", "routing_url"),
+        validation_alias=named("ROUTING_URL", "routing_url"),
     )
     staff_token: SecretStr | None = Field(
         None, description="Console only: the staff bearer token the console calls with."

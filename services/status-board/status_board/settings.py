@@ -4,80 +4,61 @@ import socket
 from pathlib import Path
 from typing import ClassVar, Self
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-from shared.settings import ServiceSettings, refuse_local_secrets
+from shared.settings import LOCAL_DOCS_URLS as SHARED_DOCS_URLS
+from shared.settings import ServiceSettings, named, refuse_local_secrets, service_config
 
 LOCAL_ADMIN_TOKEN = "local-status-admin-token"  # well known: in the README and the compose file
 MIN_TOKEN_LENGTH = 24
+# The other services' docs: the board links its own two from its own addresses.
 LOCAL_DOCS_URLS = {
-    "intake": "http://127.0.0.1:8001/docs",
-    "routing": "http://127.0.0.1:8002/docs",
-    "feed": "http://127.0.0.1:8003/docs",
+    name: url for name, url in SHARED_DOCS_URLS.items() if not name.startswith("status board")
 }
 
 
-def _env(*names: str) -> AliasChoices:
-    return AliasChoices(*names)
-
-
 class Settings(ServiceSettings):
-    """Status board settings, from the environment."""
+    """Status board settings, from the environment: `STATUS_BOARD_<FIELD>` unless named so."""
+
+    # Its Mongo database setting stays MONGO_DATABASE, as it was (the board uses no Mongo).
+    model_config = service_config("STATUS_BOARD_", own=("http_port",))
 
     service_name: str = "status_board"
     # Refused in production when unset or local; the board uses no Mongo, so not mongo_url.
     required_secrets: ClassVar[tuple[str, ...]] = ("admin_token",)
-    http_port: int = Field(8004, validation_alias=_env("STATUS_BOARD_PORT", "http_port"))
-    admin_port: int = Field(8014, validation_alias=_env("STATUS_BOARD_ADMIN_PORT", "admin_port"))
-    data_dir: Path = Field(
-        Path(".stack/data/status-board"),
-        validation_alias=_env("STATUS_BOARD_DATA_DIR", "data_dir"),
-    )
+    http_port: int = Field(8004, validation_alias=named("STATUS_BOARD_PORT", "http_port"))
+    admin_port: int = 8014
+    data_dir: Path = Path(".stack/data/status-board")
     admin_token: SecretStr = Field(
         SecretStr(LOCAL_ADMIN_TOKEN),
-        validation_alias=_env("STATUS_BOARD_ADMIN_TOKEN", "admin_token"),
         description=f"Bearer token of the admin API: at least {MIN_TOKEN_LENGTH} characters.",
     )
-    time_zone: str = Field(
-        "America/Chicago", validation_alias=_env("STATUS_BOARD_TIME_ZONE", "time_zone")
-    )
+    time_zone: str = "America/Chicago"
     replica_id: str = Field(
         default_factory=socket.gethostname,
-        validation_alias=_env("STATUS_BOARD_REPLICA_ID", "replica_id"),
         description="Suffix of this replica's consumer group: each replica reads the whole topic.",
     )
     public_url: str = Field(
         "http://127.0.0.1:8004",
-        validation_alias=_env("STATUS_BOARD_PUBLIC_URL", "public_url"),
         description="Where the public page is reached; banner links and Atom ids use it.",
     )
-    portal_url: str = Field(
-        "", validation_alias=_env("STATUS_BOARD_PORTAL_URL", "portal_url"), description="Home link."
-    )
+    portal_url: str = Field("", description="Home link.")
     docs_urls: dict[str, str] = Field(
         default_factory=lambda: dict(LOCAL_DOCS_URLS),
-        validation_alias=_env("STATUS_BOARD_DOCS_URLS", "docs_urls"),
         description="The other services' API docs (a JSON object), linked from the board's docs.",
     )
     stale_after_s: float = Field(
         60.0,
-        validation_alias=_env("STATUS_BOARD_STALE_AFTER_S", "stale_after_s"),
         description="Live updates count as delayed when Kafka was not heard from for this long.",
     )
-    heartbeat_s: float = Field(
-        5.0, validation_alias=_env("STATUS_BOARD_HEARTBEAT_S", "heartbeat_s")
-    )
-    maintenance_tick_s: float = Field(
-        5.0, validation_alias=_env("STATUS_BOARD_MAINTENANCE_TICK_S", "maintenance_tick_s")
-    )
+    heartbeat_s: float = 5.0
+    maintenance_tick_s: float = 5.0
     retry_max_s: float = Field(
         5.0,
-        validation_alias=_env("STATUS_BOARD_RETRY_MAX_S", "retry_max_s"),
         description="Longest pause between attempts to reach Kafka; it is retried forever.",
     )
     closed_limit: int = Field(
         100,
-        validation_alias=_env("STATUS_BOARD_CLOSED_LIMIT", "closed_limit"),
         description="How many closed notices the Closed tab, feed and JSON list show.",
     )
 
