@@ -1,60 +1,34 @@
 """Settings of the notify service; every field has a local default."""
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Self, cast
+from typing import Self
 
 from pydantic import (
-    AliasChoices,
-    AliasGenerator,
     Field,
     SecretStr,
     field_validator,
     model_validator,
 )
-from pydantic_settings import SettingsConfigDict
 
 from notify.mailer import SmtpAccess, SmtpSecurity, tls_context
-from shared.settings import ServiceSettings, refuse_local_secrets
-
-LOCAL_DOCS_URLS = {
-    "intake": "http://127.0.0.1:8001/docs",
-    "routing": "http://127.0.0.1:8002/docs",
-    "feed": "http://127.0.0.1:8003/docs",
-    "status board": "http://127.0.0.1:8004/api/docs",
-    "status board admin": "http://127.0.0.1:8014/docs",
-}
-# The settings every service reads under the same names (Kafka, Mongo URL, SMTP host, logging,
-# the HTTP server's host and limits, the service name). env_prefix would apply to them too, so
-# they are pinned to their own names; notify's port and database are its own (NOTIFY_...).
-_COMMON = frozenset(ServiceSettings.model_fields) - {"http_port", "mongo_database"}
-
-
-def _common_name(name: str) -> AliasChoices | None:
-    """A common setting's own name; None (no alias: the prefix applies) for notify's own."""
-    return AliasChoices(name) if name in _COMMON else None
-
-
-# pydantic takes None from a generator as "no alias" (AliasGenerator._generate_alias), though
-# its annotation lists only aliases.
-_ALIASES = AliasGenerator(validation_alias=cast(Callable[[str], AliasChoices], _common_name))
+from shared.settings import (
+    LOCAL_DOCS_URLS,
+    ServiceSettings,
+    named,
+    refuse_local_secrets,
+    service_config,
+)
 
 
 class Settings(ServiceSettings):
     """Notify settings, from the environment: its own as NOTIFY_<FIELD>."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="NOTIFY_",
-        alias_generator=_ALIASES,
-        # by alias only: by name, the env source would also read NOTIFY_SMTP_HOST and the like
-        validate_by_name=False,
-        populate_by_name=False,
-    )
+    model_config = service_config("NOTIFY_")
 
     service_name: str = "notify"
     # NOTIFY_PORT, as every service's port is <SERVICE>_PORT (the prefix would make it
     # NOTIFY_HTTP_PORT); `http_port` keeps Settings(http_port=...) working.
-    http_port: int = Field(8005, validation_alias=AliasChoices("NOTIFY_PORT", "http_port"))
+    http_port: int = Field(8005, validation_alias=named("NOTIFY_PORT", "http_port"))
     mongo_database: str = "notify"
     mail_from: str = Field(
         "support@support-portal.local",
