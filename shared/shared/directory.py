@@ -189,6 +189,11 @@ class DirectoryStore:
         cursor = self.contacts.find({"account_ids": account_id, "active": True})
         return [Contact.model_validate(doc) async for doc in cursor]
 
+    async def active_contacts(self) -> list[Contact]:
+        """Active contacts of every district, in id order."""
+        cursor = self.contacts.find({"active": True}).sort("_id", 1)
+        return [Contact.model_validate(doc) async for doc in cursor]
+
     async def staff(self, staff_id: str) -> StaffMember | None:
         """The staff member, if known."""
         doc = await self.staff_members.find_one({"_id": staff_id})

@@ -430,8 +430,7 @@ class ContactBook:
     async def contacts_in(self, account_ids: list[str]) -> list[Contact]:
         """Active contacts of these districts, or of every district when none is named."""
         if not account_ids:
-            cursor = self.directory.contacts.find({"active": True}).sort("_id", 1)
-            return [Contact.model_validate(doc) async for doc in cursor]
+            return await self.directory.active_contacts()
         found: dict[str, Contact] = {}
         for account_id in account_ids:
             for contact in await self.directory.contacts_of(account_id):
