@@ -108,7 +108,7 @@ def build(
         cases=CaseStore(db),
         notices=NoticeStore(db),
         book=ContactBook(directory),
-        composer=Composer(Renderer(), sender),
+        composer=Composer(Renderer(), sender, settings.portal_url, settings.threading()),
         delivery=delivery,
         timing=timing,
         poison=poison,

@@ -13,11 +13,15 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from pydantic import SecretStr
+
 from notify.errors import UnsafeHeader
 from notify.models import CaseView, Recipient
-from shared.enums import ActorKind, ContactType, NoticeKind, Status
+from shared import replies
+from shared.enums import ActorKind, ContactType, Department, NoticeKind, Status
 from shared.events import (
     AnyCaseEvent,
+    AnySlaEvent,
     CaseAssigned,
     CaseFollowedUp,
     CaseRouted,
@@ -27,8 +31,12 @@ from shared.events import (
     Notice,
     PostAdded,
     RecipientsChanged,
+    SlaBreached,
+    SlaWarning,
+    StaffMember,
     StatusChanged,
 )
+from shared.messages import Actor
 from shared.workflow import AUTO_CLOSE_BUSINESS_DAYS, REOPEN_WINDOW_DAYS
 from shared.zones import local_time
 
@@ -106,13 +114,43 @@ class Plan:
     template: str
     recipients: tuple[str, ...]
     context: Mapping[str, Any] = field(default_factory=dict)
+    staff: tuple[str, ...] = ()  # staff ids (the assignee), mailed at their directory address
+    department: Department | None = None  # every active staff member of it is mailed too
+
+
+@dataclass(frozen=True)
+class Threading:
+    """How case mail threads and is answered: the key signing its Message-IDs and reply
+    addresses (shared.replies; intake verifies replies with the same key), the domain of its
+    Message-IDs and that of its reply addresses."""
+
+    key: SecretStr
+    domain: str
+    reply_domain: str
+
+    def message_id(self, case_id: UUID, event_id: UUID) -> str:
+        """The Message-ID of every mail of this event on this case."""
+        return replies.message_id(self.key, case_id, event_id, clean_header(self.domain))
+
+    def reply_to(self, case_id: UUID, recipient_key: str) -> str:
+        """`case+<token>@<reply domain>`, bound to the case and this one recipient."""
+        return replies.reply_address(self.key, case_id, recipient_key, self.reply_domain)
+
+
+LOCAL_REPLY_KEY = SecretStr("local-mail-reply-key")
+
+
+def local_threading(domain: str) -> Threading:
+    """Threading with the local key (tests, and a local stack without MAIL_REPLY_KEY)."""
+    return Threading(LOCAL_REPLY_KEY, domain, domain)
 
 
 # --- the case view --------------------------------------------------------------------------
 
 
-def view_of_submitted(event: CaseSubmitted, domain: str) -> CaseView:
-    """A new case's view: the contact owns it and is its only recipient."""
+def view_of_submitted(event: CaseSubmitted, thread: Threading) -> CaseView:
+    """A new case's view: the contact owns it and is its only recipient; the receipt's
+    Message-ID (of the case.submitted event) is the root every later mail replies to."""
     return CaseView(
         case_id=event.case_id,
         case_number=event.case_number,
@@ -120,7 +158,7 @@ def view_of_submitted(event: CaseSubmitted, domain: str) -> CaseView:
         account_id=event.account_id,
         owner_id=event.contact_id,
         recipients=[event.contact_id],
-        root_message_id=root_message_id(event.case_id, domain),
+        root_message_id=thread.message_id(event.case_id, event.event_id),
         opened_at=event.occurred_at,
     )
 
@@ -145,18 +183,20 @@ class Step:
     plan: Plan | None = None
 
 
-def step(view: CaseView | None, event: AnyCaseEvent, domain: str) -> Step:
+def step(view: CaseView | None, event: AnyCaseEvent | AnySlaEvent, thread: Threading) -> Step:
     """Apply one case event to the case's view (None before the case is known)."""
     if isinstance(event, CaseSubmitted):
-        new = view or view_of_submitted(event, domain)
+        new = view or view_of_submitted(event, thread)
         return Step(new, plan_submitted(new))
     if view is None:
         return Step(None)
     return _step_known(view, event)
 
 
-def _step_known(view: CaseView, event: AnyCaseEvent) -> Step:
+def _step_known(view: CaseView, event: AnyCaseEvent | AnySlaEvent) -> Step:
     match event:
+        case SlaWarning() | SlaBreached():
+            return Step(view, plan_sla(view, event))
         case StatusChanged():
             new = view.model_copy(update={"last_status": event.to_status})
             return Step(new, plan_status(new, event))
@@ -164,7 +204,11 @@ def _step_known(view: CaseView, event: AnyCaseEvent) -> Step:
             return Step(view.model_copy(update={"department": event.department.value}))
         case CaseAssigned():
             who = event.assignee.name if event.assignee else event.department.value
-            changes = {"assignee": who, "department": event.department.value}
+            changes = {
+                "assignee": who,
+                "assignee_id": event.assignee.id if event.assignee else None,
+                "department": event.department.value,
+            }
             return Step(view.model_copy(update=changes))
         case RecipientsChanged():
             listed = recipients_with_owner(view.owner_id, event.recipients)
@@ -205,8 +249,13 @@ def status_template(event: StatusChanged) -> str:
     return _STATUS_TEMPLATES.get(event.to_status, "status_changed")
 
 
-def plan_status(view: CaseView, event: StatusChanged) -> Plan:
-    """Every status change mails every current recipient."""
+def others(recipients: Iterable[str], actor: Actor) -> tuple[str, ...]:
+    """The recipients but the one who acted: nobody is mailed about their own action."""
+    return tuple(r for r in recipients if r != actor.id)
+
+
+def plan_status(view: CaseView, event: StatusChanged) -> Plan | None:
+    """A status change mails every current recipient but the one who made it."""
     context = {
         "from_status": event.from_status.value,
         "to_status": event.to_status.value,
@@ -219,19 +268,23 @@ def plan_status(view: CaseView, event: StatusChanged) -> Plan:
         "auto_close_days": AUTO_CLOSE_BUSINESS_DAYS,
         "reopen_days": REOPEN_WINDOW_DAYS,
     }
-    return Plan(status_template(event), tuple(view.recipients), context)
+    return _plan(status_template(event), others(view.recipients, event.actor), context)
 
 
 def plan_post(view: CaseView, event: PostAdded) -> Plan | None:
-    """A staff (or system) post mails the recipients; a contact's own post mails nobody."""
-    if event.author.kind is ActorKind.CONTACT:
-        return None
+    """A post mails the recipients but its author; a contact's post also mails the assignee
+    (staff), who answers it."""
     context = {
         "author": event.author.name,
         "body_text": event.body_text,
         "attachments": [a.filename for a in event.attachments],
     }
-    return Plan("staff_post", tuple(view.recipients), context)
+    recipients = others(view.recipients, event.author)
+    if event.author.kind is not ActorKind.CONTACT:
+        return _plan("staff_post", recipients, context)
+    assignee = view.assignee_id
+    staff = (assignee,) if assignee and assignee != event.author.id else ()
+    return _plan("contact_post", recipients, context, staff)
 
 
 def plan_followed_up(view: CaseView, event: CaseFollowedUp) -> Plan:
@@ -245,19 +298,65 @@ def plan_followed_up(view: CaseView, event: CaseFollowedUp) -> Plan:
 
 
 def plan_recipients_added(view: CaseView, event: RecipientsChanged) -> Plan | None:
-    """Newly added recipients are told they will receive this case's notices."""
-    added = tuple(r for r in event.added if r in view.recipients and r != view.owner_id)
-    if not added:
-        return None
-    return Plan("recipient_added", added, {"actor": event.actor.name})
+    """Newly added recipients are told they will receive this case's notices; one who added
+    themselves knows already."""
+    added = [r for r in event.added if r in view.recipients and r != view.owner_id]
+    return _plan("recipient_added", others(added, event.actor), {"actor": event.actor.name})
+
+
+SLA_TARGETS = {"first_response": "first response", "resolution": "resolution"}
+
+
+def plan_sla(view: CaseView, event: SlaWarning | SlaBreached) -> Plan:
+    """An SLA warning or breach mails the assignee, or with none the department's staff."""
+    context: dict[str, Any] = {
+        "target": SLA_TARGETS.get(event.target, event.target),
+        "due_at": event.due_at,
+        "priority": event.priority.value,
+        "department": event.department.value,
+    }
+    if isinstance(event, SlaWarning):
+        context["percent_elapsed"] = event.percent_elapsed
+        template = "sla_warning"
+    else:
+        template = "sla_breached"
+    if event.assignee is not None:
+        return Plan(template, (), context, staff=(event.assignee.id,))
+    return Plan(template, (), context, department=event.department)
 
 
 def plan_rejected(view: CaseView, event: CommandRejected) -> Plan | None:
-    """A refused command is explained to the contact who sent it, and to nobody else."""
+    """A refused command is explained to the contact who sent it, and to nobody else (the
+    refusal is the system's answer to them, not their own action)."""
     if event.actor.kind is not ActorKind.CONTACT:
         return None
     context = {"command_type": event.command_type, "reason": event.reason}
     return Plan("command_rejected", (event.actor.id,), context)
+
+
+def _plan(
+    template: str,
+    recipients: tuple[str, ...],
+    context: Mapping[str, Any],
+    staff: tuple[str, ...] = (),
+) -> Plan | None:
+    """A plan, or None when it would mail nobody."""
+    if not recipients and not staff:
+        return None
+    return Plan(template, recipients, context, staff)
+
+
+# What of a case's content only people who may read the case see in mail: the text of posts
+# and the notes of status changes. Attachment names, the case number and subject stay.
+CASE_CONTENT = ("body_text", "note")
+
+
+def for_reader(context: Mapping[str, Any], person: Recipient) -> dict[str, Any]:
+    """The context as `person` may see it: without the case's content unless they may read
+    the case (staff, or a contact of the case's district)."""
+    if person.reads_case:
+        return dict(context)
+    return {**context, **dict.fromkeys(CASE_CONTENT)}
 
 
 def notice_template(notice: Notice) -> str:
@@ -342,11 +441,6 @@ def message_id(event_id: UUID, recipient: str, domain: str) -> str:
     return f"<{token.hex}@{clean_header(domain)}>"
 
 
-def root_message_id(case_id: UUID, domain: str) -> str:
-    """The Message-ID every mail of a case replies to, so they thread together."""
-    return f"<case-{case_id}@{clean_header(domain)}>"
-
-
 def address(name: str, email: str) -> Address:
     """A header address with a display name that cannot break the header; an address that
     is not `mailable` is refused (UnsafeHeader)."""
@@ -366,6 +460,7 @@ class Envelope:
     occurred_at: datetime
     template: str
     thread_root: str | None = None
+    reply_to: str | None = None  # the recipient's own reply address (shared.replies)
     case_number: int | None = None
     request_id: str | None = None  # of the request that caused the mail (shared.tracing)
 
@@ -397,6 +492,8 @@ def build_email(envelope: Envelope, text: str, html: str) -> EmailMessage:
     message["Date"] = format_datetime(envelope.occurred_at)
     message["Message-ID"] = clean_header(envelope.message_id)
     _thread(message, envelope)
+    if envelope.reply_to:
+        message["Reply-To"] = address("", envelope.reply_to)
     message["Auto-Submitted"] = "auto-generated"
     message["X-Support-Template"] = clean_header(envelope.template)
     if envelope.case_number is not None:
@@ -452,16 +549,18 @@ def smtp_verdict(code: int) -> Verdict:
 
 
 def people_of(
-    ids: Iterable[str], contacts: Mapping[str, Contact], time_zone: str
+    ids: Iterable[str], contacts: Mapping[str, Contact], time_zone: str, account_id: str = ""
 ) -> tuple[list[Recipient], list[str]]:
-    """Recipients to mail (active contacts, or bare addresses) and ids not in the directory."""
+    """Recipients to mail (active contacts, or bare addresses) and ids not in the directory;
+    a contact of the case's district (`account_id`) may read the case, a bare address not."""
     people: list[Recipient] = []
     missing: list[str] = []
     for key in ids:
         contact = contacts.get(key)
         if contact is not None:
             if contact.active:
-                people.append(person_of(contact, time_zone))
+                reads = account_id in contact.account_ids
+                people.append(person_of(contact, time_zone, reads_case=reads))
         elif "@" in key:
             people.append(Recipient(key=key, email=key, name="", time_zone=time_zone))
         else:
@@ -469,7 +568,7 @@ def people_of(
     return _unique(people), missing
 
 
-def person_of(contact: Contact, time_zone: str) -> Recipient:
+def person_of(contact: Contact, time_zone: str, *, reads_case: bool = False) -> Recipient:
     """A directory contact as a recipient."""
     return Recipient(
         key=contact.id,
@@ -477,7 +576,31 @@ def person_of(contact: Contact, time_zone: str) -> Recipient:
         name=contact.display_name,
         time_zone=time_zone,
         first_name=contact.first_name,
+        reads_case=reads_case,
     )
+
+
+def staff_of(
+    ids: Iterable[str], staff: Mapping[str, StaffMember], time_zone: str
+) -> tuple[list[Recipient], list[str]]:
+    """Staff to mail (active members, at their directory address; staff read every case)
+    and ids not in the directory."""
+    people: list[Recipient] = []
+    missing: list[str] = []
+    for key in ids:
+        member = staff.get(key)
+        if member is None:
+            missing.append(key)
+        elif member.active:
+            first = member.name.split()[0] if member.name.split() else ""
+            person = Recipient(key, str(member.email), member.name, time_zone, first, True)
+            people.append(person)
+    return people, missing
+
+
+def joined(people: list[Recipient], others: list[Recipient]) -> list[Recipient]:
+    """`people`, then those of `others` not among them (by address), each once."""
+    return _unique([*people, *others])
 
 
 def _unique(people: list[Recipient]) -> list[Recipient]:

@@ -28,6 +28,7 @@ class CaseView(BaseModel):
     last_status: Status = Status.NEW
     department: str | None = None
     assignee: str | None = None
+    assignee_id: str | None = Field(None, description="Staff id of the assignee, if any.")
     root_message_id: str
     opened_at: AwareDatetime
     applied: list[str] = Field(
@@ -44,6 +45,7 @@ class Recipient:
     name: str
     time_zone: str = DEFAULT_TIME_ZONE
     first_name: str = ""
+    reads_case: bool = False  # staff, or a contact of the case's district: sees post texts
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from notify.logic import (
     Envelope,
     Plan,
+    Threading,
     address,
     build_email,
+    for_reader,
+    local_threading,
     mailable,
     message_id,
     notice_context,
@@ -24,46 +27,43 @@ from notify.logic import (
 from notify.models import CaseView, Mail, Recipient
 from shared import tracing
 from shared.events import Notice
+from shared.replies import subject_tag
 from shared.zones import local_time
 
 log = logging.getLogger("notify.render")
 
 TEMPLATES = Path(__file__).with_name("templates")
 
+# Every mail about a case has the same subject (shared.replies.subject_tag, then the case's
+# subject), so mail clients keep the case in one thread; what happened is said in the body.
+# Notices are no case: their subject says what they are.
+CASE_SUBJECT = "{{ case.tag }} {{ case.subject }}"
+CASE_TEMPLATES = (
+    "case_received",
+    "status_changed",
+    "status_assist_request",
+    "status_pending_customer_input",
+    "status_pending_customer_verification",
+    "status_scheduled",
+    "status_assigned_to_development",
+    "status_available_in_release",
+    "status_re_opened",
+    "status_closed",
+    "status_auto_closed",
+    "auto_close_reminder",
+    "sla_warning",
+    "sla_breached",
+    "staff_post",
+    "contact_post",
+    "recipient_added",
+    "command_rejected",
+)
 SUBJECTS: dict[str, str] = {
-    "case_received": "Case {{ case.number }} received: {{ case.subject }}",
-    "status_changed": "Case {{ case.number }} is {{ to_status }}: {{ case.subject }}",
-    "status_assist_request": "Case {{ case.number }} escalated: {{ case.subject }}",
-    "status_pending_customer_input": (
-        "Case {{ case.number }} needs your input: {{ case.subject }}"
-    ),
-    "status_pending_customer_verification": (
-        "Case {{ case.number }} is ready for your verification: {{ case.subject }}"
-    ),
-    "status_scheduled": "Case {{ case.number }} is scheduled: {{ case.subject }}",
-    "status_assigned_to_development": (
-        "Case {{ case.number }} assigned to Development ({{ development_issue or 'issue pending'"
-        " }}): {{ case.subject }}"
-    ),
-    "status_available_in_release": (
-        "Case {{ case.number }} fix available in {{ release_name or 'a release' }}: "
-        "{{ case.subject }}"
-    ),
-    "status_re_opened": "Case {{ case.number }} re-opened: {{ case.subject }}",
-    "status_closed": "Case {{ case.number }} closed: {{ case.subject }}",
-    "status_auto_closed": "Case {{ case.number }} closed automatically: {{ case.subject }}",
-    "auto_close_reminder": (
-        "Case {{ case.number }} will close on {{ closes_on }} unless you respond: "
-        "{{ case.subject }}"
-    ),
-    "staff_post": "Case {{ case.number }}: new post from {{ author }}: {{ case.subject }}",
-    "recipient_added": (
-        "You now receive notifications for case {{ case.number }}: {{ case.subject }}"
-    ),
-    "command_rejected": "Case {{ case.number }}: your request was not accepted",
+    **dict.fromkeys(CASE_TEMPLATES, CASE_SUBJECT),
     "notice_incident": "[Incident - {{ notice.status }}] {{ notice.title }}",
     "notice_maintenance": "[Maintenance - {{ notice.status }}] {{ notice.title }}",
 }
+LOCAL_PORTAL = "http://127.0.0.1:8000"
 
 
 @dataclass(frozen=True)
@@ -112,9 +112,17 @@ class Sender:
 class Composer:
     """Turns a plan and resolved recipients into one finished mail per recipient."""
 
-    def __init__(self, renderer: Renderer, sender: Sender) -> None:
+    def __init__(
+        self,
+        renderer: Renderer,
+        sender: Sender,
+        portal_url: str = LOCAL_PORTAL,
+        threading: Threading | None = None,
+    ) -> None:
         self.renderer = renderer
         self.sender = sender
+        self.portal_url = portal_url.rstrip("/")
+        self.threading = threading or local_threading(sender.domain)
 
     def case_mails(
         self, plan: Plan, view: CaseView, people: list[Recipient], event_id: UUID, at: datetime
@@ -125,12 +133,19 @@ class Composer:
     def _case_mail(
         self, plan: Plan, view: CaseView, person: Recipient, event_id: UUID, at: datetime
     ) -> Mail:
-        context = {**plan.context, "case": case_context(view), "recipient": person}
+        context = for_reader(plan.context, person)
+        for name, value in plan.context.items():  # a time is shown in the reader's zone
+            if isinstance(value, datetime):
+                context[name] = local_time(value, person.time_zone)
+        context["case"] = case_context(view, self.portal_url)
+        context["recipient"] = person
+        context["portal_url"] = self.portal_url
         context["when"] = local_time(at, person.time_zone)
-        mid = self._message_id(plan, view, person, event_id)
+        mid = self.threading.message_id(view.case_id, event_id)
         envelope = Envelope(
             self.sender.address, person, "", mid, at, plan.template,
             thread_root=view.root_message_id, case_number=view.case_number,
+            reply_to=self.threading.reply_to(view.case_id, person.key),
         )  # fmt: skip
         return self._finish(envelope, context, event_id, view.case_id)
 
@@ -142,17 +157,12 @@ class Composer:
         mails = []
         for person in addressable(people):
             context = {"recipient": person, "notice": notice_context(notice, person.time_zone)}
+            context["portal_url"] = self.portal_url
             context["when"] = local_time(at, person.time_zone)
             mid = message_id(event_id, person.email, self.sender.domain)
             envelope = Envelope(self.sender.address, person, "", mid, at, template)
             mails.append(self._finish(envelope, context, event_id, None))
         return mails
-
-    def _message_id(self, plan: Plan, view: CaseView, person: Recipient, event_id: UUID) -> str:
-        # The receipt is the first mail of the case: it *is* the thread root.
-        if plan.template == "case_received":
-            return view.root_message_id
-        return message_id(event_id, person.email, self.sender.domain)
 
     def _finish(
         self, envelope: Envelope, context: dict[str, Any], event_id: UUID, case_id: UUID | None
@@ -182,12 +192,19 @@ def addressable(people: list[Recipient]) -> list[Recipient]:
     return kept
 
 
-def case_context(view: CaseView) -> dict[str, Any]:
-    """What templates may show about a case."""
+def case_context(view: CaseView, portal_url: str = LOCAL_PORTAL) -> dict[str, Any]:
+    """What templates may show about a case, with its page in the portal."""
     return {
         "number": view.case_number,
+        "url": case_url(portal_url, view.case_number),
+        "tag": subject_tag(view.case_number),
         "subject": view.subject,
         "status": view.last_status.value,
         "department": view.department,
         "assignee": view.assignee,
     }
+
+
+def case_url(portal_url: str, case_number: int) -> str:
+    """The case's page in the Support Portal (`/cases/{number}`)."""
+    return f"{portal_url.rstrip('/')}/cases/{case_number}"

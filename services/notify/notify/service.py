@@ -28,13 +28,14 @@ from notify.models import CaseView, DeadMail, Mail, Recipient
 from notify.render import Composer
 from notify.store import CaseViews, Directory, NoticeLog, ReplayLog, SentStatus
 from shared import tracing
-from shared.events import CASE_EVENTS, AnyCaseEvent, AnyNoticeEvent
+from shared.events import CASE_EVENTS, SLA_EVENTS, AnyCaseEvent, AnyNoticeEvent, AnySlaEvent
 from shared.kafka import Poison, Record, Transient
 from shared.messages import Message, UnknownMessage, decode, utcnow
 
 log = logging.getLogger("notify.service")
 
-Item = tuple[Record | None, AnyCaseEvent]
+CaseEvent = AnyCaseEvent | AnySlaEvent
+Item = tuple[Record | None, CaseEvent]
 T = TypeVar("T")
 
 
@@ -89,7 +90,7 @@ class Notifier:
                 items.append((record, event))
         await self.apply(items)
 
-    async def on_case_event(self, event: AnyCaseEvent) -> None:
+    async def on_case_event(self, event: CaseEvent) -> None:
         """Apply one case event."""
         await self.apply([(None, event)])
 
@@ -148,11 +149,11 @@ class Notifier:
         return result
 
     async def _step(
-        self, view: CaseView | None, event: AnyCaseEvent
+        self, view: CaseView | None, event: CaseEvent
     ) -> tuple[CaseView | None, list[Mail]]:
         if view is not None and logic.applied(view, event.event_id):
             return view, []  # a redelivery of an event whose mail is recorded
-        step = logic.step(view, event, self.timing.domain)
+        step = logic.step(view, event, self.composer.threading)
         if step.view is None:
             log.warning("no view of case %s; %s ignored", event.case_id, type(event).__name__)
             return view, []
@@ -163,12 +164,30 @@ class Notifier:
         if plan is None or self._too_old(event):
             return []
         people = await self._people(plan.recipients, view.account_id, event.occurred_at)
+        if plan.staff:
+            staff = await self._staff(plan.staff, view.account_id, event.occurred_at)
+            people = logic.joined(people, staff)
+        if plan.department is not None:
+            members = await self.book.staff_in(plan.department)
+            ids = tuple(m.id for m in members)
+            zone = await self.book.zone(view.account_id)
+            people = logic.joined(people, logic.staff_of(ids, {m.id: m for m in members}, zone)[0])
         event_id, at = event.event_id, event.occurred_at
         return self.composer.case_mails(plan, view, people, event_id, at)
 
-    async def _decode(self, record: Record) -> AnyCaseEvent | None:
+    async def _decode(self, record: Record) -> CaseEvent | None:
         try:
             return decode(CASE_EVENTS, record.value or b"")
+        except UnknownMessage:
+            return await self._decode_sla(record)
+        except ValidationError as exc:
+            await self.poison(record, exc)
+            return None
+
+    async def _decode_sla(self, record: Record) -> AnySlaEvent | None:
+        """The SLA events share case.events but not AnyCaseEvent (shared.events)."""
+        try:
+            return decode(SLA_EVENTS, record.value or b"")
         except UnknownMessage:
             return None  # a type added after this reader was built
         except ValidationError as exc:
@@ -255,12 +274,25 @@ class Notifier:
 
     async def _people(self, ids: tuple[str, ...], account_id: str, at: datetime) -> list[Recipient]:
         contacts = await self.book.contacts(list(ids))
-        people, missing = logic.people_of(ids, contacts, await self.book.zone(account_id))
-        if missing and logic.still_waiting(at, self.timing.clock(), self.timing.grace):
-            raise RecipientPending(f"contacts {missing} are not in the directory yet")
-        if missing:
-            log.warning("skipping recipients unknown to the directory: %s", missing)
+        zone = await self.book.zone(account_id)
+        people, missing = logic.people_of(ids, contacts, zone, account_id)
+        self._wait_for(missing, at, "contacts")
         return people
+
+    async def _staff(self, ids: tuple[str, ...], account_id: str, at: datetime) -> list[Recipient]:
+        """Staff to mail, at their directory address, with times in the case's district zone."""
+        members = await self.book.staff(list(ids))
+        people, missing = logic.staff_of(ids, members, await self.book.zone(account_id))
+        self._wait_for(missing, at, "staff")
+        return people
+
+    def _wait_for(self, missing: list[str], at: datetime, kind: str) -> None:
+        """Unknown people of a fresh event are waited for (the directory may lag); of an older
+        one, skipped."""
+        if missing and logic.still_waiting(at, self.timing.clock(), self.timing.grace):
+            raise RecipientPending(f"{kind} {missing} are not in the directory yet")
+        if missing:
+            log.warning("skipping recipients unknown to the directory: %s %s", kind, missing)
 
     def _too_old(self, event: Message) -> bool:
         return logic.too_old(event.occurred_at, self.timing.clock(), self.timing.max_age)

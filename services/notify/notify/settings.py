@@ -10,6 +10,7 @@ from pydantic import (
     model_validator,
 )
 
+from notify.logic import Threading
 from notify.mailer import SmtpAccess, SmtpSecurity, tls_context
 from shared.settings import (
     LOCAL_DOCS_URLS,
@@ -38,6 +39,22 @@ class Settings(ServiceSettings):
     mail_domain: str = Field(
         "support-portal.local",
         description="Right-hand side of every Message-ID.",
+    )
+    portal_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Base URL of the Support Portal; every case mail links to its "
+        "/cases/{number} page there.",
+    )
+    reply_key: SecretStr = Field(
+        SecretStr("local-mail-reply-key"),
+        validation_alias=named("MAIL_REPLY_KEY", "reply_key"),
+        description="Key signing Message-IDs and reply addresses (shared.replies); intake "
+        "verifies replies with the same key, so both read MAIL_REPLY_KEY.",
+    )
+    reply_domain: str | None = Field(
+        None,
+        description="Domain of the reply addresses (Reply-To: case+<token>@<domain>), the "
+        "one whose mail reaches intake's listener; unset, NOTIFY_MAIL_DOMAIN.",
     )
     smtp_connections: int = Field(
         4,
@@ -122,6 +139,17 @@ class Settings(ServiceSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _reply_key_is_real(self) -> Self:
+        """Production refuses the local reply key: with it anyone could forge a reply."""
+        refuse_local_secrets(self, ("reply_key",))
+        return self
+
+    def threading(self) -> Threading:
+        """How case mail is signed and answered (Message-IDs, reply addresses)."""
+        domain = self.reply_domain or self.mail_domain
+        return Threading(self.reply_key, self.mail_domain, domain)
 
     @model_validator(mode="after")
     def _smtp_login_is_whole(self) -> Self:

@@ -17,7 +17,8 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from notify.models import CaseView, Mail
 from shared.directory import DirectoryStore
-from shared.events import NOTICE_EVENTS, AnyNoticeEvent, Contact
+from shared.enums import Department
+from shared.events import NOTICE_EVENTS, AnyNoticeEvent, Contact, StaffMember
 from shared.messages import utcnow
 from shared.mongo import Document
 from shared.zones import ZoneCache
@@ -131,6 +132,14 @@ class Directory(Protocol):
 
     async def contacts_in(self, account_ids: list[str]) -> list[Contact]:
         """Active contacts of these districts, or of all when none is named."""
+        ...
+
+    async def staff(self, ids: list[str]) -> dict[str, StaffMember]:
+        """Known staff members among `ids`."""
+        ...
+
+    async def staff_in(self, department: Department) -> list[StaffMember]:
+        """Active staff of a department."""
         ...
 
 
@@ -406,6 +415,7 @@ class ContactBook:
         self.directory = directory
         self.ttl = ttl
         self._contacts: dict[str, tuple[float, Contact]] = {}
+        self._staff: dict[str, tuple[float, StaffMember]] = {}
         self._zones = ZoneCache(directory, ttl=ttl)
 
     async def contacts(self, ids: list[str]) -> dict[str, Contact]:
@@ -422,6 +432,25 @@ class ContactBook:
         if contact is not None:
             self._contacts[contact_id] = (time.monotonic() + self.ttl, contact)
         return contact
+
+    async def staff(self, ids: list[str]) -> dict[str, StaffMember]:
+        """Known staff members among `ids` (unknown ones are simply absent)."""
+        found = await asyncio.gather(*(self.staff_member(i) for i in ids))
+        return {s.id: s for s in found if s is not None}
+
+    async def staff_member(self, staff_id: str) -> StaffMember | None:
+        """One staff member; misses are not cached, as for contacts."""
+        cached = self._staff.get(staff_id)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        member = await self.directory.staff(staff_id)
+        if member is not None:
+            self._staff[staff_id] = (time.monotonic() + self.ttl, member)
+        return member
+
+    async def staff_in(self, department: Department) -> list[StaffMember]:
+        """Active staff of a department, by id."""
+        return await self.directory.staff_in(department)
 
     async def zone(self, account_id: str) -> str:
         """The district's time zone name (the default zone for an unknown district)."""

@@ -19,7 +19,16 @@ from notify.models import CaseView, DeadMail, Mail
 from notify.render import Composer, Renderer, Sender
 from notify.service import Notifier, Timing
 from notify.store import ACTIVE, Claims, Parked, SentStatus
-from shared.enums import ActorKind, ContactType, Module, NoticeKind, NoticeStatus, Priority, Status
+from shared.enums import (
+    ActorKind,
+    ContactType,
+    Department,
+    Module,
+    NoticeKind,
+    NoticeStatus,
+    Priority,
+    Status,
+)
 from shared.events import (
     AnyNoticeEvent,
     CaseSubmitted,
@@ -28,6 +37,7 @@ from shared.events import (
     NoticePublished,
     PostAdded,
     RecipientsChanged,
+    StaffMember,
     StatusChanged,
 )
 from shared.kafka import DeadLetterPolicy, make_broker
@@ -190,10 +200,22 @@ class FakeBook:
 
     people: dict[str, Contact] = field(default_factory=dict)
     zones: dict[str, str] = field(default_factory=dict)
+    members: dict[str, StaffMember] = field(default_factory=dict)
 
     def add(self, *contacts: Contact) -> None:
         for c in contacts:
             self.people[c.id] = c
+
+    def hire(self, *staff: StaffMember) -> None:
+        for s in staff:
+            self.members[s.id] = s
+
+    async def staff(self, ids: list[str]) -> dict[str, StaffMember]:
+        return {i: self.members[i] for i in ids if i in self.members}
+
+    async def staff_in(self, department: Department) -> list[StaffMember]:
+        found = [s for s in self.members.values() if s.active and department in s.departments]
+        return sorted(found, key=lambda s: s.id)
 
     async def contacts(self, ids: list[str]) -> dict[str, Contact]:
         return {i: self.people[i] for i in ids if i in self.people}

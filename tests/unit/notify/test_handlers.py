@@ -10,8 +10,9 @@ from faststream.kafka import KafkaBroker
 from pymongo.errors import OperationFailure
 
 from notify.errors import MailDeferred, RecipientPending
-from notify.logic import message_id
+from notify.logic import LOCAL_REPLY_KEY, message_id
 from notify.store import SentStatus
+from shared import replies
 from shared.enums import ContactType, NoticeKind, Status
 from shared.events import CommandRejected
 from shared.kafka import Transient
@@ -207,14 +208,17 @@ async def test_old_events_update_the_view_but_mail_nobody(world: Any, make: Any)
     assert world.cases.views[case.case_id].last_status is Status.SCHEDULED
 
 
-async def test_message_ids_are_deterministic_per_event_and_recipient(world: Any, make: Any) -> None:
-    """The Message-ID of a mail is derived from its event and recipient."""
+async def test_case_message_ids_are_signed_ids_of_case_and_event(world: Any, make: Any) -> None:
+    """The Message-ID of a case mail is shared.replies' signed id of its case and event,
+    which intake can trace back to the case."""
     case = _setup(world, make)
     await world.notifier.on_case_event(case)
     change = make.status(case.case_id, Status.SCHEDULED)
     await world.notifier.on_case_event(change)
     mail = world.transport.to("owner@example.org")[-1]
-    assert mail["Message-ID"] == message_id(change.event_id, "owner@example.org", make.domain)
+    key = LOCAL_REPLY_KEY
+    assert mail["Message-ID"] == replies.message_id(key, case.case_id, change.event_id, make.domain)
+    assert replies.case_of_message_id(key, mail["Message-ID"]) == case.case_id
 
 
 @dataclass

@@ -16,6 +16,7 @@ from notify import logic
 from notify.errors import UnsafeHeader
 from notify.models import CaseView, Recipient
 from notify.render import SUBJECTS, Composer, Renderer, Sender
+from shared import replies
 
 # The subject of issue 13, item 1: a quoted-printable encoded word hiding CR/LF, a Reply-To
 # header and an HTML body after a blank line.
@@ -218,14 +219,21 @@ def test_every_template_keeps_user_text_out_of_the_headers(template: str) -> Non
     context |= {"from_status": "Assigned", "to_status": PAYLOAD, "meaning": "m", "body_text": "t"}
     context |= {"auto_close_days": 10, "reopen_days": 60, "closes_on": PAYLOAD}
     context |= {"business_days_left": 3, "attachments": [], "command_type": "case.reopen"}
+    context |= {"target": PAYLOAD, "due_at": AT, "priority": PAYLOAD, "department": PAYLOAD}
+    context |= {"percent_elapsed": 75}
     context["notice"] = {"title": PAYLOAD, "kind": "incident", "status": PAYLOAD, "body": "b"}
     context["notice"] |= {"starts": "s", "ends": None, "latest": None, "latest_at": None}
     plan = logic.Plan(template, ("c-1",), context)
-    [mail] = _composer().case_mails(plan, _view(PAYLOAD), [_ann()], uuid4(), AT)
+    view = _view(PAYLOAD)
+    [mail] = _composer().case_mails(plan, view, [_ann()], uuid4(), AT)
     for raw in _wire(mail.message):
         parsed = message_from_bytes(raw, policy=default_policy)
         assert sorted(set(parsed.keys())) == sorted(parsed.keys())
-        assert parsed["Reply-To"] is None
+        [reply_to] = parsed["Reply-To"].addresses  # ours, for this case and recipient only
+        reply = replies.parse_reply_address(logic.LOCAL_REPLY_KEY, reply_to.addr_spec)
+        assert reply is not None
+        assert reply.case_id == view.case_id
+        assert reply.is_for(logic.LOCAL_REPLY_KEY, "c-1")
         parts = list(parsed.iter_parts())
         assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
         assert "<h1>" not in parts[1].get_content()
@@ -248,7 +256,7 @@ def _view(subject: str) -> CaseView:
         account_id="acct-1",
         owner_id="c-1",
         recipients=["c-1"],
-        root_message_id=logic.root_message_id(case_id, "test.invalid"),
+        root_message_id="<c.root@test.invalid>",
         opened_at=AT,
     )
 

@@ -10,7 +10,15 @@ from notify.models import CaseView, Recipient
 from notify.render import SUBJECTS, Composer, Renderer, Sender
 
 CONTEXT: dict[str, Any] = {
-    "case": {"number": 42, "subject": "<script>x</script>", "status": "New", "assignee": "Kim"},
+    "case": {
+        "number": 42,
+        "subject": "<script>x</script>",
+        "status": "New",
+        "assignee": "Kim",
+        "url": "http://portal.test/cases/42",
+        "tag": "[Case 42]",
+    },
+    "portal_url": "http://portal.test",
     "recipient": {"name": "Ann Lee", "first_name": "Ann"},
     "when": "09/15/2021 - 01:37 PM CDT",
     "from_status": "Assigned",
@@ -30,6 +38,11 @@ CONTEXT: dict[str, Any] = {
     "attachments": ["log.txt"],
     "command_type": "case.reopen",
     "reason": "window passed",
+    "target": "first response",
+    "due_at": "11/23/2026 - 12:30 PM CST",
+    "priority": "High",
+    "department": "Campus Support",
+    "percent_elapsed": 75,
     "notice": {
         "title": "Digicert",
         "kind": "incident",
@@ -58,7 +71,7 @@ def test_release_and_development_issue_are_named() -> None:
     """'Available in Release' names the release; development names the issue."""
     renderer = Renderer()
     assert "Campus.2532" in renderer.render("status_available_in_release", CONTEXT).text
-    assert "DEV-123" in renderer.render("status_assigned_to_development", CONTEXT).subject
+    assert "DEV-123" in renderer.render("status_assigned_to_development", CONTEXT).text
 
 
 def test_case_mail_has_both_parts_and_threads_under_the_case_root() -> None:
@@ -71,7 +84,7 @@ def test_case_mail_has_both_parts_and_threads_under_the_case_root() -> None:
         account_id="a",
         owner_id="o",
         recipients=["o"],
-        root_message_id=logic.root_message_id(case_id, "test.invalid"),
+        root_message_id="<c.root@test.invalid>",
         opened_at="2026-11-20T16:00:00Z",
     )
     composer = Composer(Renderer(), Sender("Campus Support", "s@test.invalid", "test.invalid"))

@@ -13,7 +13,9 @@ from notify.settings import Settings
 
 REAL_MONGO = "mongodb://notify:a-real-deployment-secret@db.example.org/"
 REAL_PASSWORD = "a-long-mail-relay-password"
+REAL_REPLY_KEY = "a-long-deployment-reply-key"
 SMTP_VARS = (
+    "MAIL_REPLY_KEY",
     "NOTIFY_SMTP_USERNAME",
     "NOTIFY_SMTP_PASSWORD",
     "NOTIFY_SMTP_SECURITY",
@@ -114,6 +116,7 @@ def test_production_refuses_a_local_password(monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch,
         ENVIRONMENT="production",
         MONGO_URL=REAL_MONGO,
+        MAIL_REPLY_KEY=REAL_REPLY_KEY,
         NOTIFY_SMTP_SECURITY="starttls",
         NOTIFY_SMTP_USERNAME="relay",
         NOTIFY_SMTP_PASSWORD="local-smtp-password",
@@ -127,6 +130,7 @@ def test_production_refuses_a_login_in_clear(monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch,
         ENVIRONMENT="production",
         MONGO_URL=REAL_MONGO,
+        MAIL_REPLY_KEY=REAL_REPLY_KEY,
         NOTIFY_SMTP_USERNAME="relay",
         NOTIFY_SMTP_PASSWORD=REAL_PASSWORD,
     )
@@ -139,6 +143,7 @@ def test_production_accepts_a_real_login_over_tls(monkeypatch: pytest.MonkeyPatc
         monkeypatch,
         ENVIRONMENT="production",
         MONGO_URL=REAL_MONGO,
+        MAIL_REPLY_KEY=REAL_REPLY_KEY,
         NOTIFY_SMTP_SECURITY="tls",
         NOTIFY_SMTP_USERNAME="relay",
         NOTIFY_SMTP_PASSWORD=REAL_PASSWORD,
@@ -148,8 +153,16 @@ def test_production_accepts_a_real_login_over_tls(monkeypatch: pytest.MonkeyPatc
 
 def test_production_without_login_still_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     """In production a relay without login (no password) is not refused for the password."""
-    settings = _settings(monkeypatch, ENVIRONMENT="production", MONGO_URL=REAL_MONGO)
+    env = {"ENVIRONMENT": "production", "MONGO_URL": REAL_MONGO, "MAIL_REPLY_KEY": REAL_REPLY_KEY}
+    settings = _settings(monkeypatch, **env)
     assert settings.smtp_password is None
+
+
+def test_production_refuses_the_local_reply_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In production the local MAIL_REPLY_KEY (anyone could forge reply addresses with it)
+    refuses to start, naming the variable."""
+    message = _error(monkeypatch, ENVIRONMENT="production", MONGO_URL=REAL_MONGO)
+    assert "MAIL_REPLY_KEY is not set" in message
 
 
 def test_the_process_exits_with_a_plain_message(tmp_path: Path) -> None:
