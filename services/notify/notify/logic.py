@@ -128,9 +128,13 @@ class Threading:
     domain: str
     reply_domain: str
 
-    def message_id(self, case_id: UUID, event_id: UUID) -> str:
-        """The Message-ID of every mail of this event on this case."""
-        return replies.message_id(self.key, case_id, event_id, clean_header(self.domain))
+    def message_id(self, case_id: UUID, event_id: UUID, recipient: str | None = None) -> str:
+        """The signed Message-ID (shared.replies) of the event's mail to `recipient`, or, with
+        no recipient, of the event itself (the receipt: the case's thread root). One id per
+        mail, not per event: the mail of each recipient differs (its Reply-To, what of the
+        case it shows), and a mail store's lookup by id alone must find that mail only."""
+        mail = event_id if recipient is None else mail_uuid(event_id, recipient)
+        return replies.message_id(self.key, case_id, mail, clean_header(self.domain))
 
     def reply_to(self, case_id: UUID, recipient_key: str) -> str:
         """`case+<token>@<reply domain>`, bound to the case and this one recipient."""
@@ -435,10 +439,14 @@ def mailable(email: str) -> bool:
     return _PLAIN_ADDRESS.fullmatch(email) is not None and _ENCODED_WORD not in email
 
 
+def mail_uuid(event_id: UUID, recipient: str) -> UUID:
+    """The same (event, recipient address) always gets the same id."""
+    return uuid.uuid5(_MAIL_NAMESPACE, f"{event_id}/{recipient.strip().lower()}")
+
+
 def message_id(event_id: UUID, recipient: str, domain: str) -> str:
-    """The same (event, recipient) always gets the same Message-ID."""
-    token = uuid.uuid5(_MAIL_NAMESPACE, f"{event_id}/{recipient.strip().lower()}")
-    return f"<{token.hex}@{clean_header(domain)}>"
+    """The Message-ID of a notice mail (no case): the same (event, recipient) gets the same."""
+    return f"<{mail_uuid(event_id, recipient).hex}@{clean_header(domain)}>"
 
 
 def address(name: str, email: str) -> Address:

@@ -141,13 +141,19 @@ class Composer:
         context["recipient"] = person
         context["portal_url"] = self.portal_url
         context["when"] = local_time(at, person.time_zone)
-        mid = self.threading.message_id(view.case_id, event_id)
+        mid = self._message_id(plan, view, person, event_id)
         envelope = Envelope(
             self.sender.address, person, "", mid, at, plan.template,
             thread_root=view.root_message_id, case_number=view.case_number,
             reply_to=self.threading.reply_to(view.case_id, person.key),
         )  # fmt: skip
         return self._finish(envelope, context, event_id, view.case_id)
+
+    def _message_id(self, plan: Plan, view: CaseView, person: Recipient, event_id: UUID) -> str:
+        # The receipt is the first mail of the case (to its owner alone): it *is* the root.
+        if plan.template == "case_received":
+            return view.root_message_id
+        return self.threading.message_id(view.case_id, event_id, person.email)
 
     def notice_mails(
         self, notice: Notice, people: list[Recipient], event_id: UUID, at: datetime

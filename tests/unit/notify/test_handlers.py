@@ -10,7 +10,7 @@ from faststream.kafka import KafkaBroker
 from pymongo.errors import OperationFailure
 
 from notify.errors import MailDeferred, RecipientPending
-from notify.logic import LOCAL_REPLY_KEY, message_id
+from notify.logic import LOCAL_REPLY_KEY, Threading, message_id
 from notify.store import SentStatus
 from shared import replies
 from shared.enums import ContactType, NoticeKind, Status
@@ -208,17 +208,24 @@ async def test_old_events_update_the_view_but_mail_nobody(world: Any, make: Any)
     assert world.cases.views[case.case_id].last_status is Status.SCHEDULED
 
 
-async def test_case_message_ids_are_signed_ids_of_case_and_event(world: Any, make: Any) -> None:
-    """The Message-ID of a case mail is shared.replies' signed id of its case and event,
-    which intake can trace back to the case."""
+async def test_case_message_ids_are_signed_per_event_and_recipient(world: Any, make: Any) -> None:
+    """A case mail's Message-ID is shared.replies' signed id of the case (so intake traces a
+    reply to it), derived from its event and recipient: the same on a resend, another for
+    another recipient; the receipt's is the id of the case.submitted event."""
     case = _setup(world, make)
-    await world.notifier.on_case_event(case)
+    added = make.recipients(case.case_id, ["owner", "ann"], ["ann"], [])
     change = make.status(case.case_id, Status.SCHEDULED)
-    await world.notifier.on_case_event(change)
-    mail = world.transport.to("owner@example.org")[-1]
+    for event in (case, added, change):
+        await world.notifier.on_case_event(event)
+    receipt, mail = world.transport.to("owner@example.org")
     key = LOCAL_REPLY_KEY
-    assert mail["Message-ID"] == replies.message_id(key, case.case_id, change.event_id, make.domain)
+    root = replies.message_id(key, case.case_id, case.event_id, make.domain)
+    assert receipt["Message-ID"] == root
     assert replies.case_of_message_id(key, mail["Message-ID"]) == case.case_id
+    assert mail["Message-ID"] == Threading(key, make.domain, make.domain).message_id(
+        case.case_id, change.event_id, "Owner@Example.org "
+    )
+    assert mail["Message-ID"] != world.transport.to("ann@example.org")[-1]["Message-ID"]
 
 
 @dataclass
