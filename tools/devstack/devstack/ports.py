@@ -16,6 +16,8 @@ DEFAULT_PORTS: dict[str, int] = {
     "SMTP_PORT": 1025,
     "MAILBOX_PORT": 8025,
     "INTAKE_PORT": 8001,
+    "INTAKE_INBOUND_PORT": 8011,
+    "INBOUND_SMTP_PORT": 2525,
     "ROUTING_PORT": 8002,
     "FEED_PORT": 8003,
     "STATUS_BOARD_PORT": 8004,
@@ -63,6 +65,8 @@ class Ports:
     notify: int
     portal: int = 8000
     oidc: int = 9400
+    intake_inbound: int = 8011
+    inbound_smtp: int = 2525
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -81,6 +85,8 @@ class Ports:
             notify=port("NOTIFY_PORT"),
             portal=port("PORTAL_PORT"),
             oidc=port("OIDC_PORT"),
+            intake_inbound=port("INTAKE_INBOUND_PORT"),
+            inbound_smtp=port("INBOUND_SMTP_PORT"),
         )
 
     def as_env(self) -> dict[str, str]:
@@ -99,6 +105,8 @@ class Ports:
             "NOTIFY_PORT": str(self.notify),
             "PORTAL_PORT": str(self.portal),
             "OIDC_PORT": str(self.oidc),
+            "INTAKE_INBOUND_PORT": str(self.intake_inbound),
+            "INBOUND_SMTP_PORT": str(self.inbound_smtp),
         }
 
 

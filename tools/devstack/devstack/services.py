@@ -30,6 +30,9 @@ class Service:
     pages: Pages = API_DOCS
     admin_pages: Pages = ()
     ready_path: str = "/readyz"
+    args: tuple[str, ...] = ()
+    # Ports it listens on besides HTTP, by env name (shown by `make status`, checked at start).
+    extra_ports: tuple[str, ...] = ()
 
     def port(self, ports: Ports) -> int:
         """The HTTP port the service listens on."""
@@ -42,6 +45,15 @@ class Service:
 
 SERVICES: tuple[Service, ...] = (
     Service("intake", "intake", "INTAKE_PORT"),
+    # Replies by email: intake's SMTP listener, its own process (HTTP only for probes).
+    Service(
+        "intake-inbound",
+        "intake",
+        "INTAKE_INBOUND_PORT",
+        pages=(("metrics", "/metrics"),),
+        args=("inbound",),
+        extra_ports=("INBOUND_SMTP_PORT",),
+    ),
     Service("routing", "routing", "ROUTING_PORT"),
     Service("feed", "feed", "FEED_PORT"),
     Service("notify", "notify", "NOTIFY_PORT"),
@@ -133,7 +145,7 @@ def receipts_url(ports: Ports) -> str:
 def argv(service: Service, ports: Ports | None = None) -> list[str]:
     """Command line that runs ``service``."""
     extra = oidc_arguments(ports or Ports.from_env()) if service.name == "oidc" else []
-    return [python(), "-m", service.module, *extra]
+    return [python(), "-m", service.module, *service.args, *extra]
 
 
 def cwd() -> Path:
