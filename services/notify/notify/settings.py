@@ -1,5 +1,6 @@
 """Settings of the notify service; every field has a local default."""
 
+import re
 from pathlib import Path
 from typing import Self
 
@@ -19,6 +20,9 @@ from shared.settings import (
     refuse_local_secrets,
     service_config,
 )
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")  # a host name, as a reply address needs
 
 
 class Settings(ServiceSettings):
@@ -139,6 +143,17 @@ class Settings(ServiceSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("reply_domain")
+    @classmethod
+    def _is_a_domain(cls, domain: str | None) -> str | None:
+        """A reply address must be mailable as it is: a bad domain would refuse every mail."""
+        if domain is not None and not _DOMAIN.fullmatch(domain):
+            raise ValueError(
+                f"NOTIFY_REPLY_DOMAIN {domain[:80]!r} is not a domain name; give one like "
+                "replies.example.org (letters, digits, dots and hyphens)"
+            )
+        return domain
 
     @model_validator(mode="after")
     def _reply_key_is_real(self) -> Self:

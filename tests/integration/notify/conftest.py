@@ -23,9 +23,12 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from faststream.kafka import KafkaBroker
+from pydantic import SecretStr
 
 from devstack.cleanup import forget_namespace
-from shared.enums import ActorKind, ContactType, Module, Priority, Status
+from notify.logic import Threading
+from shared import replies
+from shared.enums import ActorKind, ContactType, Department, Module, Priority, Status
 from shared.events import (
     Account,
     AccountUpserted,
@@ -33,6 +36,8 @@ from shared.events import (
     Contact,
     ContactUpserted,
     RecipientsChanged,
+    StaffMember,
+    StaffUpserted,
     StatusChanged,
 )
 from shared.kafka import ensure_topics, make_broker
@@ -42,6 +47,18 @@ from shared.topics import Topics
 
 STAFF = Actor(kind=ActorKind.STAFF, id="s-1", name="Kelly Kapowski")
 DOMAIN = "notify-test.invalid"
+REPLY_KEY = SecretStr("notify-tests-reply-key")  # MAIL_REPLY_KEY of the notify under test
+THREADING = Threading(REPLY_KEY, DOMAIN, DOMAIN)
+
+
+def receipt_id(case: CaseSubmitted) -> str:
+    """The receipt's Message-ID: the signed id of the case.submitted event, the thread root."""
+    return replies.message_id(REPLY_KEY, case.case_id, case.event_id, DOMAIN)
+
+
+def case_mail_id(case_id: UUID, event_id: UUID, person: Contact | StaffMember) -> str:
+    """The Message-ID of the mail an event of a case sends `person`."""
+    return THREADING.message_id(case_id, event_id, str(person.email))
 
 
 def free_port() -> int:
@@ -182,6 +199,18 @@ class Scenario:
         for c in contacts:
             await self.send(self.topics.directory, ContactUpserted(contact=c), f"contact:{c.id}")
         return contacts
+
+    def staff(self, who: str, name: str, department: Department) -> StaffMember:
+        """A staff member of `department` with an address of this scenario."""
+        return StaffMember(
+            id=f"{who}-{self.tag}", name=name, email=self.address(who), departments=[department]
+        )
+
+    async def hire(self, *staff: StaffMember) -> None:
+        """Publish these staff members to the directory topic."""
+        for member in staff:
+            event = StaffUpserted(staff=member)
+            await self.send(self.topics.directory, event, f"staff:{member.id}")
 
     def submitted(self, owner: Contact, number: int, subject: str = "Snow Day") -> CaseSubmitted:
         """A case owned by `owner`."""
@@ -359,6 +388,7 @@ def notify_env(scenario: Scenario, infra: InfraSettings) -> dict[str, str]:
         "TOPIC_NAMESPACE": scenario.topics.namespace,
         "NOTIFY_MONGO_DATABASE": scenario.database,
         "NOTIFY_MAIL_DOMAIN": DOMAIN,
+        "MAIL_REPLY_KEY": REPLY_KEY.get_secret_value(),
         "LOG_FORMAT": "text",
     }
 

@@ -7,30 +7,37 @@ from email.policy import default as default_policy
 from typing import Any
 from uuid import UUID
 
-from notify.logic import message_id, root_message_id
+from notify.logic import message_id
+from shared import replies
 from shared.enums import NoticeKind, NoticeStatus, Status
 from shared.events import Contact, ContactUpserted, Notice, NoticePublished
 
-from .conftest import DOMAIN, Mailbox, Scenario, eventually
+from .conftest import DOMAIN, REPLY_KEY, Mailbox, Scenario, eventually, receipt_id
 
 # Issue 13, item 1, verbatim.
 PAYLOAD = "x =?utf-8?q?=0D=0AReply-To:_attacker@evil.example=0D=0A=0D=0A<h1>Phish</h1>?="
 OURS = {
-    "From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
+    "From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References", "Reply-To",
     "Auto-Submitted", "X-Support-Template", "X-Support-Case", "MIME-Version", "Content-Type",
 }  # fmt: skip
 PART = {"Content-Type", "Content-Transfer-Encoding", "MIME-Version"}
 
 
 def _only_ours(raw: bytes) -> EmailMessage:
-    """Our headers once each, no Reply-To, and exactly our plain and HTML parts."""
+    """Our headers once each, a Reply-To only of ours (a case's reply address, never the
+    attacker's), and exactly our plain and HTML parts."""
     mail = message_from_bytes(raw, policy=default_policy)
     assert isinstance(mail, EmailMessage)
     names = list(mail.keys())
     assert len(names) == len(set(names)), names
     assert set(names) <= OURS, names
-    assert mail["Reply-To"] is None
-    assert not any(line.lower().startswith((b"reply-to", b"<h1>")) for line in raw.splitlines())
+    if mail["Reply-To"] is not None:
+        [reply_to] = mail["Reply-To"].addresses
+        assert replies.parse_reply_address(REPLY_KEY, reply_to.addr_spec) is not None
+        assert reply_to.domain == DOMAIN
+    lines = raw.splitlines()
+    assert sum(line.lower().startswith(b"reply-to") for line in lines) <= 1
+    assert not any(line.lower().startswith(b"<h1>") for line in lines)
     parts = list(mail.iter_parts())
     assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
     assert all(set(p.keys()) <= PART for p in parts)
@@ -62,7 +69,12 @@ async def test_an_encoded_word_in_user_text_adds_no_header_and_no_body_part(
     added_then_release = "recipient_added", "status_available_in_release"
     receipt, _ = await _only_ours_to(mailbox, owner, received)
     assert "Phish" in str(receipt["Subject"])  # the subject is there, as text
-    assert receipt["Message-ID"] == root_message_id(case.case_id, DOMAIN)
+    assert receipt["Message-ID"] == receipt_id(case)
+    [reply_to] = receipt["Reply-To"].addresses  # the owner's own reply address, not the attacker's
+    reply = replies.parse_reply_address(REPLY_KEY, reply_to.addr_spec)
+    assert reply is not None
+    assert reply.case_id == case.case_id
+    assert reply.is_for(REPLY_KEY, owner.id)
     await _only_ours_to(mailbox, ann, added_then_release)
     to_eve, _ = await _only_ours_to(mailbox, eve, added_then_release)
     assert [a.addr_spec for a in to_eve["To"].addresses] == [str(eve.email)]

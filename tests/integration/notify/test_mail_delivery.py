@@ -3,20 +3,26 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from notify.logic import message_id, root_message_id
+from notify.logic import message_id
 from shared.enums import ContactType, NoticeKind, NoticeStatus, Status
 from shared.events import Contact, ContactUpserted, Notice, NoticePublished, NoticeUpdated
 
-from .conftest import DOMAIN, Mailbox, Scenario, eventually, header
+from .conftest import DOMAIN, Mailbox, Scenario, case_mail_id, eventually, header, receipt_id
 
 
 async def _arrived(mailbox: Mailbox, address: str, mid: str) -> list[dict[str, Any]]:
     return [e for e in await mailbox.to(address) if e["message_id"] == mid]
 
 
-async def _wait_for(mailbox: Mailbox, person: Contact, event_id: Any) -> dict[str, Any]:
-    """The detail of the mail `event_id` sent to `person`, once it is in the sink."""
-    mid = message_id(event_id, str(person.email), DOMAIN)
+async def _wait_for(
+    mailbox: Mailbox, person: Contact, event_id: Any, case_id: Any = None
+) -> dict[str, Any]:
+    """The detail of the mail `event_id` (of case `case_id`, or a notice) sent to `person`,
+    once it is in the sink."""
+    if case_id is None:
+        mid = message_id(event_id, str(person.email), DOMAIN)
+    else:
+        mid = case_mail_id(case_id, event_id, person)
     [entry] = await eventually(lambda: _arrived(mailbox, str(person.email), mid), f"{mid}")
     return await mailbox.detail(entry["id"])
 
@@ -49,12 +55,12 @@ async def test_status_changes_mail_each_current_recipient_once_with_the_right_te
         scenario.recipients(case.case_id, [owner, ann], [], [bob]),
         release,
     )
-    released = await _wait_for(mailbox, owner, release.event_id)
-    await _wait_for(mailbox, ann, release.event_id)
+    released = await _wait_for(mailbox, owner, release.event_id, case.case_id)
+    await _wait_for(mailbox, ann, release.event_id, case.case_id)
     assert "Campus.2544" in released["text"]
     assert "Campus.2544" in released["html"]
-    assert header(released, "References") == [root_message_id(case.case_id, DOMAIN)]
-    assert "DEV-4242" in (await _wait_for(mailbox, bob, dev.event_id))["text"]
+    assert header(released, "References") == [receipt_id(case)]
+    assert "DEV-4242" in (await _wait_for(mailbox, bob, dev.event_id, case.case_id))["text"]
     steps = ["status_assigned_to_development", "status_available_in_release"]
     assert await _templates(mailbox, owner) == ["case_received", *steps]
     assert await _templates(mailbox, ann) == ["recipient_added", *steps]
@@ -71,7 +77,7 @@ async def test_the_same_event_delivered_twice_sends_once(
     change = scenario.status(case.case_id, Status.PENDING_CUSTOMER_INPUT)
     sentinel = scenario.status(case.case_id, Status.ASSIGNED, Status.PENDING_CUSTOMER_INPUT)
     await scenario.case(case, change, change, sentinel)
-    await _wait_for(mailbox, owner, sentinel.event_id)
+    await _wait_for(mailbox, owner, sentinel.event_id, case.case_id)
     assert await _templates(mailbox, owner) == [
         "case_received",
         "status_pending_customer_input",
@@ -92,14 +98,14 @@ async def test_crlf_in_subject_or_name_cannot_add_a_header(
     subject = "Help\r\nBcc: attacker@evil.example.org\r\n\r\nfake body"
     case = scenario.submitted(owner, 9100003, subject=subject)
     await scenario.case(case)
-    mid = root_message_id(case.case_id, DOMAIN)
+    mid = receipt_id(case)
     [entry] = await eventually(lambda: _arrived(mailbox, str(owner.email), mid), "the receipt")
     detail = await mailbox.detail(entry["id"])
     assert entry["rcpt_tos"] == [str(owner.email)]
     assert header(detail, "Bcc") == []
     assert header(detail, "X-Injected") == []
     assert header(detail, "Subject") == [
-        "Case 9100003 received: Help Bcc: attacker@evil.example.org fake body"
+        "[Case 9100003] Help Bcc: attacker@evil.example.org fake body"
     ]
     assert all(e["message_id"] != mid for e in await mailbox.to("attacker@evil.example.org"))
 
@@ -132,7 +138,7 @@ async def test_incident_notice_mails_authorized_contacts_of_the_district_only(
     sentinel = scenario.submitted(admin, 9100004)
     await scenario.case(sentinel)
     await eventually(
-        lambda: _arrived(mailbox, str(admin.email), root_message_id(sentinel.case_id, DOMAIN)),
+        lambda: _arrived(mailbox, str(admin.email), receipt_id(sentinel)),
         "a later mail to the same contact",
     )
     assert await mailbox.to(str(reader.email)) == []

@@ -13,12 +13,11 @@ from uuid import UUID
 import pytest
 from pymongo import AsyncMongoClient
 
-from notify.logic import message_id, root_message_id
 from shared.enums import Status
-from shared.events import Contact
+from shared.events import CaseSubmitted, Contact
 from tests.integration.topics import read_topic
 
-from .conftest import DOMAIN, Mailbox, MemorySink, Scenario, eventually
+from .conftest import Mailbox, MemorySink, Scenario, case_mail_id, eventually, receipt_id
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +43,16 @@ async def _history(scenario: Scenario, owner: Contact, other: Contact, n: int) -
             events.append(scenario.status(case.case_id, step, previous))
             previous = step
         await scenario.case(*events)
-        expected |= _due(case.case_id, added.event_id, events[2:], owner, other)
+        expected |= _due(case, added.event_id, events[2:], owner, other)
     return expected
 
 
 def _due(
-    case_id: UUID, added: UUID, changes: list[Any], owner: Contact, other: Contact
+    case: CaseSubmitted, added: UUID, changes: list[Any], owner: Contact, other: Contact
 ) -> set[str]:
-    ids = {root_message_id(case_id, DOMAIN), message_id(added, str(other.email), DOMAIN)}
+    ids = {receipt_id(case), case_mail_id(case.case_id, added, other)}
     for change in changes:
-        ids |= {message_id(change.event_id, str(p.email), DOMAIN) for p in (owner, other)}
+        ids |= {case_mail_id(case.case_id, change.event_id, p) for p in (owner, other)}
     return ids
 
 
@@ -217,7 +216,7 @@ async def test_refused_mail_is_dead_lettered_and_replayed_once(
     await scenario.case(case, scenario.recipients(case.case_id, [owner, ann], [ann], []), change)
     dead = await eventually(lambda: _dead_letters(scenario, notify_env, 2), "two dead letters")
     assert all("550" in record["reason"] for record in dead)
-    assert message_id(change.event_id, str(owner.email), DOMAIN) in memory_sink.ids()
+    assert case_mail_id(case.case_id, change.event_id, owner) in memory_sink.ids()
 
     memory_sink.refuse.clear()
     first = await _replay({**notify_env, **smtp})

@@ -7,9 +7,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from notify.logic import root_message_id
-
-from .conftest import DOMAIN, NotifyProcess, Scenario, eventually
+from .conftest import NotifyProcess, Scenario, eventually, receipt_id
 from .tls_sink import PASSWORD, QUIET, USERNAME, Delivery, TlsAuthSink, self_signed
 
 pytestmark = QUIET
@@ -56,7 +54,7 @@ async def _submit(scenario: Scenario, number: int) -> tuple[str, str]:
     (owner,) = await scenario.people("owner")
     case = scenario.submitted(owner, number)
     await scenario.case(case)
-    return str(owner.email), root_message_id(case.case_id, DOMAIN)
+    return str(owner.email), receipt_id(case)
 
 
 async def _received(sink: TlsAuthSink, address: str) -> list[Delivery]:

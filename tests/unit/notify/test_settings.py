@@ -165,3 +165,25 @@ def test_fields_are_still_given_by_name() -> None:
         "relay.example",
         9,
     )
+
+
+@pytest.mark.parametrize("domain", ["replies example.org", "evil.example>, x@y", "a\r\nBcc: x"])
+def test_a_reply_domain_that_is_no_domain_is_refused(
+    monkeypatch: pytest.MonkeyPatch, domain: str
+) -> None:
+    """NOTIFY_REPLY_DOMAIN must be a plain domain name: anything else refuses to start."""
+    monkeypatch.setenv("NOTIFY_REPLY_DOMAIN", domain)
+    with pytest.raises(ValueError, match=r"NOTIFY_REPLY_DOMAIN .* is not a domain name"):
+        Settings()
+
+
+def test_reply_addresses_use_the_reply_domain_or_else_the_mail_domain(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Unset, replies go to NOTIFY_MAIL_DOMAIN; set, to NOTIFY_REPLY_DOMAIN."""
+    monkeypatch.setenv("NOTIFY_MAIL_DOMAIN", "district.example")
+    assert Settings().threading().reply_domain == "district.example"
+    monkeypatch.setenv("NOTIFY_REPLY_DOMAIN", "replies.district.example")
+    threading = Settings().threading()
+    assert threading.reply_domain == "replies.district.example"
+    assert threading.domain == "district.example"
