@@ -28,6 +28,7 @@ from notify.models import CaseView, DeadMail, Mail, Recipient
 from notify.render import Composer
 from notify.store import CaseViews, Directory, NoticeLog, ReplayLog, SentStatus
 from shared import tracing
+from shared.enums import Department
 from shared.events import CASE_EVENTS, SLA_EVENTS, AnyCaseEvent, AnyNoticeEvent, AnySlaEvent
 from shared.kafka import Poison, Record, Transient
 from shared.messages import Message, UnknownMessage, decode, utcnow
@@ -168,10 +169,7 @@ class Notifier:
             staff = await self._staff(plan.staff, view.account_id, event.occurred_at)
             people = logic.joined(people, staff)
         if plan.department is not None:
-            members = await self.book.staff_in(plan.department)
-            ids = tuple(m.id for m in members)
-            zone = await self.book.zone(view.account_id)
-            people = logic.joined(people, logic.staff_of(ids, {m.id: m for m in members}, zone)[0])
+            people = logic.joined(people, await self._department(plan.department, view))
         event_id, at = event.event_id, event.occurred_at
         return self.composer.case_mails(plan, view, people, event_id, at)
 
@@ -284,6 +282,15 @@ class Notifier:
         members = await self.book.staff(list(ids))
         people, missing = logic.staff_of(ids, members, await self.book.zone(account_id))
         self._wait_for(missing, at, "staff")
+        return people
+
+    async def _department(self, department: Department, view: CaseView) -> list[Recipient]:
+        """Every active staff member of the department (nobody to wait for: it may be none)."""
+        members = await self.book.staff_in(department)
+        if not members:
+            log.warning("case %s: no active staff in %s to mail", view.case_number, department)
+        zone = await self.book.zone(view.account_id)
+        people, _ = logic.staff_of([m.id for m in members], {m.id: m for m in members}, zone)
         return people
 
     def _wait_for(self, missing: list[str], at: datetime, kind: str) -> None:
