@@ -204,8 +204,9 @@ def _step_known(view: CaseView, event: AnyCaseEvent | AnySlaEvent) -> Step:
         case StatusChanged():
             new = view.model_copy(update={"last_status": event.to_status})
             return Step(new, plan_status(new, event))
-        case CaseRouted():
-            return Step(view.model_copy(update={"department": event.department.value}))
+        case CaseRouted():  # a routed (or transferred) case arrives unassigned
+            changes = {"department": event.department.value, "assignee": None, "assignee_id": None}
+            return Step(view.model_copy(update=changes))
         case CaseAssigned():
             who = event.assignee.name if event.assignee else event.department.value
             changes = {
@@ -259,7 +260,8 @@ def others(recipients: Iterable[str], actor: Actor) -> tuple[str, ...]:
 
 
 def plan_status(view: CaseView, event: StatusChanged) -> Plan | None:
-    """A status change mails every current recipient but the one who made it."""
+    """A status change mails every current recipient but the one who made it; a contact's
+    reopen also mails the assignee (or the department's staff)."""
     context = {
         "from_status": event.from_status.value,
         "to_status": event.to_status.value,
@@ -272,12 +274,15 @@ def plan_status(view: CaseView, event: StatusChanged) -> Plan | None:
         "auto_close_days": AUTO_CLOSE_BUSINESS_DAYS,
         "reopen_days": REOPEN_WINDOW_DAYS,
     }
-    return _plan(status_template(event), others(view.recipients, event.actor), context)
+    recipients = others(view.recipients, event.actor)
+    if event.actor.kind is ActorKind.CONTACT and event.to_status is Status.RE_OPENED:
+        return _plan(status_template(event), recipients, context, *_handlers(view))
+    return _plan(status_template(event), recipients, context)
 
 
 def plan_post(view: CaseView, event: PostAdded) -> Plan | None:
     """A post mails the recipients but its author; a contact's post also mails the assignee
-    (staff), who answers it."""
+    (or the department's staff), who answer it."""
     context = {
         "author": event.author.name,
         "body_text": event.body_text,
@@ -286,9 +291,15 @@ def plan_post(view: CaseView, event: PostAdded) -> Plan | None:
     recipients = others(view.recipients, event.author)
     if event.author.kind is not ActorKind.CONTACT:
         return _plan("staff_post", recipients, context)
-    assignee = view.assignee_id
-    staff = (assignee,) if assignee and assignee != event.author.id else ()
-    return _plan("contact_post", recipients, context, staff)
+    return _plan("contact_post", recipients, context, *_handlers(view))
+
+
+def _handlers(view: CaseView) -> tuple[tuple[str, ...], Department | None]:
+    """Who works the case, to be told of a contact's post or reopen: the assignee, or with
+    none the department's staff (nobody before the case is routed)."""
+    if view.assignee_id:
+        return (view.assignee_id,), None
+    return (), Department(view.department) if view.department else None
 
 
 def plan_followed_up(view: CaseView, event: CaseFollowedUp) -> Plan:
@@ -343,11 +354,12 @@ def _plan(
     recipients: tuple[str, ...],
     context: Mapping[str, Any],
     staff: tuple[str, ...] = (),
+    department: Department | None = None,
 ) -> Plan | None:
     """A plan, or None when it would mail nobody."""
-    if not recipients and not staff:
+    if not recipients and not staff and department is None:
         return None
-    return Plan(template, recipients, context, staff)
+    return Plan(template, recipients, context, staff, department)
 
 
 # What of a case's content only people who may read the case see in mail: the text of posts

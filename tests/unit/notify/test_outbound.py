@@ -12,7 +12,7 @@ from notify.errors import RecipientPending
 from notify.logic import LOCAL_REPLY_KEY
 from shared import replies
 from shared.enums import ActorKind, Department, Priority, Status
-from shared.events import CaseAssigned, SlaBreached, SlaWarning, StaffMember
+from shared.events import CaseAssigned, CaseRouted, SlaBreached, SlaWarning, StaffMember
 from shared.messages import Actor, AttachmentRef, StaffRef
 
 KELLY = StaffMember(
@@ -343,3 +343,50 @@ async def test_an_sla_event_on_the_topic_is_decoded_and_mailed(world: Any, make:
     await world.notifier.on_case_batch([record])
     assert world.transport.templates("kelly@campus.example") == ["sla_warning"]
     assert world.poisoned == []
+
+
+def _routed(case_id: Any, department: Department) -> CaseRouted:
+    return CaseRouted(
+        case_id=case_id,
+        department=department,
+        billable=False,
+        queue=f"queue.{department.slug}",
+        occurred_at=datetime(2026, 11, 20, 16, 0, tzinfo=UTC),
+    )
+
+
+async def test_a_contact_post_on_an_unassigned_case_mails_its_departments_staff(
+    world: Any, make: Any
+) -> None:
+    """Routed to Campus Support and not assigned yet (or transferred there, which unassigns
+    it), Zack's post reaches Screech and Lisa, not Kelly who had it before."""
+    case = await _case(world, make)
+    await world.notifier.on_case_event(_routed(case.case_id, Department.CAMPUS_SUPPORT))
+    own = make.post(case.case_id, make.actor_of(world.book.people["owner"]), "Any news?")
+    await world.notifier.on_case_event(own)
+    assert world.transport.templates("screech@campus.example") == ["contact_post"]
+    assert world.transport.templates("lisa@campus.example") == ["contact_post"]
+    assert world.transport.to("kelly@campus.example") == []
+
+
+async def test_a_contact_reopening_mails_the_assignee_but_not_themselves(
+    world: Any, make: Any
+) -> None:
+    """Zack reopens his closed case: Kelly, the assignee, is told; Zack is not."""
+    case = await _case(world, make)
+    zack = make.actor_of(world.book.people["owner"])
+    reopen = make.status(case.case_id, Status.RE_OPENED, Status.CLOSED, actor=zack)
+    await world.notifier.on_case_event(reopen.model_copy(update={"note": "It broke again."}))
+    [mail] = world.transport.to("kelly@campus.example")
+    assert mail["X-Support-Template"] == "status_re_opened"
+    assert "Case 1227963 has been re-opened by Zack Tester." in _text(mail)
+    assert "Additional details: It broke again." in _text(mail)
+    assert world.transport.templates("owner@example.org") == ["case_received"]
+
+
+async def test_a_staff_status_change_mails_no_staff(world: Any, make: Any) -> None:
+    """Kelly schedules the case: the contact is told, no staff member is."""
+    case = await _case(world, make)
+    await world.notifier.on_case_event(make.status(case.case_id, Status.SCHEDULED))
+    assert world.transport.templates("owner@example.org") == ["case_received", "status_scheduled"]
+    assert [r for r, _ in world.transport.sent if r.endswith("@campus.example")] == []
