@@ -29,7 +29,7 @@ from routing.models import (
     WorkItemPublic,
 )
 from routing.service import StaffService
-from routing.store import QueueFilter
+from routing.store import QueueFilter, QueueOrder
 from shared import tracing
 from shared.directory import DirectoryStore, Principal, bearer_auth
 from shared.enums import Priority, Status
@@ -141,6 +141,14 @@ def _queue_routes(router: APIRouter, staff: StaffService, current: Caller) -> No
             ),
         ] = None,
         unassigned: Annotated[bool, Query(description="Only cases nobody works on.")] = False,
+        sort: Annotated[
+            QueueOrder,
+            Query(
+                description="`work`: priority, due date, age; `urgency`: the nearest SLA due "
+                "point first (passed ones first, paused and untracked last), then work order.",
+                openapi_examples={"urgency": {"value": "urgency"}},
+            ),
+        ] = "work",
         limit: Annotated[
             int, Query(ge=1, le=MAX_LIMIT, openapi_examples={"page": {"value": 20}})
         ] = 50,
@@ -148,10 +156,11 @@ def _queue_routes(router: APIRouter, staff: StaffService, current: Caller) -> No
             int, Query(ge=0, le=MAX_OFFSET, description="Items to skip, from 0 (at most 2^63-201).")
         ] = 0,
     ) -> list[WorkItemPublic]:
-        """Open cases of the department by priority, due date and age, filtered by status,
-        priority or assignee (e.g. `?priority=Critical&unassigned=true&limit=20`)."""
+        """Open cases of the department by priority, due date and age (or by SLA urgency with
+        `sort=urgency`), filtered by status, priority or assignee (e.g.
+        `?priority=Critical&unassigned=true&limit=20`); each shows its next SLA due point."""
         where = QueueFilter(status_, priority, assignee, unassigned)
-        return await staff.queue(department_slug, where, limit, offset)
+        return await staff.queue(department_slug, where, limit, offset, sort)
 
     @router.post(
         "/queues/{department_slug}/take",

@@ -19,10 +19,11 @@ from routing.engine import AfterWrite, Engine
 from routing.logic import BusinessCalendar, RoutingTable
 from routing.service import RoutingService, StaffService
 from routing.settings import Settings
+from routing.sla import SlaPolicy
 from routing.store import CaseStore, ClaimStore, CommandStore, CursorStore
-from routing.timers import TimerService
+from routing.timers import SlaGauges, TimerService
 from shared import tracing
-from shared.commands import AnyCaseCommand
+from shared.commands import CaseCommand
 from shared.directory import DirectoryStore, subscribe_directory
 from shared.docs import docs_description
 from shared.kafka import DeadLetterPolicy, ensure_topics, make_broker
@@ -78,15 +79,21 @@ def build(settings: Settings, clock: Clock, after_write: AfterWrite | None = Non
         CursorStore(db),
         policy=settings.assignment,
         remind_before=settings.remind_before_business_days,
+        sla=sla_policy(settings),
     )
     engine = Engine(settings, service, cases, commands, after_write)
     publish = partial(_publish, broker, settings.topics.case_commands)
-    timers = TimerService(cases, publish, clock, calendar)
+    timers = TimerService(cases, publish, clock, calendar, SlaGauges(registry))
     staff = StaffService(cases, ClaimStore(db), commands, directory, publish, clock)
     return Parts(settings, registry, broker, mongo, cases, directory, engine, timers, staff)
 
 
-async def _publish(broker: KafkaBroker, topic: str, command: AnyCaseCommand) -> None:
+def sla_policy(settings: Settings) -> SlaPolicy | None:
+    """The SLA targets (the packaged ones)."""
+    return SlaPolicy.load()
+
+
+async def _publish(broker: KafkaBroker, topic: str, command: CaseCommand) -> None:
     """Send a command to the single writer, keyed by its case."""
     # The request id of the staff call (or timer run) follows the command through Kafka.
     headers = {k: v.decode("ascii") for k, v in tracing.kafka_headers()}

@@ -5,7 +5,7 @@ import json
 from pydantic import ValidationError
 
 from routing.logic import Malformed, broken_fields
-from routing.models import CommandEnvelope
+from routing.models import CommandEnvelope, SlaCheck
 from routing.service import COMMANDS, Message
 from shared.commands import CASE_COMMANDS
 from shared.events import CaseSubmitted, PostAdded
@@ -25,6 +25,10 @@ def parse(kind: str, value: bytes) -> Message | None:
     nobody knows, and `ValueError` (`ValidationError` among them) for anything unreadable.
     """
     if kind == COMMANDS:
+        if _SLA_CHECK in value:
+            check = _sla_check(value)
+            if check is not None:
+                return check
         try:
             return decode(CASE_COMMANDS, value)
         except ValidationError as exc:
@@ -32,6 +36,17 @@ def parse(kind: str, value: bytes) -> Message | None:
     data = json.loads(value)
     model = HANDLED_EVENTS.get(data.get("type", "")) if isinstance(data, dict) else None
     return model.model_validate(data) if model else None
+
+
+_SLA_CHECK = b'"routing.sla_check"'
+
+
+def _sla_check(value: bytes) -> SlaCheck | None:
+    """Routing's own timer command; None when the text only mentions its type."""
+    try:
+        return SlaCheck.model_validate_json(value)
+    except ValidationError:
+        return None
 
 
 def _malformed(value: bytes, exc: ValidationError) -> Malformed:

@@ -24,7 +24,8 @@ from routing.errors import (
     Stale,
     TextRequired,
 )
-from routing.models import Activity, CaseState, Outcome, Outgoing, Timers
+from routing.models import Activity, CaseState, Outcome, Outgoing, SlaCheck, Timers
+from routing.sla import Due, SlaPolicy, Terms, announced, due_now, moved, refresh, responded, start
 from shared.cases import module_of
 from shared.commands import (
     AnyCaseCommand,
@@ -43,6 +44,8 @@ from shared.events import (
     CaseSubmitted,
     CommandRejected,
     PostAdded,
+    SlaBreached,
+    SlaWarning,
     StaffMember,
     StatusChanged,
     WorkItemQueued,
@@ -217,6 +220,7 @@ class Context:
     auto_assignee: StaffRef | None = None
     staff: StaffMember | None = None
     assignee: StaffMember | None = None
+    sla: SlaPolicy | None = None
 
 
 @dataclass
@@ -261,6 +265,9 @@ def on_submitted(event: CaseSubmitted, route: Route, ctx: Context) -> Decision:
         last_activity="submitted",
         last_actor=event.submitted_by,
     )
+    terms = terms_of(state, ctx)
+    if terms is not None:
+        state = state.model_copy(update={"sla": start(event.occurred_at, terms)})
     routed = CaseRouted(
         event_id=derived_id(event.event_id, "routed"),
         occurred_at=ctx.now,
@@ -282,6 +289,9 @@ def on_post(state: CaseState, post: PostAdded, ctx: Context) -> Decision:
     noted = state.noted("post", post.author, post.occurred_at).model_copy(
         update={"customer_replied": by_contact}
     )
+    terms = terms_of(noted, ctx)
+    if post.author.kind is ActorKind.STAFF and noted.sla is not None and terms is not None:
+        noted = noted.model_copy(update={"sla": responded(noted.sla, post.occurred_at, terms)})
     waiting = (Status.PENDING_CUSTOMER_INPUT, Status.PENDING_CUSTOMER_VERIFICATION)
     if by_contact and state.status in waiting:
         return _move(
@@ -689,6 +699,7 @@ def _move(
     if to is Status.CLOSED:
         changes["closed_at"] = ctx.now
     new = state.model_copy(update=changes).noted(activity, actor, at or ctx.now)
+    new = _clocked(new, state.status, actor, ctx)
     changed = StatusChanged(
         event_id=derived_id(source, "status"),
         occurred_at=ctx.now,
@@ -704,3 +715,67 @@ def _move(
         event_id=derived_id(source, "work"), occurred_at=ctx.now, item=new.work_item()
     )
     return Decision(new, [_case_event(changed, state.case_id), _work_event(new, updated)])
+
+
+# --- service-level clocks ------------------------------------------------------------------
+
+
+def terms_of(state: CaseState, ctx: Context) -> Terms | None:
+    """The calendar and budgets the case's clocks run on; None when clocks are off."""
+    if ctx.sla is None:
+        return None
+    return ctx.sla.terms(state.priority, state.case_type, state.account_id, state.time_zone)
+
+
+def _clocked(new: CaseState, before: Status, actor: Actor, ctx: Context) -> CaseState:
+    """The moved case with its clocks moved too (a staff member's change is a response)."""
+    terms = terms_of(new, ctx)
+    if new.sla is None or terms is None:
+        return new
+    by_staff = actor.kind is ActorKind.STAFF
+    return new.model_copy(
+        update={"sla": moved(new.sla, before, new.status, by_staff, ctx.now, terms)}
+    )
+
+
+def reprioritised(state: CaseState, priority: Priority, ctx: Context) -> CaseState:
+    """The case at another priority: its due moments follow the new targets (and calendar),
+    over the same stretches of running time."""
+    new = state.model_copy(update={"priority": priority})
+    terms = terms_of(new, ctx)
+    if new.sla is None or terms is None:
+        return new
+    return new.model_copy(update={"sla": refresh(new.sla, terms)})
+
+
+def on_sla_check(state: CaseState | None, command: SlaCheck, ctx: Context) -> Decision:
+    """Announce the warnings and breaches due now, each once; nothing due: ignored."""
+    terms = terms_of(state, ctx) if state is not None else None
+    if state is None or state.sla is None or terms is None:
+        return Decision(None, outcome=Outcome.IGNORED, reason="the case has no SLA clocks")
+    owed = due_now(state.sla, terms, ctx.now)
+    if not owed:
+        return Decision(None, outcome=Outcome.IGNORED, reason="no SLA warning or breach is due")
+    new = state.model_copy(update={"sla": announced(state.sla, owed, terms)})
+    events = [_case_event(sla_event(new, item, ctx.now), new.case_id) for item in owed]
+    updated = WorkItemUpdated(
+        event_id=derived_id(command.event_id, "work"), occurred_at=ctx.now, item=new.work_item()
+    )
+    return Decision(new, [*events, _work_event(new, updated)])
+
+
+def sla_event(state: CaseState, due: Due, now: datetime) -> SlaWarning | SlaBreached:
+    """The event announcing `due`; its id depends on the case, target and kind alone."""
+    fields: dict[str, Any] = {
+        "event_id": uuid5(state.case_id, f"sla:{due.target}:{due.kind}"),
+        "occurred_at": now,
+        "case_id": state.case_id,
+        "target": due.target,
+        "due_at": due.due_at,
+        "priority": state.priority,
+        "department": state.department,
+        "assignee": state.assignee,
+    }
+    if due.kind == "warning":
+        return SlaWarning(**fields, percent_elapsed=due.percent)
+    return SlaBreached(**fields)

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from routing.sla import TARGETS, SlaState
 from shared.commands import TEXT_MAX, CaseCommand, NonBlank, NonBlankText
 from shared.enums import CaseType, Department, Module, Priority, Status
 from shared.events import WorkItem
@@ -79,6 +80,8 @@ class CaseState(BaseModel):
     last_activity: Activity | None = None
     last_actor: Actor | None = None
     customer_replied: bool = False
+    # Service-level clocks (None: a case from before them, or clocks switched off).
+    sla: SlaState | None = None
     # Input offsets already applied per input topic kind: a record at or below is a redelivery.
     offsets: dict[str, int] = Field(default_factory=dict)
     # The partition of each input topic kind the case lives on (its key decides it).
@@ -111,7 +114,19 @@ class CaseState(BaseModel):
             last_activity=self.last_activity,
             last_actor=self.last_actor,
             customer_replied=self.customer_replied,
+            **self._sla_fields(),
         )
+
+    def _sla_fields(self) -> dict[str, Any]:
+        sla = self.sla
+        if sla is None:
+            return {}
+        return {
+            "first_response_due_at": sla.first_response.due_at,
+            "resolution_due_at": sla.resolution.due_at,
+            "sla_paused": not sla.running and self.status is not Status.CLOSED,
+            "sla_breached": [t for t in TARGETS if sla.mark(t).breached],
+        }
 
     def noted(self, activity: Activity, actor: Actor, at: datetime) -> "CaseState":
         """The case with `activity` by `actor` at `at` as its last activity."""
@@ -125,6 +140,14 @@ class CommandEnvelope(CaseCommand):
 
     event_id: UUID
     type: str = Field(max_length=64)
+
+
+class SlaCheck(CaseCommand):
+    """Routing's own timer command on case.commands: announce the SLA warnings and breaches
+    due by now, through the single writer (other readers skip its type)."""
+
+    type: Literal["routing.sla_check"] = "routing.sla_check"
+    due_at: AwareDatetime = Field(description="The warning or breach moment it was sent for.")
 
 
 class Outcome(StrEnum):
@@ -227,6 +250,25 @@ class TimersPublic(BaseModel):
     reminded: bool
 
 
+class SlaTargetPublic(BaseModel):
+    """One SLA target of a case."""
+
+    due_at: AwareDatetime | None = Field(
+        None, description="When it falls due; None once met or paused."
+    )
+    met_at: AwareDatetime | None = None
+    warned: bool
+    breached: bool
+
+
+class SlaPublic(BaseModel):
+    """A case's SLA clocks."""
+
+    paused: bool
+    first_response: SlaTargetPublic
+    resolution: SlaTargetPublic
+
+
 class CasePublic(BaseModel):
     """Routing's view of a case."""
 
@@ -255,6 +297,7 @@ class CasePublic(BaseModel):
     last_activity_summary: str | None = Field(
         description="The last activity for people, e.g. 'post 2 h ago by Zack Morris (contact)'."
     )
+    sla: SlaPublic | None = Field(None, description="SLA clocks; None for a case without them.")
 
 
 class WorkItemPublic(WorkItem):
@@ -265,6 +308,16 @@ class WorkItemPublic(WorkItem):
         None,
         description="The last activity for people, e.g. 'post 2 h ago by Zack Morris (contact)'.",
     )
+    next_due_at: AwareDatetime | None = Field(
+        None, description="The next SLA due point (first response or resolution), if running."
+    )
+    due_in_seconds: int | None = Field(
+        None, description="Seconds until `next_due_at`; negative once it has passed."
+    )
+    due_in: str | None = Field(
+        None, description="The same for people, e.g. 'due in 2 h 10 min', 'overdue by 1 d 3 h'."
+    )
+    breached: bool = Field(False, description="An SLA target's time ran out before it was met.")
 
 
 # --- documented examples (OpenAPI); tests check they validate against the models above ------
@@ -350,9 +403,21 @@ _ITEM: Example = {
     "last_activity": "post",
     "last_actor": _ZACK,
     "customer_replied": True,
+    "first_response_due_at": None,
+    "resolution_due_at": "2026-11-24T23:00:00Z",
+    "sla_paused": False,
+    "sla_breached": [],
 }
 QUEUE_EXAMPLE: list[Example] = [
-    {**_ITEM, "status_since": "2026-11-20T14:05:00Z", "last_activity_summary": _POST_SUMMARY}
+    {
+        **_ITEM,
+        "status_since": "2026-11-20T14:05:00Z",
+        "last_activity_summary": _POST_SUMMARY,
+        "next_due_at": "2026-11-24T23:00:00Z",
+        "due_in_seconds": 284_400,
+        "due_in": "due in 3 d 7 h",
+        "breached": False,
+    }
 ]
 # Closed once, reopened, fixed in a release and resolved: every field holds a value.
 CASE_EXAMPLE: Example = {
@@ -374,4 +439,14 @@ CASE_EXAMPLE: Example = {
     "last_actor": {"kind": "staff", "id": "staff-support", "name": "Pat Support"},
     "customer_replied": False,
     "last_activity_summary": "status change 2 h ago by Pat Support (staff)",
+    "sla": {
+        "paused": True,
+        "first_response": {
+            "due_at": None,
+            "met_at": "2026-11-20T14:20:00Z",
+            "warned": False,
+            "breached": False,
+        },
+        "resolution": {"due_at": None, "met_at": None, "warned": False, "breached": False},
+    },
 }

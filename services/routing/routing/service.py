@@ -24,6 +24,7 @@ from routing.logic import (
     on_command,
     on_malformed,
     on_post,
+    on_sla_check,
     on_submitted,
     pick_least_loaded,
     pick_round_robin,
@@ -35,15 +36,27 @@ from routing.models import (
     CommandAccepted,
     CommandPublic,
     Outgoing,
+    SlaCheck,
+    SlaPublic,
+    SlaTargetPublic,
     StatusChangeCreate,
     TimersPublic,
     WorkItemPublic,
 )
-from routing.store import CaseStore, ClaimStore, CommandStore, CursorStore, QueueFilter, outcome_doc
+from routing.sla import TARGETS, SlaPolicy, next_due
+from routing.store import (
+    CaseStore,
+    ClaimStore,
+    CommandStore,
+    CursorStore,
+    QueueFilter,
+    QueueOrder,
+    outcome_doc,
+)
 from shared.cases import parse_case_ref
-from shared.commands import AnyCaseCommand, AssignCase, ChangeStatus, TransferCase
+from shared.commands import AnyCaseCommand, AssignCase, CaseCommand, ChangeStatus, TransferCase
 from shared.directory import DirectoryStore, Principal
-from shared.enums import ActorKind, Department
+from shared.enums import ActorKind, Department, Status
 from shared.events import CaseSubmitted, PostAdded
 from shared.messages import StaffRef
 from shared.mongo import Document
@@ -55,8 +68,9 @@ log = logging.getLogger("routing.service")
 COMMANDS, EVENTS = "commands", "events"
 EXCERPT = 40  # characters of a bad input an error message repeats
 AssignmentPolicy = Literal["round_robin", "least_loaded"]
-Publish = Callable[[AnyCaseCommand], Awaitable[None]]
-Message = AnyCaseCommand | Malformed | CaseSubmitted | PostAdded
+Publish = Callable[[CaseCommand], Awaitable[None]]
+Message = AnyCaseCommand | Malformed | CaseSubmitted | PostAdded | SlaCheck
+UNRECORDED = (CaseSubmitted, PostAdded, SlaCheck)  # inputs without an outcome to look up
 
 
 # --- the single writer's use cases --------------------------------------------------------
@@ -96,6 +110,7 @@ class RoutingService:
     cursors: CursorStore
     policy: AssignmentPolicy = "round_robin"
     remind_before: int = 2
+    sla: SlaPolicy | None = None
 
     async def apply(self, message: Message, state: CaseState | None, at: Position) -> Applied:
         """Apply a record to its case exactly once: a record the case already applied (Kafka
@@ -107,7 +122,7 @@ class RoutingService:
         new = decision.state or state
         stored = _remember(new, at, decision.outputs) if new is not None else None
         outcome = None
-        if at.kind == COMMANDS and not isinstance(message, CaseSubmitted | PostAdded):
+        if at.kind == COMMANDS and not isinstance(message, UNRECORDED):
             outcome = self._outcome(message, decision)
         return Applied(decision.outputs, stored, outcome)
 
@@ -120,6 +135,8 @@ class RoutingService:
                 return await self.on_case_submitted(message, state)
             case PostAdded():
                 return await self.on_post_added(message, state)
+            case SlaCheck():
+                return await self.on_sla_check(message, state)
             case _:
                 return await self.on_case_command(message, state)
 
@@ -153,13 +170,18 @@ class RoutingService:
             ctx = replace(ctx, auto_assignee=await self._pick(state.department))
         return on_command(state, command, ctx)
 
+    async def on_sla_check(self, command: SlaCheck, state: CaseState | None) -> Decision:
+        """Announce the SLA warnings and breaches the case owes by now."""
+        ctx = await self._context(state.account_id if state else None)
+        return on_sla_check(state, command, ctx)
+
     def on_malformed(self, command: Malformed) -> Decision:
         """Reject a command that breaks its contract, with the fields it breaks."""
         return on_malformed(command, Context(self.clock.now(), self.calendar, DEFAULT_TIME_ZONE))
 
     async def _context(self, account_id: str | None) -> Context:
         zone = await self.zones.zone_of(account_id) if account_id else DEFAULT_TIME_ZONE
-        return Context(self.clock.now(), self.calendar, zone, self.remind_before)
+        return Context(self.clock.now(), self.calendar, zone, self.remind_before, sla=self.sla)
 
     async def _pick(self, department: Department) -> StaffRef | None:
         members = await self.directory.staff_in(department)
@@ -216,13 +238,18 @@ class StaffService:
     clock: Clock
 
     async def queue(
-        self, department_slug: str, where: QueueFilter, limit: int, offset: int
+        self,
+        department_slug: str,
+        where: QueueFilter,
+        limit: int,
+        offset: int,
+        order: QueueOrder = "work",
     ) -> list[WorkItemPublic]:
-        """A department's open work (or the asked status), in work order."""
+        """A department's open work (or the asked status), in work order or by urgency."""
         department = department_of(department_slug)
         if where.assignee_id and where.unassigned:
             raise Invalid("assignee and unassigned exclude each other: send one of them")
-        docs = await self.cases.queue(department, where, limit, offset)
+        docs = await self.cases.queue(department, where, limit, offset, order)
         now = self.clock.now()
         return [work_item_public(CaseState.model_validate(doc), now) for doc in docs]
 
@@ -338,12 +365,31 @@ def _summary(state: CaseState, now: datetime) -> str | None:
 
 
 def work_item_public(state: CaseState, now: datetime) -> WorkItemPublic:
-    """A case as a queue entry, with its last activity for people."""
+    """A case as a queue entry, with its last activity and next due point for people."""
+    due = next_due(state.sla)
+    left = int((due - now).total_seconds()) if due is not None else None
     return WorkItemPublic(
         **state.work_item().model_dump(),
         status_since=state.status_since,
         last_activity_summary=_summary(state, now),
+        next_due_at=due,
+        due_in_seconds=left,
+        due_in=describe_due(left),
+        breached=any(state.sla.mark(t).breached for t in TARGETS) if state.sla else False,
     )
+
+
+def describe_due(seconds: int | None) -> str | None:
+    """Time to the next due point for people: 'due in 2 h 10 min', 'overdue by 3 d 4 h'."""
+    if seconds is None:
+        return None
+    span = abs(seconds)
+    days, hours, minutes = span // 86_400, span % 86_400 // 3600, span % 3600 // 60
+    parts = [f"{days} d"] if days else []
+    parts += [f"{hours} h"] if hours else []
+    parts += [f"{minutes} min"] if minutes and not days else []
+    text = " ".join(parts) or "less than a minute"
+    return f"due in {text}" if seconds >= 0 else f"overdue by {text}"
 
 
 def case_public(state: CaseState, now: datetime) -> CasePublic:
@@ -359,5 +405,28 @@ def case_public(state: CaseState, now: datetime) -> CasePublic:
         if timers
         else None
     )
-    fields = state.model_dump(exclude={"timers", "offsets", "recent", "contact_id", "time_zone"})
-    return CasePublic(**fields, timers=public_timers, last_activity_summary=_summary(state, now))
+    fields = state.model_dump(
+        exclude={"timers", "offsets", "recent", "contact_id", "time_zone", "sla", "partitions"}
+    )
+    return CasePublic(
+        **fields,
+        timers=public_timers,
+        last_activity_summary=_summary(state, now),
+        sla=sla_public(state),
+    )
+
+
+def sla_public(state: CaseState) -> SlaPublic | None:
+    """A case's SLA clocks for people, without their bookkeeping."""
+    sla = state.sla
+    if sla is None:
+        return None
+    targets = {
+        target: SlaTargetPublic(**sla.mark(target).model_dump(include=_TARGET_FIELDS))
+        for target in TARGETS
+    }
+    paused = not sla.running and state.status is not Status.CLOSED
+    return SlaPublic(paused=paused, **targets)
+
+
+_TARGET_FIELDS = {"due_at", "met_at", "warned", "breached"}

@@ -4,7 +4,8 @@ import asyncio
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 from uuid import UUID
 
 from pymongo import ASCENDING, ReplaceOne, ReturnDocument
@@ -15,10 +16,15 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from routing.errors import AlreadyStored
 from routing.logic import queue_fields
 from routing.models import CaseState, Outcome
+from routing.sla import TARGETS, SlaMark, next_due
 from shared.enums import Department, Priority, Status
 from shared.mongo import Document
 
 QUEUE_ORDER = [("priority_rank", ASCENDING), ("due_sort", ASCENDING), ("created_at", ASCENDING)]
+# Most urgent first: the nearest SLA due point (passed ones first, none last), then work order.
+URGENCY_ORDER = [("sla_due", ASCENDING), *QUEUE_ORDER]
+NO_SLA_DUE = datetime(9999, 12, 31, tzinfo=UTC)
+QueueOrder = Literal["work", "urgency"]
 TAKEABLE = [Status.NEW.value, Status.RE_OPENED.value]
 CLAIM_SECONDS = 60
 DUPLICATE_KEY = 11000
@@ -33,7 +39,23 @@ def to_doc(state: CaseState) -> Document:
         doc["timers"]["closes_on"] = state.timers.closes_on.isoformat()
     recent = {k: [r.model_dump(mode="json") for r in v] for k, v in state.recent.items()}
     doc["recent"] = json.dumps(recent, separators=(",", ":"))
-    return {**doc, **queue_fields(state.priority, state.due_date)}
+    return {**doc, **queue_fields(state.priority, state.due_date), **sla_fields(state)}
+
+
+def sla_fields(state: CaseState) -> Document:
+    """Stored fields for the urgency order and the SLA counts: the next due point, and each
+    target as `due`, `met` or `breached`."""
+    sla = state.sla
+    if sla is None:
+        return {"sla_due": NO_SLA_DUE}
+    standing = {f"sla_{target}": _standing(sla.mark(target)) for target in TARGETS}
+    return {"sla_due": next_due(sla) or NO_SLA_DUE, **standing}
+
+
+def _standing(mark: SlaMark) -> str:
+    if mark.breached:
+        return "breached"
+    return "met" if mark.met_at is not None else "due"
 
 
 async def insert_or_replace(
@@ -102,6 +124,8 @@ class CaseStore:
         await self.collection.create_index("timers.remind_at", sparse=True)
         await self.collection.create_index("timers.close_at", sparse=True)
         await self.collection.create_index("case_number")
+        await self.collection.create_index("sla.next_at", sparse=True)
+        await self.collection.create_index([("department", 1), ("status", 1), *URGENCY_ORDER])
 
     async def get(self, case_id: UUID) -> CaseState | None:
         """One case, if routing knows it."""
@@ -142,10 +166,17 @@ class CaseStore:
                 raise outcome
 
     async def queue(
-        self, department: Department, where: QueueFilter, limit: int, skip: int
+        self,
+        department: Department,
+        where: QueueFilter,
+        limit: int,
+        skip: int,
+        order: QueueOrder = "work",
     ) -> list[Document]:
-        """A department's queue in order: priority, due date (none last), age."""
-        cursor = self.collection.find(where.query(department)).sort(QUEUE_ORDER)
+        """A department's queue in order: priority, due date (none last), age; or by urgency
+        (the nearest SLA due point first) before that."""
+        sort = URGENCY_ORDER if order == "urgency" else QUEUE_ORDER
+        cursor = self.collection.find(where.query(department)).sort(sort)
         return [doc async for doc in cursor.skip(skip).limit(limit)]
 
     async def takeable(self, department: Department, limit: int = 20) -> list[UUID]:
@@ -168,6 +199,36 @@ class CaseStore:
         await self.collection.update_one(
             {"_id": str(case_id), "timers.close_at": close_at}, {"$set": {f"timers.{flag}": True}}
         )
+
+    async def sla_due(self, now: datetime, limit: int = 500) -> list[CaseState]:
+        """Cases owing an SLA warning or breach by `now` that no check was asked for yet."""
+        query = {"sla.next_at": {"$lte": now}, "sla.check_requested": False}
+        cursor = self.collection.find(query).limit(limit)
+        return [CaseState.model_validate(doc) async for doc in cursor]
+
+    async def mark_sla(self, case_id: UUID, next_at: datetime) -> None:
+        """Remember that the check for that moment was published (only for that moment)."""
+        await self.collection.update_one(
+            {"_id": str(case_id), "sla.next_at": next_at}, {"$set": {"sla.check_requested": True}}
+        )
+
+    async def sla_counts(self) -> dict[tuple[str, str, str, str], int]:
+        """Cases per (department, priority, target, standing): due, met or breached."""
+        counts: dict[tuple[str, str, str, str], int] = {}
+        for target in TARGETS:
+            pipeline: list[Document] = [
+                {"$match": {f"sla_{target}": {"$exists": True}}},
+                {
+                    "$group": {
+                        "_id": {"d": "$department", "p": "$priority", "s": f"$sla_{target}"},
+                        "n": {"$sum": 1},
+                    }
+                },
+            ]
+            async for doc in await self.collection.aggregate(pipeline):
+                key = doc["_id"]
+                counts[(key["d"], key["p"], target, key["s"])] = int(doc["n"])
+        return counts
 
     async def open_loads(self, department: Department, staff_ids: list[str]) -> dict[str, int]:
         """Open cases per staff member of a department."""

@@ -278,6 +278,9 @@ class _DueCases:
     async def mark_timer(self, case_id: Any, flag: str, close_at: datetime) -> None:
         pass
 
+    async def sla_due(self, now: datetime) -> list[CaseState]:
+        return []
+
 
 async def test_a_timer_command_is_published_under_a_request_id_of_its_own(
     new_case: Callable[..., CaseSubmitted],
