@@ -49,7 +49,8 @@ def format_line(event: AnyWorkItemEvent, now: datetime | None = None) -> str:
 
 
 def queue_line(item: dict[str, Any]) -> str:
-    """One line of `queue`: case number, priority, status, assignee, subject, last activity."""
+    """One line of `queue`: case number, priority, status, assignee, subject, last activity,
+    time to the next SLA due point and whether a target was breached."""
     assignee = (item.get("assignee") or {}).get("name") or "(unassigned)"
     line = (
         f"#{item['case_number']}  {item['priority']:<8}  {item['status']:<30}  "
@@ -59,6 +60,10 @@ def queue_line(item: dict[str, Any]) -> str:
         line += f"  | last: {item['last_activity_summary']}"
     if item.get("customer_replied"):
         line += "  [customer replied]"
+    if item.get("due_in"):
+        line += f"  | {item['due_in']}"
+    if item.get("breached"):
+        line += "  [SLA breached]"
     return line
 
 

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from routing.clock import FixedClock
+from routing.console import queue_line
 from routing.handlers import parse
 from routing.logic import (
     BusinessCalendar,
@@ -439,3 +440,26 @@ async def test_the_timer_asks_the_writer_for_the_check_and_shows_the_counts(
     labels = {"department": "Campus Support", "priority": "High", "target": "first_response"}
     assert registry.get_sample_value("routing_sla_breached", labels) == 2
     assert registry.get_sample_value("routing_sla_met", labels) == 0
+
+
+def test_business_hours_follow_the_district_clock_across_daylight_saving(
+    context: Callable[..., Context], new_case: Callable[..., CaseSubmitted]
+) -> None:
+    """Friday 2026-10-30 16:00 CDT plus four hours is Monday 11:00 CST, 17:00 UTC."""
+    state = open_case(context, new_case, chicago(30, 16, month=10), policy=SlaPolicy.load())
+    assert state.sla is not None
+    assert state.sla.first_response.due_at == datetime(2026, 11, 2, 17, 0, tzinfo=UTC)
+
+
+def test_the_console_queue_line_ends_with_the_due_point_and_the_breach() -> None:
+    """`queue` shows 'overdue by 30 min' and flags the breach."""
+    item = {
+        "case_number": 1000003,
+        "priority": "High",
+        "status": "Assigned",
+        "assignee": None,
+        "subject": "Snow day missing",
+        "due_in": "overdue by 30 min",
+        "breached": True,
+    }
+    assert queue_line(item).endswith("Snow day missing  | overdue by 30 min  [SLA breached]")
