@@ -443,7 +443,7 @@ def announced(sla: SlaState, owed: list[Due], terms: Terms) -> SlaState:
     """The clocks once `owed` was announced: each warning and breach is sent once."""
     for item in owed:
         mark = sla.mark(item.target)
-        flags = {"warned": True} if item.kind == "warning" else {"warned": True, "breached": True}
+        flags = {"warned": True} if item.kind == "warning" else {"breached": True}
         sla = sla.with_mark(item.target, mark.model_copy(update=flags))
     return refresh(sla, terms)
 

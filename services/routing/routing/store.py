@@ -48,14 +48,18 @@ def sla_fields(state: CaseState) -> Document:
     sla = state.sla
     if sla is None:
         return {"sla_due": NO_SLA_DUE}
-    standing = {f"sla_{target}": _standing(sla.mark(target)) for target in TARGETS}
+    closed = state.status is Status.CLOSED
+    standing = {f"sla_{target}": _standing(sla.mark(target), closed) for target in TARGETS}
     return {"sla_due": next_due(sla) or NO_SLA_DUE, **standing}
 
 
-def _standing(mark: SlaMark) -> str:
+def _standing(mark: SlaMark, closed: bool) -> str:
     if mark.breached:
         return "breached"
-    return "met" if mark.met_at is not None else "due"
+    if mark.met_at is not None:
+        return "met"
+    # A case closed before its first response (the contact closed it) owes nothing more.
+    return "unmet" if closed else "due"
 
 
 async def insert_or_replace(
@@ -213,7 +217,8 @@ class CaseStore:
         )
 
     async def sla_counts(self) -> dict[tuple[str, str, str, str], int]:
-        """Cases per (department, priority, target, standing): due, met or breached."""
+        """Cases per (department, priority, target, standing): due, met, breached or unmet
+        (closed without it)."""
         counts: dict[tuple[str, str, str, str], int] = {}
         for target in TARGETS:
             pipeline: list[Document] = [

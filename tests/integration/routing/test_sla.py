@@ -166,6 +166,7 @@ async def test_the_queue_sorts_by_urgency_and_marks_breaches(
         await bus.wait_for(critical.case_id, "case.routed")
         urgent = await _queue(app, headers, "urgency", bus)
         work = await _queue(app, headers, "work", bus)
+        view = (await _get(app, f"/cases/{high.case_id}", headers)).json()
     assert [item["case_number"] for item in urgent] == [1001, 1002]
     assert [item["case_number"] for item in work] == [1002, 1001]
     assert (urgent[0]["breached"], urgent[0]["due_in"], urgent[0]["sla_breached"]) == (
@@ -173,5 +174,12 @@ async def test_the_queue_sorts_by_urgency_and_marks_breaches(
         "overdue by 1 min",
         ["first_response"],
     )
+    assert view["sla"]["first_response"] == {
+        "due_at": DUE,
+        "met_at": None,
+        "warned": False,  # the breach came first: a late warning is moot
+        "breached": True,
+    }
+    assert view["sla"]["paused"] is False
     # Critical runs around the clock: an hour from its submission.
     assert (urgent[1]["breached"], urgent[1]["next_due_at"]) == (False, "2026-09-08T17:31:00Z")

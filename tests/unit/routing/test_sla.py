@@ -259,6 +259,7 @@ def test_a_breach_makes_a_late_warning_moot(
     decided = check(state, chicago(8, 14), context)
     types = [out.value["type"] for out in decided.outputs]
     assert types == ["case.sla_breached", "work.updated"]
+    assert check(decided.state, chicago(8, 15), context).outputs == []
 
 
 def test_a_priority_change_recomputes_the_due_times(
