@@ -29,6 +29,7 @@ from shared.events import (
     StaffUpserted,
     TokenIssued,
 )
+from shared.identity import IdentityKeys, keys_from_environment, looks_like_jwt
 from shared.kafka import consumer_options
 from shared.messages import Actor
 from shared.mongo import Document
@@ -140,7 +141,14 @@ def principal_of_staff(staff: StaffMember) -> Principal:
 class DirectoryStore:
     """Accounts, contacts, staff and token hashes, projected from the directory topic."""
 
-    def __init__(self, db: AsyncDatabase[Document], prefix: str = "dir_") -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        prefix: str = "dir_",
+        identity: IdentityKeys | None = None,
+    ) -> None:
+        # The portal's short-lived identity tokens verify with this key (IDENTITY_SIGNING_KEY).
+        self.identity = identity if identity is not None else keys_from_environment()
         self.accounts = db[f"{prefix}accounts"]
         self.contacts = db[f"{prefix}contacts"]
         self.staff_members = db[f"{prefix}staff"]
@@ -207,8 +215,11 @@ class DirectoryStore:
     async def principal_for(self, token: str) -> Principal | None:
         """Who holds this live token; cached briefly, so a revocation applies within 30 s.
 
-        An expired token is refused from its expiry on, cached or not.
+        An expired token is refused from its expiry on, cached or not. A portal identity
+        token (a signed JWT) stands for its subject as the directory has them now.
         """
+        if looks_like_jwt(token):
+            return await self._principal_of_identity(token)
         principal = await self._principal_for(token)
         return None if principal is None or principal.expired() else principal
 
@@ -234,6 +245,23 @@ class DirectoryStore:
         self._remember(digest, principal)
         return principal
 
+    async def _principal_of_identity(self, token: str) -> Principal | None:
+        """The subject of a valid identity token, with the token's scopes and expiry; the
+        subject is cached like a token's, so each fresh token costs no lookup."""
+        found = self.identity.verify(token) if self.identity is not None else None
+        if found is None:
+            return None
+        key = f"identity:{found.subject_kind}:{found.subject_id}"
+        cached = self._cache.get(key)
+        if cached and cached[0] > time.monotonic():
+            subject = cached[1]
+        else:
+            subject = await self._subject_of(found.subject_kind, found.subject_id)
+            self._remember(key, subject)
+        if subject is None:
+            return None
+        return subject.model_copy(update={"scopes": found.scopes, "expires_at": found.expires_at})
+
     def _remember(self, digest: str, principal: Principal | None) -> None:
         ttl = TOKEN_CACHE_SECONDS if principal is not None else UNKNOWN_TOKEN_CACHE_SECONDS
         self._cache.pop(digest, None)
@@ -254,10 +282,13 @@ class DirectoryStore:
         )
 
     async def _subject(self, token: ApiToken) -> Principal | None:
-        if token.subject_kind is ActorKind.STAFF:
-            staff = await self.staff(token.subject_id)
+        return await self._subject_of(token.subject_kind, token.subject_id)
+
+    async def _subject_of(self, kind: ActorKind, subject_id: str) -> Principal | None:
+        if kind is ActorKind.STAFF:
+            staff = await self.staff(subject_id)
             return principal_of_staff(staff) if staff and staff.active else None
-        contact = await self.contact(token.subject_id)
+        contact = await self.contact(subject_id)
         return principal_of_contact(contact) if contact and contact.active else None
 
 
