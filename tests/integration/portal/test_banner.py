@@ -105,6 +105,6 @@ async def _screenshot(site: Site) -> None:
         await page.click(f"button[name=sub][value='{SPICOLI}']")
         await page.wait_for_selector(".banner-orange")
         assert await axe_violations(page) == []
-        SHOTS.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(SHOTS.mkdir, parents=True, exist_ok=True)
         await page.screenshot(path=str(SHOTS / "portal-banner-incident.png"))
         await browser.close()
