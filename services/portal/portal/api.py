@@ -5,7 +5,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request, UploadFile
@@ -319,8 +319,9 @@ def _case_router(portal: Portal) -> APIRouter:
         chosen = [f for f in files or [] if f.filename]
         try:
             logic.check_files([(f.filename or "", f.size or 0) for f in chosen])
-            uploads = [
-                (f.filename or "", await f.read(), f.content_type or "application/octet-stream")
+            # The spooled upload files themselves: httpx streams them on to intake.
+            uploads: list[tuple[str, IO[bytes] | bytes, str]] = [
+                (f.filename or "", f.file, f.content_type or "application/octet-stream")
                 for f in chosen
             ]
             await portal.post(ctx["person"], ref, body, uploads, idempotency_key)

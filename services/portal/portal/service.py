@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 from urllib.parse import urlencode
 
 import httpx
@@ -487,7 +487,7 @@ class Portal:
         person: Person,
         ref: str,
         body: str,
-        files: list[tuple[str, bytes, str]],
+        files: list[tuple[str, IO[bytes] | bytes, str]],
         key: str | None,
     ) -> Json:
         """Post to a case's feed and wait briefly until the feed shows the post."""

@@ -180,3 +180,28 @@ def test_close_then_reopen(zack: httpx.Client) -> None:
     )
     assert reopened.status_code == 303, reopened.text
     assert '<span class="status">Re-Opened</span>' in zack.get(case_url).text
+
+
+def test_ten_files_of_15_mb_accepted_an_eleventh_refused(zack: httpx.Client) -> None:
+    """Ten attachments of 15 MB each are posted; eleven files are refused, nothing posted."""
+    answer = _submit_question(zack, f"Ten files {uuid.uuid4().hex[:6]}")
+    case_url = answer.headers["location"].split("?")[0]
+    page = zack.get(case_url).text
+    eleven = [("files", (f"note-{i}.txt", b"x", "text/plain")) for i in range(11)]
+    refused = zack.post(
+        f"{case_url}/posts", data={"csrf_token": csrf_of(page), "body": "eleven"}, files=eleven
+    )
+    assert refused.status_code == 422
+    assert "11 files chosen: up to 10" in refused.text
+    size = 15 * 1024 * 1024
+    ten = [("files", (f"scan-{i}.pdf", bytes([i]) * size, "application/pdf")) for i in range(10)]
+    posted = zack.post(
+        f"{case_url}/posts",
+        data={"csrf_token": csrf_of(page), "body": "ten scans", "idempotency_key": key_of(page)},
+        files=ten,
+        timeout=120,
+    )
+    assert posted.status_code == 303, posted.text[:500]
+    after = zack.get(case_url).text
+    assert "Attachments (10)" in after
+    assert "eleven" not in after
