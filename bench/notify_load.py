@@ -34,7 +34,7 @@ from pymongo import AsyncMongoClient, ReplaceOne
 
 import devstack
 from notify.delivery import Coalescer
-from notify.logic import message_id, root_message_id
+from notify.logic import local_threading
 from notify.mailer import Mailer
 from notify.models import Mail
 from notify.store import SentStatus, SentStore
@@ -42,6 +42,7 @@ from shared.enums import ActorKind, ContactType, Module, Priority, Status
 from shared.events import (
     Account,
     AccountUpserted,
+    CaseEvent,
     CaseSubmitted,
     Contact,
     ContactUpserted,
@@ -56,6 +57,9 @@ from shared.topics import Topics
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "docs" / "bench" / "notify.md"
 DOMAIN = "bench.notify.invalid"
+# The key and Message-ID domain the bench's notify signs its case mail with (passed to it as
+# MAIL_REPLY_KEY), so the bench knows every Message-ID the backlog must produce.
+THREAD = local_threading(DOMAIN)
 STAFF = Actor(kind=ActorKind.STAFF, id="s-1", name="Bench Staff")
 STEPS = [Status.ASSIGNED, Status.PENDING_CUSTOMER_INPUT, Status.ASSIGNED, Status.SCHEDULED]
 LIMIT = 240.0  # seconds any one wait may take
@@ -195,6 +199,7 @@ def start_notify(run: Run, log: Path) -> tuple[subprocess.Popen[bytes], int]:
         "TOPIC_NAMESPACE": run.topics.namespace,
         "NOTIFY_MONGO_DATABASE": run.database,
         "NOTIFY_MAIL_DOMAIN": DOMAIN,
+        "MAIL_REPLY_KEY": THREAD.key.get_secret_value(),
         "NOTIFY_PORT": str(port),
         "LOG_LEVEL": os.environ.get("BENCH_NOTIFY_LOG_LEVEL", "WARNING"),
     }
@@ -254,6 +259,16 @@ def submitted(owner: Contact, number: int) -> CaseSubmitted:
     )
 
 
+def receipt_id(case: CaseSubmitted) -> str:
+    """The receipt's Message-ID: that of the case.submitted event, the case's thread root."""
+    return THREAD.message_id(case.case_id, case.event_id)
+
+
+def mail_id(event: CaseEvent, person: Contact) -> str:
+    """The Message-ID of the mail `event` sends to `person` (one per event and recipient)."""
+    return THREAD.message_id(event.case_id, event.event_id, person.email)
+
+
 async def backlog(run: Run, broker: Any, owner: Contact, other: Contact, cases: int) -> set[str]:
     """Publish `cases` case histories; return the Message-IDs they must produce."""
     due: set[str] = set()
@@ -273,12 +288,9 @@ async def backlog(run: Run, broker: Any, owner: Contact, other: Contact, cases: 
             previous = step
         for event in events:
             await publish(broker, run.topics.case_events, event, str(case.case_id))
-        due |= {
-            root_message_id(case.case_id, DOMAIN),
-            message_id(added.event_id, other.email, DOMAIN),
-        }
+        due |= {receipt_id(case), mail_id(added, other)}
         for change in events[2:]:
-            due |= {message_id(change.event_id, p.email, DOMAIN) for p in (owner, other)}
+            due |= {mail_id(change, p) for p in (owner, other)}
     return due
 
 
@@ -294,7 +306,7 @@ async def latency(
         )
         for event in (case, added):
             await publish(broker, run.topics.case_events, event, str(case.case_id))
-        ready.add(message_id(added.event_id, other.email, DOMAIN))
+        ready.add(mail_id(added, other))
     await wait_for(run, ready)
     sent_at: dict[str, float] = {}
     status = dict.fromkeys((c.case_id for c in cases), Status.ASSIGNED)
@@ -308,7 +320,7 @@ async def latency(
         at = time.time()
         await publish(broker, run.topics.case_events, change, str(case_id))
         for person in (owner, other):
-            sent_at[message_id(change.event_id, person.email, DOMAIN)] = at
+            sent_at[mail_id(change, person)] = at
         await asyncio.sleep(max(0.0, 1.0 / rate - (time.time() - at)))
     found = await wait_for(run, set(sent_at))
     return [found[mid] - at for mid, at in sent_at.items()]
@@ -323,7 +335,7 @@ async def warm_up(run: Run, broker: Any, owner: Contact) -> None:
         await publish(broker, run.topics.case_events, case, str(case.case_id))
         deadline = time.monotonic() + 10.0
         while time.monotonic() < deadline:
-            if root_message_id(case.case_id, DOMAIN) in await stored(run):
+            if receipt_id(case) in await stored(run):
                 return
             await asyncio.sleep(0.5)
     raise SystemExit("notify never mailed a warm-up case")
