@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4, uuid5
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -46,6 +46,9 @@ import devstack
 from devstack import paths as devstack_paths
 from devstack import services as devstack_services
 from devstack.ports import Ports
+from notify.logic import Threading
+from notify.settings import Settings as NotifySettings
+from shared import replies
 from shared.enums import Department
 
 DRILL_ENV: dict[str, str] = {
@@ -648,15 +651,36 @@ async def run_mails(client: httpx.AsyncClient, url: str, prefix: str) -> list[di
     return [m for m in response.json() if prefix in m.get("subject", "")]
 
 
-def count_mails(mails: list[dict[str, Any]], observed: Observed) -> None:
-    """Count "case received" mails per (case, recipient) and every Message-ID."""
+def count_mails(
+    mails: list[dict[str, Any]], observed: Observed, thread: Threading | None = None
+) -> None:
+    """Count "case received" mails per (case, recipient) and every Message-ID.
+
+    `thread`: the key and domain notify signs Message-IDs with (unset: read from the
+    environment, as the drill stack's notify reads it)."""
+    thread = thread or NotifySettings().threading()
     for mail in mails:
-        mid = mail.get("message_id", "")
+        mid = mail.get("message_id", "").strip()
         observed.message_ids[mid] += 1
-        if mid.startswith("<case-") and " received: " in mail.get("subject", ""):
-            case_id = mid[len("<case-") :].split("@", 1)[0]
+        case_id = receipt_case(mid, thread)
+        if case_id is not None:
             for rcpt in mail.get("rcpt_tos", []):
                 observed.received[(case_id, rcpt.lower())] += 1
+
+
+def receipt_case(message_id: str, thread: Threading) -> str | None:
+    """The case whose receipt has this Message-ID, else None. A receipt's Message-ID is
+    that of its case.submitted event (the thread root), whose id intake derives from the
+    case id; every other mail of the case has one of its own event and recipient."""
+    case_id = replies.case_of_message_id(thread.key, message_id)
+    if case_id is None or message_id != receipt_message_id(thread, case_id):
+        return None
+    return str(case_id)
+
+
+def receipt_message_id(thread: Threading, case_id: UUID) -> str:
+    """The Message-ID notify gives the receipt of `case_id`."""
+    return thread.message_id(case_id, uuid5(case_id, "case.submitted"))
 
 
 async def observe(client: httpx.AsyncClient, urls: Urls, prefix: str) -> Observed:
