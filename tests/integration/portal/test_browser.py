@@ -217,3 +217,49 @@ async def test_staff_post_appears_live(site: Site, browser_page: tuple[Any, Refu
     assert page.url == url  # no reload, no navigation
     assert "(Support)" in await page.inner_text("#feed-items")
     assert refusals.seen == []
+
+
+async def _drop(page: Any, names: list[str]) -> None:
+    """Drop files named `names` on the post form's drop zone, as a person dragging them."""
+    await page.evaluate(
+        """names => {
+            const data = new DataTransfer();
+            for (const name of names) {
+                data.items.add(new File(["day,type"], name, {type: "text/csv"}));
+            }
+            const zone = document.querySelector("[data-drop-for]");
+            zone.dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true}));
+        }""",
+        names,
+    )
+
+
+async def test_drop_files_then_share(site: Site, browser_page: tuple[Any, Refusals]) -> None:
+    """Dropped files are listed; eleven are refused before upload; two are shared."""
+    page, refusals = browser_page
+    await page.goto(f"{site.portal}/auth/start?next=/cases/new/ask-a-question")
+    await page.click(f"button[name=sub][value='{ZACK}']")
+    await page.wait_for_url("**/cases/new/ask-a-question")
+    await page.fill("#f-subject", f"Drop {uuid.uuid4().hex[:6]}")
+    await page.fill("#f-description", "Files attached by dropping them.")
+    await page.select_option("#f-module", "Calendar (terms, periods, days)")
+    await page.click("text=Submit case")
+    await page.wait_for_selector("text=was submitted")
+    await _drop(page, [f"day-{i}.csv" for i in range(11)])
+    status = page.locator("#post-files-status")
+    assert await status.inner_text() == "11 files chosen: up to 10 can be attached at the same time"
+    await page.fill("#post-body", "Eleven is too many.")
+    await page.click("button:has-text('Share')")
+    assert await status.inner_text() == "11 files chosen: up to 10 can be attached at the same time"
+    await page.reload()
+    assert "Eleven is too many." not in await page.inner_text("#feed-items")  # nothing was sent
+    await _drop(page, ["monday.csv", "tuesday.csv"])
+    assert await page.locator("#post-files-list li").count() == 2
+    await page.fill("#post-body", "Two calendars.")
+    await page.click("button:has-text('Share')")
+    await page.wait_for_selector("text=Your post was shared.")
+    feed = await page.inner_text("#feed-items")
+    assert "monday.csv" in feed
+    assert "tuesday.csv" in feed
+    await _check(page, None)
+    assert refusals.seen == []
