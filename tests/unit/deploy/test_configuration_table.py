@@ -15,7 +15,7 @@ from devstack.ports import DEFAULT_PORTS
 from shared.settings import InfraSettings, env_name
 
 ROOT = Path(__file__).resolve().parents[3]
-SERVICE_PACKAGES = ("intake", "routing", "feed", "notify", "status_board")
+SERVICE_PACKAGES = ("intake", "routing", "feed", "notify", "status_board", "portal")
 # Files whose `os.environ.get("NAME")` calls are settings of the local stack and the tests.
 ENV_READERS = (*sorted((ROOT / "tools/devstack/devstack").glob("*.py")), ROOT / "tests/conftest.py")
 ENV_GET = re.compile(r"""environ\.get\(\s*["']([A-Z][A-Z0-9_]*)["']""")
