@@ -6,6 +6,7 @@ import sys
 import httpx
 
 import devstack
+from devstack import services
 
 
 def listed_urls() -> dict[str, str]:
@@ -23,12 +24,14 @@ def listed_urls() -> dict[str, str]:
 
 
 def test_every_listed_web_url_answers(full_stack: devstack.StackSettings) -> None:
-    """Each API, docs page, the board's admin API and its docs, and the mailbox answer 200."""
+    """Each API, docs page, the board's admin API, the provider and the mailbox answer 200."""
     urls = listed_urls()
     assert urls["status-board admin docs (OpenAPI)"].endswith("/docs")
     web = {label: url for label, url in urls.items() if url.startswith("http")}
+    health = {svc.name: svc.health_path for svc in services.SERVICES}
     answers = {}
     for label, url in web.items():
-        path = "/healthz" if url.count("/") == 2 else ""  # a bare API base has no page
+        # A bare base URL has no page: ask its part's own health URL (the provider has no /healthz).
+        path = health.get(label.split()[0], "/healthz") if url.count("/") == 2 else ""
         answers[label] = httpx.get(url + path, timeout=10).status_code
     assert answers == dict.fromkeys(web, 200)

@@ -49,3 +49,10 @@ def test_status_lists_the_sign_in_page(ports: Ports) -> None:
     assert urls["oidc discovery document"] == (
         "http://127.0.0.1:9400/.well-known/openid-configuration"
     )
+
+
+def test_provider_health_url_is_its_discovery_document() -> None:
+    """The provider (no /healthz) is checked at its discovery document, the portal at /healthz."""
+    by_name = {s.name: s for s in services.SERVICES}
+    assert by_name["oidc"].health_path == "/.well-known/openid-configuration"
+    assert by_name["portal"].health_path == "/healthz"

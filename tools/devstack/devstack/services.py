@@ -30,6 +30,8 @@ class Service:
     pages: Pages = API_DOCS
     admin_pages: Pages = ()
     ready_path: str = "/readyz"
+    # What answers 200 while the process is alive (`make status` lists the bare base URL).
+    health_path: str = "/healthz"
     args: tuple[str, ...] = ()
     # Ports it listens on besides HTTP, by env name (shown by `make status`, checked at start).
     extra_ports: tuple[str, ...] = ()
@@ -65,6 +67,8 @@ SERVICES: tuple[Service, ...] = (
         "OIDC_PORT",
         pages=(("discovery", "/.well-known/openid-configuration"),),
         ready_path="/.well-known/openid-configuration",
+        # The provider has no /healthz: its discovery document is what answers.
+        health_path="/.well-known/openid-configuration",
     ),
     Service("portal", "portal", "PORTAL_PORT", pages=(("sign-in", "/signin"),)),
 )
