@@ -14,7 +14,7 @@ from tests.browser import ARGS, CHROMIUM, MARKS, OUTPUT
 from tests.integration.portal.conftest import ZACK, Site
 
 pytestmark = MARKS
-# Screenshots go to test-output/; `PORTAL_SCREENSHOTS_DIR=docs/screenshots` refreshes the docs'.
+# Screenshots go to test-output/; `PORTAL_SCREENSHOTS_DIR=docs/portal` refreshes the docs' (docs/portal/).
 SHOTS = Path(os.environ.get("PORTAL_SCREENSHOTS_DIR") or OUTPUT)
 STAFF_TOKEN = "local-dev-only-staff-support-token"  # the seed's Campus Support staff member
 
