@@ -178,7 +178,9 @@ def _auth_router(portal: Portal) -> APIRouter:
             page = _error_page(request, portal, exc)
             page.delete_cookie(LOGIN_COOKIE, path="/")
             return page
-        response = RedirectResponse(login.next_path if login else "/", status_code=303)
+        # Checked again here, not only when the sign-in began: never back to another site.
+        target = logic.safe_next(login.next_path) if login else "/"
+        response = RedirectResponse(target, status_code=303)
         response.delete_cookie(LOGIN_COOKIE, path="/")
         _set_cookie(
             portal,
