@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from shared.settings import LOCAL_DOCS_URLS, ServiceSettings, named, service_config
 
@@ -66,6 +66,53 @@ class Settings(ServiceSettings):
         "http://127.0.0.1:8003",
         validation_alias=named("FEED_PUBLIC_URL", "feed_public_url"),
         description="Public base URL of the feed; a command's 202 links to its outcome there.",
+    )
+    # --- replies by email: the inbound listener, `python -m intake inbound` ---------------
+    inbound_smtp_host: str = Field(
+        "127.0.0.1",
+        validation_alias=named("INBOUND_SMTP_HOST", "inbound_smtp_host"),
+        description="Address the inbound SMTP listener binds.",
+    )
+    inbound_smtp_port: int = Field(
+        2525,
+        ge=1,
+        le=65535,
+        validation_alias=named("INBOUND_SMTP_PORT", "inbound_smtp_port"),
+        description="Port of the inbound SMTP listener, where the relay delivers replies.",
+    )
+    inbound_http_port: int = Field(
+        8011,
+        validation_alias=named("INTAKE_INBOUND_PORT", "inbound_http_port"),
+        description="HTTP port of the inbound listener's /healthz, /readyz and /metrics.",
+    )
+    inbound_max_message_bytes: int = Field(
+        50 * MIB, ge=64 * 1024, description="Largest message the listener accepts (SMTP SIZE)."
+    )
+    inbound_rate_per_minute: float = Field(
+        10.0, gt=0, description="Messages per minute per sender; beyond the burst 451 4.7.1."
+    )
+    inbound_rate_burst: int = Field(20, ge=1, description="Messages a sender may send at once.")
+    inbound_own_addresses: list[str] = Field(
+        default_factory=list,
+        description="More addresses of ours: mail from them is recorded, never posted.",
+    )
+    # Notify signs Message-IDs and reply addresses with it; the listener verifies them, so
+    # both read the same variable.
+    mail_reply_key: SecretStr = Field(
+        SecretStr("local-mail-reply-key"),
+        validation_alias=named("MAIL_REPLY_KEY", "mail_reply_key"),
+        description="Secret of the Message-IDs and reply addresses of notices.",
+    )
+    mail_from: str = Field(
+        "support@support-portal.local",
+        description="From of the listener's answers; mail from it is never posted.",
+    )
+    mail_domain: str = Field(
+        "support-portal.local", description="Right-hand side of the answers' Message-IDs."
+    )
+    portal_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Base URL of the Support Portal, linked from the listener's answers.",
     )
 
     @property

@@ -48,6 +48,17 @@ VARIABLES: dict[str, Any] = {
     "MULTIPART_OVERHEAD_BYTES": 1 * MIB,
     "KAFKA_RETRY_SECONDS": 2.0,
     "FEED_PUBLIC_URL": "http://127.0.0.1:8003",
+    "INBOUND_SMTP_HOST": "127.0.0.1",
+    "INBOUND_SMTP_PORT": 2525,
+    "INTAKE_INBOUND_PORT": 8011,
+    "INTAKE_INBOUND_MAX_MESSAGE_BYTES": 50 * MIB,
+    "INTAKE_INBOUND_RATE_PER_MINUTE": 10.0,
+    "INTAKE_INBOUND_RATE_BURST": 20,
+    "INTAKE_INBOUND_OWN_ADDRESSES": [],
+    "MAIL_REPLY_KEY": "local-mail-reply-key",
+    "INTAKE_MAIL_FROM": "support@support-portal.local",
+    "INTAKE_MAIL_DOMAIN": "support-portal.local",
+    "INTAKE_PORTAL_URL": "http://127.0.0.1:8000",
 }
 
 
