@@ -89,8 +89,10 @@ def build(settings: Settings, clock: Clock, after_write: AfterWrite | None = Non
 
 
 def sla_policy(settings: Settings) -> SlaPolicy | None:
-    """The SLA targets (the packaged ones)."""
-    return SlaPolicy.load()
+    """The SLA targets of ROUTING_SLA_FILE (else the packaged ones); None with clocks off."""
+    if not settings.sla_clocks:
+        return None
+    return SlaPolicy.load(Path(settings.sla_file) if settings.sla_file else None)
 
 
 async def _publish(broker: KafkaBroker, topic: str, command: CaseCommand) -> None:

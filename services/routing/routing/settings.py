@@ -57,6 +57,12 @@ class Settings(ServiceSettings):
         None, description="Local stack and drills only: a file holding seconds added to the clock."
     )
     routes_file: str | None = None
+    sla_file: str | None = Field(
+        None, description="SLA targets and calendars (JSON); unset: the packaged routing/sla.json."
+    )
+    sla_clocks: bool = Field(
+        True, description="Keep SLA clocks, warnings and breaches; false turns them off."
+    )
     docs_urls: dict[str, str] = Field(
         default_factory=lambda: dict(LOCAL_DOCS_URLS),
         description="Every service's API docs (a JSON object), linked from routing's docs page.",

@@ -50,6 +50,8 @@ VARIABLES: dict[str, tuple[Any, str, Any]] = {
     "ROUTING_STALL_AFTER_SECONDS": (30.0, "60", 60.0),
     "ROUTING_CLOCK_OFFSET_FILE": (None, "/tmp/offset", "/tmp/offset"),
     "ROUTING_ROUTES_FILE": (None, "/etc/routes.json", "/etc/routes.json"),
+    "ROUTING_SLA_FILE": (None, "/etc/sla.json", "/etc/sla.json"),
+    "ROUTING_SLA_CLOCKS": (True, "false", False),
     "ROUTING_DOCS_URLS": (DOCS, '{"intake": "https://intake.example/docs"}', {
         "intake": "https://intake.example/docs"
     }),

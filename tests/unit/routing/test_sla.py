@@ -3,6 +3,7 @@
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 from zoneinfo import ZoneInfo
@@ -11,6 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
+from routing.app import sla_policy
 from routing.clock import FixedClock
 from routing.console import queue_line
 from routing.handlers import parse
@@ -27,6 +29,7 @@ from routing.logic import (
 )
 from routing.models import CaseState, SlaCheck
 from routing.service import COMMANDS, describe_due, work_item_public
+from routing.settings import Settings
 from routing.sla import SlaPolicy
 from routing.timers import SlaGauges, TimerService
 from shared.commands import ChangeStatus, CloseCase
@@ -464,3 +467,18 @@ def test_the_console_queue_line_ends_with_the_due_point_and_the_breach() -> None
         "breached": True,
     }
     assert queue_line(item).endswith("Snow day missing  | overdue by 30 min  [SLA breached]")
+
+
+def test_the_sla_file_setting_and_the_switch(tmp_path: Path) -> None:
+    """ROUTING_SLA_FILE replaces the packaged targets; ROUTING_SLA_CLOCKS=false turns them off."""
+    rules = json.loads(json.dumps(HAND_WRITTEN))
+    rules["targets"]["Low"]["first_response"] = {"hours": 7}
+    path = tmp_path / "sla.json"
+    path.write_text(json.dumps(rules), encoding="utf-8")
+    policy = sla_policy(Settings(sla_file=str(path)))
+    assert policy is not None
+    assert policy.terms(Priority.LOW, CaseType.ASK_A_QUESTION, "a-1", "UTC").budgets == {
+        "first_response": 7 * 3600,
+        "resolution": 20 * 8 * 3600,
+    }
+    assert sla_policy(Settings(sla_clocks=False)) is None
