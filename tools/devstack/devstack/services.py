@@ -47,6 +47,15 @@ class Service:
 
 SERVICES: tuple[Service, ...] = (
     Service("intake", "intake", "INTAKE_PORT"),
+    # Replies by email: intake's SMTP listener, its own process (HTTP only for probes).
+    Service(
+        "intake-inbound",
+        "intake",
+        "INTAKE_INBOUND_PORT",
+        pages=(("metrics", "/metrics"),),
+        args=("inbound",),
+        extra_ports=("INBOUND_SMTP_PORT",),
+    ),
     Service("routing", "routing", "ROUTING_PORT"),
     Service("feed", "feed", "FEED_PORT"),
     Service("notify", "notify", "NOTIFY_PORT"),

@@ -179,7 +179,7 @@ def _parts(ports: Ports) -> dict[str, Part]:
         svc_ports: list[tuple[str, int]] = [(svc.port_env, svc.port(ports))]
         for name in svc.extra_ports:
             svc_ports.append((name, int(ports.as_env()[name])))
-            links[name.lower()] = f"{HOST}:{ports.as_env()[name]}"
+            links[name.lower().removesuffix("_port")] = f"{HOST}:{ports.as_env()[name]}"
         admin = svc.admin_port(ports)
         if svc.admin_port_env and admin is not None:
             admin_base = f"http://{HOST}:{admin}"
