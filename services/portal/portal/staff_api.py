@@ -1,0 +1,316 @@
+"""Staff pages under /staff: vendor sign-in, department queues, the staff case page."""
+
+import secrets
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import httpx
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from portal import staff_logic
+from portal.api import SESSION_COOKIE, TEMPLATES, render
+from portal.errors import CaseNotFound, CsrfRefused, Refused, SignInFailed
+from portal.service import Portal
+from portal.staff_service import (
+    StaffApi,
+    StaffCookies,
+    StaffDirectory,
+    StaffPortal,
+    StaffSession,
+    StaffSettings,
+    vendor_oidc,
+)
+from shared.enums import Department
+from shared.events import StaffMember
+from shared.identity import IdentityKeys
+
+STAFF_COOKIE = "portal_staff"
+STAFF_LOGIN_COOKIE = "portal_staff_login"
+TEMPLATES.env.globals.update(staff_logic=staff_logic, departments=list(Department))
+
+
+def build_staff(portal: Portal, http: httpx.AsyncClient) -> StaffPortal:
+    """The staff workspace over the portal's directory (a StaffDirectory) and HTTP client."""
+    staff = StaffSettings()
+    settings = portal.settings
+    directory = portal.directory
+    if not isinstance(directory, StaffDirectory):
+        raise TypeError("the staff workspace needs the portal to read staff: use StaffDirectory")
+    keys = IdentityKeys(settings.identity_signing_key.get_secret_value())
+    return StaffPortal(
+        settings,
+        directory,
+        vendor_oidc(settings, staff, http),
+        StaffApi(settings, staff, keys, http),
+        StaffCookies(settings.session_secret.get_secret_value()),
+    )
+
+
+def install_staff(app: FastAPI, staff: StaffPortal) -> None:
+    """Mount the staff pages; `app.state.staff` is what they use (tests may replace it)."""
+    app.state.staff = staff
+    app.include_router(_auth_router())
+    app.include_router(_queue_router())
+    app.include_router(_case_router())
+
+
+def _staff(request: Request) -> StaffPortal:
+    found: StaffPortal = request.app.state.staff
+    return found
+
+
+def _set_cookie(request: Request, response: Response, name: str, value: str, age: int) -> None:
+    secure = _staff(request).settings.secure_cookies
+    response.set_cookie(
+        name, value, max_age=age, httponly=True, samesite="lax", secure=secure, path="/"
+    )
+
+
+async def staff_context(request: Request) -> dict[str, Any]:
+    """The signed-in staff member; a contact session or none gets a 404, never a staff page."""
+    staff = _staff(request)
+    session = staff.cookies.decode(request.cookies.get(STAFF_COOKIE))
+    member = staff.directory.active_staff(session.staff_id) if session else None
+    if session is None or member is None:
+        if request.cookies.get(SESSION_COOKIE):
+            raise CaseNotFound("there is no such page")
+        target = request.url.path
+        raise HTTPException(303, headers={"Location": f"/staff/signin?next={target}"})
+    return {
+        "staff_session": session,
+        "member": member,
+        "person": None,
+        "banner": None,
+        "my_departments": staff_logic.departments_of(member),
+        "zone": "America/Chicago",
+    }
+
+
+StaffPage = Annotated[dict[str, Any], Depends(staff_context)]
+
+
+def _check_csrf(session: StaffSession, token: str | None) -> None:
+    if not token or not secrets.compare_digest(token, session.csrf):
+        raise CsrfRefused("the form is missing its security token; reload the page and retry")
+
+
+def _auth_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/staff/signin", response_class=HTMLResponse)
+    async def signin(request: Request, next: str = "/staff", error: str = "") -> Response:
+        context = {"person": None, "member": None, "next": next, "error": error}
+        return render(request, "staff_signin.html", context, 400 if error else 200)
+
+    @router.get("/staff/auth/start")
+    async def start(request: Request, next: str = "/staff") -> Response:
+        staff = _staff(request)
+        target = next if next.startswith("/staff") else "/staff"
+        url, login = await staff.oidc.begin(target)
+        response = RedirectResponse(url, status_code=303)
+        cookie = _portal_cookies(request).login(login)
+        _set_cookie(request, response, STAFF_LOGIN_COOKIE, cookie, 600)
+        return response
+
+    @router.get("/staff/auth/callback")
+    async def callback(
+        request: Request, code: str = "", state: str = "", error: str = ""
+    ) -> Response:
+        staff = _staff(request)
+        login = _portal_cookies(request).read_login(request.cookies.get(STAFF_LOGIN_COOKIE))
+        try:
+            if error or not code:
+                raise SignInFailed("the vendor's identity provider did not sign you in")
+            session = await staff.sign_in(code, state, login)
+        except SignInFailed as exc:
+            context = {"person": None, "member": None, "next": "/staff", "error": str(exc)}
+            page = render(request, "staff_signin.html", context, 403)
+            page.delete_cookie(STAFF_LOGIN_COOKIE, path="/")
+            return page
+        target = login.next_path if login and login.next_path.startswith("/staff") else "/staff"
+        response = RedirectResponse(target, status_code=303)
+        response.delete_cookie(STAFF_LOGIN_COOKIE, path="/")
+        # A staff session never rides on a contact's: one browser, one role at a time.
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        age = staff.settings.session_max_age_s
+        _set_cookie(request, response, STAFF_COOKIE, staff.cookies.encode(session), age)
+        return response
+
+    @router.post("/staff/signout")
+    async def signout(
+        request: Request, ctx: StaffPage, csrf_token: Annotated[str | None, Form()] = None
+    ) -> Response:
+        _check_csrf(ctx["staff_session"], csrf_token)
+        response = RedirectResponse("/staff/signin", status_code=303)
+        response.delete_cookie(STAFF_COOKIE, path="/")
+        return response
+
+    return router
+
+
+def _portal_cookies(request: Request) -> Any:
+    """The portal's cookie codec (for the sign-in state cookie)."""
+    return request.app.state.portal.cookies
+
+
+def _queue_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/staff")
+    async def home(request: Request, ctx: StaffPage) -> Response:
+        first = ctx["my_departments"][0]
+        return RedirectResponse(f"/staff/queues/{first.slug}", status_code=303)
+
+    @router.get("/staff/queues/{slug}", response_class=HTMLResponse)
+    async def queue(request: Request, slug: str, ctx: StaffPage) -> Response:
+        staff = _staff(request)
+        department = staff.department(ctx["member"], slug)
+        query = staff_logic.queue_query(request.query_params)
+        items = await staff.queue(ctx["member"], slug, query)
+        colleagues = await staff.colleagues(ctx["member"], slug)
+        context = {
+            **ctx,
+            "department": department,
+            "slug": slug,
+            "query": query,
+            "items": items,
+            "counts": staff_logic.status_counts(items),
+            "colleagues": colleagues,
+            "done": request.query_params.get("done", ""),
+            "error": request.query_params.get("error", ""),
+        }
+        return render(request, "staff_queue.html", context)
+
+    @router.post("/staff/queues/{slug}/take")
+    async def take_next(
+        request: Request,
+        slug: str,
+        ctx: StaffPage,
+        csrf_token: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        staff = _staff(request)
+        _check_csrf(ctx["staff_session"], csrf_token)
+        staff.department(ctx["member"], slug)
+        try:
+            await staff.take_next(ctx["member"], slug)
+        except Refused as exc:
+            return _back(f"/staff/queues/{slug}", error=exc.detail)
+        return _back(f"/staff/queues/{slug}", done="taken")
+
+    return router
+
+
+def _back(path: str, **params: str) -> Response:
+    return RedirectResponse(f"{path}?{urlencode(params)}", status_code=303)
+
+
+def _case_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    async def page(
+        request: Request, ctx: dict[str, Any], ref: str, extra: dict[str, Any], status: int = 200
+    ) -> Response:
+        staff = _staff(request)
+        member: StaffMember = ctx["member"]
+        case, routed = await staff.case(member, ref)
+        department = str(routed["department"])
+        slug = Department(department).slug
+        may = staff_logic.may_work(member, department)
+        colleagues = await staff.colleagues(member, slug) if may else []
+        context = {
+            **ctx,
+            "case": case,
+            "routed": routed,
+            "may_work": may,
+            "controls": staff_logic.controls_for(str(routed["status"]), member, department),
+            "colleagues": colleagues,
+            "q": "",
+            "done": request.query_params.get("done", ""),
+            **extra,
+        }
+        return render(request, "staff_case.html", context, status)
+
+    @router.get("/staff/cases/{ref}", response_class=HTMLResponse)
+    async def case(request: Request, ref: str, ctx: StaffPage) -> Response:
+        return await page(request, ctx, ref, {})
+
+    @router.post("/staff/cases/{ref}/status/{target}", response_class=HTMLResponse)
+    async def change(request: Request, ref: str, target: str, ctx: StaffPage) -> Response:
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        _check_csrf(ctx["staff_session"], form.get("csrf_token"))
+        control = staff_logic.control_by_slug(target)
+        if control is None:
+            raise CaseNotFound(f"there is no status {target!r}")
+        staff = _staff(request)
+        try:
+            body = staff_logic.status_body(control, form)
+            _, routed = await staff.case(ctx["member"], ref)
+            await staff.change_status(ctx["member"], str(routed["case_id"]), body)
+        except (staff_logic.FormProblem, Refused) as exc:
+            failed = {"failed": control.slug, "failure": _reason(exc), "form": form}
+            return await page(request, ctx, ref, failed, 422)
+        return _back(f"/staff/cases/{ref}", done=control.label)
+
+    @router.post("/staff/cases/{ref}/assign", response_class=HTMLResponse)
+    async def assign(
+        request: Request,
+        ref: str,
+        ctx: StaffPage,
+        assignee_id: Annotated[str, Form(max_length=64)] = "",
+        csrf_token: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        _check_csrf(ctx["staff_session"], csrf_token)
+        staff = _staff(request)
+        chosen = ctx["member"].id if assignee_id == "me" else assignee_id
+        try:
+            _, routed = await staff.case(ctx["member"], ref)
+            await staff.assign(ctx["member"], str(routed["case_id"]), chosen or None)
+        except Refused as exc:
+            return await page(request, ctx, ref, {"failed": "assign", "failure": exc.detail}, 422)
+        return _back(f"/staff/cases/{ref}", done="Assigned" if chosen else "Assigned by policy")
+
+    @router.post("/staff/cases/{ref}/transfer", response_class=HTMLResponse)
+    async def transfer(
+        request: Request,
+        ref: str,
+        ctx: StaffPage,
+        department: Annotated[str, Form(max_length=64)] = "",
+        reason: Annotated[str, Form(max_length=2_000)] = "",
+        csrf_token: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        _check_csrf(ctx["staff_session"], csrf_token)
+        staff = _staff(request)
+        try:
+            if not reason.strip():
+                raise Refused("Say why the case moves: the reason shows on the case.", [])
+            _, routed = await staff.case(ctx["member"], ref)
+            await staff.transfer(ctx["member"], str(routed["case_id"]), department, reason)
+        except Refused as exc:
+            failed = {"failed": "transfer", "failure": exc.detail, "form": {"reason": reason}}
+            return await page(request, ctx, ref, failed, 422)
+        return _back(f"/staff/cases/{ref}", done=f"Transferred to {department}")
+
+    @router.post("/staff/cases/{ref}/posts", response_class=HTMLResponse)
+    async def post(
+        request: Request,
+        ref: str,
+        ctx: StaffPage,
+        body: Annotated[str, Form(max_length=100_000)] = "",
+        csrf_token: Annotated[str | None, Form()] = None,
+        files: Annotated[list[UploadFile] | None, Form()] = None,
+    ) -> Response:
+        _check_csrf(ctx["staff_session"], csrf_token)
+        chosen = [(f.filename or "", f.file, f.content_type or "") for f in files or []]
+        try:
+            await _staff(request).post(ctx["member"], ref, body, [c for c in chosen if c[0]])
+        except Refused as exc:
+            failed = {"failed": "post", "failure": exc.detail, "form": {"body": body}}
+            return await page(request, ctx, ref, failed, 422)
+        return _back(f"/staff/cases/{ref}", done="Posted")
+
+    return router
+
+
+def _reason(exc: Exception) -> str:
+    return exc.detail if isinstance(exc, Refused) else str(exc)

@@ -1,0 +1,220 @@
+"""Pure rules of the staff workspace: departments, queue order and filters, workflow controls."""
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from shared.enums import ActorKind, CaseType, Department, Priority, Status
+from shared.events import StaffMember
+from shared.workflow import allowed_targets
+
+Json = dict[str, Any]
+
+PRIORITY_RANK = {p.value: i for i, p in enumerate(Priority)}
+__all__ = ["CaseType", "Department", "Priority", "Status"]
+QUEUE_FILTERS = ("status", "priority", "case_type", "subject", "assignee", "replied")
+QUEUE_SORTS = ("work", "number", "subject", "priority", "status", "last_activity")
+
+
+@dataclass(frozen=True)
+class Control:
+    """One workflow move a staff case page offers, with the inputs that move needs."""
+
+    target: Status
+    slug: str
+    label: str
+    note: str  # "" no note, "optional" or "required"
+    note_label: str
+    needs_date: bool = False
+    needs_issue: bool = False
+    needs_release: bool = False
+
+
+# What each move asks for on the page; routing checks the same before it accepts.
+_CONTROLS = {
+    Status.ASSIGNED: Control(Status.ASSIGNED, "assigned", "Assigned", "optional", "Note"),
+    Status.ASSIST_REQUEST: Control(
+        Status.ASSIST_REQUEST, "assist-request", "Assist Request", "optional", "What help is needed"
+    ),
+    Status.PENDING_CUSTOMER_INPUT: Control(
+        Status.PENDING_CUSTOMER_INPUT,
+        "pending-customer-input",
+        "Pending Customer Input",
+        "required",
+        "The question for the contact",
+    ),
+    Status.PENDING_CUSTOMER_VERIFICATION: Control(
+        Status.PENDING_CUSTOMER_VERIFICATION,
+        "pending-customer-verification",
+        "Pending Customer Verification",
+        "required",
+        "The written resolution (the contact sees it)",
+    ),
+    Status.SCHEDULED: Control(
+        Status.SCHEDULED, "scheduled", "Scheduled", "optional", "Note", needs_date=True
+    ),
+    Status.ASSIGNED_TO_DEVELOPMENT: Control(
+        Status.ASSIGNED_TO_DEVELOPMENT,
+        "assigned-to-development",
+        "Assigned to Development",
+        "required",
+        "The escalation note for the contact",
+        needs_issue=True,
+    ),
+    Status.AVAILABLE_IN_RELEASE: Control(
+        Status.AVAILABLE_IN_RELEASE,
+        "available-in-release",
+        "Available in Release",
+        "required",
+        "The note telling the contact about the fix",
+        needs_release=True,
+    ),
+    Status.CLOSED: Control(Status.CLOSED, "closed", "Closed", "optional", "Closing note"),
+}
+
+
+def departments_of(member: StaffMember) -> list[Department]:
+    """The queues a staff member works: all for a supervisor, else their own, in enum order."""
+    if member.supervisor:
+        return list(Department)
+    return [d for d in Department if d in member.departments]
+
+
+def may_work(member: StaffMember, department: str) -> bool:
+    """Whether the member acts on a case of this department (by its name)."""
+    try:
+        return member.acts_for(Department(department))
+    except ValueError:
+        return False
+
+
+def controls_for(status: str, member: StaffMember, department: str) -> list[Control]:
+    """The moves the state machine allows a staff member from `status`, none outside their
+    departments."""
+    if not may_work(member, department):
+        return []
+    return [_CONTROLS[t] for t in allowed_targets(Status(status), ActorKind.STAFF)]
+
+
+def control_by_slug(slug: str) -> Control | None:
+    """The control of a status slug, e.g. `pending-customer-input`."""
+    return next((c for c in _CONTROLS.values() if c.slug == slug), None)
+
+
+class FormProblem(ValueError):
+    """A staff form misses what its move needs; the message says what to fill in."""
+
+
+def status_body(control: Control, form: Mapping[str, str]) -> Json:
+    """The body of routing's status change for a control's form."""
+    note = form.get("note", "").strip()
+    if control.note == "required" and not note:
+        raise FormProblem(f"{control.label} needs {control.note_label.lower()}.")
+    body: Json = {"to_status": control.target.value}
+    if control.needs_date:
+        when = _date(form.get("scheduled_for", ""))
+        note = f"Scheduled for {when.isoformat()}." + (f" {note}" if note else "")
+    if control.needs_issue:
+        body["development_issue"] = _required(form, "development_issue", "the development issue")
+    if control.needs_release:
+        body["release_name"] = _required(form, "release_name", "the release")
+    if note:
+        body["note"] = note
+    return body
+
+
+def _date(raw: str) -> date:
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        raise FormProblem("Scheduled needs the date, as YYYY-MM-DD.") from None
+
+
+def _required(form: Mapping[str, str], name: str, what: str) -> str:
+    value = form.get(name, "").strip()
+    if not value:
+        raise FormProblem(f"Enter {what}.")
+    return value
+
+
+# --- queues ------------------------------------------------------------------------------
+
+
+def queue_query(params: Mapping[str, str]) -> dict[str, str]:
+    """The queue's query as the URL holds it: only known, non-blank parameters."""
+    keep = {*QUEUE_FILTERS, "sort", "order"}
+    return {k: v.strip() for k, v in params.items() if k in keep and v.strip()}
+
+
+def routing_params(query: Mapping[str, str]) -> dict[str, str]:
+    """What routing filters itself (status, priority, assignee); the rest is filtered here."""
+    params = {"limit": "200"}
+    for name in ("status", "priority"):
+        if name in query:
+            params[name] = query[name]
+    if query.get("assignee") == "none":
+        params["unassigned"] = "true"
+    elif "assignee" in query:
+        params["assignee"] = query["assignee"]
+    return params
+
+
+def work_order(items: Iterable[Json]) -> list[Json]:
+    """Critical first, then High, Medium, Low; within a priority the oldest first."""
+    return sorted(items, key=lambda i: (PRIORITY_RANK.get(i["priority"], 9), i["created_at"]))
+
+
+def filtered(items: Iterable[Json], query: Mapping[str, str]) -> list[Json]:
+    """The items matching the query's case type, subject words and customer-replied flag."""
+    words = query.get("subject", "").lower().split()
+    kept = []
+    for item in items:
+        if "case_type" in query and item["case_type"] != query["case_type"]:
+            continue
+        if words and not all(w in str(item["subject"]).lower() for w in words):
+            continue
+        if query.get("replied") == "true" and not item.get("customer_replied"):
+            continue
+        kept.append(item)
+    return kept
+
+
+def sorted_items(items: list[Json], query: Mapping[str, str]) -> list[Json]:
+    """The queue in work order, or by a column when the query asks."""
+    ordered = work_order(items)
+    key = query.get("sort", "work")
+    reverse = query.get("order") == "desc"
+    if key == "number":
+        return sorted(ordered, key=lambda i: int(i["case_number"]), reverse=reverse)
+    if key in ("subject", "status"):
+        return sorted(ordered, key=lambda i: str(i[key]).lower(), reverse=reverse)
+    if key == "priority":
+        return sorted(ordered, key=lambda i: PRIORITY_RANK.get(i["priority"], 9), reverse=reverse)
+    if key == "last_activity":
+        return sorted(ordered, key=lambda i: i.get("last_activity_at") or "", reverse=not reverse)
+    return list(reversed(ordered)) if reverse else ordered
+
+
+def status_counts(items: Iterable[Json]) -> list[tuple[str, int]]:
+    """How many items are in each status, in the workflow's order, none left out."""
+    counts = Counter(str(i["status"]) for i in items)
+    return [(s.value, counts[s.value]) for s in Status if counts[s.value]]
+
+
+def sort_link(slug: str, query: Mapping[str, str], key: str) -> str:
+    """The queue URL sorted by `key`; the current column flips its order."""
+    order = "asc"
+    if query.get("sort", "work") == key and query.get("order", "asc") == "asc":
+        order = "desc"
+    kept = {k: v for k, v in query.items() if k not in ("sort", "order")}
+    return f"/staff/queues/{slug}?" + urlencode({**kept, "sort": key, "order": order})
+
+
+def actor_name(actor: Json | None) -> str:
+    """Who made an activity, as the queue shows it."""
+    if not actor:
+        return ""
+    return str(actor.get("name") or actor.get("id") or "")

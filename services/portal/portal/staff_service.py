@@ -1,0 +1,299 @@
+"""The staff workspace's use cases: vendor sign-in, staff sessions, routing and intake as staff."""
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from typing import IO, Any
+
+import httpx
+import jwt
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from portal import staff_logic
+from portal.errors import CaseNotFound, NotSignedIn, Refused, SignInFailed, Unavailable
+from portal.handlers import Directory
+from portal.models import LoginState
+from portal.service import Oidc, _answer_of
+from portal.settings import Settings
+from shared.enums import ActorKind, Department
+from shared.events import AnyDirectoryEvent, StaffMember, StaffUpserted
+from shared.identity import IdentityKeys
+
+log = logging.getLogger("portal.staff")
+
+STAFF_AUDIENCE = "portal-staff-session"
+POLL_SECONDS = 0.1
+Json = dict[str, Any]
+
+
+class StaffSettings(BaseSettings):
+    """The vendor's identity provider and routing, from PORTAL_STAFF_* and PORTAL_ROUTING_URL."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    staff_oidc_issuer: str = Field(
+        "http://127.0.0.1:9401",
+        validation_alias=AliasChoices("PORTAL_STAFF_OIDC_ISSUER", "staff_oidc_issuer"),
+        description="The vendor's identity provider staff sign in with.",
+    )
+    staff_oidc_client_id: str = Field(
+        "support-portal-staff",
+        validation_alias=AliasChoices("PORTAL_STAFF_OIDC_CLIENT_ID", "staff_oidc_client_id"),
+    )
+    staff_oidc_client_secret: SecretStr = Field(
+        SecretStr("local-portal-staff-oidc-client-secret"),
+        validation_alias=AliasChoices(
+            "PORTAL_STAFF_OIDC_CLIENT_SECRET", "staff_oidc_client_secret"
+        ),
+    )
+    routing_url: str = Field(
+        "http://127.0.0.1:8002",
+        validation_alias=AliasChoices("PORTAL_ROUTING_URL", "routing_url"),
+        description="Routing's staff API: queues, take, assign, transfer, status changes.",
+    )
+
+
+class VendorOidcSettings(Settings):
+    """The portal's settings pointed at the vendor's provider, with the staff callback."""
+
+    @property
+    def redirect_uri(self) -> str:
+        """Where the vendor's provider sends the browser back."""
+        return self.base_url.rstrip("/") + "/staff/auth/callback"
+
+
+def vendor_oidc(settings: Settings, staff: StaffSettings, http: httpx.AsyncClient) -> Oidc:
+    """The OIDC client (PKCE, verified ID token) of the vendor's provider."""
+    values = settings.model_dump()
+    values.update(
+        oidc_issuer=staff.staff_oidc_issuer,
+        oidc_client_id=staff.staff_oidc_client_id,
+        oidc_client_secret=staff.staff_oidc_client_secret,
+    )
+    return Oidc(VendorOidcSettings.model_validate(values), http)
+
+
+class StaffDirectory(Directory):
+    """The directory view with staff members too (by id and by email)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.staff: dict[str, StaffMember] = {}
+        self._staff_by_email: dict[str, str] = {}
+
+    def apply(self, event: AnyDirectoryEvent) -> None:
+        """Keep the latest record of each account, contact and staff member."""
+        if isinstance(event, StaffUpserted):
+            self.staff[event.staff.id] = event.staff
+            self._staff_by_email[str(event.staff.email).lower()] = event.staff.id
+            return
+        super().apply(event)
+
+    def staff_by_email(self, email: str) -> StaffMember | None:
+        """The active staff member with this email (case-insensitive), if any."""
+        member = self.staff.get(self._staff_by_email.get(email.strip().lower(), ""))
+        return member if member is not None and member.active else None
+
+    def active_staff(self, staff_id: str) -> StaffMember | None:
+        """The staff member if still active."""
+        member = self.staff.get(staff_id)
+        return member if member is not None and member.active else None
+
+
+class StaffSession(BaseModel):
+    """What the staff session cookie carries: who, the CSRF token, expiry."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sid: str
+    staff_id: str
+    csrf: str
+    expires_at: int
+
+
+class StaffCookies:
+    """Signs and reads the staff session cookie (its own audience: never a contact's)."""
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+
+    def encode(self, session: StaffSession) -> str:
+        """The session as a cookie value."""
+        claims = {**session.model_dump(), "aud": STAFF_AUDIENCE, "exp": session.expires_at}
+        return jwt.encode(claims, self._secret, "HS256")
+
+    def decode(self, raw: str | None) -> StaffSession | None:
+        """The session of a cookie, if signed by us for staff and not expired."""
+        if not raw:
+            return None
+        try:
+            claims = jwt.decode(raw, self._secret, algorithms=["HS256"], audience=STAFF_AUDIENCE)
+        except jwt.InvalidTokenError:
+            return None
+        return StaffSession.model_validate(claims)
+
+
+class StaffApi:
+    """routing, intake and feed as a staff member: a fresh staff identity token per call."""
+
+    def __init__(
+        self, settings: Settings, staff: StaffSettings, keys: IdentityKeys, http: httpx.AsyncClient
+    ) -> None:
+        self.urls = {
+            "routing": staff.routing_url.rstrip("/"),
+            "intake": settings.intake_url.rstrip("/"),
+            "feed": settings.feed_url.rstrip("/"),
+        }
+        self.keys, self.http = keys, http
+
+    async def call(
+        self, service: str, method: str, member: StaffMember, path: str, **kwargs: Any
+    ) -> Any:
+        """Call a route of `service` as the member; errors as the portal's errors."""
+        token = self.keys.issue(ActorKind.STAFF, member.id)
+        headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+        url = self.urls[service] + path
+        try:
+            answer = await self.http.request(method, url, headers=headers, **kwargs)
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"{service} did not answer") from exc
+        return _answer_of(answer)
+
+
+class StaffPortal:
+    """Everything the staff pages do."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        directory: StaffDirectory,
+        oidc: Oidc,
+        api: StaffApi,
+        cookies: StaffCookies,
+    ) -> None:
+        self.settings, self.directory, self.oidc = settings, directory, oidc
+        self.api, self.cookies = api, cookies
+
+    async def sign_in(self, code: str, state: str, login: LoginState | None) -> StaffSession:
+        """The session of a person the vendor's provider vouched for, if active staff."""
+        if login is None or not secrets.compare_digest(login.state, state):
+            raise SignInFailed("this sign-in expired or was started elsewhere; sign in again")
+        email = await self.oidc.email_of(code, login)
+        member = self.directory.staff_by_email(email)
+        if member is None:
+            raise SignInFailed(f"{email} is no active support staff member")
+        log.info("staff signed in %s", member.id)
+        return StaffSession(
+            sid=secrets.token_urlsafe(16),
+            staff_id=member.id,
+            csrf=secrets.token_urlsafe(32),
+            expires_at=int(time.time()) + self.settings.session_max_age_s,
+        )
+
+    def member(self, session: StaffSession | None) -> StaffMember:
+        """The signed-in staff member as the directory has them now."""
+        member = self.directory.active_staff(session.staff_id) if session else None
+        if member is None:
+            raise NotSignedIn("sign in with your vendor account")
+        return member
+
+    def department(self, member: StaffMember, slug: str) -> Department:
+        """A department the member works, by slug; 404 for any other."""
+        for department in staff_logic.departments_of(member):
+            if department.slug == slug:
+                return department
+        raise CaseNotFound(f"there is no queue {slug!r} among your departments")
+
+    def district_name(self, account_id: str) -> str:
+        """A district's name from the directory (its id when unknown)."""
+        account = self.directory.accounts.get(account_id)
+        return account.name if account else account_id
+
+    # --- reads ------------------------------------------------------------------------
+
+    async def queue(self, member: StaffMember, slug: str, query: Mapping[str, str]) -> list[Json]:
+        """The department's open work, filtered and sorted as the query asks."""
+        params = staff_logic.routing_params(query)
+        items: list[Json] = await self.api.call(
+            "routing", "GET", member, f"/queues/{slug}", params=params
+        )
+        for item in items:
+            item["district"] = self.district_name(str(item["account_id"]))
+        return staff_logic.sorted_items(staff_logic.filtered(items, query), query)
+
+    async def colleagues(self, member: StaffMember, slug: str) -> list[Json]:
+        """The department's staff (intake's directory), to assign to."""
+        found: Json = await self.api.call(
+            "intake", "GET", member, f"/directory/departments/{slug}/staff"
+        )
+        return list(found.get("staff", []))
+
+    async def case(self, member: StaffMember, ref: str) -> tuple[Json, Json]:
+        """The case as the contact sees it (feed) and routing's view (department, assignee)."""
+        shown: Json = await self.api.call(
+            "feed", "GET", member, f"/cases/{ref}", params={"feed_page_size": "50"}
+        )
+        routed: Json = await self.api.call("routing", "GET", member, f"/cases/{shown['case_id']}")
+        account = str(shown.get("account_id"))
+        zone = self.directory.accounts.get(account)
+        shown["time_zone"] = zone.time_zone if zone and zone.time_zone else "America/Chicago"
+        return shown, routed
+
+    # --- writes -----------------------------------------------------------------------
+
+    async def take_next(self, member: StaffMember, slug: str) -> Json:
+        """Take the queue's next New or Re-Opened case."""
+        accepted: Json = await self.api.call("routing", "POST", member, f"/queues/{slug}/take")
+        return await self._outcome(member, accepted)
+
+    async def assign(self, member: StaffMember, case_id: str, assignee_id: str | None) -> Json:
+        """Assign to a colleague, to oneself, or (none) by the department's policy."""
+        body = {"assignee_id": assignee_id or None}
+        path = f"/cases/{case_id}/assign"
+        accepted: Json = await self.api.call("routing", "POST", member, path, json=body)
+        return await self._outcome(member, accepted)
+
+    async def transfer(
+        self, member: StaffMember, case_id: str, department: str, reason: str
+    ) -> Json:
+        """Move the case to another department's queue with a reason."""
+        body = {"department": department, "reason": reason}
+        path = f"/cases/{case_id}/transfer"
+        accepted: Json = await self.api.call("routing", "POST", member, path, json=body)
+        return await self._outcome(member, accepted)
+
+    async def change_status(self, member: StaffMember, case_id: str, body: Json) -> Json:
+        """A workflow move; routing decides, a refusal comes back as Refused."""
+        path = f"/cases/{case_id}/status"
+        accepted: Json = await self.api.call("routing", "POST", member, path, json=body)
+        return await self._outcome(member, accepted)
+
+    async def post(
+        self, member: StaffMember, ref: str, body: str, files: list[tuple[str, IO[bytes], str]]
+    ) -> Json:
+        """A staff post on the case feed: a public written explanation the contact sees."""
+        parts = [("files", (name, data, kind)) for name, data, kind in files if name]
+        posted: Json = await self.api.call(
+            "intake",
+            "POST",
+            member,
+            f"/cases/{ref}/posts",
+            data={"body": body},
+            files=parts or None,
+        )
+        return posted
+
+    async def _outcome(self, member: StaffMember, accepted: Json) -> Json:
+        """Wait (briefly) for routing's outcome of an accepted command; a rejection is Refused."""
+        path = f"/commands/{accepted['command_id']}"
+        deadline = time.monotonic() + max(self.settings.read_your_writes_s, 0.5)
+        while True:
+            outcome: Json = await self.api.call("routing", "GET", member, path)
+            if outcome.get("outcome") == "rejected":
+                raise Refused(str(outcome.get("reason") or "routing refused the change"), [], 409)
+            if outcome.get("outcome") != "pending" or time.monotonic() >= deadline:
+                return outcome
+            await asyncio.sleep(POLL_SECONDS)
