@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter
 
 from intake.errors import Conflict, Unavailable, problem
-from intake.inbound import ACCEPTED, RETRY_LATER, InboundMail
+from intake.inbound import ACCEPTED, RETRY_LATER, InboundMail, create_inbound_app
 from intake.logic import CaseState, TokenBucket
 from intake.mail_store import MailLog, Originals, Senders
 from intake.models import PostPublic
@@ -21,6 +21,7 @@ from shared.directory import Principal
 from shared.enums import ActorKind, ContactType, Status
 from shared.messages import AttachmentRef
 from shared.replies import reply_address
+from shared.settings import ProductionSettingsError
 
 KEY = "local-mail-reply-key"
 CASE = UUID("0b9a3c1e-5d2f-4a6b-8c7d-1e2f3a4b5c6d")
@@ -262,3 +263,10 @@ async def test_reply_address_names_the_case_without_a_tag(rig: Rig) -> None:
     address = reply_address(KEY, CASE, "zack-morris", "support-portal.local")
     await rig.inbound.receive("zack.morris@bayside.example", [address], mail.as_bytes())
     assert [post[1] for post in rig.intake.posts] == ["<p>Via the reply address.</p>"]
+
+
+def test_production_refuses_the_local_reply_key() -> None:
+    """In production the listener does not start without its own MAIL_REPLY_KEY."""
+    settings = Settings(environment="production", mongo_url="mongodb://db.internal:27017/x")
+    with pytest.raises(ProductionSettingsError, match="MAIL_REPLY_KEY is not set"):
+        create_inbound_app(settings)
