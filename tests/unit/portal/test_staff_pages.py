@@ -1,0 +1,251 @@
+"""The staff pages on fakes: vendor sign-in, 404 for contacts, queues, moves and refusals."""
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from portal.app import create_app
+from portal.models import LoginState
+from portal.service import CookieCodec, Oidc, Portal
+from portal.staff_api import install_staff
+from portal.staff_service import StaffApi, StaffCookies, StaffDirectory, StaffPortal, StaffSettings
+
+from shared.enums import ContactType, Department
+from shared.events import Account, AccountUpserted, ContactUpserted, StaffMember, StaffUpserted
+from shared.identity import IdentityKeys
+from tests.unit.portal.fakes import CASE, SETTINGS, FakeApi, FakeLinks, FakeMailer, FakeOidc
+from tests.unit.portal.fakes import contact as make_contact
+
+BASE = "http://portal.test"
+CASE_ID = "0b6f3c1e-0000-4000-8000-000000000001"
+
+
+class VendorOidc(Oidc):
+    """The vendor's provider, vouching for the email the test chose."""
+
+    def __init__(self, email: str) -> None:
+        super().__init__(SETTINGS, httpx.AsyncClient())
+        self.email = email
+
+    async def begin(self, next_path: str) -> tuple[str, LoginState]:
+        login = LoginState(
+            state="vs",
+            nonce="n",
+            code_verifier="v" * 43,
+            next_path=next_path,
+            expires_at=2_000_000_000,
+        )
+        return "http://vendor-idp.example/authorize?state=vs", login
+
+    async def email_of(self, code: str, login: LoginState) -> str:
+        return self.email
+
+
+class FakeStaffApi(StaffApi):
+    """routing, intake and feed answers for one Campus Support case, recording each write."""
+
+    def __init__(self) -> None:
+        keys = IdentityKeys("k" * 40)
+        super().__init__(SETTINGS, StaffSettings(), keys, httpx.AsyncClient())
+        self.writes: list[tuple[str, str, Any]] = []
+        self.reject: str | None = None
+
+    async def call(
+        self, service: str, method: str, member: StaffMember, path: str, **kw: Any
+    ) -> Any:
+        if method == "POST":
+            self.writes.append((service, path, kw.get("json") or kw.get("data")))
+            if service == "intake":
+                return {"item_id": "p1"}
+            return {"command_id": "c1", "case_id": CASE_ID, "outcome_url": "/commands/c1"}
+        if path == "/commands/c1":
+            if self.reject:
+                return {"outcome": "rejected", "reason": self.reject}
+            return {"outcome": "applied"}
+        if path.startswith("/queues/"):
+            return [
+                {
+                    "case_number": 1227963,
+                    "case_id": CASE_ID,
+                    "account_id": "bayside",
+                    "subject": "Snow Day",
+                    "case_type": "Ask a Question",
+                    "priority": "Medium",
+                    "status": "Assigned",
+                    "created_at": "2021-09-15T18:37:00Z",
+                    "assignee": {"id": "staff-support", "name": "Pat Support"},
+                    "last_activity_at": "2021-09-16T10:00:00Z",
+                    "last_activity": "post",
+                    "last_actor": {"kind": "contact", "id": "zack", "name": "Zack Morris"},
+                    "customer_replied": True,
+                },
+            ]
+        if path.startswith("/directory/departments/"):
+            return {"staff": [{"staff_id": "staff-lead", "name": "Morgan Lead"}]}
+        if service == "feed":
+            return {**CASE, "status": "Assigned"}
+        return {
+            "case_id": CASE_ID,
+            "department": "Campus Support",
+            "status": "Assigned",
+            "assignee": {"id": "staff-support", "name": "Pat Support"},
+            "customer_replied": True,
+            "last_activity_summary": "post by Zack Morris",
+        }
+
+
+def _directory() -> StaffDirectory:
+    found = StaffDirectory()
+    found.apply(AccountUpserted(account=Account(id="bayside", name="Bayside School (TESTING)")))
+    zack = make_contact("zack", "Zack", "Morris", ContactType.AUTHORIZED_SUPPORT, ["bayside"])
+    found.apply(ContactUpserted(contact=zack))
+    for sid, dept, boss in (
+        ("staff-support", "Campus Support", False),
+        ("staff-training", "Training", False),
+        ("staff-supervisor", "Campus Support", True),
+    ):
+        member = StaffMember(
+            id=sid,
+            name=sid,
+            email=f"{sid}@vendor.example",
+            departments=[Department(dept)],
+            supervisor=boss,
+        )
+        found.apply(StaffUpserted(staff=member))
+    return found
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[tuple[httpx.AsyncClient, FakeStaffApi, VendorOidc]]:
+    """The portal with its staff pages on fakes, and a client that keeps cookies."""
+    directory = _directory()
+    cookies = CookieCodec(SETTINGS.session_secret.get_secret_value())
+    fake = Portal(SETTINGS, directory, FakeOidc(), FakeApi(), cookies, FakeLinks(), FakeMailer())
+    app = create_app(SETTINGS, fake)
+    api, vendor = FakeStaffApi(), VendorOidc("staff-support@vendor.example")
+    staff_cookies = StaffCookies(SETTINGS.session_secret.get_secret_value())
+    if not hasattr(app.state, "staff"):
+        install_staff(app, StaffPortal(SETTINGS, directory, vendor, api, staff_cookies))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+            yield client, api, vendor
+
+
+async def staff_sign_in(client: httpx.AsyncClient) -> None:
+    """Sign in through the vendor provider's round trip."""
+    assert (await client.get("/staff/auth/start")).status_code == 303
+    back = await client.get("/staff/auth/callback", params={"code": "c", "state": "vs"})
+    assert back.status_code == 303, back.text
+    assert back.headers["location"] == "/staff"
+
+
+def csrf(html: str) -> str:
+    """The CSRF token of the page's first form."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+async def test_a_contact_session_gets_404_on_staff_pages(site: Any) -> None:
+    """A signed-in contact never reaches a staff page: it does not exist for them."""
+    client, _, _ = site
+    await client.get("/auth/start", params={"next": "/cases"})
+    await client.get("/auth/callback", params={"code": "c", "state": "st"})
+    assert (await client.get("/staff/queues/campus-support")).status_code == 404
+    assert (await client.get("/staff/cases/1227963")).status_code == 404
+
+
+async def test_someone_not_staff_is_refused_at_the_callback(site: Any) -> None:
+    """An email the directory has as no staff member gets no staff session."""
+    client, _, vendor = site
+    vendor.email = "zack@bayside.example"
+    await client.get("/staff/auth/start")
+    back = await client.get("/staff/auth/callback", params={"code": "c", "state": "vs"})
+    assert back.status_code == 403
+    assert "no active support staff member" in back.text
+
+
+async def test_queue_shows_the_work_item_fields(site: Any) -> None:
+    """The queue lists number, subject, district, assignee, who acted last and the reply flag."""
+    client, _, _ = site
+    await staff_sign_in(client)
+    page = await client.get("/staff/queues/campus-support")
+    assert page.status_code == 200
+    for text in (
+        "1227963",
+        "Snow Day",
+        "Bayside School (TESTING)",
+        "Pat Support",
+        "post by Zack Morris",
+        "Customer replied",
+        "Assigned: <strong>1</strong>",
+    ):
+        assert text in page.text
+    assert (await client.get("/staff/queues/training")).status_code == 404
+
+
+async def test_take_next_posts_to_routing(site: Any) -> None:
+    """Take next asks routing for the department's next case."""
+    client, api, _ = site
+    await staff_sign_in(client)
+    page = await client.get("/staff/queues/campus-support")
+    done = await client.post(
+        "/staff/queues/campus-support/take", data={"csrf_token": csrf(page.text)}
+    )
+    assert done.status_code == 303
+    assert ("routing", "/queues/campus-support/take", None) in api.writes
+
+
+async def test_case_page_offers_only_allowed_moves(site: Any) -> None:
+    """From Assigned the page offers Pending Customer Input, never Available in Release."""
+    client, _, _ = site
+    await staff_sign_in(client)
+    page = await client.get("/staff/cases/1227963")
+    assert page.status_code == 200
+    assert "Move to Pending Customer Input" in page.text
+    assert "Move to Available in Release" not in page.text
+    assert "Close This Case" not in page.text  # the contact's control
+
+
+async def test_a_refused_move_is_explained_next_to_its_control(site: Any) -> None:
+    """Routing's rejection reason shows inside the form of the move that failed."""
+    client, api, _ = site
+    await staff_sign_in(client)
+    page = await client.get("/staff/cases/1227963")
+    api.reject = "the case changed meanwhile: it is Closed"
+    answer = await client.post(
+        "/staff/cases/1227963/status/pending-customer-input",
+        data={"csrf_token": csrf(page.text), "note": "Which school?"},
+    )
+    assert answer.status_code == 422
+    form = answer.text.split('id="move-pending-customer-input"')[1].split("</form>")[0]
+    assert "the case changed meanwhile: it is Closed" in form
+    assert (
+        "routing",
+        f"/cases/{CASE_ID}/status",
+        {"to_status": "Pending Customer Input", "note": "Which school?"},
+    ) in api.writes
+
+
+async def test_staff_post_goes_to_intake(site: Any) -> None:
+    """A staff post is sent to intake's posts route as the staff member."""
+    client, api, _ = site
+    await staff_sign_in(client)
+    page = await client.get("/staff/cases/1227963")
+    answer = await client.post(
+        "/staff/cases/1227963/posts", data={"csrf_token": csrf(page.text), "body": "Fixed it"}
+    )
+    assert answer.status_code == 303
+    assert ("intake", "/cases/1227963/posts", {"body": "Fixed it"}) in api.writes
+
+
+async def test_forms_without_the_csrf_token_are_refused(site: Any) -> None:
+    """A staff form without the session's token changes nothing."""
+    client, api, _ = site
+    await staff_sign_in(client)
+    answer = await client.post("/staff/queues/campus-support/take", data={})
+    assert answer.status_code == 403
+    assert api.writes == []
