@@ -1,5 +1,7 @@
 """Composition root of the feed service: broker, Mongo client, stores, subscribers, HTTP app."""
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -10,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 
 from feed.api import add_routes
-from feed.handlers import register
+from feed.handlers import SubjectIndexer, register
 from feed.service import Projection, ReadModel
 from feed.settings import Settings
 from feed.store import (
@@ -86,25 +88,28 @@ def create_app(settings: Settings | None = None, broker: KafkaBroker | None = No
     mongo = mongo_client(settings)
     model = read_model(settings, mongo)
     fence = SwapFence(mongo[settings.mongo_database])
-    register(
-        broker,
-        settings.topics,
-        settings.group_id,
-        projection_of(model),
-        fence,
-        settings.live_batch,
-    )
+    projection = projection_of(model)
+    indexer = None
+    if settings.subjects_deferred:
+        projection.indexer = asyncio.Event()
+        indexer = SubjectIndexer(projection, fence, projection.indexer, settings.subjects_batch)
+    register(broker, settings.topics, settings.group_id, projection, fence, settings.live_batch)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await ensure_topics(settings.kafka_bootstrap_servers, settings.topics.all_specs())
         await ensure_indexes(model)
         await broker.start()
+        indexing = asyncio.create_task(indexer.run()) if indexer else None
         settle_heap()
         try:
             yield
         finally:
             await broker.stop()
+            if indexing is not None:
+                indexing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await indexing
             await mongo.close()
 
     app = new_app("Feed", docs_description(SUMMARY, settings.docs_urls), lifespan)

@@ -1,6 +1,9 @@
 """Subscribers of the feed: decode, call the projection (service.py) under the swap fence."""
 
+import asyncio
+import contextlib
 import logging
+import time
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -36,13 +39,27 @@ class CaseBatches:
     async def handle(self, records: list[Record]) -> None:
         """Apply the batch, never while a rebuild swaps the collections; a Mongo fault
         retries the whole batch (every write is guarded)."""
+        began = time.perf_counter()
         events = [event for record in records if (event := await self._decode(record))]
         try:
             async with self.fence.writing():
+                fenced = time.perf_counter()
                 await self.projection.project_all(events)
+                written = time.perf_counter()
         except PyMongoError as exc:
             raise Transient(f"{type(exc).__name__}: {exc}") from exc
-        log.info("projected %d case events of %d records", len(events), len(records))
+        done = time.perf_counter()
+        log.info(
+            "projected %d case events of %d records in %.0f ms (fence %.0f ms, writes %.0f ms,"
+            " unfence %.0f ms); oldest record %.0f ms old",
+            len(events),
+            len(records),
+            (done - began) * 1000,
+            (fenced - began) * 1000,
+            (written - fenced) * 1000,
+            (done - written) * 1000,
+            _age_ms(records),
+        )
 
     async def _decode(self, record: Record) -> AnyCaseEvent | None:
         try:
@@ -54,6 +71,41 @@ class CaseBatches:
             await self.poison(record, exc)
             return None
         return event
+
+
+@dataclass
+class SubjectIndexer:
+    """Indexes the subjects of cases made visible before them (Projection.indexer), under
+    the swap fence; woken by each live batch, and every `idle_s` for cases another replica
+    or a crashed process left marked."""
+
+    projection: Projection
+    fence: Fence
+    wake: asyncio.Event
+    limit: int = 500
+    idle_s: float = 1.0
+
+    async def run(self) -> None:
+        """Index until cancelled; a Mongo fault is logged and retried after `idle_s`."""
+        while True:
+            self.wake.clear()  # before the read: a batch marking cases meanwhile sets it again
+            try:
+                done = await self.once()
+            except PyMongoError as exc:
+                log.warning("indexing subjects failed, retrying: %s", exc)
+                done = 0
+            if done < self.limit:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), self.idle_s)
+
+    async def once(self) -> int:
+        """One round: how many cases' subjects were indexed."""
+        began = time.perf_counter()
+        async with self.fence.writing():
+            done = await self.projection.index_pending(self.limit)
+        if done:
+            log.info("indexed %d subjects in %.0f ms", done, (time.perf_counter() - began) * 1000)
+        return done
 
 
 def register(
@@ -87,3 +139,9 @@ def register(
     @broker.subscriber(topics.incident_events, **consumer_options(group))  # type: ignore[untyped-decorator]
     async def on_notice_event(event: AnyNoticeEvent) -> None:
         await projection.keep_notice(event.notice)
+
+
+def _age_ms(records: list[Record]) -> float:
+    """How long ago the batch's oldest record was produced (its Kafka timestamp)."""
+    stamps = [t for r in records if isinstance(t := getattr(r, "timestamp", None), int)]
+    return time.time() * 1000 - min(stamps) if stamps else 0.0

@@ -18,7 +18,7 @@ from feed.app import projection_of, read_model
 from feed.logic import change_for, feed_item, out_of_order, submission_names
 from feed.service import Batch
 from feed.settings import Settings
-from feed.store import CaseStore, DistrictStore, FeedStore, SubjectStore, SwapFence
+from feed.store import UNINDEXED, CaseStore, DistrictStore, FeedStore, SubjectStore, SwapFence
 from shared.events import CASE_EVENTS, Account, AnyCaseEvent, CaseSubmitted, Contact
 from shared.messages import UnknownMessage, decode
 from shared.mongo import Document, mongo_client
@@ -413,6 +413,8 @@ async def _store(
         return True
     if not set(stored["applied"]) <= set(state["applied"]):
         return False  # the live consumer applied a newer event: fold again up to it
+    if stored.get(UNINDEXED):
+        state = {**state, UNINDEXED: True}  # the live indexer has not entered its subject yet
     if not await cases.replace_if(state, stored["applied"]):
         return False
     await feed.reword([item for c, item in batch.items if c == case_id], case_id)

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -42,7 +43,15 @@ from feed.models import (
     FeedItemPublic,
     FeedPagePublic,
 )
-from feed.store import CaseStore, DistrictStore, FeedStore, NoticeStore, Save, SubjectStore
+from feed.store import (
+    UNINDEXED,
+    CaseStore,
+    DistrictStore,
+    FeedStore,
+    NoticeStore,
+    Save,
+    SubjectStore,
+)
 from shared.cases import parse_case_ref
 from shared.directory import DirectoryStore, Principal
 from shared.enums import NoticeKind
@@ -64,6 +73,24 @@ from shared.zones import DEFAULT_TIME_ZONE, ZoneCache, local_time
 WINDOW_PER_ID = 3
 MAX_WAIT_S = 10.0  # longest a reader may wait for a command's outcome
 FeedSort = Literal["newest", "oldest"]
+log = logging.getLogger("feed.service")
+
+
+class Stopwatch:
+    """Milliseconds spent in each named step since the previous one (for the batch log)."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        """Close the step `name`."""
+        now = time.perf_counter()
+        self.laps[name] = self.laps.get(name, 0.0) + (now - self.last) * 1000
+        self.last = now
+
+    def __str__(self) -> str:
+        return " ".join(f"{name} {ms:.0f} ms" for name, ms in self.laps.items())
 
 
 # --- ports of the projection ------------------------------------------------------------
@@ -78,6 +105,8 @@ class Cases(Protocol):
     async def get(self, case_id: str) -> Document | None: ...
     async def rename_account(self, account_id: str, name: str) -> None: ...
     async def rename_contact(self, contact_id: str, name: str) -> None: ...
+    async def unindexed(self, limit: int) -> list[Document]: ...
+    async def mark_indexed(self, case_ids: list[str]) -> None: ...
 
 
 class Feed(Protocol):
@@ -165,6 +194,9 @@ class Projection:
     districts: Districts
     subjects: Subjects
     wakeups: Wakeups = field(default_factory=Wakeups)
+    # Set: a batch's subjects are indexed after its commit, by `index_pending` (the cases
+    # carry UNINDEXED until then); None: within the batch, before its commit.
+    indexer: asyncio.Event | None = None
 
     async def names(self, event: CaseSubmitted) -> Document:
         """Account and contact names for a submission, when the directory knows them."""
@@ -205,20 +237,41 @@ class Projection:
         are the write's guard); a case another writer got to first (the rebuild's catch-up)
         takes its events one by one through the guarded per-event path instead.
         """
+        clock = Stopwatch()
         names = await self.names_of([e for e in events if isinstance(e, CaseSubmitted)])
+        clock.lap("names")
         batch = Batch.over(
-            await self.cases.many(list(dict.fromkeys(str(e.case_id) for e in events)))
+            await self.cases.many(list(dict.fromkeys(str(e.case_id) for e in events))),
+            deferred=self.indexer is not None,
         )
+        clock.lap("read")
         for event in events:
             batch.fold(event, names.get(str(event.event_id)))
         missed = await self.cases.save_all(batch.saves())
-        await self.subjects.add_all([s for c, s in batch.subjects.items() if c not in missed])
+        clock.lap("cases")
         await self.districts.add_all(batch.members)
+        clock.lap("districts")
         await self.feed.add_all([(c, item) for c, item in batch.items if c not in missed])
+        clock.lap("feed")
+        if self.indexer is None:
+            await self.subjects.add_all([s for c, s in batch.subjects.items() if c not in missed])
+            clock.lap("subjects")
+        else:
+            self.indexer.set()
         for event in events:
             if str(event.case_id) in missed:
                 await self.project(event)
         self.wakeups.wake(decided_commands(events))
+        log.info("batch of %d events: %s", len(events), clock)
+
+    async def index_pending(self, limit: int) -> int:
+        """Index the subjects of up to `limit` cases still marked UNINDEXED, then unmark
+        them; how many. A crash in between indexes them again (an entry is idempotent)."""
+        docs = await self.cases.unindexed(limit)
+        if docs:
+            await self.subjects.add_all([subject_of(d) for d in docs])
+            await self.cases.mark_indexed([d["_id"] for d in docs])
+        return len(docs)
 
     async def learn(self, event: AnyDirectoryEvent) -> None:
         """Keep the directory record the event carries (names, zones, tokens)."""
@@ -246,11 +299,13 @@ class Batch:
     items: list[tuple[str, Document]] = field(default_factory=list)
     members: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     subjects: dict[str, Subject] = field(default_factory=dict)
+    deferred: bool = False  # new cases are marked UNINDEXED, their subjects left to the indexer
 
     @classmethod
-    def over(cls, stored: dict[str, Document]) -> "Batch":
+    def over(cls, stored: dict[str, Document], deferred: bool = False) -> "Batch":
         """A batch over the stored cases; what each looked like is the guard of its write."""
-        return cls(dict(stored), {c: guard_of(doc) for c, doc in stored.items()})
+        guards = {c: guard_of(doc) for c, doc in stored.items()}
+        return cls(dict(stored), guards, deferred=deferred)
 
     def fold(self, event: AnyCaseEvent, names: Document | None) -> None:
         """One event: its change unless applied before, its feed entry, its district."""
@@ -260,6 +315,8 @@ class Batch:
             change = change_for(event, names)
             self.states[case_id] = change.apply(before, case_id, event_id)
             self.changed.add(case_id)
+            if self.deferred and isinstance(event, CaseSubmitted):
+                self.states[case_id][UNINDEXED] = True
         else:  # applied before; the entry may still be missing after a crash
             before = self.states[case_id]
         item = feed_item(event, before)
@@ -434,7 +491,7 @@ async def _containing_page(
     """The matching ids from the subject postings (the total when alone); the page from the
     newest-first windows when that reads fewer cases than the matches by id, else by id."""
     needle = str(contained_needle(flt))
-    case_ids = await model.subjects.containing(scope, needle)
+    case_ids = await _containing_ids(model, scope, needle)
     if not case_ids:
         return 0, []
     if is_lone_contains(flt, sort, descending):
@@ -454,12 +511,20 @@ async def _not_containing_page(
 ) -> tuple[int, list[Document]]:
     """Every case of the districts minus those containing the needle (from the subject
     postings); the page from the newest-first windows, where most cases match."""
-    contained = await model.subjects.containing(scope, needle)
+    contained = await _containing_ids(model, scope, needle)
     total = await model.districts.total(scope) - len(contained)
     if skip >= total:
         return total, []
     docs = await model.cases.newest_matching(scope, skip + limit, not_containing(needle))
     return total, docs[skip:]
+
+
+async def _containing_ids(model: ReadModel, scope: list[str] | None, needle: str) -> list[str]:
+    """The cases whose subject holds the needle: from the postings, and among the few cases
+    not indexed yet (visible before their subjects are), so the answer is always exact."""
+    indexed = await model.subjects.containing(scope, needle)
+    pending = await model.cases.unindexed_matching(scope, containing(needle))
+    return list(dict.fromkeys([*indexed, *pending]))
 
 
 async def _zone_of(model: ReadModel, who: Principal) -> str:

@@ -26,6 +26,16 @@ class Settings(ServiceSettings):
         description="Case events the live consumer applies at once (one write per case).",
     )
     rebuild_batch: int = Field(2_000, ge=1)
+    subjects_deferred: bool = Field(
+        True,
+        description=(
+            "Make a new case visible first and index its subject for search just after, "
+            "outside the batch (searches stay exact meanwhile); false: within the batch."
+        ),
+    )
+    subjects_batch: int = Field(
+        500, ge=1, description="Cases whose subjects the indexer enters at once."
+    )
     # FEED_OUTCOME_POLL_SECONDS: the name it was published under.
     outcome_poll_s: float = Field(
         0.5,

@@ -68,6 +68,8 @@ SIZE_TTL = 60.0  # seconds a district's size is counted on locally before it is 
 # bulk of them all outlasted the client's socket timeout (the batch retried forever).
 POSTING_CHUNK = 500
 Save = tuple[Document, Document | None]  # a case and the guard of its write
+# On a case visible before its subject is in `subjects`: the indexer's work list.
+UNINDEXED = "unindexed"
 
 
 class AlreadyStored(Exception):
@@ -89,6 +91,7 @@ class CaseStore:
     async def ensure_indexes(self) -> None:
         """The indexes of the list filters, of contact renames and of lookups by number."""
         await self.collection.create_index("contact_id")
+        await self.collection.create_index(UNINDEXED)
         await self.collection.create_index("number")
         for name in RANGE_FILTERED:
             await self.collection.create_index([(name, ASCENDING)])
@@ -212,6 +215,24 @@ class CaseStore:
     async def get(self, case_id: str) -> Document | None:
         """The case by id, without the applied-event ledger."""
         return await self.collection.find_one({"_id": case_id}, {"applied": 0})
+
+    async def unindexed(self, limit: int) -> list[Document]:
+        """Up to `limit` cases whose subject is not in `subjects` yet, oldest first."""
+        fields = {"account_id": 1, "subject_lc": 1, "created_at": 1}
+        cursor = self.collection.find({UNINDEXED: True}, fields)
+        return await cursor.sort([("created_at", ASCENDING)]).limit(limit).to_list()
+
+    async def unindexed_matching(self, accounts: list[str] | None, residual: Document) -> list[str]:
+        """The ids of the districts' cases not indexed yet that match `residual`."""
+        query: Document = {UNINDEXED: True, **residual}
+        if accounts is not None:
+            query["account_id"] = {"$in": accounts}
+        return [doc["_id"] async for doc in self.collection.find(query, {"_id": 1})]
+
+    async def mark_indexed(self, case_ids: list[str]) -> None:
+        """These cases' subjects are in `subjects` now."""
+        query = {"_id": {"$in": case_ids}, UNINDEXED: True}
+        await self.collection.update_many(query, {"$unset": {UNINDEXED: ""}})
 
     async def by_number(self, number: int) -> Document | None:
         """The case by its number."""

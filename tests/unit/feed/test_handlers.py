@@ -1,5 +1,6 @@
 """Feed subscribers through TestKafkaBroker with in-memory fakes of the stores."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -80,6 +81,13 @@ class FakeCases:
         for doc in self.docs.values():
             if doc.get("contact_id") == contact_id:
                 doc["contact_name"], doc["contact_lc"] = name, name.lower()
+
+    async def unindexed(self, limit: int) -> list[dict[str, Any]]:
+        return [doc for doc in self.docs.values() if doc.get("unindexed")][:limit]
+
+    async def mark_indexed(self, case_ids: list[str]) -> None:
+        for case_id in case_ids:
+            self.docs[case_id].pop("unindexed", None)
 
 
 class FakeFeed:
@@ -361,3 +369,25 @@ async def test_batch_writes_only_inside_the_swap_fence() -> None:
     assert (fence.entered, fence.inside) == (1, 0)
     assert len(feed.items) == 2
     assert feed.unfenced == []
+
+
+async def test_deferred_subjects_are_indexed_after_the_batch_and_once() -> None:
+    """A deferred batch makes the case visible with its subject pending; the indexer enters
+    it and unmarks the case, and a redelivered submission does not mark it again."""
+    _, projection = wired()
+    projection.indexer = asyncio.Event()
+    sub = submitted()
+    case_id = str(sub.case_id)
+    await projection.project_all([sub])
+    cases = projection.cases.docs  # type: ignore[attr-defined]
+    assert cases[case_id]["unindexed"] is True
+    assert projection.subjects.subjects == {}  # type: ignore[attr-defined]
+    assert projection.indexer.is_set()
+    assert await projection.index_pending(10) == 1
+    assert projection.subjects.subjects == {  # type: ignore[attr-defined]
+        case_id: Subject(case_id, "a-1", "grade book issues")
+    }
+    assert "unindexed" not in cases[case_id]
+    await projection.project_all([sub])
+    assert "unindexed" not in cases[case_id]
+    assert await projection.index_pending(10) == 0

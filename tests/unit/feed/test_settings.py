@@ -40,6 +40,8 @@ VARIABLES: dict[str, tuple[Any, str, Any]] = {
                          "https://status.example"),
     "FEED_LIVE_BATCH": (2000, "500", 500),
     "FEED_REBUILD_BATCH": (2000, "100", 100),
+    "FEED_SUBJECTS_DEFERRED": (True, "false", False),
+    "FEED_SUBJECTS_BATCH": (500, "50", 50),
     "FEED_OUTCOME_POLL_SECONDS": (0.5, "2", 2.0),
     "FEED_DOCS_URLS": (DOCS, '{"intake": "https://intake.example/docs"}', {
         "intake": "https://intake.example/docs"
