@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import smtplib
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -393,6 +395,8 @@ class HeldProxy:
 
     upstream: tuple[str, int]
     holding: bool = False
+    # Start holding at the first chunk holding all of these (a given command on a collection).
+    trigger: tuple[bytes, ...] = ()
     held: bytearray = field(default_factory=bytearray)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     server: asyncio.Server | None = None
@@ -412,6 +416,8 @@ class HeldProxy:
     ) -> None:
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
             while chunk := await reader.read(65536):
+                if hold and self.trigger and all(m in chunk for m in self.trigger):
+                    self.holding = True
                 if hold and self.holding:
                     self.held += chunk  # never forwarded: the process waits on Mongo
                     self.changed.set()
@@ -494,3 +500,58 @@ async def test_sigkill_between_receipt_and_publish_posts_once(
     assert [p["body_text"] for p in await _posts(intake_settings, kit, case)] == [
         "Survives a crash."
     ]
+
+
+async def test_sigkill_after_publish_before_250_posts_once(
+    mongo_proxy: HeldProxy,
+    client: httpx.AsyncClient,
+    intake_app: FastAPI,
+    intake_settings: Settings,
+    kit: Any,
+) -> None:
+    """Killed after the post was on Kafka but before it said 250, intake gets the message
+    again: 451 while the first attempt's claim is fresh, then (once it has expired) the
+    retry publishes the same post, with the same ids, so the case has one post."""
+    case = await _case(client, intake_app, kit)
+    port = await mongo_proxy.start()
+    mongo_proxy.trigger = (b"update\x00", b"idempotency_keys\x00")  # the post is published
+    victim = await _start(
+        intake_settings, kit, f"mongodb://127.0.0.1:{port}/?directConnection=true&retryWrites=false"
+    )
+    mail = _reply("Published, then killed.", subject=f"[Case {case.number}]")
+    sent = asyncio.Event()
+    try:
+        loop = asyncio.get_running_loop()
+        ending = asyncio.create_task(
+            asyncio.to_thread(_send_until_killed, victim.smtp_port, mail, sent, loop)
+        )
+        await sent.wait()
+        await mongo_proxy.wait_held(b"idempotency_keys")
+        victim.process.send_signal(signal.SIGKILL)
+        assert await ending == "disconnected"
+    finally:
+        _stop(victim)
+    [first] = await _posts(intake_settings, kit, case)
+    restarted = await _start(intake_settings, kit)
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as fresh:
+            await asyncio.to_thread(restarted.send, mail, ZACK)
+        assert fresh.value.smtp_code == 451
+        await _age_claims(intake_app, str(mail["Message-ID"]))  # the MTA retries much later
+        await asyncio.to_thread(restarted.send, mail, ZACK)
+    finally:
+        _stop(restarted)
+    posts = await _posts(intake_settings, kit, case)
+    assert {(p["post_id"], p["event_id"]) for p in posts} == {(first["post_id"], first["event_id"])}
+    assert {p["body_text"] for p in posts} == {"Published, then killed."}
+
+
+async def _age_claims(intake_app: FastAPI, message_id: str) -> None:
+    """Date the idempotency claim of a message two minutes back, as if that time had passed."""
+    claims = intake_app.state.intake.idempotency.collection
+    key = f"mail:{message_id.lower()}"
+    found = await claims.update_many(
+        {"_id": {"$regex": f":{re.escape(key)}$"}},
+        {"$set": {"at": datetime.now(UTC) - timedelta(minutes=2)}},
+    )
+    assert found.modified_count == 1
