@@ -237,7 +237,8 @@ async def test_the_console_lists_the_queue_with_last_activity(platform: Platform
     assert code == 0, err
     (line,) = [line for line in out.splitlines() if line.startswith(f"#{number} ")]
     assert "| last: post " in line
-    assert line.endswith("by Pat Support (staff)")
+    # The staff post met the first response: the resolution is the next due point.
+    assert "by Pat Support (staff)  | due in " in line
     answer = await platform.intake.post(
         f"/cases/{number}/posts", data={"body": "Fall term."}, headers=_auth(ZACK)
     )
@@ -245,7 +246,7 @@ async def test_the_console_lists_the_queue_with_last_activity(platform: Platform
     await _queue_item(platform, number, "zack-morris")
     code, out, err = await _console(platform, "queue", "campus-support", "--limit", "200")
     (line,) = [line for line in out.splitlines() if line.startswith(f"#{number} ")]
-    assert line.endswith("by Zack Morris (TESTING) (contact)  [customer replied]")
+    assert "by Zack Morris (TESTING) (contact)  [customer replied]  | due in " in line
 
 
 async def test_the_console_says_why_intake_refused_a_post(platform: Platform) -> None:
