@@ -31,6 +31,7 @@ from routing.models import CaseState, SlaCheck
 from routing.service import COMMANDS, describe_due, work_item_public
 from routing.settings import Settings
 from routing.sla import SlaPolicy
+from routing.store import sla_fields
 from routing.timers import SlaGauges, TimerService
 from shared.commands import ChangeStatus, CloseCase
 from shared.enums import ActorKind, CaseType, Module, Priority, Status
@@ -482,3 +483,20 @@ def test_the_sla_file_setting_and_the_switch(tmp_path: Path) -> None:
         "resolution": 20 * 8 * 3600,
     }
     assert sla_policy(Settings(sla_clocks=False)) is None
+
+
+def test_stored_standing_counts_a_case_closed_before_its_first_response_as_unmet(
+    context: Callable[..., Context], new_case: Callable[..., CaseSubmitted]
+) -> None:
+    """The gauges' fields: due while open, unmet once the contact closed it unanswered."""
+    state = open_case(context, new_case, FRIDAY_1630)
+    assert sla_fields(state) == {
+        "sla_due": chicago(8, 12, 30),
+        "sla_first_response": "due",
+        "sla_resolution": "due",
+    }
+    close = CloseCase(case_id=state.case_id, actor=CONTACT, note="Found it.")
+    closed = on_command(state, close, ctx_at(context, chicago(8, 9))).state
+    assert closed is not None
+    assert sla_fields(closed)["sla_first_response"] == "unmet"
+    assert sla_fields(closed)["sla_resolution"] == "met"
