@@ -1,5 +1,8 @@
 """Pure decisions of the portal: case forms, list queries, safe redirects; no I/O."""
 
+import html
+import itertools
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -453,3 +456,63 @@ def safe_next(target: str | None) -> str:
     if parts.scheme or parts.netloc or "\\" in target or any(ord(c) < 32 for c in target):
         return "/"
     return target
+
+
+# --- Share an update: the post box's light markup -------------------------------------------
+
+# The box takes plain text with a light markup (the toolbar writes the same): **bold**,
+# *italic*, `code`, [text](https://link), lines starting with "- " or "1. " as lists. Everything
+# is escaped first, so only the tags made here reach intake, whose allow-list sanitizer is the
+# one that decides what a post may hold (the feed shows its output).
+_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+_ITALIC = re.compile(r"(?<![*\w])\*(?=\S)(.+?)(?<=\S)\*(?![*\w])")
+_CODE = re.compile(r"`([^`\n]+)`")
+_LINK = re.compile(r"\[([^\]\n]+)\]\(((?:https?://|mailto:)[^\s()<>]+)\)")
+_BULLET = re.compile(r"^\s*[-*]\s+(.*)$")
+_NUMBERED = re.compile(r"^\s*\d{1,3}[.)]\s+(.*)$")
+
+
+def _inline(text: str) -> str:
+    """One escaped line with its bold, italic, code and links as tags."""
+    codes: list[str] = []
+
+    def keep_code(found: re.Match[str]) -> str:
+        codes.append(f"<code>{found.group(1)}</code>")
+        return f"\x00{len(codes) - 1}\x00"  # code is shown as written, no markup inside
+
+    line = _CODE.sub(keep_code, html.escape(text, quote=True))
+    line = _LINK.sub(r'<a href="\2">\1</a>', line)
+    line = _ITALIC.sub(r"<em>\1</em>", _BOLD.sub(r"<strong>\1</strong>", line))
+    return re.sub(r"\x00(\d+)\x00", lambda m: codes[int(m.group(1))], line)
+
+
+def _kind(line: str) -> tuple[str, str]:
+    """("ul" | "ol" | "p", the line's text without its list marker)."""
+    for pattern, tag in ((_BULLET, "ul"), (_NUMBERED, "ol")):
+        found = pattern.match(line)
+        if found:
+            return tag, found.group(1)
+    return "p", line.strip()
+
+
+def _block(lines: list[str]) -> str:
+    """Runs of list items as lists, the lines between them as a paragraph."""
+    out: list[str] = []
+    for tag, run in itertools.groupby(map(_kind, lines), key=lambda kind: kind[0]):
+        texts = [_inline(text) for _, text in run]
+        if tag == "p":
+            out.append("<p>" + "<br>".join(texts) + "</p>")
+        else:
+            out.append(f"<{tag}>" + "".join(f"<li>{t}</li>" for t in texts) + f"</{tag}>")
+    return "".join(out)
+
+
+def post_html(text: str) -> str:
+    """The HTML sent to intake for what was typed in "Share an update" ("" stays "")."""
+    blocks: list[list[str]] = [[]]
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if line.strip():
+            blocks[-1].append(line)
+        elif blocks[-1]:
+            blocks.append([])
+    return "".join(_block(lines) for lines in blocks if lines)

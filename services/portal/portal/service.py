@@ -499,7 +499,7 @@ class Portal:
             "POST",
             person,
             f"/cases/{ref}/posts",
-            data={"body": body},
+            data={"body": logic.post_html(body)},
             files=parts or None,
             headers=headers,
         )

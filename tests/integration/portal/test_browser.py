@@ -14,7 +14,7 @@ from tests.browser import ARGS, CHROMIUM, MARKS, OUTPUT
 from tests.integration.portal.conftest import ZACK, Site
 
 pytestmark = MARKS
-# Screenshots go to test-output/; `PORTAL_SCREENSHOTS_DIR=docs/portal` refreshes the docs' (docs/portal/).
+# Screenshots go to test-output/; `PORTAL_SCREENSHOTS_DIR=docs/portal` refreshes the committed ones.
 SHOTS = Path(os.environ.get("PORTAL_SCREENSHOTS_DIR") or OUTPUT)
 STAFF_TOKEN = "local-dev-only-staff-support-token"  # the seed's Campus Support staff member
 
@@ -251,15 +251,32 @@ async def test_drop_files_then_share(site: Site, browser_page: tuple[Any, Refusa
     await page.fill("#post-body", "Eleven is too many.")
     await page.click("button:has-text('Share')")
     assert await status.inner_text() == "11 files chosen: up to 10 can be attached at the same time"
+    refused = page.locator("#post-files-list li .refused")
+    assert await refused.count() == 1  # only the eleventh file, named beside it
+    assert await page.text_content("#post-files-list li:nth-child(11)") == (
+        "day-10.csv (0.0 KB) refused: only 10 files can be attached to one post"
+    )
     await page.reload()
     assert "Eleven is too many." not in await page.inner_text("#feed-items")  # nothing was sent
     await _drop(page, ["monday.csv", "tuesday.csv"])
     assert await page.locator("#post-files-list li").count() == 2
-    await page.fill("#post-body", "Two calendars.")
+    assert await page.locator("#post-files-list li progress").count() == 2  # one per file
+    await page.fill("#post-body", "Two calendars")
+    await page.focus("#post-body")
+    await page.keyboard.press("Control+A")
+    await page.click("[role=toolbar] button[aria-label='Bold']")
+    await page.keyboard.press("End")
+    await page.keyboard.type("\n")
+    await page.click("[role=toolbar] button[aria-label='Bulleted list']")
+    await page.keyboard.type("Monday")
+    assert await page.input_value("#post-body") == "**Two calendars**\n- Monday"
+    await _check(page, "case-share")
     await page.click("button:has-text('Share')")
     await page.wait_for_selector("text=Your post was shared.")
     feed = await page.inner_text("#feed-items")
     assert "monday.csv" in feed
     assert "tuesday.csv" in feed
+    assert await page.inner_text("#feed-items .body strong") == "Two calendars"
+    assert await page.inner_text("#feed-items .body li") == "Monday"
     await _check(page, None)
     assert refusals.seen == []

@@ -116,6 +116,32 @@ def test_post_with_attachment_shows_on_the_next_page(zack: httpx.Client) -> None
     assert download.headers["content-disposition"].startswith("attachment")
 
 
+def test_formatted_post_is_shown_as_intake_sanitized_it(zack: httpx.Client) -> None:
+    """Bold, a list and a link typed in the box show as tags; typed HTML shows as text."""
+    answer = _submit_question(zack, f"Formatted {uuid.uuid4().hex[:6]}")
+    case_url = answer.headers["location"].split("?")[0]
+    page = zack.get(case_url).text
+    tag = uuid.uuid4().hex[:6]
+    typed = (
+        f"**Snow {tag}**\n- Monday\n- [guide](https://docs.example/days)\n"
+        "<img src=x onerror=alert(1)>"
+    )
+    posted = zack.post(
+        f"{case_url}/posts",
+        data={"csrf_token": csrf_of(page), "body": typed, "idempotency_key": key_of(page)},
+    )
+    assert posted.status_code == 303, posted.text
+    after = zack.get(posted.headers["location"]).text
+    assert f"<p><strong>Snow {tag}</strong></p>" in after
+    assert "<li>Monday</li>" in after
+    assert (
+        '<li><a href="https://docs.example/days" rel="noopener noreferrer nofollow">guide</a></li>'
+        in after
+    )
+    assert "&lt;img src=x onerror=alert(1)&gt;" in after
+    assert "<img src=x" not in after
+
+
 def test_post_without_csrf_token_is_403(zack: httpx.Client) -> None:
     """A post without the CSRF token is refused with 403 and nothing is posted."""
     answer = _submit_question(zack, f"No token {uuid.uuid4().hex[:6]}")

@@ -1,5 +1,6 @@
-// Progressive enhancement of the post form: drop files on it, see what is attached and how the
-// upload goes. Without this script the same form posts the same files.
+// Progressive enhancement of the post form: formatting buttons that write the box's light
+// markup, files dropped on the form, each file's own check and upload progress. Without this
+// script the same form posts the same text and files.
 (function () {
   "use strict";
   var MAX_FILES = 10;
@@ -9,46 +10,114 @@
     return (size / 1024).toFixed(1) + " KB";
   }
 
-  function refusal(files) {
+  // Why one file cannot be sent ("" when it can): the 11th file on, or a file over 15 MB.
+  function refusalOf(file, index) {
+    if (index >= MAX_FILES) {
+      return "refused: only " + MAX_FILES + " files can be attached to one post";
+    }
+    if (file.size > MAX_BYTES) {
+      return "refused: over the 15 MB limit per file";
+    }
+    return "";
+  }
+
+  // The form's own line, in the words the portal uses when it refuses without this script.
+  function summary(files, refused) {
     if (files.length > MAX_FILES) {
       return files.length + " files chosen: up to " + MAX_FILES + " can be attached at the same time";
     }
-    var large = Array.prototype.filter.call(files, function (f) { return f.size > MAX_BYTES; });
-    if (large.length) {
+    if (refused) {
+      var large = Array.prototype.filter.call(files, function (f) { return f.size > MAX_BYTES; });
       return large.map(function (f) { return f.name; }).join(", ") + ": over the 15 MB limit per file";
     }
-    return "";
+    return files.length ? files.length + " file(s) ready" : "";
   }
 
   function show(zone, input) {
     var list = zone.querySelector(".chosen");
     var status = zone.querySelector("[role=status]");
+    var refused = 0;
     list.textContent = "";
-    Array.prototype.forEach.call(input.files, function (file) {
+    Array.prototype.forEach.call(input.files, function (file, index) {
       var item = document.createElement("li");
-      item.textContent = file.name + " (" + kb(file.size) + ")";
+      var name = document.createElement("span");
+      var problem = refusalOf(file, index);
+      name.textContent = file.name + " (" + kb(file.size) + ")";
+      item.appendChild(name);
+      if (problem) {
+        refused += 1;
+        var why = document.createElement("span");
+        why.className = "refused";
+        why.textContent = " " + problem;
+        item.appendChild(why);
+      } else {
+        var bar = document.createElement("progress");
+        bar.max = 100;
+        bar.value = 0;
+        bar.hidden = true;
+        bar.setAttribute("aria-label", "Upload of " + file.name);
+        item.appendChild(bar);
+      }
       list.appendChild(item);
     });
-    var problem = refusal(input.files);
-    status.textContent = problem || (input.files.length ? input.files.length + " file(s) ready" : "");
-    status.classList.toggle("error", Boolean(problem));
-    return !problem;
+    status.textContent = summary(input.files, refused);
+    status.classList.toggle("error", Boolean(refused));
+    return !refused;
+  }
+
+  // Each file's share of the bytes sent so far: the files go in the body in their order.
+  function trackFiles(zone, input, loaded, total) {
+    var bars = zone.querySelectorAll(".chosen progress");
+    var sizes = Array.prototype.map.call(input.files, function (f) { return f.size; });
+    var all = sizes.reduce(function (a, b) { return a + b; }, 0);
+    var sent = total ? (loaded / total) * all : 0;
+    var start = 0;
+    Array.prototype.forEach.call(bars, function (bar, index) {
+      var size = sizes[index] || 1;
+      var done = Math.max(0, Math.min(1, (sent - start) / size));
+      bar.hidden = false;
+      bar.value = Math.round(done * 100);
+      bar.textContent = bar.value + "%";
+      start += sizes[index] || 0;
+    });
   }
 
   function replacePage(html) {
     var page = new DOMParser().parseFromString(html, "text/html");
     document.title = page.title;
     document.body.replaceWith(page.body);
-    Array.prototype.forEach.call(document.querySelectorAll("[data-drop-for]"), wire);
+    enhance();
     if (window.htmx) {
       window.htmx.process(document.body);
     }
   }
 
+  function upload(zone, input, form) {
+    var request = new XMLHttpRequest();
+    var status = zone.querySelector("[role=status]");
+    request.open("POST", form.action);
+    request.upload.addEventListener("progress", function (e) {
+      if (e.lengthComputable) {
+        trackFiles(zone, input, e.loaded, e.total);
+      }
+    });
+    request.upload.addEventListener("load", function () {
+      trackFiles(zone, input, 1, 1);
+      status.textContent = "Uploaded; sharing the post…";
+    });
+    request.addEventListener("load", function () {
+      if (request.status === 200 && request.responseURL) {
+        window.location.assign(request.responseURL); // the redirect after the post
+      } else {
+        replacePage(request.responseText); // the page with the refusal
+      }
+    });
+    request.send(new FormData(form));
+  }
+
   function wire(zone) {
     var input = document.getElementById(zone.getAttribute("data-drop-for"));
     var form = zone.closest("form");
-    var progress = zone.querySelector("progress");
     input.addEventListener("change", function () { show(zone, input); });
     zone.addEventListener("dragover", function (event) {
       event.preventDefault();
@@ -73,27 +142,78 @@
         return; // nothing to upload: a plain post
       }
       event.preventDefault();
-      var request = new XMLHttpRequest();
-      request.open("POST", form.action);
-      progress.hidden = false;
-      request.upload.addEventListener("progress", function (e) {
-        if (e.lengthComputable) {
-          progress.value = Math.round((e.loaded / e.total) * 100);
-          progress.textContent = progress.value + "%";
-        }
-      });
-      request.addEventListener("load", function () {
-        if (request.status === 200 && request.responseURL) {
-          window.location.assign(request.responseURL); // the redirect after the post
-        } else {
-          replacePage(request.responseText); // the page with the refusal
-        }
-      });
-      request.send(new FormData(form));
+      upload(zone, input, form);
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
+  // --- formatting buttons: they write the same light markup a person may type -------------
+
+  function selection(box) {
+    return { start: box.selectionStart, end: box.selectionEnd, text: box.value.slice(box.selectionStart, box.selectionEnd) };
+  }
+
+  function replace(box, start, end, text, caretFrom, caretTo) {
+    box.setRangeText(text, start, end, "end");
+    box.setSelectionRange(start + caretFrom, start + caretTo);
+    box.focus();
+  }
+
+  function wrap(box, mark, placeholder) {
+    var s = selection(box);
+    var inner = s.text || placeholder;
+    replace(box, s.start, s.end, mark + inner + mark, mark.length, mark.length + inner.length);
+  }
+
+  function prefixLines(box, numbered) {
+    var lineStart = box.value.lastIndexOf("\n", box.selectionStart - 1) + 1;
+    var end = box.selectionEnd;
+    var lines = (box.value.slice(lineStart, end) || "").split("\n");
+    var text = lines.map(function (line, i) {
+      return (numbered ? (i + 1) + ". " : "- ") + line;
+    }).join("\n");
+    var before = lineStart > 0 && box.value.charAt(lineStart - 1) !== "\n" ? "\n" : "";
+    replace(box, lineStart, end, before + text, before.length + text.length, before.length + text.length);
+  }
+
+  function link(box) {
+    var s = selection(box);
+    var label = s.text || "link text";
+    var text = "[" + label + "](https://)";
+    // Leave the caret where the address goes.
+    replace(box, s.start, s.end, text, label.length + 11, label.length + 11);
+  }
+
+  var ACTIONS = [
+    ["Bold", "B", function (box) { wrap(box, "**", "bold text"); }],
+    ["Italic", "I", function (box) { wrap(box, "*", "italic text"); }],
+    ["Bulleted list", "• List", function (box) { prefixLines(box, false); }],
+    ["Numbered list", "1. List", function (box) { prefixLines(box, true); }],
+    ["Link", "Link", link]
+  ];
+
+  function toolbar(box) {
+    var bar = document.createElement("div");
+    bar.className = "toolbar";
+    bar.setAttribute("role", "toolbar");
+    bar.setAttribute("aria-label", "Formatting");
+    bar.setAttribute("aria-controls", box.id);
+    ACTIONS.forEach(function (action) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "tool";
+      button.textContent = action[1];
+      button.setAttribute("aria-label", action[0]);
+      button.title = action[0];
+      button.addEventListener("click", function () { action[2](box); });
+      bar.appendChild(button);
+    });
+    box.parentNode.insertBefore(bar, box);
+  }
+
+  function enhance() {
     Array.prototype.forEach.call(document.querySelectorAll("[data-drop-for]"), wire);
-  });
+    Array.prototype.forEach.call(document.querySelectorAll("textarea[data-markup]"), toolbar);
+  }
+
+  document.addEventListener("DOMContentLoaded", enhance);
 })();
