@@ -93,7 +93,15 @@ def create_app(settings: Settings | None = None, broker: KafkaBroker | None = No
     if settings.subjects_deferred:
         projection.indexer = asyncio.Event()
         indexer = SubjectIndexer(projection, fence, projection.indexer, settings.subjects_batch)
-    register(broker, settings.topics, settings.group_id, projection, fence, settings.live_batch)
+    register(
+        broker,
+        settings.topics,
+        settings.group_id,
+        projection,
+        fence,
+        settings.live_batch,
+        settings.live_wait_ms,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

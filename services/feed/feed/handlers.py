@@ -35,6 +35,7 @@ class CaseBatches:
     projection: Projection
     poison: Poison
     fence: Fence
+    last_done: float = 0.0  # when the previous batch returned: the wait for this one
 
     async def handle(self, records: list[Record]) -> None:
         """Apply the batch, never while a rebuild swaps the collections; a Mongo fault
@@ -51,7 +52,7 @@ class CaseBatches:
         done = time.perf_counter()
         log.info(
             "projected %d case events of %d records in %.0f ms (fence %.0f ms, writes %.0f ms,"
-            " unfence %.0f ms); oldest record %.0f ms old",
+            " unfence %.0f ms); oldest record %.0f ms old, %.0f ms since the previous batch",
             len(events),
             len(records),
             (done - began) * 1000,
@@ -59,7 +60,9 @@ class CaseBatches:
             (written - fenced) * 1000,
             (done - written) * 1000,
             _age_ms(records),
+            (began - self.last_done) * 1000,
         )
+        self.last_done = done
 
     async def _decode(self, record: Record) -> AnyCaseEvent | None:
         try:
@@ -115,6 +118,7 @@ def register(
     projection: Projection,
     fence: Fence,
     max_records: int = 2_000,
+    wait_ms: int = 200,
 ) -> None:
     """Subscribe the feed's handlers; called from create_app, never at import.
 
@@ -123,8 +127,16 @@ def register(
     """
     batches = CaseBatches(projection, poison_to(broker, group), fence)
 
+    # FastStream sleeps `batch_timeout_ms` again after a poll that found nothing, so the
+    # longest a record waits on an idle consumer is about twice `wait_ms`; the fetch waits
+    # on the broker no longer than that either.
     @broker.subscriber(  # type: ignore[untyped-decorator]
-        topics.case_events, batch=True, max_records=max_records, **consumer_options(group)
+        topics.case_events,
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=wait_ms,
+        fetch_max_wait_ms=wait_ms,
+        **consumer_options(group),
     )
     async def on_case_events(_: list[Any], message: KafkaMessage) -> None:
         raw = message.raw_message

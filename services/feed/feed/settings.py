@@ -25,6 +25,14 @@ class Settings(ServiceSettings):
         ge=1,
         description="Case events the live consumer applies at once (one write per case).",
     )
+    live_wait_ms: int = Field(
+        20,
+        ge=1,
+        description=(
+            "How long the live consumer polls for case events before polling again; a record "
+            "arriving on an idle consumer waits about twice this at most."
+        ),
+    )
     rebuild_batch: int = Field(2_000, ge=1)
     subjects_deferred: bool = Field(
         True,

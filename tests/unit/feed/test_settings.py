@@ -39,6 +39,7 @@ VARIABLES: dict[str, tuple[Any, str, Any]] = {
     "STATUS_BOARD_URL": ("http://127.0.0.1:8004", "https://status.example",
                          "https://status.example"),
     "FEED_LIVE_BATCH": (2000, "500", 500),
+    "FEED_LIVE_WAIT_MS": (20, "200", 200),
     "FEED_REBUILD_BATCH": (2000, "100", 100),
     "FEED_SUBJECTS_DEFERRED": (True, "false", False),
     "FEED_SUBJECTS_BATCH": (500, "50", 50),
