@@ -280,3 +280,44 @@ async def test_drop_files_then_share(site: Site, browser_page: tuple[Any, Refusa
     assert await page.inner_text("#feed-items .body li") == "Monday"
     await _check(page, None)
     assert refusals.seen == []
+
+
+async def test_area_picker_add_remove_then_submit(
+    site: Site, browser_page: tuple[Any, Refusals]
+) -> None:
+    """Area of Responsibility is picked with Add and Remove between Available and Chosen; the
+    case is created with the chosen areas."""
+    page, refusals = browser_page
+    await page.goto(f"{site.portal}/auth/start?next=/cases/new/modify-support-contacts")
+    await page.click(f"button[name=sub][value='{ZACK}']")
+    await page.wait_for_url("**/cases/new/modify-support-contacts")
+    assert await page.is_hidden("#f-areas_of_responsibility")  # the fallback, kept in sync
+    available = "#f-areas_of_responsibility-available"
+    chosen = "#f-areas_of_responsibility-chosen"
+    assert await page.locator(f"{available} option").count() == 7
+    await page.select_option(available, ["SIS", "Finance"])
+    await page.click("button[aria-label='Add to Chosen']")
+    assert await page.locator(f"{chosen} option").all_inner_texts() == ["SIS", "Finance"]
+    await page.select_option(chosen, ["Finance"])
+    await page.click("button[aria-label='Remove from Chosen']")
+    await page.select_option(available, ["Human Resources"])
+    await page.click("button[aria-label='Add to Chosen']")
+    assert await page.locator(f"{chosen} option").all_inner_texts() == ["SIS", "Human Resources"]
+    assert await page.locator(f"{available} option").count() == 5
+    await page.select_option("#f-request_type", "Add")
+    name = f"Kapowski{uuid.uuid4().hex[:6]}"
+    await page.fill("#f-subject", f"Add {name}")
+    await page.fill("#f-description", "Please add Kelly as a support contact.")
+    await page.fill("#f-contact_first_name", "Kelly")
+    await page.fill("#f-contact_last_name", name)
+    await page.fill("#f-contact_email", "kelly@bayside.example")
+    await page.fill("#f-contact_title", "Counselor")
+    await page.fill("#f-contact_primary_phone", "555-0199")
+    await page.select_option("#f-contact_type", "Technical")
+    await _check(page, "area-picker")
+    await page.click("text=Submit case")
+    await page.wait_for_selector("text=was submitted")
+    details = await page.inner_text(".details")
+    assert name in details
+    assert "SIS, Human Resources" in details
+    assert refusals.seen == []

@@ -189,6 +189,28 @@ async def test_submit_form_marks_required_fields(site: tuple[httpx.AsyncClient, 
     assert "Teachers unable to post grades" in page.text  # the well-written example
 
 
+async def test_areas_are_a_multi_select_keeping_the_choice(
+    site: tuple[httpx.AsyncClient, Portal],
+) -> None:
+    """Without JavaScript, Area of Responsibility is one multi-select; a refused form keeps
+    the chosen areas selected."""
+    client, _ = site
+    await sign_in(client)
+    page = await client.get("/cases/new/modify-support-contacts")
+    control = page.text.split('id="f-areas_of_responsibility"')[1].split("</select>")[0]
+    assert 'name="areas_of_responsibility" multiple size="7"' in control
+    assert control.count("<option ") == 7
+    assert 'aria-required="true"' in control
+    token = csrf_of(page.text)
+    refused = await client.post(
+        "/cases/new/modify-support-contacts",
+        data={"csrf_token": token, "areas_of_responsibility": ["SIS", "Finance"]},
+    )
+    kept = refused.text.split('id="f-areas_of_responsibility"')[1].split("</select>")[0]
+    assert re.findall(r'<option value="([^"]+)" selected>', kept) == ["SIS", "Finance"]
+    assert '<option value="Food Service">' in kept
+
+
 async def test_submit_error_is_shown_next_to_the_field(
     site: tuple[httpx.AsyncClient, Portal],
 ) -> None:

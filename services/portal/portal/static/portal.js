@@ -210,9 +210,95 @@
     box.parentNode.insertBefore(bar, box);
   }
 
+  // --- Area of Responsibility: Available and Chosen lists over the form's own multi-select ---
+
+  function listBox(id, label) {
+    var box = document.createElement("div");
+    box.className = "picker-list";
+    var title = document.createElement("label");
+    title.htmlFor = id;
+    title.textContent = label;
+    var list = document.createElement("select");
+    list.id = id;
+    list.multiple = true;
+    list.size = 8;
+    box.appendChild(title);
+    box.appendChild(list);
+    return { box: box, list: list };
+  }
+
+  function pickerButton(text, label) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary";
+    button.textContent = text;
+    button.setAttribute("aria-label", label);
+    return button;
+  }
+
+  function picker(field) {
+    var source = field.querySelector("select[multiple]");
+    var how = document.getElementById(source.id + "-how");
+    var available = listBox(source.id + "-available", "Available");
+    var chosen = listBox(source.id + "-chosen", "Chosen");
+    var add = pickerButton("Add ›", "Add to Chosen");
+    var remove = pickerButton("‹ Remove", "Remove from Chosen");
+    var status = document.createElement("p");
+    status.className = "hint";
+    status.setAttribute("role", "status");
+    var group = document.createElement("div");
+    group.className = "picker-lists";
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-labelledby", source.id + "-label");
+    var buttons = document.createElement("div");
+    buttons.className = "picker-buttons";
+    buttons.appendChild(add);
+    buttons.appendChild(remove);
+    group.appendChild(available.box);
+    group.appendChild(buttons);
+    group.appendChild(chosen.box);
+
+    // Both lists are drawn from the form's select, which stays the one that is sent.
+    function draw() {
+      available.list.textContent = "";
+      chosen.list.textContent = "";
+      Array.prototype.forEach.call(source.options, function (option) {
+        var copy = new Option(option.text, option.value);
+        (option.selected ? chosen : available).list.appendChild(copy);
+      });
+      status.textContent = chosen.list.options.length + " chosen";
+    }
+
+    function move(from, selected) {
+      var values = Array.prototype.filter.call(from.options, function (o) { return o.selected; })
+        .map(function (o) { return o.value; });
+      Array.prototype.forEach.call(source.options, function (option) {
+        if (values.indexOf(option.value) >= 0) {
+          option.selected = selected;
+        }
+      });
+      draw();
+    }
+
+    add.addEventListener("click", function () { move(available.list, true); });
+    remove.addEventListener("click", function () { move(chosen.list, false); });
+    available.list.addEventListener("dblclick", function () { move(available.list, true); });
+    chosen.list.addEventListener("dblclick", function () { move(chosen.list, false); });
+    source.hidden = true;
+    source.removeAttribute("aria-describedby");
+    if (how) {
+      how.hidden = true;
+    }
+    document.getElementById(source.id + "-label").removeAttribute("for");
+    source.parentNode.insertBefore(group, source);
+    source.parentNode.insertBefore(status, source);
+    draw();
+  }
+
   function enhance() {
     Array.prototype.forEach.call(document.querySelectorAll("[data-drop-for]"), wire);
     Array.prototype.forEach.call(document.querySelectorAll("textarea[data-markup]"), toolbar);
+    Array.prototype.forEach.call(document.querySelectorAll("[data-picker]"), picker);
   }
 
   document.addEventListener("DOMContentLoaded", enhance);
