@@ -50,6 +50,7 @@ INFRA_SERVICES = {"kafka", "mongo", "mailpit"}
 SECRETS = {
     "MONGO_PASSWORD": "9f2c41d7e8b04a6f93c1d5e7a2b8c4f0",
     "STATUS_BOARD_ADMIN_TOKEN": "3b7e1f9a0c2d4e6f8a1b3c5d7e9f0a2b",
+    "MAIL_REPLY_KEY": "5d1a7c3e9b2f4a6c8e0b1d3f5a7c9e2b",
 }
 FIRST_STAFF = "ops.lead@vendor.example"
 REQUIRED = {**SECRETS, "BOOTSTRAP_STAFF_EMAIL": FIRST_STAFF}

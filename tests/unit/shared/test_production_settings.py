@@ -92,6 +92,7 @@ def test_services_refuse_to_serve_in_production_on_local_mongo(
 ) -> None:
     """serve(), which routing, feed and notify start through, exits before listening."""
     monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("MAIL_REPLY_KEY", "9c4e1a7f3b5d8e2c6a0f4b7d")  # notify's other secret, set
     monkeypatch.delenv("MONGO_URL", raising=False)
     if mongo_url is not None:
         monkeypatch.setenv("MONGO_URL", mongo_url)
