@@ -12,7 +12,7 @@ from pymongo import AsyncMongoClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.api import add_routes
-from portal.handlers import Directory, DirectoryReader
+from portal.handlers import CaseEventsReader, CaseSignals, Directory, DirectoryReader
 from portal.mailer import Mailer
 from portal.service import Api, CookieCodec, Oidc, Portal
 from portal.settings import Settings
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, portal: Portal | None = None) -
     settings = settings or Settings()
     http = httpx.AsyncClient(timeout=settings.api_timeout_s)
     reader: DirectoryReader | None = None
+    events: CaseEventsReader | None = None
     mongo: AsyncMongoClient[Document] | None = None
     links: LinkStore | None = None
     if portal is None:
@@ -71,6 +72,10 @@ def create_app(settings: Settings | None = None, portal: Portal | None = None) -
         directory = Directory()
         topic = settings.topics.directory
         reader = DirectoryReader(settings.kafka_bootstrap_servers, topic, directory)
+        signals = CaseSignals()
+        events = CaseEventsReader(
+            settings.kafka_bootstrap_servers, settings.topics.case_events, signals
+        )
         keys = IdentityKeys(settings.identity_signing_key.get_secret_value())
         portal = Portal(
             settings,
@@ -80,18 +85,23 @@ def create_app(settings: Settings | None = None, portal: Portal | None = None) -
             CookieCodec(settings.session_secret.get_secret_value()),
             store,
             Mailer(settings),
+            signals,
         )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if links is not None:
             await links.ensure_indexes()
+        if events is not None:
+            events.start()
         if reader is not None:
             await reader.start(settings.directory_ready_s)
         settle_heap()
         try:
             yield
         finally:
+            if events is not None:
+                await events.stop()
             if reader is not None:
                 await reader.stop()
             await http.aclose()

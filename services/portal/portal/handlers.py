@@ -1,8 +1,9 @@
-"""The directory as the portal sees it: the compacted directory topic, read from its start."""
+"""What the portal reads from Kafka: the directory topic from its start, case events from now on."""
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
@@ -108,15 +109,7 @@ class DirectoryReader:
             await consumer.stop()
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        ids: set[int] | None = None
-        for _ in range(60):
-            ids = consumer.partitions_for_topic(self.topic)
-            if ids:
-                break
-            await consumer._client.force_metadata_update()
-            await asyncio.sleep(0.5)
-        partitions = [TopicPartition(self.topic, p) for p in sorted(ids or {0})]
-        consumer.assign(partitions)
+        partitions = await _assign_all(consumer, self.topic)
         await consumer.seek_to_beginning(*partitions)
         return partitions
 
@@ -131,3 +124,86 @@ class DirectoryReader:
 
 async def _caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
     return all([await consumer.position(tp) >= end for tp, end in ends.items()])
+
+
+async def _assign_all(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """Assign every partition of `topic` (waiting a little for its metadata)."""
+    ids: set[int] | None = None
+    for _ in range(60):
+        ids = consumer.partitions_for_topic(topic)
+        if ids:
+            break
+        await consumer._client.force_metadata_update()
+        await asyncio.sleep(0.5)
+    partitions = [TopicPartition(topic, p) for p in sorted(ids or {0})]
+    consumer.assign(partitions)
+    return partitions
+
+
+class CaseSignals:
+    """Wakes the open live streams of a case when one of its events arrives."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, set[asyncio.Event]] = {}
+
+    @contextlib.contextmanager
+    def watch(self, case_id: str) -> Iterator[asyncio.Event]:
+        """An event set each time the case has news, for as long as the block runs."""
+        woken = asyncio.Event()
+        self._waiting.setdefault(case_id, set()).add(woken)
+        try:
+            yield woken
+        finally:
+            watchers = self._waiting.get(case_id, set())
+            watchers.discard(woken)
+            if not watchers:
+                self._waiting.pop(case_id, None)
+
+    def signal(self, case_id: str) -> None:
+        """The case has news: wake its streams (they ask the feed, as their viewer, what)."""
+        for woken in self._waiting.get(case_id, ()):
+            woken.set()
+
+
+class CaseEventsReader:
+    """Follows case.events from its end, without a consumer group (every replica sees every
+    event), and signals the case each record is keyed by; nothing is read from the values."""
+
+    def __init__(self, bootstrap: str, topic: str, signals: CaseSignals) -> None:
+        self.bootstrap, self.topic, self.signals = bootstrap, topic, signals
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start following; the live streams poll the feed meanwhile, so nothing waits."""
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop following."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Kafka away: streams keep polling; follow again once it is back
+                log.exception("case events reader failed; retrying")
+                await asyncio.sleep(2.0)
+
+    async def _consume(self) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            await consumer.seek_to_end(*await _assign_all(consumer, self.topic))
+            while True:
+                batch = await consumer.getmany(timeout_ms=1000, max_records=1000)
+                for records in batch.values():
+                    for record in records:
+                        if record.key:
+                            self.signals.signal(record.key.decode(errors="replace"))
+        finally:
+            await consumer.stop()

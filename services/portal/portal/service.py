@@ -1,6 +1,7 @@
 """The portal's use cases: sign-in, sessions, and every page's reads and writes over HTTP."""
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -27,7 +28,7 @@ from portal.errors import (
     Unavailable,
     UnknownContact,
 )
-from portal.handlers import Directory
+from portal.handlers import CaseSignals, Directory
 from portal.models import District, LoginState, Person, Session
 from portal.settings import Settings
 from shared.enums import ActorKind, CaseType
@@ -294,6 +295,13 @@ class UsedLinks(Protocol):
     async def use(self, link_id: str, expires_at: datetime) -> bool: ...
 
 
+def _version(case: Json) -> str:
+    """What changes when the case's status, owner or feed does."""
+    feed = case.get("feed") or {}
+    items = feed.get("items") or [{}]
+    return f"{case.get('last_modified')}|{feed.get('total')}|{items[0].get('item_id')}"
+
+
 class Portal:
     """Everything the pages do."""
 
@@ -306,9 +314,11 @@ class Portal:
         cookies: CookieCodec,
         links: UsedLinks,
         mailer: Sender,
+        signals: CaseSignals | None = None,
     ) -> None:
         self.settings, self.directory, self.oidc, self.api = settings, directory, oidc, api
         self.cookies, self.links, self.mailer = cookies, links, mailer
+        self.signals = signals or CaseSignals()
 
     # --- sessions -------------------------------------------------------------------
 
@@ -425,25 +435,43 @@ class Portal:
         return case
 
     async def changes(self, person: Person, ref: str) -> AsyncGenerator[str, None]:
-        """Yield the case's new version each time its status, owner or feed changes, polling
-        the feed as the person (so a case they may not see never streams)."""
-        seen = await self._version(person, ref)
+        """Yield the case's new version each time its status, owner or feed changes.
+
+        A case event (case.events, via `signals`) wakes the stream at once; without one it
+        asks anyway every `live_poll_s`, so a stream works while Kafka is away. Every look is
+        the feed's answer to the person, so a case they may not read never streams.
+        """
+        case: Json = await self.api.feed(person, f"/cases/{ref}", {"feed_page_size": "1"})
+        seen = _version(case)
         deadline = time.monotonic() + self.settings.live_max_s
-        while time.monotonic() < deadline:
-            await asyncio.sleep(self.settings.live_poll_s)
+        with self.signals.watch(str(case.get("case_id"))) as woken:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), self.settings.live_poll_s)
+                now = await self._next_version(person, ref, seen, woken)
+                if now != seen:
+                    seen = now
+                    yield now
+
+    async def _next_version(self, person: Person, ref: str, seen: str, woken: asyncio.Event) -> str:
+        """The case's version now; after an event, looked at again for a moment until the
+        feed, which consumes the same event, shows it."""
+        tries = max(1, int(self.settings.read_your_writes_s / 0.2)) if woken.is_set() else 1
+        woken.clear()
+        now = seen
+        for attempt in range(tries):
             try:
                 now = await self._version(person, ref)
             except Unavailable:
-                continue  # the feed is away for a moment: the page keeps what it shows
-            if now != seen:
-                seen = now
-                yield now
+                return seen  # the feed is away for a moment: the page keeps what it shows
+            if now != seen or attempt == tries - 1:
+                break
+            await asyncio.sleep(0.2)
+        return now
 
     async def _version(self, person: Person, ref: str) -> str:
         case: Json = await self.api.feed(person, f"/cases/{ref}", {"feed_page_size": "1"})
-        feed = case.get("feed") or {}
-        items = feed.get("items") or [{}]
-        return f"{case.get('last_modified')}|{feed.get('total')}|{items[0].get('item_id')}"
+        return _version(case)
 
     async def contacts(self, person: Person) -> list[Json]:
         """The district's active contacts (for submitting on someone's behalf)."""

@@ -1,6 +1,7 @@
 """The portal's pages on fakes: sign-in, sessions, CSRF, the list, a case, posting, submitting."""
 
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator
 
@@ -357,6 +358,40 @@ async def test_live_stream_yields_when_the_feed_changes() -> None:
     await fake.post(person, "1227963", "Snow again", [], None)
     version = await asyncio.wait_for(waiting, 5)
     assert version.endswith("|p1")
+    await stream.aclose()
+
+
+async def test_case_event_wakes_the_stream_without_polling() -> None:
+    """With polling an hour apart, a signal for the case makes the stream look and yield."""
+    fake = portal()
+    fake.settings = Settings(live_poll_s=3600, live_max_s=7200, read_your_writes_s=1)
+    person = fake.person(fake.new_session("zack", "bayside"))
+    stream = fake.changes(person, "1227963")
+    waiting = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.1)
+    await fake.post(person, "1227963", "Snow again", [], None)
+    assert not waiting.done()  # nothing told it yet, and the next poll is an hour away
+    fake.signals.signal("0b6f3c1e-0000-4000-8000-000000000001")
+    version = await asyncio.wait_for(waiting, 30)
+    assert version.endswith("|p1")
+    await stream.aclose()
+
+
+async def test_other_cases_events_do_not_wake_the_stream() -> None:
+    """A signal for another case leaves the stream asleep."""
+    fake = portal()
+    fake.settings = Settings(live_poll_s=3600, live_max_s=7200, read_your_writes_s=0)
+    person = fake.person(fake.new_session("zack", "bayside"))
+    stream = fake.changes(person, "1227963")
+    waiting = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.1)
+    await fake.post(person, "1227963", "Snow again", [], None)
+    fake.signals.signal("another-case")
+    await asyncio.sleep(0.3)
+    assert not waiting.done()
+    waiting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiting
     await stream.aclose()
 
 
