@@ -1,12 +1,14 @@
 """Staff pages under /staff: vendor sign-in, department queues, the staff case page."""
 
 import secrets
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sse_starlette import EventSourceResponse
 
 from portal import staff_logic
 from portal.api import SESSION_COOKIE, TEMPLATES, render
@@ -181,6 +183,34 @@ def _queue_router() -> APIRouter:
             "error": request.query_params.get("error", ""),
         }
         return render(request, "staff_queue.html", context)
+
+    @router.get("/staff/queues/{slug}/part", response_class=HTMLResponse)
+    async def queue_part(request: Request, slug: str, ctx: StaffPage) -> Response:
+        staff = _staff(request)
+        department = staff.department(ctx["member"], slug)
+        query = staff_logic.queue_query(request.query_params)
+        items = await staff.queue(ctx["member"], slug, query)
+        context = {
+            **ctx,
+            "department": department,
+            "slug": slug,
+            "query": query,
+            "items": items,
+            "counts": staff_logic.status_counts(items),
+        }
+        return render(request, "_staff_queue.html", context)
+
+    @router.get("/staff/queues/{slug}/live")
+    async def queue_live(request: Request, slug: str, ctx: StaffPage) -> EventSourceResponse:
+        """Server-sent events: `changed` whenever the department's queue changes."""
+        staff = _staff(request)
+        staff.department(ctx["member"], slug)
+
+        async def events() -> AsyncIterator[dict[str, str]]:
+            async for version in staff.queue_changes(ctx["member"], slug):
+                yield {"event": "changed", "data": version}
+
+        return EventSourceResponse(events(), ping=15)
 
     @router.post("/staff/queues/{slug}/take")
     async def take_next(

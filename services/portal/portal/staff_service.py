@@ -1,10 +1,12 @@
 """The staff workspace's use cases: vendor sign-in, staff sessions, routing and intake as staff."""
 
 import asyncio
+import hashlib
+import json
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import IO, Any
 
 import httpx
@@ -223,6 +225,27 @@ class StaffPortal:
         for item in items:
             item["district"] = self.district_name(str(item["account_id"]))
         return staff_logic.sorted_items(staff_logic.filtered(items, query), query)
+
+    async def queue_changes(self, member: StaffMember, slug: str) -> AsyncGenerator[str, None]:
+        """Yield the queue's new version each time routing lists it differently."""
+        seen = await self._queue_version(member, slug)
+        deadline = time.monotonic() + self.settings.live_max_s
+        while time.monotonic() < deadline:
+            await asyncio.sleep(self.settings.live_poll_s)
+            try:
+                now = await self._queue_version(member, slug)
+            except Unavailable:
+                continue  # routing is away for a moment: the page keeps what it shows
+            if now != seen:
+                seen = now
+                yield now
+
+    async def _queue_version(self, member: StaffMember, slug: str) -> str:
+        items = await self.api.call(
+            "routing", "GET", member, f"/queues/{slug}", params={"limit": "200"}
+        )
+        digest = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()
+        return digest[:16]
 
     async def colleagues(self, member: StaffMember, slug: str) -> list[Json]:
         """The department's staff (intake's directory), to assign to."""

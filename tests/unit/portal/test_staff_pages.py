@@ -249,3 +249,39 @@ async def test_forms_without_the_csrf_token_are_refused(site: Any) -> None:
     answer = await client.post("/staff/queues/campus-support/take", data={})
     assert answer.status_code == 403
     assert api.writes == []
+
+
+async def test_the_queue_part_is_the_live_table(site: Any) -> None:
+    """The live part holds the counts and the rows, without the page around them."""
+    client, _, _ = site
+    await staff_sign_in(client)
+    part = await client.get("/staff/queues/campus-support/part")
+    assert part.status_code == 200
+    assert part.text.startswith('<div id="queue-part">')
+    assert "Snow Day" in part.text
+    assert "<html" not in part.text
+
+
+async def test_queue_changes_when_routing_lists_it_differently() -> None:
+    """The live stream yields a new version once routing's list has changed, not before."""
+    api = FakeStaffApi()
+    settings = SETTINGS.model_copy(update={"live_poll_s": 0.01, "live_max_s": 5.0})
+    staff = StaffPortal(settings, _directory(), VendorOidc("x"), api, StaffCookies("s" * 40))
+    member = staff.directory.staff["staff-support"]
+    stream = staff.queue_changes(member, "campus-support")
+    original = api.call
+
+    calls: list[str] = []
+
+    async def changed(service: str, method: str, who: StaffMember, path: str, **kw: Any) -> Any:
+        items = await original(service, method, who, path, **kw)
+        calls.append(path)
+        if len(calls) < 3:  # the first look and one poll see the same list
+            return items
+        return [{**items[0], "status": "Pending Customer Input"}]
+
+    api.call = changed  # type: ignore[method-assign]
+    version = await anext(stream)
+    await stream.aclose()
+    assert len(version) == 16
+    assert len(calls) == 3
