@@ -5,6 +5,7 @@ import contextlib
 import os
 import sys
 from collections import Counter
+from functools import partial
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from feed.logic import BUCKET_SIZE
 from feed.settings import Settings
+from feed.store import UNINDEXED
 from tests.integration.feed.conftest import (
     DISTRICT_A,
     Bus,
@@ -34,6 +36,12 @@ LATE = [generate_case(i, DISTRICT_A, 3_000_000 + i) for i in range(40, 80)]
 async def feed_count(db: AsyncDatabase[Any]) -> int:
     """Feed items across every case."""
     return sum([len(doc["items"]) async for doc in db["feeds"].find({})])
+
+
+async def subjects_indexed(db: AsyncDatabase[Any]) -> bool:
+    """Whether every case's subject is in `subjects` (the live consumer indexes them just
+    after each batch)."""
+    return await db["cases"].count_documents({UNINDEXED: True}) == 0
 
 
 async def feed_mismatches(db: AsyncDatabase[Any], cases: list[Expected]) -> list[str]:
@@ -76,6 +84,7 @@ async def test_events_published_during_rebuild_are_in_the_new_collections(
         return await feed_count(mongo_db) >= len(early_events)
 
     await eventually(early_done, deadline_s=600)
+    await eventually(partial(subjects_indexed, mongo_db), deadline_s=600)
     stored = await stored_postings(mongo_db["subjects"], BUCKET_SIZE)
     assert stored == expected_postings(subjects_of(EARLY))
     process = await asyncio.create_subprocess_exec(
@@ -102,6 +111,7 @@ async def test_events_published_during_rebuild_are_in_the_new_collections(
     mismatches = await feed_mismatches(mongo_db, EARLY + LATE)
     assert not mismatches, "\n".join(mismatches)
     assert await feed_count(mongo_db) == everything
+    await eventually(partial(subjects_indexed, mongo_db), deadline_s=600)
     stored = await stored_postings(mongo_db["subjects"], BUCKET_SIZE)
     assert stored == expected_postings(subjects_of(EARLY + LATE))
     case_docs = Counter([doc["_id"] async for doc in mongo_db["cases"].find({}, {"_id": 1})])
