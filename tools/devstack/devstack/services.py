@@ -4,6 +4,7 @@ their env and their readiness probe."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -105,6 +106,7 @@ def service_env(service: Service, ports: Ports) -> dict[str, str]:
     env = {**ports.as_env(), **client_env(ports)}
     env[service.module.upper() + "_DATA_DIR"] = str(paths.data_dir(service.name))
     env["PYTHONUNBUFFERED"] = "1"
+    env.update(link_env(ports))
     if service.module == "routing":
         # An injectable clock for end-to-end stories (auto-close after 10 business days).
         env["ROUTING_CLOCK_OFFSET_FILE"] = str(paths.run_dir() / "routing-clock-offset")
@@ -116,6 +118,17 @@ def service_env(service: Service, ports: Ports) -> dict[str, str]:
         # looked up there instead of being sent twice.
         env["NOTIFY_RECEIPTS_URL"] = receipts_url(ports)
     return env
+
+
+def link_env(ports: Ports) -> dict[str, str]:
+    """The URLs services put in answers and mail, following the ports unless set already."""
+    portal = f"http://{HOST}:{ports.portal}"
+    links = {
+        "FEED_PUBLIC_URL": f"http://{HOST}:{ports.feed}",
+        "INTAKE_PORTAL_URL": portal,
+        "NOTIFY_PORTAL_URL": portal,
+    }
+    return {name: url for name, url in links.items() if name not in os.environ}
 
 
 def portal_env(ports: Ports) -> dict[str, str]:
