@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, U
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sse_starlette import EventSourceResponse
 
-from portal import staff_logic
+from portal import logic, staff_logic
 from portal.api import SESSION_COOKIE, TEMPLATES, render
 from portal.errors import CaseNotFound, CsrfRefused, Refused, SignInFailed
 from portal.service import Portal
@@ -77,8 +77,8 @@ async def staff_context(request: Request) -> dict[str, Any]:
     if session is None or member is None:
         if request.cookies.get(SESSION_COOKIE):
             raise CaseNotFound("there is no such page")
-        target = request.url.path
-        raise HTTPException(303, headers={"Location": f"/staff/signin?next={target}"})
+        target = urlencode({"next": _staff_path(request.url.path)})
+        raise HTTPException(303, headers={"Location": f"/staff/signin?{target}"})
     return {
         "staff_session": session,
         "member": member,
@@ -87,6 +87,12 @@ async def staff_context(request: Request) -> dict[str, Any]:
         "my_departments": staff_logic.departments_of(member),
         "zone": "America/Chicago",
     }
+
+
+def _staff_path(target: str) -> str:
+    """A staff page to return to after sign-in; anything else is the staff home."""
+    safe = logic.safe_next(target)
+    return safe if safe == "/staff" or safe.startswith("/staff/") else "/staff"
 
 
 StaffPage = Annotated[dict[str, Any], Depends(staff_context)]
@@ -108,8 +114,7 @@ def _auth_router() -> APIRouter:
     @router.get("/staff/auth/start")
     async def start(request: Request, next: str = "/staff") -> Response:
         staff = _staff(request)
-        target = next if next.startswith("/staff") else "/staff"
-        url, login = await staff.oidc.begin(target)
+        url, login = await staff.oidc.begin(_staff_path(next))
         response = RedirectResponse(url, status_code=303)
         cookie = _portal_cookies(request).login(login)
         _set_cookie(request, response, STAFF_LOGIN_COOKIE, cookie, 600)
@@ -130,8 +135,7 @@ def _auth_router() -> APIRouter:
             page = render(request, "staff_signin.html", context, 403)
             page.delete_cookie(STAFF_LOGIN_COOKIE, path="/")
             return page
-        target = login.next_path if login and login.next_path.startswith("/staff") else "/staff"
-        response = RedirectResponse(target, status_code=303)
+        response = RedirectResponse(_staff_path(login.next_path if login else ""), 303)
         response.delete_cookie(STAFF_LOGIN_COOKIE, path="/")
         # A staff session never rides on a contact's: one browser, one role at a time.
         response.delete_cookie(SESSION_COOKIE, path="/")
@@ -256,7 +260,7 @@ def _case_router() -> APIRouter:
             "controls": staff_logic.controls_for(str(routed["status"]), member, department),
             "colleagues": colleagues,
             "q": "",
-            "done": request.query_params.get("done", ""),
+            "done": staff_logic.done_message(request.query_params.get("done", "")),
             **extra,
         }
         return render(request, "staff_case.html", context, status)

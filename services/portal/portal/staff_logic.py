@@ -218,3 +218,10 @@ def actor_name(actor: Json | None) -> str:
     if not actor:
         return ""
     return str(actor.get("name") or actor.get("id") or "")
+
+
+def done_message(done: str) -> str:
+    """The confirmation a case page shows after a redirect: only the portal's own words."""
+    known = {c.label for c in _CONTROLS.values()} | {"Assigned by policy", "Posted"}
+    known |= {f"Transferred to {d.value}" for d in Department}
+    return done if done in known else ""

@@ -285,3 +285,61 @@ async def test_queue_changes_when_routing_lists_it_differently() -> None:
     await stream.aclose()
     assert len(version) == 16
     assert len(calls) == 3
+
+
+async def test_a_supervisor_has_every_departments_queue(site: Any) -> None:
+    """Sky (supervisor, Campus Support) opens the Training queue; Pat does not."""
+    client, _, vendor = site
+    vendor.email = "staff-supervisor@vendor.example"
+    await staff_sign_in(client)
+    assert (await client.get("/staff/queues/training")).status_code == 200
+    page = await client.get("/staff/queues/campus-support")
+    assert 'href="/staff/queues/account-management"' in page.text
+
+
+async def test_a_transfer_without_a_reason_is_refused_by_its_control(site: Any) -> None:
+    """Transfer with a blank reason is refused on the page; routing is not asked."""
+    client, api, _ = site
+    await staff_sign_in(client)
+    page = await client.get("/staff/cases/1227963")
+    answer = await client.post(
+        "/staff/cases/1227963/transfer",
+        data={"csrf_token": csrf(page.text), "department": "Training", "reason": " "},
+    )
+    assert answer.status_code == 422
+    assert 'id="transfer-error"' in answer.text
+    assert api.writes == []
+
+
+async def test_assign_to_a_colleague_names_them_to_routing(site: Any) -> None:
+    """Assign sends the chosen colleague's staff id."""
+    client, api, _ = site
+    await staff_sign_in(client)
+    page = await client.get("/staff/cases/1227963")
+    answer = await client.post(
+        "/staff/cases/1227963/assign",
+        data={"csrf_token": csrf(page.text), "assignee_id": "staff-lead"},
+    )
+    assert answer.status_code == 303
+    assert ("routing", f"/cases/{CASE_ID}/assign", {"assignee_id": "staff-lead"}) in api.writes
+
+
+async def test_sign_in_returns_only_to_a_staff_page(site: Any) -> None:
+    """A `next` off the staff pages, or off the site, comes back to /staff."""
+    client, _, _ = site
+    assert (await client.get("/staff/queues/campus-support")).headers["location"] == (
+        "/staff/signin?next=%2Fstaff%2Fqueues%2Fcampus-support"
+    )
+    await client.get("/staff/auth/start", params={"next": "//evil.example/staff"})
+    back = await client.get("/staff/auth/callback", params={"code": "c", "state": "vs"})
+    assert back.headers["location"] == "/staff"
+
+
+async def test_only_the_portals_own_confirmations_are_shown(site: Any) -> None:
+    """A made-up `done` text in the URL is not echoed on the page."""
+    client, _, _ = site
+    await staff_sign_in(client)
+    page = await client.get("/staff/cases/1227963", params={"done": "Call 555-0199 now"})
+    assert "555-0199" not in page.text
+    page = await client.get("/staff/cases/1227963", params={"done": "Scheduled"})
+    assert "Done: Scheduled." in page.text
