@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from sse_starlette import EventSourceResponse
 
 from portal import logic, staff_logic
@@ -342,6 +342,12 @@ def _case_router() -> APIRouter:
             failed = {"failed": "post", "failure": exc.detail, "form": {"body": body}}
             return await page(request, ctx, ref, failed, 422)
         return _back(f"/staff/cases/{ref}", done="Posted")
+
+    @router.get("/staff/cases/{ref}/attachments/{attachment_id}")
+    async def download(request: Request, ref: str, attachment_id: str, ctx: StaffPage) -> Response:
+        path = f"/cases/{ref}/attachments/{attachment_id}"
+        headers, body = await _staff(request).api.download(ctx["member"], path)
+        return StreamingResponse(body, headers=headers)
 
     return router
 

@@ -6,7 +6,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import IO, Any
 
 import httpx
@@ -163,6 +163,33 @@ class StaffApi:
         except httpx.HTTPError as exc:
             raise Unavailable(f"{service} did not answer") from exc
         return _answer_of(answer)
+
+    async def download(
+        self, member: StaffMember, path: str
+    ) -> tuple[dict[str, str], AsyncIterator[bytes]]:
+        """An attachment's headers and bytes from intake, as the staff member."""
+        token = self.keys.issue(ActorKind.STAFF, member.id)
+        url = self.urls["intake"] + path
+        request = self.http.build_request("GET", url, headers={"Authorization": f"Bearer {token}"})
+        try:
+            answer = await self.http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise Unavailable("intake did not answer") from exc
+        if answer.status_code != 200:
+            await answer.aread()
+            await answer.aclose()
+            _answer_of(answer)
+        kept = ("content-type", "content-disposition", "content-length", "content-security-policy")
+        headers = {k: v for k, v in answer.headers.items() if k.lower() in kept}
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in answer.aiter_bytes():
+                    yield chunk
+            finally:
+                await answer.aclose()
+
+        return headers, body()
 
 
 class StaffPortal:
