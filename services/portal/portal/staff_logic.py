@@ -213,6 +213,13 @@ def sort_link(slug: str, query: Mapping[str, str], key: str) -> str:
     return f"/staff/queues/{slug}?" + urlencode({**kept, "sort": key, "order": order})
 
 
+def aria_sort(query: Mapping[str, str], key: str) -> str:
+    """The column's aria-sort: ascending or descending when the queue is sorted by it."""
+    if query.get("sort") != key:
+        return ""
+    return "descending" if query.get("order") == "desc" else "ascending"
+
+
 def actor_name(actor: Json | None) -> str:
     """Who made an activity, as the queue shows it."""
     if not actor:

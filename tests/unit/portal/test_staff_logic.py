@@ -110,3 +110,14 @@ def test_a_question_is_required_for_pending_customer_input() -> None:
     assert ask is not None
     with pytest.raises(FormProblem, match="question"):
         status_body(ask, {"note": "  "})
+
+
+def test_sorting_by_a_column_and_flipping_it() -> None:
+    """Sorting by number flips on the second click; aria-sort names the direction."""
+    items = [item(2, "Low", "a"), item(1, "Critical", "b"), item(3, "High", "c")]
+    ascending = staff_logic.sorted_items(items, {"sort": "number", "order": "asc"})
+    assert [i["case_number"] for i in ascending] == [1, 2, 3]
+    link = staff_logic.sort_link("campus-support", {"sort": "number", "order": "asc"}, "number")
+    assert link == "/staff/queues/campus-support?sort=number&order=desc"
+    assert staff_logic.aria_sort({"sort": "number", "order": "desc"}, "number") == "descending"
+    assert staff_logic.aria_sort({"sort": "number"}, "subject") == ""
