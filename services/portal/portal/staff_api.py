@@ -269,6 +269,23 @@ def _case_router() -> APIRouter:
     async def case(request: Request, ref: str, ctx: StaffPage) -> Response:
         return await page(request, ctx, ref, {})
 
+    @router.get("/staff/cases/{ref}/live")
+    async def live(request: Request, ref: str, ctx: StaffPage) -> EventSourceResponse:
+        """Server-sent events: `changed` whenever the case or its feed changes."""
+        staff = _staff(request)
+        await staff.case(ctx["member"], ref)  # 404 for a case that does not exist
+
+        async def events() -> AsyncIterator[dict[str, str]]:
+            async for version in staff.case_changes(ctx["member"], ref):
+                yield {"event": "changed", "data": version}
+
+        return EventSourceResponse(events(), ping=15)
+
+    @router.get("/staff/cases/{ref}/live-part", response_class=HTMLResponse)
+    async def live_part(request: Request, ref: str, ctx: StaffPage) -> Response:
+        case, _ = await _staff(request).case(ctx["member"], ref)
+        return render(request, "_staff_live.html", {**ctx, "case": case})
+
     @router.post("/staff/cases/{ref}/status/{target}", response_class=HTMLResponse)
     async def change(request: Request, ref: str, target: str, ctx: StaffPage) -> Response:
         form = {k: str(v) for k, v in (await request.form()).items()}

@@ -267,6 +267,28 @@ class StaffPortal:
                 seen = now
                 yield now
 
+    async def case_changes(self, member: StaffMember, ref: str) -> AsyncGenerator[str, None]:
+        """Yield the case's new version each time its status, owner or feed changes."""
+        seen = await self._case_version(member, ref)
+        deadline = time.monotonic() + self.settings.live_max_s
+        while time.monotonic() < deadline:
+            await asyncio.sleep(self.settings.live_poll_s)
+            try:
+                now = await self._case_version(member, ref)
+            except Unavailable:
+                continue
+            if now != seen:
+                seen = now
+                yield now
+
+    async def _case_version(self, member: StaffMember, ref: str) -> str:
+        case: Json = await self.api.call(
+            "feed", "GET", member, f"/cases/{ref}", params={"feed_page_size": "1"}
+        )
+        feed = case.get("feed") or {}
+        items = feed.get("items") or [{}]
+        return f"{case.get('last_modified')}|{feed.get('total')}|{items[0].get('item_id')}"
+
     async def _queue_version(self, member: StaffMember, slug: str) -> str:
         items = await self.api.call(
             "routing", "GET", member, f"/queues/{slug}", params={"limit": "200"}

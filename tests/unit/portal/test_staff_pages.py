@@ -343,3 +343,14 @@ async def test_only_the_portals_own_confirmations_are_shown(site: Any) -> None:
     assert "555-0199" not in page.text
     page = await client.get("/staff/cases/1227963", params={"done": "Scheduled"})
     assert "Done: Scheduled." in page.text
+
+
+async def test_the_live_part_is_the_feed_and_the_facts(site: Any) -> None:
+    """The case page's live part holds the feed items and the facts swapped out of band."""
+    client, _, _ = site
+    await staff_sign_in(client)
+    part = await client.get("/staff/cases/1227963/live-part")
+    assert part.status_code == 200
+    assert 'id="feed-items"' in part.text
+    assert "hx-swap-oob" in part.text
+    assert "<html" not in part.text
