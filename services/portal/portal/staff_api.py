@@ -168,8 +168,9 @@ def _queue_router() -> APIRouter:
         first = ctx["my_departments"][0]
         return RedirectResponse(f"/staff/queues/{first.slug}", status_code=303)
 
-    @router.get("/staff/queues/{slug}", response_class=HTMLResponse)
-    async def queue(request: Request, slug: str, ctx: StaffPage) -> Response:
+    async def queue_page(
+        request: Request, slug: str, ctx: dict[str, Any], error: str = "", status: int = 200
+    ) -> Response:
         staff = _staff(request)
         department = staff.department(ctx["member"], slug)
         query = staff_logic.queue_query(request.query_params)
@@ -183,10 +184,14 @@ def _queue_router() -> APIRouter:
             "items": items,
             "counts": staff_logic.status_counts(items),
             "colleagues": colleagues,
-            "done": request.query_params.get("done", ""),
-            "error": request.query_params.get("error", ""),
+            "done": request.query_params.get("done", "") == "taken",
+            "error": error,
         }
-        return render(request, "staff_queue.html", context)
+        return render(request, "staff_queue.html", context, status)
+
+    @router.get("/staff/queues/{slug}", response_class=HTMLResponse)
+    async def queue(request: Request, slug: str, ctx: StaffPage) -> Response:
+        return await queue_page(request, slug, ctx)
 
     @router.get("/staff/queues/{slug}/part", response_class=HTMLResponse)
     async def queue_part(request: Request, slug: str, ctx: StaffPage) -> Response:
@@ -228,8 +233,8 @@ def _queue_router() -> APIRouter:
         staff.department(ctx["member"], slug)
         try:
             await staff.take_next(ctx["member"], slug)
-        except Refused as exc:
-            return _back(f"/staff/queues/{slug}", error=exc.detail)
+        except (Refused, CaseNotFound) as exc:  # routing: nothing to take (404) or refused
+            return await queue_page(request, slug, ctx, _reason(exc), 409)
         return _back(f"/staff/queues/{slug}", done="taken")
 
     return router
@@ -370,4 +375,4 @@ def _case_router() -> APIRouter:
 
 
 def _reason(exc: Exception) -> str:
-    return exc.detail if isinstance(exc, Refused) else str(exc)
+    return exc.detail if isinstance(exc, Refused) else str(exc)  # the service's own words

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 from portal.app import create_app
+from portal.errors import CaseNotFound
 from portal.models import LoginState
 from portal.service import CookieCodec, Oidc, Portal
 from portal.staff_api import install_staff
@@ -51,10 +52,13 @@ class FakeStaffApi(StaffApi):
         super().__init__(SETTINGS, StaffSettings(), keys, httpx.AsyncClient())
         self.writes: list[tuple[str, str, Any]] = []
         self.reject: str | None = None
+        self.empty = False
 
     async def call(
         self, service: str, method: str, member: StaffMember, path: str, **kw: Any
     ) -> Any:
+        if method == "POST" and self.empty and path.endswith("/take"):
+            raise CaseNotFound("queue campus-support has no unassigned New or Re-Opened case")
         if method == "POST":
             self.writes.append((service, path, kw.get("json") or kw.get("data")))
             if service == "intake":
@@ -354,3 +358,19 @@ async def test_the_live_part_is_the_feed_and_the_facts(site: Any) -> None:
     assert 'id="feed-items"' in part.text
     assert "hx-swap-oob" in part.text
     assert "<html" not in part.text
+
+
+async def test_take_next_on_an_empty_queue_says_so_on_the_queue(site: Any) -> None:
+    """Nothing to take: the queue page says routing's reason, not an error page."""
+    client, api, _ = site
+    await staff_sign_in(client)
+    page = await client.get("/staff/queues/campus-support")
+    api.empty = True
+    answer = await client.post(
+        "/staff/queues/campus-support/take", data={"csrf_token": csrf(page.text)}
+    )
+    assert answer.status_code == 409
+    assert "has no unassigned New or Re-Opened case" in answer.text
+    assert "Take next" in answer.text
+    shown = await client.get("/staff/queues/campus-support", params={"error": "Call 555-0199"})
+    assert "555-0199" not in shown.text
