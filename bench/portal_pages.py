@@ -79,7 +79,7 @@ async def load(db: str, cases: int, posts: int, districts: int) -> None:
 
 
 def directory_events(districts: int) -> list[AccountUpserted | ContactUpserted]:
-    """The districts and the one contact (of d-7) who looks at the pages."""
+    """The districts and the one contact (of d-0) who looks at the pages."""
     accounts: list[AccountUpserted | ContactUpserted] = [
         AccountUpserted(account=Account(id=f"d-{d}", name=f"District {d}"))
         for d in range(districts)
@@ -90,7 +90,7 @@ def directory_events(districts: int) -> list[AccountUpserted | ContactUpserted]:
         last_name="Contact",
         email="bench@example.org",
         contact_type=ContactType.AUTHORIZED_SUPPORT,
-        account_ids=["d-7"],
+        account_ids=["d-0"],
     )
     return [*accounts, ContactUpserted(contact=contact)]
 
@@ -164,8 +164,8 @@ async def measure(feed_url: str, districts: int, number: int, n: int) -> dict[st
     """Each page through the portal's ASGI app, beside the one feed call it wraps."""
     portal, api = bench_portal(feed_url, districts)
     app = create_app(portal.settings, portal)
-    person = portal.person(portal.new_session(CONTACT, "d-7"))
-    cookie = portal.cookies.session(portal.new_session(CONTACT, "d-7"))
+    person = portal.person(portal.new_session(CONTACT, "d-0"))
+    cookie = portal.cookies.session(portal.new_session(CONTACT, "d-0"))
     out: dict[str, Any] = {}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -232,7 +232,7 @@ def main() -> None:
     try:
         url = f"http://127.0.0.1:{port}"
         asyncio.run(wait_ready(url))
-        number = 1_000_000 + 7  # case 7 is in district d-7, the bench contact's
+        number = 1_000_000 + 5 * args.districts  # a case of d-0, the bench contact's district
         result = asyncio.run(measure(url, args.districts, number, args.samples))
     finally:
         feed.terminate()
