@@ -144,8 +144,6 @@ def site(stack: devstack.StackSettings, tmp_path_factory: pytest.TempPathFactory
                 "PORTAL_FEED_URL": urls["feed"],
                 "PORTAL_OIDC_ISSUER": urls["oidc"],
                 "PORTAL_READ_YOUR_WRITES_S": "10",
-                # Live pages are woken by case.events alone: a poll would come too late.
-                "PORTAL_LIVE_POLL_S": "600",
                 "PORTAL_MONGO_DATABASE": f"portal_{namespace}",
             },
             "/readyz",
