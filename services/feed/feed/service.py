@@ -206,15 +206,8 @@ class Projection:
 
     async def names_of(self, events: list[CaseSubmitted]) -> dict[str, Document]:
         """Names for a batch's submissions by event id, each account and contact read once."""
-        # Concurrent point reads: each is a round trip, and a batch names many districts.
-        account_ids = list({e.account_id for e in events})
-        contact_ids = list({e.contact_id for e in events})
-        found_accounts, found_contacts = await asyncio.gather(
-            asyncio.gather(*(self.directory.account(a) for a in account_ids)),
-            asyncio.gather(*(self.directory.contact(c) for c in contact_ids)),
-        )
-        accounts = dict(zip(account_ids, found_accounts, strict=True))
-        contacts = dict(zip(contact_ids, found_contacts, strict=True))
+        accounts = {a: await self.directory.account(a) for a in {e.account_id for e in events}}
+        contacts = {c: await self.directory.contact(c) for c in {e.contact_id for e in events}}
         return {
             str(e.event_id): submission_names(e, accounts[e.account_id], contacts[e.contact_id])
             for e in events
@@ -256,12 +249,10 @@ class Projection:
             batch.fold(event, names.get(str(event.event_id)))
         missed = await self.cases.save_all(batch.saves())
         clock.lap("cases")
-        # Other collections, independent of each other: written side by side.
-        await asyncio.gather(
-            self.districts.add_all(batch.members),
-            self.feed.add_all([(c, item) for c, item in batch.items if c not in missed]),
-        )
-        clock.lap("districts and feed")
+        await self.districts.add_all(batch.members)
+        clock.lap("districts")
+        await self.feed.add_all([(c, item) for c, item in batch.items if c not in missed])
+        clock.lap("feed")
         if self.indexer is None:
             await self.subjects.add_all([s for c, s in batch.subjects.items() if c not in missed])
             clock.lap("subjects")
