@@ -12,10 +12,12 @@ from pymongo import AsyncMongoClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.api import add_routes
-from portal.handlers import CaseEventsReader, CaseSignals, Directory, DirectoryReader
+from portal.handlers import CaseEventsReader, CaseSignals, DirectoryReader
 from portal.mailer import Mailer
 from portal.service import Api, CookieCodec, Oidc, Portal
 from portal.settings import Settings
+from portal.staff_api import build_staff, install_staff
+from portal.staff_service import StaffDirectory
 from portal.store import LinkStore
 from shared.identity import IdentityKeys
 from shared.mongo import Document, mongo_client, mongo_reachable
@@ -69,7 +71,7 @@ def create_app(settings: Settings | None = None, portal: Portal | None = None) -
     if portal is None:
         mongo = mongo_client(settings)
         links = store = LinkStore(mongo[settings.mongo_database])
-        directory = Directory()
+        directory = StaffDirectory()  # the contacts' view, and staff for the staff pages
         topic = settings.topics.directory
         reader = DirectoryReader(settings.kafka_bootstrap_servers, topic, directory)
         signals = CaseSignals()
@@ -120,5 +122,7 @@ def create_app(settings: Settings | None = None, portal: Portal | None = None) -
     app.include_router(ops_router(checks=checks, registry=CollectorRegistry()))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     add_routes(app, portal)
+    if reader is not None:  # a portal given by a test mounts its own staff pages
+        install_staff(app, build_staff(portal, http))
     app.add_middleware(StrictPolicy, policy=CSP)
     return app

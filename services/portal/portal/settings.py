@@ -44,6 +44,24 @@ class Settings(ServiceSettings):
         SecretStr("local-portal-oidc-client-secret"),
         validation_alias=_env("OIDC_CLIENT_SECRET", "oidc_client_secret"),
     )
+    staff_oidc_issuer: str = Field(
+        "http://127.0.0.1:9401",
+        validation_alias=_env("STAFF_OIDC_ISSUER", "staff_oidc_issuer"),
+        description="The vendor's identity provider staff sign in with (a second issuer).",
+    )
+    staff_oidc_client_id: str = Field(
+        "support-portal-staff",
+        validation_alias=_env("STAFF_OIDC_CLIENT_ID", "staff_oidc_client_id"),
+    )
+    staff_oidc_client_secret: SecretStr = Field(
+        SecretStr("local-portal-staff-oidc-client-secret"),
+        validation_alias=_env("STAFF_OIDC_CLIENT_SECRET", "staff_oidc_client_secret"),
+    )
+    routing_url: str = Field(
+        "http://127.0.0.1:8002",
+        validation_alias=_env("ROUTING_URL", "routing_url"),
+        description="Routing's staff API: queues, take, assign, transfer, status changes.",
+    )
     session_secret: SecretStr = Field(
         SecretStr("local-portal-session-secret-for-development"),
         validation_alias=_env("SESSION_SECRET", "session_secret"),

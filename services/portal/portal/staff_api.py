@@ -20,7 +20,6 @@ from portal.staff_service import (
     StaffDirectory,
     StaffPortal,
     StaffSession,
-    StaffSettings,
     vendor_oidc,
 )
 from shared.enums import Department
@@ -34,7 +33,6 @@ TEMPLATES.env.globals.update(staff_logic=staff_logic, departments=list(Departmen
 
 def build_staff(portal: Portal, http: httpx.AsyncClient) -> StaffPortal:
     """The staff workspace over the portal's directory (a StaffDirectory) and HTTP client."""
-    staff = StaffSettings()
     settings = portal.settings
     directory = portal.directory
     if not isinstance(directory, StaffDirectory):
@@ -43,8 +41,8 @@ def build_staff(portal: Portal, http: httpx.AsyncClient) -> StaffPortal:
     return StaffPortal(
         settings,
         directory,
-        vendor_oidc(settings, staff, http),
-        StaffApi(settings, staff, keys, http),
+        vendor_oidc(settings, http),
+        StaffApi(settings, keys, http),
         StaffCookies(settings.session_secret.get_secret_value()),
     )
 

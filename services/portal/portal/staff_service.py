@@ -11,8 +11,7 @@ from typing import IO, Any
 
 import httpx
 import jwt
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from portal import staff_logic
 from portal.errors import CaseNotFound, NotSignedIn, Refused, SignInFailed, Unavailable
@@ -31,33 +30,6 @@ POLL_SECONDS = 0.1
 Json = dict[str, Any]
 
 
-class StaffSettings(BaseSettings):
-    """The vendor's identity provider and routing, from PORTAL_STAFF_* and PORTAL_ROUTING_URL."""
-
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
-
-    staff_oidc_issuer: str = Field(
-        "http://127.0.0.1:9401",
-        validation_alias=AliasChoices("PORTAL_STAFF_OIDC_ISSUER", "staff_oidc_issuer"),
-        description="The vendor's identity provider staff sign in with.",
-    )
-    staff_oidc_client_id: str = Field(
-        "support-portal-staff",
-        validation_alias=AliasChoices("PORTAL_STAFF_OIDC_CLIENT_ID", "staff_oidc_client_id"),
-    )
-    staff_oidc_client_secret: SecretStr = Field(
-        SecretStr("local-portal-staff-oidc-client-secret"),
-        validation_alias=AliasChoices(
-            "PORTAL_STAFF_OIDC_CLIENT_SECRET", "staff_oidc_client_secret"
-        ),
-    )
-    routing_url: str = Field(
-        "http://127.0.0.1:8002",
-        validation_alias=AliasChoices("PORTAL_ROUTING_URL", "routing_url"),
-        description="Routing's staff API: queues, take, assign, transfer, status changes.",
-    )
-
-
 class VendorOidcSettings(Settings):
     """The portal's settings pointed at the vendor's provider, with the staff callback."""
 
@@ -67,13 +39,13 @@ class VendorOidcSettings(Settings):
         return self.base_url.rstrip("/") + "/staff/auth/callback"
 
 
-def vendor_oidc(settings: Settings, staff: StaffSettings, http: httpx.AsyncClient) -> Oidc:
+def vendor_oidc(settings: Settings, http: httpx.AsyncClient) -> Oidc:
     """The OIDC client (PKCE, verified ID token) of the vendor's provider."""
     values = settings.model_dump()
     values.update(
-        oidc_issuer=staff.staff_oidc_issuer,
-        oidc_client_id=staff.staff_oidc_client_id,
-        oidc_client_secret=staff.staff_oidc_client_secret,
+        oidc_issuer=settings.staff_oidc_issuer,
+        oidc_client_id=settings.staff_oidc_client_id,
+        oidc_client_secret=settings.staff_oidc_client_secret,
     )
     return Oidc(VendorOidcSettings.model_validate(values), http)
 
@@ -141,11 +113,9 @@ class StaffCookies:
 class StaffApi:
     """routing, intake and feed as a staff member: a fresh staff identity token per call."""
 
-    def __init__(
-        self, settings: Settings, staff: StaffSettings, keys: IdentityKeys, http: httpx.AsyncClient
-    ) -> None:
+    def __init__(self, settings: Settings, keys: IdentityKeys, http: httpx.AsyncClient) -> None:
         self.urls = {
-            "routing": staff.routing_url.rstrip("/"),
+            "routing": settings.routing_url.rstrip("/"),
             "intake": settings.intake_url.rstrip("/"),
             "feed": settings.feed_url.rstrip("/"),
         }

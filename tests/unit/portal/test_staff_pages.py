@@ -11,7 +11,7 @@ from portal.errors import CaseNotFound
 from portal.models import LoginState
 from portal.service import CookieCodec, Oidc, Portal
 from portal.staff_api import install_staff
-from portal.staff_service import StaffApi, StaffCookies, StaffDirectory, StaffPortal, StaffSettings
+from portal.staff_service import StaffApi, StaffCookies, StaffDirectory, StaffPortal
 
 from shared.enums import ContactType, Department
 from shared.events import Account, AccountUpserted, ContactUpserted, StaffMember, StaffUpserted
@@ -49,7 +49,7 @@ class FakeStaffApi(StaffApi):
 
     def __init__(self) -> None:
         keys = IdentityKeys("k" * 40)
-        super().__init__(SETTINGS, StaffSettings(), keys, httpx.AsyncClient())
+        super().__init__(SETTINGS, keys, httpx.AsyncClient())
         self.writes: list[tuple[str, str, Any]] = []
         self.reject: str | None = None
         self.empty = False

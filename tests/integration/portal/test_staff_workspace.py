@@ -1,0 +1,373 @@
+"""The staff workspace on the real stack: vendor sign-in, queue, take, moves, refusals, posts."""
+
+import asyncio
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import devstack
+from shared.enums import ActorKind
+from shared.identity import IdentityKeys
+from tests.browser import ARGS, CHROMIUM, OUTPUT
+from tests.integration.portal.conftest import (
+    SEED,
+    SIGNING_KEY,
+    ZACK,
+    _provider_users,
+    _start,
+    _wait_ready,
+    free_port,
+)
+from tests.integration.portal.test_browser import axe_violations, tab_to
+
+PAT = "pat.support@vendor.example"  # Campus Support
+TIA = "tia.training@vendor.example"  # Training only
+# `PORTAL_SCREENSHOTS_DIR=docs/portal` refreshes the docs' screenshots.
+SHOTS = Path(os.environ.get("PORTAL_SCREENSHOTS_DIR") or OUTPUT)
+
+
+@dataclass
+class StaffSite:
+    """The processes' URLs."""
+
+    portal: str
+    intake: str
+    routing: str
+    namespace: str
+
+
+def _staff_users() -> list[str]:
+    """The seed's staff as the vendor provider's users: sub and email are the address."""
+    seed = json.loads(SEED.read_text(encoding="utf-8"))
+    users = []
+    for member in seed["staff"]:
+        claims = {"sub": member["email"], "email": member["email"], "name": member["name"]}
+        users += ["--user-claims", json.dumps(claims)]
+    return users
+
+
+@pytest.fixture(scope="module")
+def staff_site(
+    stack: devstack.StackSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StaffSite]:
+    """Both identity providers (districts', vendor's), intake, routing, feed and the portal,
+    each its own process on free ports under a private namespace."""
+    logs = tmp_path_factory.mktemp("staff-logs")
+    namespace = "s" + uuid.uuid4().hex[:8]
+    names = ("portal", "intake", "routing", "feed", "oidc", "vendor")
+    ports = {name: free_port() for name in names}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    common = {
+        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
+        "MONGO_URL": stack.mongo_url,
+        "TOPIC_NAMESPACE": namespace,
+        "IDENTITY_SIGNING_KEY": SIGNING_KEY,
+        "LOG_FORMAT": "text",
+    }
+    provider = [sys.executable, "-m", "oidc_provider_mock", "--port"]
+    discovery = "/.well-known/openid-configuration"
+    specs = [
+        ("oidc", [*provider, str(ports["oidc"]), *_provider_users()], {}, discovery),
+        ("vendor", [*provider, str(ports["vendor"]), *_staff_users()], {}, discovery),
+        (
+            "intake",
+            [sys.executable, "-m", "intake"],
+            {
+                "INTAKE_PORT": str(ports["intake"]),
+                "INTAKE_MONGO_DATABASE": f"intake_{namespace}",
+                "INTAKE_SEED_FILE": str(SEED),
+                "INTAKE_RATE_PER_SECOND": "1000",
+                "INTAKE_RATE_BURST": "1000",
+            },
+            "/readyz",
+        ),
+        (
+            "routing",
+            [sys.executable, "-m", "routing"],
+            {
+                "ROUTING_PORT": str(ports["routing"]),
+                "ROUTING_MONGO_DATABASE": f"routing_{namespace}",
+            },
+            "/readyz",
+        ),
+        (
+            "feed",
+            [sys.executable, "-m", "feed"],
+            {"FEED_PORT": str(ports["feed"]), "FEED_MONGO_DATABASE": f"feed_{namespace}"},
+            "/readyz",
+        ),
+        (
+            "portal",
+            [sys.executable, "-m", "portal"],
+            {
+                "PORTAL_PORT": str(ports["portal"]),
+                "PORTAL_BASE_URL": urls["portal"],
+                "PORTAL_INTAKE_URL": urls["intake"],
+                "PORTAL_FEED_URL": urls["feed"],
+                "PORTAL_ROUTING_URL": urls["routing"],
+                "PORTAL_OIDC_ISSUER": urls["oidc"],
+                "PORTAL_STAFF_OIDC_ISSUER": urls["vendor"],
+                "PORTAL_READ_YOUR_WRITES_S": "10",
+                "PORTAL_MONGO_DATABASE": f"portal_{namespace}",
+            },
+            "/readyz",
+        ),
+    ]
+    processes = []
+    try:
+        for name, args, env, ready in specs:
+            log = logs / f"{name}.log"
+            processes.append(_start(args, {**common, **env}, log))
+            _wait_ready(urls[name] + ready, processes[-1], log)
+        yield StaffSite(urls["portal"], urls["intake"], urls["routing"], namespace)
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except Exception:
+                process.kill()
+
+
+def provider_sign_in(client: httpx.Client, start: str, email: str) -> httpx.Response:
+    """Through a provider's real form as a browser without JS: answers the portal's redirect."""
+    begun = client.get(start)
+    assert begun.status_code == 303, begun.text
+    authorize = begun.headers["location"]
+    assert client.get(authorize).status_code == 200
+    granted = client.post(authorize, data={"sub": email})
+    assert granted.status_code in (302, 303), granted.text
+    return client.get(granted.headers["location"])
+
+
+def staff_client(site: StaffSite, email: str) -> httpx.Client:
+    """A browser-like client signed in as a staff member through the vendor's provider."""
+    client = httpx.Client(base_url=site.portal, timeout=30)
+    back = provider_sign_in(client, f"{site.portal}/staff/auth/start", email)
+    assert back.status_code == 303, back.text
+    assert back.headers["location"] == "/staff"
+    return client
+
+
+def eventually(probe: Callable[[], bool], what: str, limit: float = 30) -> None:
+    """Wait until `probe` holds (the pipeline is asynchronous), failing with `what`."""
+    deadline = time.monotonic() + limit
+    while not probe():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.3)
+
+
+def csrf(html: str) -> str:
+    """The CSRF token of the page's first form."""
+    return html.split('name="csrf_token" value="')[1].split('"')[0]
+
+
+def submit(site: StaffSite, subject: str) -> int:
+    """Zack submits an Ask a Question case through intake; its number."""
+    token = IdentityKeys(SIGNING_KEY).issue(ActorKind.CONTACT, "zack-morris")
+    body = {
+        "case_type": "Ask a Question",
+        "subject": subject,
+        "description": "How do we add a snow day to the calendar?",
+        "module": "Calendar (terms, periods, days)",
+    }
+    answer = httpx.post(
+        f"{site.intake}/cases", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status_code == 201, answer.text
+    return int(answer.json()["case_number"])
+
+
+def contact_post(site: StaffSite, number: int, body: str) -> None:
+    """Zack posts to the case through intake."""
+    token = IdentityKeys(SIGNING_KEY).issue(ActorKind.CONTACT, "zack-morris")
+    answer = httpx.post(
+        f"{site.intake}/cases/{number}/posts",
+        data={"body": body},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code in (200, 201), answer.text
+
+
+def test_staff_work_a_case_from_queue_to_contact(staff_site: StaffSite) -> None:
+    """Pat signs in at the vendor's provider, finds Zack's case in Campus Support with its
+    fields, takes it, asks a question, has a move refused with routing's reason, posts an
+    explanation with a file (which staff download), and Zack sees it on his case page."""
+    subject = f"Snow day {uuid.uuid4().hex[:6]}"
+    number = submit(staff_site, subject)
+    pat = staff_client(staff_site, PAT)
+    queue = f"/staff/queues/campus-support?subject={subject.split()[-1]}"
+    eventually(lambda: str(number) in pat.get(queue).text, "the case in the queue")
+    row = pat.get(queue).text.split(f">{number}</a>")[1].split("</tr>")[0]
+    for value in (subject, "Bayside", "Ask a Question", "Medium"):
+        assert value in row
+
+    page = pat.get(f"/staff/cases/{number}")
+    taken = pat.post(
+        f"/staff/cases/{number}/assign", data={"csrf_token": csrf(page.text), "assignee_id": "me"}
+    )
+    assert taken.status_code == 303, taken.text
+    eventually(
+        lambda: "Assignee: <strong>Pat Support</strong>" in pat.get(f"/staff/cases/{number}").text,
+        "Pat as the assignee",
+    )
+
+    page = pat.get(f"/staff/cases/{number}")
+    question = "Which school calendar is missing the snow day?"
+    asked = pat.post(
+        f"/staff/cases/{number}/status/pending-customer-input",
+        data={"csrf_token": csrf(page.text), "note": question},
+    )
+    assert asked.status_code == 303, asked.text
+    eventually(
+        lambda: "<dd>Pending Customer Input</dd>" in pat.get(f"/staff/cases/{number}").text,
+        "the case pending customer input",
+    )
+
+    page = pat.get(f"/staff/cases/{number}")
+    assert "Move to Available in Release" not in page.text
+    refused = pat.post(
+        f"/staff/cases/{number}/status/available-in-release",
+        data={"csrf_token": csrf(page.text), "note": "Fixed", "release_name": "2026.4"},
+    )
+    assert refused.status_code == 422
+    assert "That move was refused" in refused.text
+    assert "allowed: Assigned, Pending Customer Verification, Scheduled, Closed" in refused.text
+
+    explanation = f"We found the calendar setting {uuid.uuid4().hex[:6]}"
+    steps = b"1. System Admin > Calendar\n2. Add the day\n"
+    posted = pat.post(
+        f"/staff/cases/{number}/posts",
+        data={"csrf_token": csrf(page.text), "body": explanation},
+        files={"files": ("steps.txt", steps, "text/plain")},
+    )
+    assert posted.status_code == 303, posted.text
+    link = f'href="/staff/cases/{number}/attachments/'
+    eventually(lambda: link in pat.get(f"/staff/cases/{number}").text, "the staff attachment")
+    attachment = pat.get(f"/staff/cases/{number}").text.split(link)[1].split('"')[0]
+    assert pat.get(f"/staff/cases/{number}/attachments/{attachment}").content == steps
+
+    zack = httpx.Client(base_url=staff_site.portal, timeout=30)
+    back = provider_sign_in(zack, f"{staff_site.portal}/auth/start?next=/cases", ZACK)
+    assert back.status_code == 303, back.text
+    eventually(lambda: explanation in zack.get(f"/cases/{number}").text, "Zack seeing the post")
+    assert question in zack.get(f"/cases/{number}").text
+    assert zack.get("/staff/queues/campus-support").status_code == 404
+
+
+def test_staff_of_another_department_cannot_work_the_case(staff_site: StaffSite) -> None:
+    """Tia (Training) has no Campus Support queue, sees no controls on its case, and a move
+    sent by URL is refused by routing."""
+    number = submit(staff_site, f"Grades {uuid.uuid4().hex[:6]}")
+    tia = staff_client(staff_site, TIA)
+    assert tia.get("/staff/queues/campus-support").status_code == 404
+    eventually(lambda: tia.get(f"/staff/cases/{number}").status_code == 200, "the case routed")
+    page = tia.get(f"/staff/cases/{number}")
+    assert "outside your departments" in page.text
+    assert "Move to" not in page.text
+    sent = tia.post(f"/staff/cases/{number}/status/closed", data={"csrf_token": csrf(page.text)})
+    assert sent.status_code in (403, 422)
+
+
+# --- in the browser: axe on each staff screen, the keyboard alone from take to resolve ------
+
+
+async def _screen(page: Any, shot: str) -> None:
+    """No axe violation on the screen; its screenshot as docs/portal/staff-<shot>.png."""
+    assert await axe_violations(page) == []
+    await asyncio.to_thread(SHOTS.mkdir, parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"staff-{shot}.png"), full_page=True)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+async def test_staff_screens_and_the_keyboard_from_take_to_resolve(staff_site: StaffSite) -> None:
+    """Pat signs in at the vendor's provider, sees a new case arrive on the open queue, then
+    with Tab and Enter alone takes it, asks the contact a question, posts the resolution and
+    sees a blank question refused next to its control, then Zack's reply arrives on the open
+    page; no screen has an axe violation."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as driver:
+        browser = await driver.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = await browser.new_page(viewport={"width": 1280, "height": 900})
+        await page.goto(f"{staff_site.portal}/staff/signin")
+        await _screen(page, "signin")
+        await page.click("text=Sign in with your vendor account")
+        await page.click(f"button[name=sub][value='{PAT}']")
+        await page.wait_for_url("**/staff/queues/campus-support")
+        # The queue is open before the case exists: it arrives without a reload.
+        await page.wait_for_selector("#queue-part")
+        subject = f"Keyboard staff {uuid.uuid4().hex[:6]}"
+        number = await asyncio.to_thread(submit, staff_site, subject)
+        take = f"form[action='/staff/cases/{number}/assign'] button"
+        await page.wait_for_selector(take, timeout=30_000)
+        await _screen(page, "queue")
+        await tab_to(page, take, limit=400)
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector("text=Done: Assigned")
+        assert "Pat Support" in await page.inner_text(".top-panel")
+        await _screen(page, "case")
+        await _move(page, "pending-customer-input", "Which school calendar lacks the day?")
+        await page.wait_for_selector("text=Done: Pending Customer Input")
+        await _move(page, "pending-customer-verification", "Added the snow day to the calendar.")
+        await page.wait_for_selector("text=Done: Pending Customer Verification")
+        assert "Pending Customer Verification" in await page.inner_text(".details")
+        await _screen(page, "case-resolved")
+        await _move(page, "pending-customer-input", "   ")
+        await page.wait_for_selector("#pending-customer-input-error")
+        assert "needs the question for the contact" in await page.inner_text(
+            "#pending-customer-input-error"
+        )
+        await _screen(page, "refused")
+        reply = f"Thanks, it works {uuid.uuid4().hex[:6]}"
+        await asyncio.to_thread(contact_post, staff_site, number, reply)
+        await page.wait_for_selector(f"text={reply}", timeout=30_000)  # live, no reload
+        await browser.close()
+
+
+async def _move(page: Any, slug: str, note: str) -> None:
+    """Open a move's control, write its note and send it, by keyboard."""
+    await tab_to(page, f"details:has(#move-{slug}) > summary", limit=200)
+    await page.keyboard.press("Enter")
+    await tab_to(page, f"#{slug}-note")
+    await page.keyboard.type(note)
+    await tab_to(page, f"#move-{slug} button[type=submit]")
+    await page.keyboard.press("Enter")
+
+
+def test_transfer_moves_the_case_to_another_departments_queue(staff_site: StaffSite) -> None:
+    """Pat transfers a case to Training with a reason; it leaves Campus Support, Tia finds it
+    in the Training queue, and Sky (supervisor of Campus Support) sees that queue too."""
+    subject = f"Training wanted {uuid.uuid4().hex[:6]}"
+    number = submit(staff_site, subject)
+    pat = staff_client(staff_site, PAT)
+    eventually(lambda: pat.get(f"/staff/cases/{number}").status_code == 200, "the case routed")
+    page = pat.get(f"/staff/cases/{number}")
+    reason = "The district asks for a training session, not a fix."
+    moved = pat.post(
+        f"/staff/cases/{number}/transfer",
+        data={"csrf_token": csrf(page.text), "department": "Training", "reason": reason},
+    )
+    assert moved.status_code == 303, moved.text
+    tia = staff_client(staff_site, TIA)
+    marker = subject.split()[-1]
+    eventually(
+        lambda: f">{number}</a>" in tia.get(f"/staff/queues/training?subject={marker}").text,
+        "the case in the Training queue",
+    )
+    assert f">{number}</a>" not in pat.get(f"/staff/queues/campus-support?subject={marker}").text
+    sky = staff_client(staff_site, "sky.supervisor@vendor.example")
+    assert f">{number}</a>" in sky.get(f"/staff/queues/training?subject={marker}").text
+    assert "Move to" in sky.get(f"/staff/cases/{number}").text
