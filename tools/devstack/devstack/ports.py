@@ -25,6 +25,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "NOTIFY_PORT": 8005,
     "PORTAL_PORT": 8000,
     "OIDC_PORT": 9400,
+    "VENDOR_OIDC_PORT": 9401,
 }
 
 HOST = "127.0.0.1"
@@ -65,6 +66,7 @@ class Ports:
     notify: int
     portal: int = 8000
     oidc: int = 9400
+    vendor_oidc: int = 9401
     intake_inbound: int = 8011
     inbound_smtp: int = 2525
 
@@ -85,6 +87,7 @@ class Ports:
             notify=port("NOTIFY_PORT"),
             portal=port("PORTAL_PORT"),
             oidc=port("OIDC_PORT"),
+            vendor_oidc=port("VENDOR_OIDC_PORT"),
             intake_inbound=port("INTAKE_INBOUND_PORT"),
             inbound_smtp=port("INBOUND_SMTP_PORT"),
         )
@@ -105,6 +108,7 @@ class Ports:
             "NOTIFY_PORT": str(self.notify),
             "PORTAL_PORT": str(self.portal),
             "OIDC_PORT": str(self.oidc),
+            "VENDOR_OIDC_PORT": str(self.vendor_oidc),
             "INTAKE_INBOUND_PORT": str(self.intake_inbound),
             "INBOUND_SMTP_PORT": str(self.inbound_smtp),
         }

@@ -80,6 +80,16 @@ SERVICES: tuple[Service, ...] = (
         # The provider has no /healthz: its discovery document is what answers.
         health_path="/.well-known/openid-configuration",
     ),
+    # The vendor's identity provider, locally: a second provider whose users are the seed
+    # staff (the portal's /staff pages sign in there).
+    Service(
+        "oidc-vendor",
+        "oidc_provider_mock",
+        "VENDOR_OIDC_PORT",
+        pages=(("discovery", "/.well-known/openid-configuration"),),
+        ready_path="/.well-known/openid-configuration",
+        health_path="/.well-known/openid-configuration",
+    ),
     Service("portal", "portal", "PORTAL_PORT", pages=(("sign-in", "/signin"),)),
 )
 
@@ -139,6 +149,8 @@ def portal_env(ports: Ports) -> dict[str, str]:
         "PORTAL_FEED_URL": f"http://{HOST}:{ports.feed}",
         "PORTAL_STATUS_BOARD_URL": f"http://{HOST}:{ports.status_board}",
         "PORTAL_OIDC_ISSUER": f"http://{HOST}:{ports.oidc}",
+        "PORTAL_STAFF_OIDC_ISSUER": f"http://{HOST}:{ports.vendor_oidc}",
+        "PORTAL_ROUTING_URL": f"http://{HOST}:{ports.routing}",
     }
 
 
@@ -154,6 +166,17 @@ def oidc_arguments(ports: Ports) -> list[str]:
     return ["--host", HOST, "--port", str(ports.oidc), *users]
 
 
+def vendor_oidc_arguments(ports: Ports) -> list[str]:
+    """The vendor provider's port and its users: each seed staff member, email as subject."""
+    seed = paths.repo_root() / "deploy" / "seed" / "directory.json"
+    staff = json.loads(seed.read_text(encoding="utf-8")).get("staff", [])
+    users: list[str] = []
+    for member in staff:
+        claims = {"sub": member["email"], "email": member["email"], "name": member["name"]}
+        users += ["--user-claims", json.dumps(claims)]
+    return ["--host", HOST, "--port", str(ports.vendor_oidc), *users]
+
+
 def receipts_url(ports: Ports) -> str:
     """The local mailbox's lookup by Message-ID, as notify's NOTIFY_RECEIPTS_URL."""
     return f"http://{HOST}:{ports.mailbox}/api/messages?message_id={{message_id}}&to={{recipient}}"
@@ -162,6 +185,8 @@ def receipts_url(ports: Ports) -> str:
 def argv(service: Service, ports: Ports | None = None) -> list[str]:
     """Command line that runs ``service``."""
     extra = oidc_arguments(ports or Ports.from_env()) if service.name == "oidc" else []
+    if service.name == "oidc-vendor":
+        extra = vendor_oidc_arguments(ports or Ports.from_env())
     return [python(), "-m", service.module, *service.args, *extra]
 
 
