@@ -277,8 +277,8 @@ async def test_queue_changes_when_routing_lists_it_differently() -> None:
 
     calls: list[str] = []
 
-    async def changed(service: str, method: str, who: StaffMember, path: str, **kw: Any) -> Any:
-        items = await original(service, method, who, path, **kw)
+    async def changed(service: str, method: str, member: StaffMember, path: str, **kw: Any) -> Any:
+        items = await original(service, method, member, path, **kw)
         calls.append(path)
         if len(calls) < 3:  # the first look and one poll see the same list
             return items
