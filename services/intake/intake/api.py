@@ -125,14 +125,14 @@ POST_FORM_EXAMPLE = {
 
 
 def api_router(intake: Intake) -> APIRouter:
-    """The contacts' case API."""
-    router = APIRouter(tags=["cases"], responses=ERRORS)
+    """The contacts' case API and the directory API, each documenting only its own refusals."""
+    cases = APIRouter(tags=["cases"], responses=ERRORS)
     authenticate = bearer_auth(lambda: intake.directory)
 
     async def caller(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         return intake.admit(principal)
 
-    @router.post(
+    @cases.post(
         "/cases",
         status_code=201,
         response_model=CasePublic,
@@ -147,9 +147,11 @@ def api_router(intake: Intake) -> APIRouter:
         """Submit a case of one of the ten case types, each with its own form fields."""
         return await intake.submit(principal, body, idempotency_key)
 
-    _posts(router, intake, caller)
-    _commands(router, intake, caller)
-    _recipients(router, intake, caller)
+    _posts(cases, intake, caller)
+    _commands(cases, intake, caller)
+    _recipients(cases, intake, caller)
+    router = APIRouter()
+    router.include_router(cases)
     router.include_router(_directory(intake, caller))
     return router
 

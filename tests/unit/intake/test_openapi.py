@@ -182,3 +182,12 @@ async def test_docs_links_follow_the_settings() -> None:
     description = (await spec_of(settings))["info"]["description"]
     assert "https://feed.example/docs" in description
     assert "8002" not in description
+
+
+@pytest.mark.parametrize(
+    "path", ["/directory/contacts", "/directory/departments/{department_slug}/staff"]
+)
+def test_directory_reads_document_only_their_own_refusals(spec: Spec, path: str) -> None:
+    """A directory read has no body and changes nothing: no 400, 409 or 413 in its answers."""
+    answers = set(spec["paths"][path]["get"]["responses"])
+    assert answers == {"200", "401", "403", "404", "422", "429", "503"}
