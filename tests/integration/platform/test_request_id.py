@@ -19,12 +19,14 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
 import devstack
 from devstack.cleanup import forget_namespace
 from intake.app import create_app
 from intake.settings import REPO_SEED, Settings
+from notify.logic import Threading
 from shared.directory import hash_token
 from shared.kafka import ensure_topics
 from shared.topics import Topics
@@ -32,6 +34,7 @@ from shared.topics import Topics
 ZACK = "local-dev-only-zack-morris-token"  # the seed's Zack Morris, Bayside
 ZACK_EMAIL = "zack.morris@bayside.example"
 DOMAIN = "request-id-test.invalid"
+REPLY_KEY = "request-id-test-reply-key"  # signs the Message-IDs of notify's case mail
 
 
 def _free_port() -> int:
@@ -96,6 +99,7 @@ def notify_log(stack: devstack.StackSettings, namespace: str, tmp_path: Path) ->
         "TOPIC_NAMESPACE": namespace,
         "NOTIFY_MONGO_DATABASE": f"notify_{namespace}",
         "NOTIFY_MAIL_DOMAIN": DOMAIN,
+        "MAIL_REPLY_KEY": REPLY_KEY,
         "NOTIFY_PORT": str(port),
         "LOG_FORMAT": "json",
     }
@@ -173,7 +177,11 @@ async def test_a_submissions_request_id_reaches_kafka_notify_and_its_mail(
     record_headers = await _submitted_headers(stack.kafka_bootstrap, Topics(namespace), case_id)
     assert ("x-request-id", request_id.encode()) in record_headers
 
-    receipt_id = f"<case-{case_id}@{DOMAIN}>"  # the receipt is the thread root of the case
+    # The receipt is the thread root of the case: its Message-ID is signed for the submission.
+    thread = Threading(SecretStr(REPLY_KEY), DOMAIN, DOMAIN)
+    receipt_id = thread.message_id(
+        uuid.UUID(case_id), uuid.uuid5(uuid.UUID(case_id), "case.submitted")
+    )
 
     async def arrived() -> list[dict[str, Any]]:
         async with httpx.AsyncClient(timeout=10.0) as client:
