@@ -108,6 +108,13 @@ class ActorKind(StrEnum):
     SYSTEM = "system"
 
 
+class Visibility(StrEnum):
+    """Who reads a post: everyone on the case, or only support staff (an internal note)."""
+
+    PUBLIC = "public"
+    INTERNAL = "internal"
+
+
 class TokenScope(StrEnum):
     """What an API token may do: `read` answers safe requests only, `write` every request."""
 

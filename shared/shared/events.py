@@ -18,6 +18,7 @@ from shared.enums import (
     Priority,
     Status,
     TokenScope,
+    Visibility,
 )
 from shared.messages import Actor, AttachmentRef, Message, StaffRef
 
@@ -102,6 +103,10 @@ class PostAdded(CaseEvent):
     body_html: str = Field(description="Sanitized HTML of the post.")
     body_text: str = Field(description="Plain text of the post, for search and email.")
     attachments: list[AttachmentRef] = Field(default_factory=list)
+    visibility: Visibility = Field(
+        Visibility.PUBLIC,
+        description="public: everyone on the case reads it; internal: a staff-only note.",
+    )
 
 
 class AttachmentAdded(CaseEvent):
@@ -111,6 +116,9 @@ class AttachmentAdded(CaseEvent):
     attachment: AttachmentRef
     post_id: UUID | None = None
     author: Actor
+    visibility: Visibility = Field(
+        Visibility.PUBLIC, description="The visibility of the post it came with."
+    )
 
 
 class RecipientsChanged(CaseEvent):

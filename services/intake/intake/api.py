@@ -40,6 +40,7 @@ from intake.models import (
 from intake.service import Intake, Upload
 from shared import problems
 from shared.directory import Principal, bearer_auth
+from shared.enums import Visibility
 from shared.problems import ValidationIssue, problem_response, problem_responses
 
 Responses = dict[int | str, dict[str, Any]]
@@ -47,7 +48,7 @@ Responses = dict[int | str, dict[str, Any]]
 ERRORS = problem_responses(
     (400, "The body cannot be parsed (e.g. a malformed multipart body)"),
     401,
-    (403, "Not allowed for this contact type"),
+    (403, "Not allowed for this contact type (internal notes: staff only)"),
     (404, "No such case in your districts"),
     (409, "The case's state does not allow this now"),
     413,
@@ -67,6 +68,11 @@ POST_BODY = (
     "img); must not be blank once sanitized unless files are attached. A remote image "
     "(http/https) never loads by itself: it becomes a link reading `[image: <url>]`; only inline "
     "PNG, JPEG, GIF or WebP images (data: URLs) stay images."
+)
+VISIBILITY = (
+    "public (the default): everyone on the case reads it. internal: an internal note only "
+    "staff read (never shown, listed, searched or mailed to contacts); a contact asking for "
+    "it gets 403."
 )
 # What a download can be served as (logic.served_type): its own type if harmless, else bytes.
 DOWNLOAD_TYPES: dict[str, Any] = {
@@ -220,13 +226,15 @@ def _posts(router: APIRouter, intake: Intake, caller: Admit) -> None:
         principal: Annotated[Principal, Depends(caller)],
         body: Annotated[str, Form(max_length=100_000, description=POST_BODY)],
         files: Annotated[list[UploadFile] | None, File(description=f"Up to {limit} files.")] = None,
+        visibility: Annotated[Visibility, Form(description=VISIBILITY)] = Visibility.PUBLIC,
         idempotency_key: IdempotencyKey = None,
     ) -> PostPublic:
-        """Add a post (rich text) with up to ten attachments to the case's feed (multipart)."""
+        """Add a post (rich text) with up to ten attachments to the case's feed (multipart);
+        staff may make it an internal note (`visibility=internal`) that contacts never see."""
         uploads = [
             Upload(f.filename or "", f.content_type, f.size or 0, f.file) for f in files or []
         ]
-        return await intake.add_post(principal, case_id, body, uploads, idempotency_key)
+        return await intake.add_post(principal, case_id, body, uploads, idempotency_key, visibility)
 
     @router.get(
         "/cases/{case_id}/attachments",
@@ -236,7 +244,8 @@ def _posts(router: APIRouter, intake: Intake, caller: Admit) -> None:
     async def list_attachments(
         case_id: CaseRef, principal: Annotated[Principal, Depends(caller)]
     ) -> list[AttachmentPublic]:
-        """Every attachment of the case's posts, oldest first."""
+        """Every attachment of the case's posts, oldest first (a contact: without those of
+        internal notes)."""
         return await intake.list_attachments(principal, case_id)
 
     @router.get(
@@ -254,7 +263,8 @@ def _posts(router: APIRouter, intake: Intake, caller: Admit) -> None:
 
         Always `Content-Disposition: attachment`, `nosniff` and a sandbox CSP; images (not
         SVG), PDF, plain text, CSV and office documents keep their type, anything else
-        (HTML, XML, SVG, scripts, unknown) is `application/octet-stream`.
+        (HTML, XML, SVG, scripts, unknown) is `application/octet-stream`. An internal note's
+        attachment is 404 to a contact.
         """
         found = await intake.download(principal, case_id, attachment_id)
         headers = {

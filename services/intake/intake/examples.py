@@ -170,6 +170,7 @@ POST_PUBLIC = {
     "case_id": CASE_ID,
     "body_html": "<p>The snow-day schedule we tried is attached.</p>",
     "attachments": [ATTACHMENT],
+    "visibility": "public",
 }
 ATTACHMENTS_PUBLIC = [
     {
@@ -177,6 +178,7 @@ ATTACHMENTS_PUBLIC = [
         "post_id": POST_ID,
         "uploaded_at": "2021-09-15T19:02:11Z",
         "uploaded_by": "zack-morris",
+        "visibility": "public",
     }
 ]
 CLOSE_EXAMPLES = {
@@ -251,5 +253,6 @@ STAFF_PUBLIC = {
 POST_FORM = {
     "body": "<p>The snow-day schedule we tried is attached.</p>",
     "files": ["snow-day.txt"],
+    "visibility": "public",
 }
 DOWNLOAD_TEXT = "Snow day: Tuesday; all periods cancelled.\n"

@@ -34,7 +34,7 @@ from intake.mail_store import MailLog, Originals, Senders
 from intake.service import Intake, Upload
 from intake.settings import Settings
 from shared.directory import Principal
-from shared.enums import ActorKind, Status
+from shared.enums import ActorKind, Status, Visibility
 from shared.events import AttachmentAdded
 from shared.kafka import ensure_topics
 from shared.logs import configure_logging
@@ -178,7 +178,10 @@ class InboundMail:
         ]
         ref = str(target.case_id)
         try:
-            post = await self.intake.add_post(target.principal, ref, body, uploads, key)
+            # A reply by email is always public, even a staff member's answer to a note's mail.
+            post = await self.intake.add_post(
+                target.principal, ref, body, uploads, key, Visibility.PUBLIC
+            )
         except Invalid as exc:  # nothing to post: no text and no files
             return await self._settle(key, facts, "ignored", reason=str(exc))
         except (Forbidden, NotFound):

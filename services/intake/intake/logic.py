@@ -35,7 +35,7 @@ from shared.cases import (
 )
 from shared.commands import is_blank
 from shared.directory import Principal
-from shared.enums import CaseType, ContactType, Department, Priority, Status
+from shared.enums import CaseType, ContactType, Department, Priority, Status, Visibility
 from shared.events import Contact
 from shared.workflow import REOPEN_WINDOW_DAYS, can_reopen
 
@@ -411,6 +411,23 @@ def check_modify(principal: Principal, action: str) -> None:
         )
 
 
+def check_visibility(principal: Principal, visibility: Visibility) -> None:
+    """Only staff write internal notes; contacts' posts are always public."""
+    if visibility is Visibility.INTERNAL and not principal.is_staff:
+        raise Forbidden(
+            problem(
+                "visibility",
+                "staff_only",
+                "only staff can write internal notes; post with visibility public instead",
+            )
+        )
+
+
+def readable(principal: Principal, visibility: str | None) -> bool:
+    """Whether the caller reads something of this visibility: internal is for staff only."""
+    return principal.is_staff or visibility != Visibility.INTERNAL.value
+
+
 def check_close(case: CaseState) -> None:
     """A closed case cannot be closed again."""
     if case.status is Status.CLOSED:
@@ -686,3 +703,62 @@ def department_of(slug: str) -> Department:
         raise NotFound(
             problem("department_slug", "exists", f"no department {excerpt(slug)}; one of {known}")
         ) from exc
+
+
+# --- directory changes (staff) -----------------------------------------------------------
+
+
+def check_directory_write(principal: Principal) -> None:
+    """Only staff change the directory (a district asks for it with a Modify Support
+    Contacts case)."""
+    if not principal.is_staff:
+        raise Forbidden(
+            problem(
+                "Authorization",
+                "staff_only",
+                "only staff change the directory; a district asks for a contact to be added, "
+                "modified or replaced with a Modify Support Contacts case (POST /cases)",
+            )
+        )
+
+
+def check_contact_of(contact: Contact | None, contact_id: str, account_id: str) -> Contact:
+    """The active contact of this district; NotFound otherwise."""
+    if contact is None or not contact.active or account_id not in contact.account_ids:
+        raise NotFound(
+            problem(
+                "contact_id",
+                "exists",
+                f"no active contact {excerpt(contact_id)} in district {excerpt(account_id)}; "
+                f"GET /directory/contacts?account_id={account_id} lists them",
+            )
+        )
+    return contact
+
+
+def check_email_free(email: str, contacts: Iterable[Contact], *, except_ids: set[str]) -> None:
+    """No other active contact may have this email (case-insensitive): it is how they sign in."""
+    wanted = email.strip().casefold()
+    for other in contacts:
+        if other.active and other.id not in except_ids and str(other.email).casefold() == wanted:
+            raise Conflict(
+                problem(
+                    "email",
+                    "unique",
+                    f"{excerpt(email)} already belongs to the contact {other.display_name} "
+                    f"({other.id}); modify that contact instead, or give another email",
+                )
+            )
+
+
+def new_contact_id(first_name: str, last_name: str, taken: set[str], salt: str) -> str:
+    """An id from the name (e.g. kelly-kapowski), with a short suffix when that one is taken."""
+    base = re.sub(r"[^a-z0-9]+", "-", f"{first_name} {last_name}".casefold()).strip("-")[:48]
+    base = base or "contact"
+    if base not in taken:
+        return base
+    suffix = hashlib.sha256(salt.encode()).hexdigest()
+    for size in range(6, len(suffix)):
+        if (candidate := f"{base}-{suffix[:size]}") not in taken:
+            return candidate
+    return f"{base}-{suffix}"

@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import (
     BaseModel,
     ConfigDict,
+    EmailStr,
     Field,
     ValidationInfo,
     field_validator,
@@ -27,11 +28,20 @@ from shared.cases import (
     RequestTechnicalServices,
     RequestTraining,
     ServerAccess,
+    Phone,
     ServerIssue,
     ShortText,
 )
 from shared.commands import BLANK_RULE, NonBlankText, is_blank
-from shared.enums import CaseType, ContactType, Department, Priority, Status
+from shared.enums import (
+    AreaOfResponsibility,
+    CaseType,
+    ContactType,
+    Department,
+    Priority,
+    Status,
+    Visibility,
+)
 from shared.messages import AttachmentRef
 
 DistrictId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -210,6 +220,9 @@ class PostPublic(BaseModel):
     case_id: UUID
     body_html: str
     attachments: list[AttachmentRef]
+    visibility: Visibility = Field(
+        Visibility.PUBLIC, description="public, or internal: a note only staff read."
+    )
 
 
 class AttachmentPublic(AttachmentRef):
@@ -218,6 +231,9 @@ class AttachmentPublic(AttachmentRef):
     post_id: UUID | None = None
     uploaded_at: datetime
     uploaded_by: str
+    visibility: Visibility = Field(
+        Visibility.PUBLIC, description="internal: attached to a staff-only note (staff only)."
+    )
 
 
 class CloseCreate(BaseModel):
@@ -310,3 +326,90 @@ class StaffListPublic(BaseModel):
 
     department: Department
     staff: list[StaffPublic]
+
+
+# --- directory changes (staff) ---------------------------------------------------------
+
+
+class ContactFields(BaseModel):
+    """A contact's fields as a Modify Support Contacts case names them (001's Case Fields)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_name: ShortText = Field(description="Contact First Name.")
+    last_name: ShortText = Field(description="Contact Last Name.")
+    email: EmailStr = Field(description="Contact Email; no other active contact may have it.")
+    title: ShortText | None = Field(None, description="Contact Title.")
+    primary_phone: Phone | None = Field(None, description="Contact Primary Phone.")
+    secondary_phone: Phone | None = Field(None, description="Contact Secondary Phone.")
+    contact_type: ContactType = Field(description="Contact Type: what the contact may do.")
+    areas_of_responsibility: list[AreaOfResponsibility] = Field(
+        default_factory=list, description="Area of Responsibility: the areas they answer for."
+    )
+
+
+class ContactCreate(ContactFields):
+    """A new contact of one district; with `replaces`, the contact it takes over from."""
+
+    account_id: DistrictId = Field(description="The district the contact belongs to.")
+    replaces: DistrictId | None = Field(
+        None,
+        description=(
+            "Contact Replacement Name, as the id of an active contact of the same district: "
+            "deactivated, and every token of theirs revoked, together with the creation."
+        ),
+    )
+
+
+class ContactUpdate(BaseModel):
+    """The fields to change; a field left out keeps its value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: DistrictId = Field(description="The district the contact must belong to.")
+    first_name: ShortText | None = None
+    last_name: ShortText | None = None
+    email: EmailStr | None = None
+    title: ShortText | None = None
+    primary_phone: Phone | None = None
+    secondary_phone: Phone | None = None
+    contact_type: ContactType | None = None
+    areas_of_responsibility: list[AreaOfResponsibility] | None = None
+
+
+class ContactRecordPublic(BaseModel):
+    """A contact as the directory holds them."""
+
+    contact_id: str
+    name: str
+    first_name: str
+    last_name: str
+    email: str
+    title: str | None
+    primary_phone: str | None
+    secondary_phone: str | None
+    contact_type: ContactType
+    areas_of_responsibility: list[AreaOfResponsibility]
+    account_ids: list[str]
+    active: bool
+
+
+class ContactChangePublic(BaseModel):
+    """What a directory change did."""
+
+    change: Literal["added", "modified", "replaced"]
+    contact: ContactRecordPublic = Field(description="The contact created or updated.")
+    replaced: ContactRecordPublic | None = Field(
+        None, description="The contact deactivated by a replacement."
+    )
+    changed_fields: list[str] = Field(
+        default_factory=list, description="Of a modification: the fields whose value changed."
+    )
+    revoked_token_ids: list[str] = Field(
+        default_factory=list, description="The replaced contact's tokens, revoked now."
+    )
+    replayed: bool = Field(
+        False,
+        description="True when this Idempotency-Key was used before: the change was already "
+        "made then, and nothing was changed now.",
+    )

@@ -24,8 +24,12 @@ from intake.models import (
     CaseFields,
     CasePublic,
     CommandAccepted,
+    ContactChangePublic,
+    ContactCreate,
     ContactPublic,
+    ContactRecordPublic,
     ContactsPublic,
+    ContactUpdate,
     PostPublic,
     RecipientPublic,
     RecipientsPublic,
@@ -33,6 +37,7 @@ from intake.models import (
     StaffPublic,
 )
 from intake.producer import EventPublisher
+from intake.seed import publish_directory
 from intake.settings import Settings
 from intake.store import (
     CHUNK,
@@ -46,8 +51,18 @@ from intake.timing import phase
 from shared.cases import DETAILS_BY_TYPE, Details
 from shared.commands import CloseCase, ReopenCase
 from shared.directory import DirectoryStore, Principal
-from shared.enums import CaseType, Priority, Status
-from shared.events import AttachmentAdded, CaseSubmitted, PostAdded, RecipientsChanged
+from shared.enums import CaseType, Priority, Status, Visibility
+from shared.events import (
+    AnyDirectoryEvent,
+    ApiToken,
+    AttachmentAdded,
+    CaseSubmitted,
+    Contact,
+    ContactUpserted,
+    PostAdded,
+    RecipientsChanged,
+    TokenIssued,
+)
 from shared.messages import AttachmentRef, Message, utcnow
 from shared.mongo import Document
 from shared.topics import Topics
@@ -251,6 +266,7 @@ class Intake:
         body: str,
         files: list[Upload],
         key: str | None = None,
+        visibility: Visibility = Visibility.PUBLIC,
     ) -> PostPublic:
         """Post once per Idempotency-Key: a retry gets the first answer and adds nothing."""
         case_id = await self.case_id_of(principal, ref)
@@ -258,23 +274,32 @@ class Intake:
             "path": f"/cases/{case_id}/posts",
             "body": body,
             "files": [_file_print(f) for f in files] if key else [],
+            # Only when internal: a public post's fingerprint stays what it was before notes.
+            **({"visibility": visibility.value} if visibility is Visibility.INTERNAL else {}),
         }
         post_id = logic.keyed_post_id(principal, key) or uuid4()
-        run = lambda: self._post(principal, case_id, body, files, post_id)  # noqa: E731
+        run = lambda: self._post(principal, case_id, body, files, post_id, visibility)  # noqa: E731
         return await self._once(principal, key, request, PostPublic, run)
 
     async def _post(
-        self, principal: Principal, case_id: UUID, body: str, files: list[Upload], post_id: UUID
+        self,
+        principal: Principal,
+        case_id: UUID,
+        body: str,
+        files: list[Upload],
+        post_id: UUID,
+        visibility: Visibility,
     ) -> PostPublic:
         """Sanitize, store the files, publish PostAdded and AttachmentAdded, then show them."""
         await self.visible(principal, case_id)
+        logic.check_visibility(principal, visibility)
         logic.check_modify(principal, "post to")
         logic.check_file_count(len(files), self.settings.max_attachments)
         for index, upload in enumerate(files):
             logic.check_file_size(index, upload.size, self.settings.max_attachment_bytes)
         clean, text = logic.sanitize_html(body)
         logic.check_post(text, clean, len(files))
-        refs = [await self._store(principal, case_id, post_id, f) for f in files]
+        refs = [await self._store(principal, case_id, post_id, f, visibility) for f in files]
         post = PostAdded(
             event_id=uuid5(post_id, "post.added"),
             case_id=case_id,
@@ -283,17 +308,34 @@ class Intake:
             body_html=clean,
             body_text=text,
             attachments=refs,
+            visibility=visibility,
         )
         await self._publish_post(post, refs)
-        return PostPublic(post_id=post_id, case_id=case_id, body_html=clean, attachments=refs)
+        return PostPublic(
+            post_id=post_id,
+            case_id=case_id,
+            body_html=clean,
+            attachments=refs,
+            visibility=visibility,
+        )
 
     async def _store(
-        self, principal: Principal, case_id: UUID, post_id: UUID, upload: Upload
+        self,
+        principal: Principal,
+        case_id: UUID,
+        post_id: UUID,
+        upload: Upload,
+        visibility: Visibility,
     ) -> AttachmentRef:
         head = upload.file.read(8192)
         upload.file.seek(0)
         content_type = logic.sniff_type(head, upload.declared_type)
-        meta = {"case_id": str(case_id), "post_id": str(post_id), "uploaded_by": principal.id}
+        meta = {
+            "case_id": str(case_id),
+            "post_id": str(post_id),
+            "uploaded_by": principal.id,
+            "visibility": visibility.value,
+        }
         name = logic.safe_filename(upload.filename)
         return await self.attachments.upload(upload.file, name, content_type, meta)
 
@@ -305,6 +347,7 @@ class Intake:
                 attachment=r,
                 post_id=post.post_id,
                 author=post.author,
+                visibility=post.visibility,
             )
             for index, r in enumerate(refs)
         ]
@@ -320,17 +363,19 @@ class Intake:
         await self.attachments.publish(ids)
 
     async def list_attachments(self, principal: Principal, ref: str) -> list[AttachmentPublic]:
-        """The case's attachments, oldest first."""
+        """The case's attachments the caller may read (a contact: no internal ones), oldest
+        first."""
         case_id = await self.case_id_of(principal, ref)
         await self.visible(principal, case_id)
-        return [_attachment(doc) for doc in await self.attachments.list(str(case_id))]
+        docs = await self.attachments.list(str(case_id))
+        return [_attachment(doc) for doc in docs if logic.readable(principal, _visibility(doc))]
 
     async def download(self, principal: Principal, ref: str, attachment_id: str) -> Download:
         """One attachment of a visible case, with its bytes; NotFound for anything else."""
         case_id = await self.case_id_of(principal, ref)
         await self.visible(principal, case_id)
         doc = await self.attachments.find(str(case_id), attachment_id)
-        if doc is None:
+        if doc is None or not logic.readable(principal, _visibility(doc)):
             raise NotFound(
                 problem("attachment_id", "exists", f"no attachment {attachment_id} on this case")
             )
@@ -567,6 +612,11 @@ def _known_case_public(doc: Document) -> CasePublic:
     )
 
 
+def _visibility(doc: Document) -> str | None:
+    visibility: str | None = doc.get("metadata", {}).get("visibility")
+    return visibility
+
+
 def _attachment(doc: Document) -> AttachmentPublic:
     meta = doc.get("metadata", {})
     post_id = meta.get("post_id")
@@ -579,4 +629,135 @@ def _attachment(doc: Document) -> AttachmentPublic:
         post_id=UUID(post_id) if post_id else None,
         uploaded_at=doc["uploadDate"],
         uploaded_by=meta.get("uploaded_by", ""),
+        visibility=meta.get("visibility", Visibility.PUBLIC),
     )
+
+
+# --- directory changes (staff) -----------------------------------------------------------
+
+
+def record_public(contact: Contact) -> ContactRecordPublic:
+    """A contact as the directory change answers show them."""
+    return ContactRecordPublic(
+        contact_id=contact.id,
+        name=contact.display_name,
+        first_name=contact.first_name,
+        last_name=contact.last_name,
+        email=str(contact.email),
+        title=contact.title,
+        primary_phone=contact.primary_phone,
+        secondary_phone=contact.secondary_phone,
+        contact_type=contact.contact_type,
+        areas_of_responsibility=contact.areas_of_responsibility,
+        account_ids=contact.account_ids,
+        active=contact.active,
+    )
+
+
+class DirectoryChanges:
+    """Staff add, modify and replace a district's contacts; each change goes out as directory
+    events (acks=all) and is stored in intake's directory at once.
+
+    An Idempotency-Key here belongs to the directory, not to one staff member: a change
+    applied by one is not applied again when a colleague sends the same key.
+    """
+
+    def __init__(self, intake: Intake) -> None:
+        self.intake = intake
+        self.directory = intake.directory
+
+    async def create(
+        self, principal: Principal, body: ContactCreate, key: str | None
+    ) -> ContactChangePublic:
+        """A new contact of a district; with `replaces`, that contact deactivated and every
+        token of theirs revoked, in the same publish."""
+        logic.check_directory_write(principal)
+        request = {"path": "/directory/contacts", "body": body.model_dump(mode="json")}
+        return await self._once(key, request, lambda: self._create(body, key))
+
+    async def update(
+        self, principal: Principal, contact_id: str, body: ContactUpdate, key: str | None
+    ) -> ContactChangePublic:
+        """Change the fields given; the others keep their value."""
+        logic.check_directory_write(principal)
+        request = {
+            "path": f"/directory/contacts/{contact_id}",
+            "body": body.model_dump(mode="json", exclude_unset=True),
+        }
+        return await self._once(key, request, lambda: self._update(contact_id, body))
+
+    async def _once(
+        self,
+        key: str | None,
+        request: dict[str, Any],
+        run: Callable[[], Awaitable[ContactChangePublic]],
+    ) -> ContactChangePublic:
+        if key is None:
+            return await run()
+        scoped, print_ = f"directory:{key}", logic.fingerprint(request)
+        idempotency = self.intake.idempotency
+        earlier = await idempotency.reserve(scoped, print_)
+        if earlier is not None:
+            first = ContactChangePublic.model_validate(logic.replayed(earlier, print_))
+            return first.model_copy(update={"replayed": True})
+        try:
+            result = await run()
+        except BaseException:
+            await idempotency.release(scoped)
+            raise
+        await idempotency.complete(scoped, result.model_dump(mode="json"))
+        return result
+
+    async def _create(self, body: ContactCreate, key: str | None) -> ContactChangePublic:
+        if await self.directory.account(body.account_id) is None:
+            raise NotFound(
+                problem("account_id", "exists", f"no district {logic.excerpt(body.account_id)}")
+            )
+        old = None
+        if body.replaces is not None:
+            found = await self.directory.contact(body.replaces)
+            old = logic.check_contact_of(found, body.replaces, body.account_id)
+        everyone = await self.directory.active_contacts()
+        except_ids = {old.id} if old else set()
+        logic.check_email_free(str(body.email), everyone, except_ids=except_ids)
+        taken = {str(doc["_id"]) async for doc in self.directory.contacts.find({}, {"_id": 1})}
+        salt = key or uuid4().hex
+        contact_id = logic.new_contact_id(body.first_name, body.last_name, taken, salt)
+        fields = body.model_dump(exclude={"account_id", "replaces"})
+        contact = Contact(id=contact_id, account_ids=[body.account_id], **fields)
+        events: list[AnyDirectoryEvent] = [ContactUpserted(contact=contact)]
+        revoked: list[str] = []
+        if old is not None:
+            events.append(ContactUpserted(contact=old.model_copy(update={"active": False})))
+            async for doc in self.directory.tokens.find({"subject_id": old.id, "revoked": False}):
+                token = ApiToken.model_validate(doc)
+                if token.subject_kind is ActorKind.CONTACT:
+                    events.append(TokenIssued(token=token.model_copy(update={"revoked": True})))
+                    revoked.append(token.token_id)
+        await self._publish(events)
+        return ContactChangePublic(
+            change="replaced" if old else "added",
+            contact=record_public(contact),
+            replaced=record_public(old.model_copy(update={"active": False})) if old else None,
+            revoked_token_ids=sorted(revoked),
+        )
+
+    async def _update(self, contact_id: str, body: ContactUpdate) -> ContactChangePublic:
+        found = await self.directory.contact(contact_id)
+        contact = logic.check_contact_of(found, contact_id, body.account_id)
+        wanted = body.model_dump(exclude={"account_id"}, exclude_unset=True)
+        if wanted.get("email") is not None:
+            everyone = await self.directory.active_contacts()
+            logic.check_email_free(str(wanted["email"]), everyone, except_ids={contact.id})
+        wanted = {k: v for k, v in wanted.items() if v is not None or k == "secondary_phone"}
+        changed = Contact.model_validate({**contact.model_dump(), **wanted})
+        fields = sorted(k for k in wanted if getattr(changed, k) != getattr(contact, k))
+        if fields:
+            await self._publish([ContactUpserted(contact=changed)])
+        return ContactChangePublic(
+            change="modified", contact=record_public(changed), changed_fields=fields
+        )
+
+    async def _publish(self, events: list[AnyDirectoryEvent]) -> None:
+        intake = self.intake
+        await publish_directory(events, intake.topics.directory, intake.directory, intake.publisher)

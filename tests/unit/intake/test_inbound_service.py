@@ -18,7 +18,7 @@ from intake.models import PostPublic
 from intake.service import Intake, Upload
 from intake.settings import Settings
 from shared.directory import Principal
-from shared.enums import ActorKind, ContactType, Status
+from shared.enums import ActorKind, ContactType, Status, Visibility
 from shared.messages import AttachmentRef
 from shared.replies import reply_address
 from shared.settings import ProductionSettingsError
@@ -69,14 +69,22 @@ class FakeIntake:
     cases: FakeCases = field(default_factory=FakeCases)
     posts: list[tuple[str, str, list[str], str | None]] = field(default_factory=list)
     published: list[Any] = field(default_factory=list)
+    visibilities: list[Visibility] = field(default_factory=list)
     error: Exception | None = None
     topics: Any = field(default_factory=lambda: type("T", (), {"case_events": "case.events"}))
 
     async def add_post(
-        self, principal: Principal, ref: str, body: str, files: list[Upload], key: str | None
+        self,
+        principal: Principal,
+        ref: str,
+        body: str,
+        files: list[Upload],
+        key: str | None,
+        visibility: Visibility = Visibility.PUBLIC,
     ) -> PostPublic:
         if self.error is not None:
             raise self.error
+        self.visibilities.append(visibility)
         self.posts.append((principal.id, body, [f.filename for f in files], key))
         return PostPublic(post_id=uuid4(), case_id=CASE, body_html=body, attachments=[])
 
@@ -194,6 +202,7 @@ async def test_reply_posted_as_its_sender(rig: Rig) -> None:
         ("zack-morris", "<p>Thanks!</p>", [], "mail:<reply-1@mail.bayside.example>")
     ]
     assert [e.attachment.filename for e in rig.intake.published] == ["original message.eml"]
+    assert rig.intake.visibilities == [Visibility.PUBLIC]  # a reply by email is never internal
 
 
 async def test_read_only_contact_is_refused(rig: Rig) -> None:

@@ -8,7 +8,7 @@ from intake import errors, logic
 from intake.logic import CaseState, NumberPool, TokenBucket
 from shared.cases import DataRestore, RequestConsulting, RequestTechnicalServices, RequestTraining
 from shared.directory import Principal
-from shared.enums import ActorKind, CaseType, ContactType, Module, Priority, Status
+from shared.enums import ActorKind, CaseType, ContactType, Module, Priority, Status, Visibility
 from shared.events import Contact
 
 TODAY = date(2026, 3, 10)
@@ -384,3 +384,26 @@ def test_directory_name_search_and_email_rule() -> None:
     zack = contact_principal()
     assert logic.shows_email(zack, "bayside")
     assert not logic.shows_email(zack, "ridgemont")
+
+
+def test_only_staff_write_internal_notes() -> None:
+    """A contact, authorized or Read-Only, asking for an internal note gets 403 saying only
+    staff can write them; a public post passes, and staff may write either."""
+    staff = contact_principal().model_copy(update={"kind": ActorKind.STAFF, "contact_type": None})
+    for contact in (contact_principal(), contact_principal(ContactType.READ_ONLY)):
+        with pytest.raises(errors.Forbidden) as refused:
+            logic.check_visibility(contact, Visibility.INTERNAL)
+        assert refused.value.status == 403
+        assert "only staff can write internal notes" in str(refused.value)
+        logic.check_visibility(contact, Visibility.PUBLIC)
+    logic.check_visibility(staff, Visibility.INTERNAL)
+
+
+def test_internal_attachments_are_readable_by_staff_only() -> None:
+    """Staff read internal and public files; a contact only public ones (and old files
+    stored before visibility existed)."""
+    staff = contact_principal().model_copy(update={"kind": ActorKind.STAFF, "contact_type": None})
+    assert logic.readable(staff, "internal")
+    assert not logic.readable(contact_principal(), "internal")
+    assert logic.readable(contact_principal(), "public")
+    assert logic.readable(contact_principal(), None)

@@ -154,6 +154,18 @@ def test_the_post_is_documented_with_an_attachment(spec: Spec) -> None:
     assert form["example"]["body"].strip()
 
 
+def test_the_post_form_documents_internal_notes(spec: Spec) -> None:
+    """The post form offers visibility public (the default) or internal, staff only."""
+    operation = spec["paths"]["/cases/{case_id}/posts"]["post"]
+    ref = operation["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"]
+    form = spec["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+    field = form["properties"]["visibility"]
+    named = spec["components"]["schemas"][field["$ref"].rsplit("/", 1)[-1]]
+    assert set(named["enum"]) == {"public", "internal"}
+    assert field["default"] == "public"
+    assert "staff" in field["description"]
+
+
 def test_answer_examples_have_the_served_shape(spec: Spec) -> None:
     """Each JSON answer example validates against the model the route answers with."""
     answers: list[tuple[str, str, str, type[BaseModel]]] = [
