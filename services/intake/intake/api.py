@@ -30,14 +30,17 @@ from intake.models import (
     CasePublic,
     CloseCreate,
     CommandAccepted,
+    ContactChangePublic,
+    ContactCreate,
     ContactsPublic,
+    ContactUpdate,
     PostPublic,
     RecipientsCreate,
     RecipientsPublic,
     ReopenCreate,
     StaffListPublic,
 )
-from intake.service import Intake, Upload
+from intake.service import DirectoryChanges, Intake, Upload
 from shared import problems
 from shared.directory import Principal, bearer_auth
 from shared.enums import Visibility
@@ -159,6 +162,7 @@ def api_router(intake: Intake) -> APIRouter:
     router = APIRouter()
     router.include_router(cases)
     router.include_router(_directory(intake, caller))
+    router.include_router(_directory_changes(intake, caller))
     return router
 
 
@@ -418,3 +422,64 @@ async def _send_413(send: Send, message: str) -> None:
     body = problem_response(None, problems.problem(413, message, errors=[issue]))
     await send({"type": "http.response.start", "status": 413, "headers": body.raw_headers})
     await send({"type": "http.response.body", "body": body.body})
+
+
+DIRECTORY_CHANGE_ERRORS = problem_responses(
+    401,
+    (403, "Only staff change the directory (or the token lacks the `write` scope)"),
+    (404, "No such district, or no such active contact in it"),
+    (409, "The email already belongs to another active contact"),
+    422,
+    429,
+    (503, "Kafka did not acknowledge; see Retry-After"),
+)
+ContactId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        openapi_examples={"kelly": {"summary": "Kelly Kapowski", "value": "kelly-kapowski"}},
+    ),
+]
+
+
+def _directory_changes(intake: Intake, caller: Admit) -> APIRouter:
+    router = APIRouter(prefix="/directory", tags=["directory"], responses=DIRECTORY_CHANGE_ERRORS)
+    changes = DirectoryChanges(intake)
+
+    @router.post(
+        "/contacts",
+        status_code=201,
+        summary="Add a contact, or replace one (staff)",
+        responses=_ok(201, examples.CONTACT_ADDED, "What was changed"),
+    )
+    async def create_contact(
+        body: Annotated[ContactCreate, Body(openapi_examples=examples.CONTACT_CREATE_EXAMPLES)],
+        principal: Annotated[Principal, Depends(caller)],
+        idempotency_key: IdempotencyKey = None,
+    ) -> ContactChangePublic:
+        """Add a contact to a district, as a Modify Support Contacts case asks (staff only).
+
+        With `replaces`, that contact of the same district is deactivated and every token of
+        theirs revoked in the same change. The email must belong to no other active contact
+        (409). An Idempotency-Key is the directory's: whoever sends it again gets the first
+        answer with `replayed: true`, and nothing changes twice.
+        """
+        return await changes.create(principal, body, idempotency_key)
+
+    @router.patch(
+        "/contacts/{contact_id}",
+        summary="Modify a contact (staff)",
+        responses=_ok(200, examples.CONTACT_MODIFIED, "The contact now, and what changed"),
+    )
+    async def update_contact(
+        contact_id: ContactId,
+        body: Annotated[ContactUpdate, Body(openapi_examples=examples.CONTACT_UPDATE_EXAMPLES)],
+        principal: Annotated[Principal, Depends(caller)],
+        idempotency_key: IdempotencyKey = None,
+    ) -> ContactChangePublic:
+        """Change the fields given of an active contact of `account_id` (staff only); a field
+        left out keeps its value. `changed_fields` names those whose value changed."""
+        return await changes.update(principal, contact_id, body, idempotency_key)
+
+    return router

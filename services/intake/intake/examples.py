@@ -256,3 +256,54 @@ POST_FORM = {
     "visibility": "public",
 }
 DOWNLOAD_TEXT = "Snow day: Tuesday; all periods cancelled.\n"
+
+# A Modify Support Contacts case applied by staff: Kelly Kapowski added to Bayside, and Lisa
+# Turtle replaced by her after a retirement (001: "Replace existing Technical Contact").
+KELLY = {
+    "first_name": "Kelly",
+    "last_name": "Kapowski",
+    "email": "kelly.kapowski@bayside.example",
+    "title": "Systems Administrator",
+    "primary_phone": "555-0142",
+    "secondary_phone": None,
+    "contact_type": "Technical",
+    "areas_of_responsibility": ["SIS", "Finance"],
+}
+CONTACT_CREATE_EXAMPLES = {
+    "add": _example("Add Kelly Kapowski to Bayside", {**KELLY, "account_id": "bayside"}),
+    "replace": _example(
+        "Kelly Kapowski replaces Lisa Turtle (retired)",
+        {**KELLY, "account_id": "bayside", "replaces": "lisa-turtle"},
+    ),
+}
+CONTACT_UPDATE_EXAMPLES = {
+    "phone": _example(
+        "A new phone and Finance added",
+        {
+            "account_id": "bayside",
+            "primary_phone": "555-0199",
+            "areas_of_responsibility": ["SIS", "Finance"],
+        },
+    )
+}
+KELLY_RECORD = {
+    "contact_id": "kelly-kapowski",
+    "name": "Kelly Kapowski",
+    **KELLY,
+    "account_ids": ["bayside"],
+    "active": True,
+}
+CONTACT_ADDED: dict[str, Any] = {
+    "change": "added",
+    "contact": KELLY_RECORD,
+    "replaced": None,
+    "changed_fields": [],
+    "revoked_token_ids": [],
+    "replayed": False,
+}
+CONTACT_MODIFIED = {
+    **CONTACT_ADDED,
+    "change": "modified",
+    "contact": {**KELLY_RECORD, "primary_phone": "555-0199"},
+    "changed_fields": ["primary_phone"],
+}

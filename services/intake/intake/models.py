@@ -23,12 +23,12 @@ from shared.cases import (
     DataRestore,
     LongText,
     ModifySupportContacts,
+    Phone,
     ReportAnOutage,
     RequestConsulting,
     RequestTechnicalServices,
     RequestTraining,
     ServerAccess,
-    Phone,
     ServerIssue,
     ShortText,
 )

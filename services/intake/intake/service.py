@@ -51,7 +51,7 @@ from intake.timing import phase
 from shared.cases import DETAILS_BY_TYPE, Details
 from shared.commands import CloseCase, ReopenCase
 from shared.directory import DirectoryStore, Principal
-from shared.enums import CaseType, Priority, Status, Visibility
+from shared.enums import ActorKind, CaseType, Priority, Status, Visibility
 from shared.events import (
     AnyDirectoryEvent,
     ApiToken,

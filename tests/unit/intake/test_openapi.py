@@ -53,6 +53,8 @@ OPERATIONS = {
     "POST /cases/{case_id}/recipients",
     "DELETE /cases/{case_id}/recipients",
     "GET /directory/contacts",
+    "POST /directory/contacts",
+    "PATCH /directory/contacts/{contact_id}",
     "GET /directory/departments/{department_slug}/staff",
 }
 
