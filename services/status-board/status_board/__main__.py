@@ -62,7 +62,7 @@ async def _serve(settings: Settings) -> None:
     finally:
         background.cancel()
         await asyncio.gather(background, return_exceptions=True)
-        board.store.close()
+        board.close()
 
 
 def _settings() -> Settings:

@@ -14,6 +14,7 @@ from shared.events import AnyNoticeEvent, Notice, NoticeUpdate
 from shared.messages import utcnow
 from status_board import logic
 from status_board.errors import ChangeRejected, NoticeExists, NoticeNotFound, NoticeUnshowable
+from status_board.export import Exporter
 from status_board.models import (
     IncidentCreate,
     MaintenanceCreate,
@@ -53,7 +54,9 @@ class Board:
         self.synced_at = store.read_time(SYNCED_AT)
         self.outbox_ready = asyncio.Event()
         self._set_aside: set[tuple[str, int]] = set()
+        self.exporter = Exporter(settings.export_dir) if settings.export_dir else None
         self._snapshot = self._build()
+        self._export()
         self._gauges()
 
     def _gauges(self) -> None:
@@ -87,7 +90,19 @@ class Board:
             log.exception("snapshot rebuild failed; still serving the previous snapshot")
             return self._snapshot
         self.metrics.builds.inc()
+        self._export()
         return self._snapshot
+
+    def _export(self) -> None:
+        """Hand the current snapshot to the static export, when one is configured."""
+        if self.exporter is not None:
+            self.exporter.publish(self._snapshot)
+
+    def close(self) -> None:
+        """Finish the static export and close the store."""
+        if self.exporter is not None:
+            self.exporter.close()
+        self.store.close()
 
     def _build(self) -> Snapshot:
         """The public snapshot: public notices the board can show; others are left out."""

@@ -4,7 +4,7 @@ import socket
 from pathlib import Path
 from typing import ClassVar, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from shared.settings import LOCAL_DOCS_URLS as SHARED_DOCS_URLS
 from shared.settings import ServiceSettings, named, refuse_local_secrets, service_config
@@ -29,6 +29,11 @@ class Settings(ServiceSettings):
     http_port: int = Field(8004, validation_alias=named("STATUS_BOARD_PORT", "http_port"))
     admin_port: int = 8014
     data_dir: Path = Path(".stack/data/status-board")
+    export_dir: Path | None = Field(
+        None,
+        description="Where the public page, Atom feed, JSON and banner are also written as"
+        " files for a static host or CDN (each atomically, on every change); off when unset.",
+    )
     admin_token: SecretStr = Field(
         SecretStr(LOCAL_ADMIN_TOKEN),
         description=f"Bearer token of the admin API: at least {MIN_TOKEN_LENGTH} characters.",
@@ -61,6 +66,11 @@ class Settings(ServiceSettings):
         100,
         description="How many closed notices the Closed tab, feed and JSON list show.",
     )
+
+    @field_validator("export_dir", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _admin_token_is_a_secret(self) -> Self:

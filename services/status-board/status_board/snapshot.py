@@ -95,6 +95,10 @@ class Snapshot:
                 return None if found is None else found[index]
         return None
 
+    def notice_ids(self) -> list[str]:
+        """The ids of every notice this snapshot shows (its pages answer at /notices/{id})."""
+        return list(self._notices)
+
     def notice(self, notice_id: str) -> tuple[Rendered, Rendered] | None:
         """The HTML page and JSON of one notice, rendered on first ask; None if unknown."""
         cached = self._by_id.get(notice_id)
