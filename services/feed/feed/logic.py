@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.cases import module_of
-from shared.enums import ActorKind, Priority, Status
+from shared.enums import ActorKind, Priority, Status, Visibility
 from shared.events import (
     Account,
     AnyCaseEvent,
@@ -117,6 +117,8 @@ def change_for(event: AnyCaseEvent, names: Doc | None = None) -> CaseChange:
             return _modified(event, event.actor, {"owner": owner})
         case StatusChanged():
             return _status_changed(event)
+        case PostAdded() if event.visibility is Visibility.INTERNAL:
+            return CaseChange()  # an internal note is no Last Modified a contact could see
         case PostAdded():
             return _modified(event, event.author, {})
         case AttachmentAdded():
@@ -190,6 +192,8 @@ def _status_changed(event: StatusChanged) -> CaseChange:
 
 def _attachment(event: AttachmentAdded) -> CaseChange:
     meta = {**event.attachment.model_dump(mode="json"), "post_id": _str(event.post_id)}
+    if event.visibility is Visibility.INTERNAL:  # listed for staff only, and no Last Modified
+        return CaseChange(add_to_set={"attachments": {**meta, "visibility": "internal"}})
     change = _modified(event, event.author, {})
     return CaseChange(set=change.set, max=change.max, add_to_set={"attachments": meta})
 
@@ -301,6 +305,7 @@ def _post(event: PostAdded) -> Doc:
         "body_text": event.body_text,
         "attachments": [a.model_dump(mode="json") for a in event.attachments],
         "search_lc": text.lower(),
+        "visibility": event.visibility.value,
     }
 
 
@@ -798,6 +803,12 @@ def feed_page(
     found = [i for i in items if needle is None or needle in i.get("search_lc", "")]
     found.sort(key=lambda i: (i["at"], i["_id"]), reverse=newest_first)
     return len(found), found[skip : skip + limit]
+
+
+def readable(docs: list[Doc], staff: bool) -> list[Doc]:
+    """The feed items or attachments a reader may see: staff everything, a contact none of
+    an internal note's."""
+    return docs if staff else [d for d in docs if d.get("visibility") != Visibility.INTERNAL]
 
 
 def pages(total: int, page_size: int) -> int:

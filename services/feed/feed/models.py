@@ -60,6 +60,9 @@ class AttachmentPublic(BaseModel):
     content_type: str
     size: int
     post_id: str | None = None
+    visibility: Literal["public", "internal"] = Field(
+        "public", description="internal: a staff-only note's file (staff read it only)."
+    )
 
 
 class FeedItemPublic(BaseModel):
@@ -78,6 +81,9 @@ class FeedItemPublic(BaseModel):
     body_html: str | None = None
     body_text: str | None = None
     attachments: list[AttachmentPublic] = []
+    visibility: Literal["public", "internal"] = Field(
+        "public", description="internal: a staff-only note; contacts never read one."
+    )
 
 
 class FeedPagePublic(BaseModel):
@@ -187,8 +193,10 @@ POST_ITEM_EXAMPLE: dict[str, Any] = {
             "content_type": "image/png",
             "size": 48213,
             "post_id": "9d1e4b7a-6c2f-4e8d-b3a5-0f7c2e9a1b64",
+            "visibility": "public",
         }
     ],
+    "visibility": "public",
 }
 ACTIVITY_ITEM_EXAMPLE: dict[str, Any] = {
     "item_id": "2a7d5c1e-8b4f-4a9e-b6d3-c1f0e7a2b958",
@@ -202,6 +210,7 @@ ACTIVITY_ITEM_EXAMPLE: dict[str, Any] = {
     "body_html": None,
     "body_text": None,
     "attachments": [],
+    "visibility": "public",
 }
 FEED_PAGE_EXAMPLE: dict[str, Any] = {
     "total": 2,

@@ -31,6 +31,7 @@ from feed.logic import (
     pages,
     plan_among,
     plan_query,
+    readable,
     subject_of,
     submission_names,
 )
@@ -387,8 +388,9 @@ async def case_detail(
     """A case of the caller's districts by id or number, with the newest page of its feed."""
     doc = await _visible_case(model, who, case_ref)
     zone = await _zone_of(model, who)
-    feed = await _feed_page(model, doc["_id"], 1, feed_page_size, "newest", None, zone)
-    return CasePublic.model_validate({**_local(doc, zone), "feed": feed})
+    feed = await _feed_page(model, who, doc["_id"], 1, feed_page_size, "newest", None, zone)
+    files = readable(doc.get("attachments", []), who.is_staff)
+    return CasePublic.model_validate({**_local(doc, zone), "attachments": files, "feed": feed})
 
 
 async def case_feed(
@@ -403,7 +405,7 @@ async def case_feed(
     """One page of a visible case's posts and activity, searched for `q` when given."""
     doc = await _visible_case(model, who, case_ref)
     zone = await _zone_of(model, who)
-    return await _feed_page(model, doc["_id"], page, page_size, sort, q, zone)
+    return await _feed_page(model, who, doc["_id"], page, page_size, sort, q, zone)
 
 
 async def command_outcome(
@@ -565,9 +567,17 @@ async def _awaited_outcome(
 
 
 async def _feed_page(
-    model: ReadModel, case_id: str, page: int, size: int, sort: str, q: str | None, zone: str
+    model: ReadModel,
+    who: Principal,
+    case_id: str,
+    page: int,
+    size: int,
+    sort: str,
+    q: str | None,
+    zone: str,
 ) -> FeedPagePublic:
-    everything = await model.feed.items(case_id)
+    # Internal notes go before the search and the count: a contact's total never counts one.
+    everything = readable(await model.feed.items(case_id), who.is_staff)
     total, docs = feed_page(everything, q, sort == "newest", (page - 1) * size, size)
     items = [
         FeedItemPublic.model_validate({**d, "at_local": local_time(d["at"], zone)}) for d in docs
