@@ -36,7 +36,7 @@ from shared.commands import (
     ReopenCase,
     TransferCase,
 )
-from shared.enums import ActorKind, CaseType, Department, Module, Priority, Status
+from shared.enums import ActorKind, CaseType, Department, Module, Priority, Status, Visibility
 from shared.events import (
     CaseAssigned,
     CaseFollowedUp,
@@ -284,13 +284,16 @@ def on_submitted(event: CaseSubmitted, route: Route, ctx: Context) -> Decision:
 
 def on_post(state: CaseState, post: PostAdded, ctx: Context) -> Decision:
     """Every post is the case's last activity; a contact's post answers a pending case: it
-    goes back to its assignee (timers stop)."""
+    goes back to its assignee (timers stop). An internal note answers nobody: the customer
+    still waits for a reply, and the first response is still owed."""
     by_contact = post.author.kind is ActorKind.CONTACT
+    internal = post.visibility is Visibility.INTERNAL
     noted = state.noted("post", post.author, post.occurred_at).model_copy(
-        update={"customer_replied": by_contact}
+        update={"customer_replied": state.customer_replied if internal else by_contact}
     )
     terms = terms_of(noted, ctx)
-    if post.author.kind is ActorKind.STAFF and noted.sla is not None and terms is not None:
+    answers = post.author.kind is ActorKind.STAFF and not internal
+    if answers and noted.sla is not None and terms is not None:
         noted = noted.model_copy(update={"sla": responded(noted.sla, post.occurred_at, terms)})
     waiting = (Status.PENDING_CUSTOMER_INPUT, Status.PENDING_CUSTOMER_VERIFICATION)
     if by_contact and state.status in waiting:

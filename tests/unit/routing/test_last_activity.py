@@ -28,7 +28,7 @@ from routing.models import CaseState
 from routing.timers import TimerService
 from shared import tracing
 from shared.commands import AssignCase, ChangeStatus, TransferCase
-from shared.enums import ActorKind, CaseType, Department, Module, Status
+from shared.enums import ActorKind, CaseType, Department, Module, Status, Visibility
 from shared.events import CaseSubmitted, PostAdded, WorkItemUpdated
 from shared.messages import Actor, StaffRef
 from tests.unit.routing.fakes import fake_engine, record
@@ -101,6 +101,23 @@ def test_a_staff_post_after_the_contact_clears_customer_replied(
     item = _queue_item(decision.outputs)
     assert (item["last_activity"], item["last_actor"]["name"]) == ("post", "Kelly Kapowski")
     assert item["customer_replied"] is False
+
+
+def test_an_internal_note_after_the_contact_keeps_customer_replied(
+    new_case: Callable[..., CaseSubmitted], context: Callable[..., Context]
+) -> None:
+    """Kelly's internal note answers nobody: the customer still waits, so the flag stays."""
+    state = _case(new_case, context).model_copy(update={"status": Status.ASSIGNED})
+    replied = on_post(state, _post(state, ZACK, NOW), context()).state
+    assert replied is not None
+    note = _post(replied, KELLY, NOW + timedelta(hours=1)).model_copy(
+        update={"visibility": Visibility.INTERNAL}
+    )
+    decision = on_post(replied, note, context())
+    item = _queue_item(decision.outputs)
+    assert item["customer_replied"] is True
+    assert decision.state is not None
+    assert decision.state.status is Status.ASSIGNED
 
 
 def test_a_contact_answer_on_a_pending_case_is_a_post_by_the_contact(

@@ -34,7 +34,7 @@ from routing.sla import SlaPolicy
 from routing.store import sla_fields
 from routing.timers import SlaGauges, TimerService
 from shared.commands import ChangeStatus, CloseCase
-from shared.enums import ActorKind, CaseType, Module, Priority, Status
+from shared.enums import ActorKind, CaseType, Module, Priority, Status, Visibility
 from shared.events import CaseSubmitted, PostAdded, SlaBreached, SlaWarning
 from shared.messages import SYSTEM, Actor
 from tests.unit.routing.conftest import CONTACT, STAFF
@@ -102,7 +102,11 @@ def change(
 
 
 def post(
-    state: CaseState, author: Actor, at: datetime, context: Callable[..., Context]
+    state: CaseState,
+    author: Actor,
+    at: datetime,
+    context: Callable[..., Context],
+    visibility: Visibility = Visibility.PUBLIC,
 ) -> CaseState:
     """The case after `author` posted at `at`."""
     event = PostAdded(
@@ -112,6 +116,7 @@ def post(
         author=author,
         body_html="<p>ok</p>",
         body_text="ok",
+        visibility=visibility,
     )
     decision = on_post(state, event, ctx_at(context, at))
     assert decision.state is not None
@@ -225,6 +230,24 @@ def test_the_first_staff_post_meets_the_first_response(
     assert by_staff.sla.first_response.met_at == chicago(8, 10)
     assert by_staff.sla.first_response.due_at is None
     assert by_staff.work_item().first_response_due_at is None
+
+
+def test_an_internal_note_is_no_first_response(
+    context: Callable[..., Context], new_case: Callable[..., CaseSubmitted]
+) -> None:
+    """The first response is the first staff post the contact sees: an internal note leaves
+    it owed (and due when it was), the public reply after it meets it."""
+    state = open_case(context, new_case, FRIDAY_1630)
+    assert state.sla is not None
+    due = state.sla.first_response.due_at
+    noted = post(state, STAFF, chicago(8, 9), context, Visibility.INTERNAL)
+    assert noted.sla is not None
+    assert noted.sla.first_response.met_at is None
+    assert noted.sla.first_response.due_at == due
+    assert noted.work_item().first_response_due_at == due
+    replied = post(noted, STAFF, chicago(8, 10), context)
+    assert replied.sla is not None
+    assert replied.sla.first_response.met_at == chicago(8, 10)
 
 
 def test_warning_at_75_percent_and_breach_fire_once_each(
