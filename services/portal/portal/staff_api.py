@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, U
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from sse_starlette import EventSourceResponse
 
-from portal import logic, staff_logic
+from portal import contact_change, logic, staff_logic
 from portal.api import SESSION_COOKIE, TEMPLATES, render
 from portal.errors import CaseNotFound, CsrfRefused, Refused, SignInFailed
 from portal.service import Portal
@@ -362,6 +362,23 @@ def _case_router() -> APIRouter:
             failed = {"failed": "post", "failure": exc.detail, "form": {"body": body}}
             return await page(request, ctx, ref, failed, 422)
         return _back(f"/staff/cases/{ref}", done="Posted")
+
+    @router.post("/staff/cases/{ref}/contact-change", response_class=HTMLResponse)
+    async def apply_contact_change(
+        request: Request,
+        ref: str,
+        ctx: StaffPage,
+        csrf_token: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        _check_csrf(ctx["staff_session"], csrf_token)
+        try:
+            outcome = await contact_change.apply(_staff(request), ctx["member"], ref)
+        except Refused as exc:  # intake's (or the mapping's) reason, next to the control
+            failed = {"failed": "contact-change", "failure": exc.detail}
+            return await page(request, ctx, ref, failed, 422)
+        return RedirectResponse(
+            f"/staff/cases/{ref}?contact_change={outcome}#contact-change", status_code=303
+        )
 
     @router.get("/staff/cases/{ref}/attachments/{attachment_id}")
     async def download(request: Request, ref: str, attachment_id: str, ctx: StaffPage) -> Response:
