@@ -3,7 +3,7 @@
 import re
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from notify.errors import UnsafeHeader
 from notify.models import CaseView, Recipient
 from shared import replies
-from shared.enums import ActorKind, ContactType, Department, NoticeKind, Status
+from shared.enums import ActorKind, ContactType, Department, NoticeKind, Status, Visibility
 from shared.events import (
     AnyCaseEvent,
     AnySlaEvent,
@@ -116,6 +116,7 @@ class Plan:
     context: Mapping[str, Any] = field(default_factory=dict)
     staff: tuple[str, ...] = ()  # staff ids (the assignee), mailed at their directory address
     department: Department | None = None  # every active staff member of it is mailed too
+    exclude: tuple[str, ...] = ()  # never mailed, e.g. an internal note's author in its department
 
 
 @dataclass(frozen=True)
@@ -288,10 +289,21 @@ def plan_post(view: CaseView, event: PostAdded) -> Plan | None:
         "body_text": event.body_text,
         "attachments": [a.filename for a in event.attachments],
     }
+    if event.visibility is Visibility.INTERNAL:
+        return plan_internal_note(view, event, context)
     recipients = others(view.recipients, event.author)
     if event.author.kind is not ActorKind.CONTACT:
         return _plan("staff_post", recipients, context)
     return _plan("contact_post", recipients, context, *_handlers(view))
+
+
+def plan_internal_note(view: CaseView, event: PostAdded, context: Mapping[str, Any]) -> Plan | None:
+    """An internal note mails no contact: only the assignee (or with none the department's
+    staff), never its author."""
+    staff, department = _handlers(view)
+    staff = others(staff, event.author)
+    plan = _plan("internal_note", (), context, staff, department)
+    return None if plan is None else replace(plan, exclude=(event.author.id,))
 
 
 def _handlers(view: CaseView) -> tuple[tuple[str, ...], Department | None]:

@@ -55,6 +55,7 @@ CASE_TEMPLATES = (
     "sla_breached",
     "staff_post",
     "contact_post",
+    "internal_note",
     "recipient_added",
     "command_rejected",
 )

@@ -170,6 +170,7 @@ class Notifier:
             people = logic.joined(people, staff)
         if plan.department is not None:
             people = logic.joined(people, await self._department(plan.department, view))
+        people = [p for p in people if p.key not in plan.exclude]
         event_id, at = event.event_id, event.occurred_at
         return self.composer.case_mails(plan, view, people, event_id, at)
 
