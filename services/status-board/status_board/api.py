@@ -1,10 +1,14 @@
 """HTTP routes of both apps (public reads, break-glass admin) and their one error mapping."""
 
 import hmac
+import re
+import warnings
+from collections import Counter
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
@@ -134,17 +138,55 @@ def public_router(board: Board) -> APIRouter:
     router.add_api_route("/", serve, methods=_GET, include_in_schema=False)
     for path, summary, description, ok, response_class in _PUBLIC:
         errors = _API_ERRORS if path.startswith("/api/") else _PAGE_ERRORS
-        for method in _GET:  # one route per method, so each operation has its own id
-            router.add_api_route(
-                path,
-                serve,
-                methods=[method],
-                summary=summary,
-                description=description,
-                responses=ok | errors,
-                response_class=response_class,
-            )
+        router.add_api_route(  # one route for GET and HEAD: a 405 answers `Allow: GET, HEAD`
+            path,
+            serve,
+            methods=_GET,
+            summary=summary,
+            description=description,
+            responses=ok | errors,
+            response_class=response_class,
+            generate_unique_id_function=_path_id,
+        )
     return router
+
+
+def _path_id(route: APIRoute) -> str:
+    """`public_api_notices__notice_id_`: the path's id; each method's operation adds its own."""
+    return "public" + re.sub(r"\W", "_", route.path_format)
+
+
+def one_operation_per_method(app: FastAPI) -> None:
+    """Give each operation of a route of several methods its own id (`..._get`, `..._head`).
+
+    FastAPI gives a route one operation id for all its methods (and warns that GET and HEAD
+    of one route share it); here the id of every operation that shares one gets its method
+    appended. Call it before anything else wraps `app.openapi`.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Duplicate Operation ID", UserWarning)
+            spec = generate()
+        return with_method_ids(spec)
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def with_method_ids(spec: dict[str, Any]) -> dict[str, Any]:
+    """The document with each shared operation id made unique by its method."""
+    operations = [
+        (method, operation)
+        for item in spec.get("paths", {}).values()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and "operationId" in operation
+    ]
+    counts = Counter(operation["operationId"] for _, operation in operations)
+    for method, operation in operations:
+        if counts[operation["operationId"]] > 1:
+            operation["operationId"] += f"_{method}"
+    return spec
 
 
 _NOT_MODIFIED: Responses = {

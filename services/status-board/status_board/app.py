@@ -11,7 +11,12 @@ from fastapi import FastAPI
 
 from shared.docs import add_docs, docs_description
 from shared.messages import utcnow
-from status_board.api import add_error_handlers, admin_router, public_router
+from status_board.api import (
+    add_error_handlers,
+    admin_router,
+    one_operation_per_method,
+    public_router,
+)
 from status_board.fastpath import FastPath
 from status_board.ops import ops_router
 from status_board.service import Board, Clock
@@ -40,6 +45,7 @@ def create_public_app(settings: Settings | None = None, *, board: Board | None =
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
+    one_operation_per_method(app)  # GET and HEAD share a route, each has its own operation id
     add_docs(app)  # its /api/docs from packaged files, not a CDN
     app.include_router(public_router(board))
     _add_ops(app, board)

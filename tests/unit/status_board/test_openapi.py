@@ -71,6 +71,15 @@ def test_both_apps_document_every_operation_of_the_board(specs: dict[str, Spec])
     }
 
 
+def test_operation_ids_are_unique(specs: dict[str, Spec]) -> None:
+    """Every operation has its own id (GET and HEAD of one public path included)."""
+    for spec in specs.values():
+        ids = [operation["operationId"] for _, operation in operations(spec)]
+        assert len(ids) == len(set(ids)), sorted(ids)
+    paths = specs["public"]["paths"]
+    assert paths["/feed.atom"]["get"]["operationId"] != paths["/feed.atom"]["head"]["operationId"]
+
+
 def test_each_docs_page_links_every_service_docs(specs: dict[str, Spec]) -> None:
     """Both descriptions link intake, routing, feed, the board and the board admin docs."""
     for spec in specs.values():

@@ -234,6 +234,19 @@ async def test_head_is_answered(public: httpx.AsyncClient) -> None:
     assert response.headers["etag"]
 
 
+@pytest.mark.parametrize(
+    "path", ["/", "/notifications", "/notices/x", "/feed.atom", "/api/banner", "/api/notices/x"]
+)
+async def test_other_methods_are_told_get_and_head(public: httpx.AsyncClient, path: str) -> None:
+    """A POST or DELETE to a public read is a 405 whose Allow names both GET and HEAD."""
+    for method in ("POST", "DELETE"):
+        response = await public.request(method, path)
+        assert response.status_code == 405, (method, path)
+        allowed = {value.strip() for value in response.headers["allow"].split(",")}
+        assert allowed == {"GET", "HEAD"}, (method, path)
+        assert response.headers["content-type"] == "application/problem+json"
+
+
 @pytest.mark.parametrize("path", ["/", "/notifications?tab=closed", "/api/notices?state=open"])
 async def test_routes_behind_the_fast_path_serve_the_same_bytes(
     board: Board, public: httpx.AsyncClient, path: str
