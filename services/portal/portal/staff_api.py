@@ -353,15 +353,20 @@ def _case_router() -> APIRouter:
         body: Annotated[str, Form(max_length=100_000)] = "",
         csrf_token: Annotated[str | None, Form()] = None,
         files: Annotated[list[UploadFile] | None, Form()] = None,
+        visibility: Annotated[str, Form(max_length=16)] = "public",
     ) -> Response:
         _check_csrf(ctx["staff_session"], csrf_token)
         chosen = [(f.filename or "", f.file, f.content_type or "") for f in files or []]
         try:
-            await _staff(request).post(ctx["member"], ref, body, [c for c in chosen if c[0]])
+            if visibility not in staff_logic.POSTED:
+                raise Refused("Choose who reads it: the customer, or staff only.", [])
+            named = [c for c in chosen if c[0]]
+            await _staff(request).post(ctx["member"], ref, body, list(named), visibility)
         except Refused as exc:
-            failed = {"failed": "post", "failure": exc.detail, "form": {"body": body}}
+            form = {"body": body, "visibility": visibility}
+            failed = {"failed": "post", "failure": exc.detail, "form": form}
             return await page(request, ctx, ref, failed, 422)
-        return _back(f"/staff/cases/{ref}", done="Posted")
+        return _back(f"/staff/cases/{ref}", done=staff_logic.POSTED[visibility])
 
     @router.post("/staff/cases/{ref}/contact-change", response_class=HTMLResponse)
     async def apply_contact_change(

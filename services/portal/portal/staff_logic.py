@@ -227,8 +227,12 @@ def actor_name(actor: Json | None) -> str:
     return str(actor.get("name") or actor.get("id") or "")
 
 
+# Who reads a staff post, as the "Share an update" form offers it, and what is done after it.
+POSTED = {"public": "Posted", "internal": "Internal note added"}
+
+
 def done_message(done: str) -> str:
     """The confirmation a case page shows after a redirect: only the portal's own words."""
-    known = {c.label for c in _CONTROLS.values()} | {"Assigned by policy", "Posted"}
+    known = {c.label for c in _CONTROLS.values()} | {"Assigned by policy", *POSTED.values()}
     known |= {f"Transferred to {d.value}" for d in Department}
     return done if done in known else ""

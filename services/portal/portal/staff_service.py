@@ -314,16 +314,22 @@ class StaffPortal:
         return await self._outcome(member, accepted)
 
     async def post(
-        self, member: StaffMember, ref: str, body: str, files: list[tuple[str, IO[bytes], str]]
+        self,
+        member: StaffMember,
+        ref: str,
+        body: str,
+        files: list[tuple[str, IO[bytes], str]],
+        visibility: str = "public",
     ) -> Json:
-        """A staff post on the case feed: a public written explanation the contact sees."""
+        """A staff post on the case feed: a public reply the contact sees, or an internal note
+        (`visibility` "internal") only staff read."""
         parts = [("files", (name, data, kind)) for name, data, kind in files if name]
         posted: Json = await self.api.call(
             "intake",
             "POST",
             member,
             f"/cases/{ref}/posts",
-            data={"body": body},
+            data={"body": body, "visibility": visibility},
             files=parts or None,
         )
         return posted

@@ -243,7 +243,11 @@ async def test_staff_post_goes_to_intake(site: Any) -> None:
         "/staff/cases/1227963/posts", data={"csrf_token": csrf(page.text), "body": "Fixed it"}
     )
     assert answer.status_code == 303
-    assert ("intake", "/cases/1227963/posts", {"body": "Fixed it"}) in api.writes
+    assert (
+        "intake",
+        "/cases/1227963/posts",
+        {"body": "Fixed it", "visibility": "public"},
+    ) in api.writes
 
 
 async def test_forms_without_the_csrf_token_are_refused(site: Any) -> None:
