@@ -654,6 +654,9 @@ def record_public(contact: Contact) -> ContactRecordPublic:
     )
 
 
+OPTIONAL_CONTACT = frozenset({"title", "primary_phone", "secondary_phone"})
+
+
 class DirectoryChanges:
     """Staff add, modify and replace a district's contacts; each change goes out as directory
     events (acks=all) and is stored in intake's directory at once.
@@ -749,7 +752,8 @@ class DirectoryChanges:
         if wanted.get("email") is not None:
             everyone = await self.directory.active_contacts()
             logic.check_email_free(str(wanted["email"]), everyone, except_ids={contact.id})
-        wanted = {k: v for k, v in wanted.items() if v is not None or k == "secondary_phone"}
+        # null clears an optional field (title, phones); a required one keeps its value
+        wanted = {k: v for k, v in wanted.items() if v is not None or k in OPTIONAL_CONTACT}
         changed = Contact.model_validate({**contact.model_dump(), **wanted})
         fields = sorted(k for k in wanted if getattr(changed, k) != getattr(contact, k))
         if fields:

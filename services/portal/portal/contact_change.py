@@ -251,6 +251,8 @@ def panel(directory_contacts: Iterable[Contact], case: Mapping[str, Any]) -> Pan
 
 def panel_for(request: Request, case: Mapping[str, Any]) -> Panel | None:
     """The panel for the staff case page's template, over the portal's directory view."""
+    if not is_contact_change(case):
+        return None
     return panel(request.app.state.staff.directory.contacts.values(), case)
 
 
