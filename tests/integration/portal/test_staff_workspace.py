@@ -43,6 +43,8 @@ class StaffSite:
     intake: str
     routing: str
     namespace: str
+    feed: str = ""
+    mailbox: str = ""
 
 
 def _staff_users() -> list[str]:
@@ -63,7 +65,7 @@ def staff_site(
     each its own process on free ports under a private namespace."""
     logs = tmp_path_factory.mktemp("staff-logs")
     namespace = "s" + uuid.uuid4().hex[:8]
-    names = ("portal", "intake", "routing", "feed", "oidc", "vendor")
+    names = ("portal", "intake", "routing", "feed", "notify", "oidc", "vendor")
     ports = {name: free_port() for name in names}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     common = {
@@ -106,6 +108,18 @@ def staff_site(
             "/readyz",
         ),
         (
+            "notify",
+            [sys.executable, "-m", "notify"],
+            {
+                "NOTIFY_PORT": str(ports["notify"]),
+                "NOTIFY_MONGO_DATABASE": f"notify_{namespace}",
+                "NOTIFY_PORTAL_URL": urls["portal"],
+                "SMTP_HOST": stack.smtp_host,
+                "SMTP_PORT": str(stack.smtp_port),
+            },
+            "/readyz",
+        ),
+        (
             "portal",
             [sys.executable, "-m", "portal"],
             {
@@ -128,7 +142,14 @@ def staff_site(
             log = logs / f"{name}.log"
             processes.append(_start(args, {**common, **env}, log))
             _wait_ready(urls[name] + ready, processes[-1], log)
-        yield StaffSite(urls["portal"], urls["intake"], urls["routing"], namespace)
+        yield StaffSite(
+            urls["portal"],
+            urls["intake"],
+            urls["routing"],
+            namespace,
+            urls["feed"],
+            stack.mailbox_url,
+        )
     finally:
         for process in reversed(processes):
             process.terminate()
@@ -371,3 +392,185 @@ def test_transfer_moves_the_case_to_another_departments_queue(staff_site: StaffS
     sky = staff_client(staff_site, "sky.supervisor@vendor.example")
     assert f">{number}</a>" in sky.get(f"/staff/queues/training?subject={marker}").text
     assert "Move to" in sky.get(f"/staff/cases/{number}").text
+
+
+# --- internal notes: staff only, through every route, page, search and mail -----------------
+
+CONTACT_SEED_DOMAINS = ("@bayside.example", "@ridgemont.example")
+
+
+def _bearer(kind: ActorKind, person: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {IdentityKeys(SIGNING_KEY).issue(kind, person)}"}
+
+
+def _mails_about(site: StaffSite, subject: str) -> list[dict[str, Any]]:
+    """Every mail in the sink about the case with this (unique) subject, in full."""
+    entries = httpx.get(f"{site.mailbox}/api/messages", timeout=30).json()
+    ours = [e for e in entries if subject in e.get("subject", "")]
+    return [httpx.get(f"{site.mailbox}/api/messages/{e['id']}", timeout=30).json() for e in ours]
+
+
+def _to_contacts(mail: dict[str, Any]) -> bool:
+    return any(r.endswith(CONTACT_SEED_DOMAINS) for r in mail.get("rcpt_tos", []))
+
+
+def _post_note(site: StaffSite, pat: httpx.Client, number: int, word: str) -> str:
+    """Pat writes an internal note with the word and a file named after it; the file name."""
+    page = pat.get(f"/staff/cases/{number}")
+    assert 'value="internal"' in page.text
+    name = f"internal-{word}.txt"
+    noted = pat.post(
+        f"/staff/cases/{number}/posts",
+        data={
+            "csrf_token": csrf(page.text),
+            "body": f"Server log says {word}",
+            "visibility": "internal",
+        },
+        files={"files": (name, f"secret {word}\n".encode(), "text/plain")},
+    )
+    assert noted.status_code == 303, noted.text
+    assert "Internal+note+added" in noted.headers["location"]
+    return name
+
+
+def test_an_internal_note_reaches_staff_only(staff_site: StaffSite) -> None:
+    """Pat's internal note (a unique word, a file) on an unassigned Campus Support case: staff
+    read it marked internal (API, page, download, the department's mail but Pat's); Zack's feed
+    read, feed search, case page, attachment list and download (404) and every mail to a
+    contact lack it, though a public reply after it reaches him."""
+    word = f"quokka{uuid.uuid4().hex[:8]}"
+    subject = f"Staff-only words {uuid.uuid4().hex[:6]}"
+    number = submit(staff_site, subject)
+    pat = staff_client(staff_site, PAT)
+    eventually(lambda: pat.get(f"/staff/cases/{number}").status_code == 200, "the case routed")
+    filename = _post_note(staff_site, pat, number, word)
+    reply = f"Public reply {uuid.uuid4().hex[:8]}"
+    page = pat.get(f"/staff/cases/{number}")
+    sent = pat.post(
+        f"/staff/cases/{number}/posts",
+        data={"csrf_token": csrf(page.text), "body": reply, "visibility": "public"},
+    )
+    assert sent.status_code == 303, sent.text
+
+    staff, zack = (
+        _bearer(ActorKind.STAFF, "staff-support"),
+        _bearer(ActorKind.CONTACT, "zack-morris"),
+    )
+    feed = f"{staff_site.feed}/cases/{number}/feed"
+    eventually(lambda: reply in httpx.get(feed, headers=staff).text, "both posts in the feed")
+    items = httpx.get(feed, headers=staff).json()["items"]
+    [note] = [i for i in items if word in (i.get("body_text") or "")]
+    assert note["visibility"] == "internal"
+    assert [a["filename"] for a in note["attachments"]] == [filename]
+    staff_page = pat.get(f"/staff/cases/{number}").text
+    assert word in staff_page
+    assert "Internal note — not visible to the customer" in staff_page
+    file_id = note["attachments"][0]["attachment_id"]
+    assert word.encode() in pat.get(f"/staff/cases/{number}/attachments/{file_id}").content
+
+    mine = httpx.get(feed, headers=zack)
+    assert mine.status_code == 200
+    assert reply in mine.text
+    assert word not in mine.text
+    assert filename not in mine.text
+    searched = httpx.get(feed, params={"q": word}, headers=zack).json()
+    assert (searched["total"], searched["items"]) == (0, [])
+    detail = httpx.get(f"{staff_site.feed}/cases/{number}", headers=zack).text
+    assert word not in detail
+    assert filename not in detail
+    files = httpx.get(f"{staff_site.intake}/cases/{number}/attachments", headers=zack)
+    assert files.status_code == 200
+    assert file_id not in files.text
+    download = f"{staff_site.intake}/cases/{number}/attachments/{file_id}"
+    assert httpx.get(download, headers=zack).status_code == 404
+    assert httpx.get(download, headers=staff).status_code == 200
+
+    browser = httpx.Client(base_url=staff_site.portal, timeout=30)
+    back = provider_sign_in(browser, f"{staff_site.portal}/auth/start?next=/cases", ZACK)
+    assert back.status_code == 303, back.text
+    case_page = browser.get(f"/cases/{number}").text
+    assert reply in case_page
+    assert word not in case_page
+    assert filename not in case_page
+    assert "not visible to the customer" not in case_page
+    assert browser.get(f"/cases/{number}/attachments/{file_id}").status_code == 404
+
+    def mailed(address: str) -> bool:
+        return any(
+            address in m["rcpt_tos"] and reply in m["raw"]
+            for m in _mails_about(staff_site, subject)
+        )
+
+    eventually(lambda: mailed("zack.morris@bayside.example"), "the public reply mailed to Zack", 90)
+    eventually(
+        lambda: any(
+            word in m["raw"]
+            for m in _mails_about(staff_site, subject)
+            if "morgan.lead@vendor.example" in m["rcpt_tos"]
+        ),
+        "the note mailed to the department's staff",
+        90,
+    )
+    mails = _mails_about(staff_site, subject)
+    to_contacts = [m for m in mails if _to_contacts(m)]
+    assert to_contacts  # the receipt and the reply at least: the check below is not vacuous
+    for mail in to_contacts:
+        assert word not in mail["raw"], mail["subject"]
+        assert filename not in mail["raw"], mail["subject"]
+    noted = [m for m in mails if word in m["raw"]]
+    assert {r for m in noted for r in m["rcpt_tos"]} == {
+        "morgan.lead@vendor.example",
+        "sky.supervisor@vendor.example",
+    }  # Campus Support's staff but Pat, its author
+
+
+def test_a_contact_cannot_write_an_internal_note(staff_site: StaffSite) -> None:
+    """Zack (Authorized Support) and Screech (Read-Only) asking for an internal note get a
+    403 problem saying only staff write them; nothing is posted."""
+    number = submit(staff_site, f"No notes {uuid.uuid4().hex[:6]}")
+    for person in ("zack-morris", "screech-powers"):
+        refused = httpx.post(
+            f"{staff_site.intake}/cases/{number}/posts",
+            data={"body": "let me in", "visibility": "internal"},
+            headers=_bearer(ActorKind.CONTACT, person),
+        )
+        assert refused.status_code == 403, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert "only staff can write internal notes" in refused.text
+    feed = httpx.get(
+        f"{staff_site.feed}/cases/{number}/feed",
+        params={"q": "let me in"},
+        headers=_bearer(ActorKind.STAFF, "staff-support"),
+    )
+    assert feed.json()["total"] == 0
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+async def test_the_staff_case_page_with_an_internal_note_passes_axe(staff_site: StaffSite) -> None:
+    """The case page with the share form's choice and a badged internal note has no axe
+    violation; the internal choice is reachable and chosen by keyboard."""
+    from playwright.async_api import async_playwright
+
+    number = await asyncio.to_thread(submit, staff_site, f"Axe note {uuid.uuid4().hex[:6]}")
+    pat = await asyncio.to_thread(staff_client, staff_site, PAT)
+    await asyncio.to_thread(
+        eventually, lambda: pat.get(f"/staff/cases/{number}").status_code == 200, "the case"
+    )
+    word = f"wombat{uuid.uuid4().hex[:6]}"
+    await asyncio.to_thread(_post_note, staff_site, pat, number, word)
+    async with async_playwright() as driver:
+        browser = await driver.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = await browser.new_page(viewport={"width": 1280, "height": 900})
+        await page.goto(f"{staff_site.portal}/staff/signin")
+        await page.click("text=Sign in with your vendor account")
+        await page.click(f"button[name=sub][value='{PAT}']")
+        await page.wait_for_url("**/staff/queues/campus-support")
+        await page.goto(f"{staff_site.portal}/staff/cases/{number}")
+        await page.wait_for_selector(f"text={word}", timeout=30_000)
+        assert "Internal note — not visible to the customer" in await page.inner_text("#feed")
+        await tab_to(page, "#post-public")
+        await page.keyboard.press("ArrowDown")  # radios: the arrow moves to the next choice
+        assert await page.is_checked("#post-internal")
+        await _screen(page, "case-internal-note")
+        await browser.close()
