@@ -185,16 +185,12 @@ AnyCaseEvent = Annotated[
     | AttachmentAdded
     | RecipientsChanged
     | CaseFollowedUp
+    | SlaWarning
+    | SlaBreached
     | CommandRejected,
     Field(discriminator="type"),
 ]
 CASE_EVENTS: TypeAdapter[AnyCaseEvent] = TypeAdapter(AnyCaseEvent)
-
-# The SLA events are on case.events too, outside AnyCaseEvent for now: readers that decode
-# AnyCaseEvent skip them as unknown until they handle them (feed's projection must first map
-# them to no change), so a reader that wants them decodes with SLA_EVENTS.
-AnySlaEvent = Annotated[SlaWarning | SlaBreached, Field(discriminator="type")]
-SLA_EVENTS: TypeAdapter[AnySlaEvent] = TypeAdapter(AnySlaEvent)
 
 
 # --- work items: topics queue.<department>, key = case id ---------------------------------

@@ -21,7 +21,6 @@ from shared import replies
 from shared.enums import ActorKind, ContactType, Department, NoticeKind, Status, Visibility
 from shared.events import (
     AnyCaseEvent,
-    AnySlaEvent,
     CaseAssigned,
     CaseFollowedUp,
     CaseRouted,
@@ -188,7 +187,7 @@ class Step:
     plan: Plan | None = None
 
 
-def step(view: CaseView | None, event: AnyCaseEvent | AnySlaEvent, thread: Threading) -> Step:
+def step(view: CaseView | None, event: AnyCaseEvent, thread: Threading) -> Step:
     """Apply one case event to the case's view (None before the case is known)."""
     if isinstance(event, CaseSubmitted):
         new = view or view_of_submitted(event, thread)
@@ -198,7 +197,7 @@ def step(view: CaseView | None, event: AnyCaseEvent | AnySlaEvent, thread: Threa
     return _step_known(view, event)
 
 
-def _step_known(view: CaseView, event: AnyCaseEvent | AnySlaEvent) -> Step:
+def _step_known(view: CaseView, event: AnyCaseEvent) -> Step:
     match event:
         case SlaWarning() | SlaBreached():
             return Step(view, plan_sla(view, event))

@@ -29,14 +29,13 @@ from notify.render import Composer
 from notify.store import CaseViews, Directory, NoticeLog, ReplayLog, SentStatus
 from shared import tracing
 from shared.enums import Department
-from shared.events import CASE_EVENTS, SLA_EVENTS, AnyCaseEvent, AnyNoticeEvent, AnySlaEvent
+from shared.events import CASE_EVENTS, AnyCaseEvent, AnyNoticeEvent
 from shared.kafka import Poison, Record, Transient
 from shared.messages import Message, UnknownMessage, decode, utcnow
 
 log = logging.getLogger("notify.service")
 
-CaseEvent = AnyCaseEvent | AnySlaEvent
-Item = tuple[Record | None, CaseEvent]
+Item = tuple[Record | None, AnyCaseEvent]
 T = TypeVar("T")
 
 
@@ -91,7 +90,7 @@ class Notifier:
                 items.append((record, event))
         await self.apply(items)
 
-    async def on_case_event(self, event: CaseEvent) -> None:
+    async def on_case_event(self, event: AnyCaseEvent) -> None:
         """Apply one case event."""
         await self.apply([(None, event)])
 
@@ -150,7 +149,7 @@ class Notifier:
         return result
 
     async def _step(
-        self, view: CaseView | None, event: CaseEvent
+        self, view: CaseView | None, event: AnyCaseEvent
     ) -> tuple[CaseView | None, list[Mail]]:
         if view is not None and logic.applied(view, event.event_id):
             return view, []  # a redelivery of an event whose mail is recorded
@@ -174,19 +173,9 @@ class Notifier:
         event_id, at = event.event_id, event.occurred_at
         return self.composer.case_mails(plan, view, people, event_id, at)
 
-    async def _decode(self, record: Record) -> CaseEvent | None:
+    async def _decode(self, record: Record) -> AnyCaseEvent | None:
         try:
             return decode(CASE_EVENTS, record.value or b"")
-        except UnknownMessage:
-            return await self._decode_sla(record)
-        except ValidationError as exc:
-            await self.poison(record, exc)
-            return None
-
-    async def _decode_sla(self, record: Record) -> AnySlaEvent | None:
-        """The SLA events share case.events but not AnyCaseEvent (shared.events)."""
-        try:
-            return decode(SLA_EVENTS, record.value or b"")
         except UnknownMessage:
             return None  # a type added after this reader was built
         except ValidationError as exc:

@@ -337,7 +337,7 @@ class _Record:
 
 
 async def test_an_sla_event_on_the_topic_is_decoded_and_mailed(world: Any, make: Any) -> None:
-    """SlaWarning is not in AnyCaseEvent: read from case.events it is still mailed."""
+    """An SlaWarning read from case.events decodes as a case event and is mailed."""
     case = await _case(world, make)
     record = _Record(_warning(case.case_id, KELLY).model_dump_json().encode())
     await world.notifier.on_case_batch([record])
