@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import uvicorn
 from pydantic import ValidationError
@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from shared.http import limits_of, server_config
 from shared.logs import configure_logging
 from status_board.app import create_admin_app, create_board, create_public_app, run_background
+from status_board.fastpath import AccessLines, FastPath
 from status_board.service import Board
 from status_board.settings import Settings
 
@@ -24,25 +25,27 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _servers(settings: Settings, board: Board) -> list[_Server]:
+def _servers(settings: Settings, board: Board, access: AccessLines | None) -> list[_Server]:
     apps = (
         (create_public_app(board=board), settings.http_port),
         (create_admin_app(board=board), settings.admin_port),
     )
-    return [
-        _Server(
-            server_config(
-                app,
-                host=settings.http_host,
-                port=port,
-                limits=limits_of(settings),
-                log_config=None,
-                access_log=False,
-                timeout_graceful_shutdown=5,
-            )
+    configs = [
+        server_config(
+            app,
+            host=settings.http_host,
+            port=port,
+            limits=limits_of(settings),
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=5,
         )
         for app, port in apps
     ]
+    public = configs[0]
+    public.load()  # then the fast path goes in front of the whole served stack
+    public.loaded_app = FastPath(public.loaded_app, board, front=True, access=access)
+    return [_Server(config) for config in configs]
 
 
 def _stop(servers: list[_Server]) -> None:
@@ -52,7 +55,9 @@ def _stop(servers: list[_Server]) -> None:
 
 async def _serve(settings: Settings) -> None:
     board = create_board(settings)
-    servers = _servers(settings, board)
+    # The fast path's own access lines are the JSON formatter's; other formats log as usual.
+    access = AccessLines(settings.service_name) if settings.log_format == "json" else None
+    servers = _servers(settings, board, access)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, _stop, servers)
@@ -62,6 +67,8 @@ async def _serve(settings: Settings) -> None:
     finally:
         background.cancel()
         await asyncio.gather(background, return_exceptions=True)
+        if access is not None:
+            access.flush()
         board.close()
 
 
@@ -78,7 +85,17 @@ def main() -> None:
     """Run the status board until SIGTERM."""
     settings = _settings()
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
-    asyncio.run(_serve(settings))
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(_serve(settings))
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (uvicorn's own choice), else asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 if __name__ == "__main__":

@@ -29,18 +29,21 @@ class Rendered:
     body: bytes
     media_type: str
     etag: str
-    headers: list[tuple[bytes, bytes]] = field(repr=False)
+    headers: tuple[tuple[bytes, bytes], ...] = field(repr=False)
+    etag_bytes: bytes = field(repr=False)
+    length: tuple[bytes, bytes] = field(repr=False)  # its content-length header
 
     @classmethod
     def of(cls, body: bytes, media_type: str) -> "Rendered":
         """Wrap bytes, hashing them for the ETag."""
         etag = f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
-        headers = [
+        headers = (
             (b"etag", etag.encode()),
             (b"cache-control", CACHE_CONTROL.encode()),
             (b"content-type", media_type.encode()),
-        ]
-        return cls(body, media_type, etag, headers)
+        )
+        length = (b"content-length", str(len(body)).encode())
+        return cls(body, media_type, etag, headers, etag.encode(), length)
 
 
 class Snapshot:
