@@ -1,11 +1,15 @@
-"""Status board load with every upstream down: `uv run python bench/status_board_load.py`.
+"""Status board load with every upstream down, side by side with nginx serving its export.
 
-Starts the real `python -m status_board` on free loopback ports with its own data dir, Kafka
-pointed at a dead port (127.0.0.1:1) and no Mongo, seeds notices through the admin API, then
-drives the page, banner, JSON and Atom with `wrk` (if installed), else a stdlib asyncio
-keep-alive client (`--driver raw`) or httpx clients (`--driver httpx`) in worker processes,
-bounded by --rounds x --duration per endpoint. Prints a Markdown report, writes it to --out
-(default docs/bench/status-board.md) and exits 1 if the page is under the floor.
+`uv run python bench/status_board_load.py` starts the real `python -m status_board` on free
+loopback ports with its own data dir, Kafka pointed at a dead port (127.0.0.1:1), no Mongo and
+its static export on (STATUS_BOARD_EXPORT_DIR), seeds notices through the admin API, then
+starts Debian's nginx serving that export folder with deploy/status-board/nginx.conf: the same
+bytes at the same URLs. Both servers run on one core (taskset -c 0), the load generator on the
+other (`wrk` if installed, else a stdlib asyncio keep-alive client, `--driver raw`); each
+endpoint is measured in alternating rounds, board then nginx, so both see the same machine
+load. Prints a Markdown report, writes it to --out (default docs/bench/status-board.md) and
+exits 1 if the page is under the floor. Without nginx (`apt-get install -y nginx-light`) it
+measures the board alone and says so.
 """
 
 import argparse
@@ -33,6 +37,10 @@ DEAD_KAFKA = "127.0.0.1:1"
 DEAD_MONGO = "mongodb://127.0.0.1:1/?directConnection=true&serverSelectionTimeoutMS=200"
 TOKEN = "bench-admin-token-of-24-characters"
 PAGE_FLOOR = 2_000.0
+RATIO_TARGET = 50.0  # the board's req/s as a % of nginx serving the same bytes on the same core
+SERVER_CPU, LOAD_CPU = "0", "1"
+NGINX_CONF = ROOT / "deploy" / "status-board" / "nginx.conf"
+INSTALL_NGINX = "apt-get install -y nginx-light  (Debian; `nginx` works too)"
 DRIVERS = {
     "wrk": "one wrk thread on one core, the server (one process) on the other.",
     "raw": "stdlib asyncio keep-alive client, one process per core but one.",
@@ -61,6 +69,7 @@ class Result:
     p99_ms: float
     errors: int
     rounds: tuple[float, ...] = ()
+    server: str = "board"
 
 
 def free_port() -> int:
@@ -73,21 +82,24 @@ def free_port() -> int:
 class Board:
     """The status board process under test."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, log_level: str) -> None:
         self.port, self.admin_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.export_dir = data_dir / "export"
         env = os.environ | {
             "STATUS_BOARD_DATA_DIR": str(data_dir),
+            "STATUS_BOARD_EXPORT_DIR": str(self.export_dir),
             "STATUS_BOARD_PORT": str(self.port),
             "STATUS_BOARD_ADMIN_PORT": str(self.admin_port),
             "STATUS_BOARD_ADMIN_TOKEN": TOKEN,
             "KAFKA_BOOTSTRAP_SERVERS": DEAD_KAFKA,
             "MONGO_URL": DEAD_MONGO,
-            "LOG_LEVEL": "ERROR",
+            "LOG_LEVEL": log_level,
         }
-        log = (data_dir / "board.log").open("ab")
-        cmd = [sys.executable, "-m", "status_board"]
-        self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
+        self.log = data_dir / "board.log"
+        cmd = [*pinned(SERVER_CPU), sys.executable, "-m", "status_board"]
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
         self._wait()
 
     def _wait(self) -> None:
@@ -124,6 +136,70 @@ class Board:
             self.proc.wait()
 
 
+class Nginx:
+    """Debian's nginx, one worker on the board's core, serving the board's export folder."""
+
+    def __init__(self, work: Path, export_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        work.mkdir(parents=True, exist_ok=True)
+        server = NGINX_CONF.read_text().replace("EXPORT_DIR", str(export_dir))
+        server = server.replace("LISTEN", f"127.0.0.1:{self.port}")
+        self.access_log = work / "access.log"
+        (work / "nginx.conf").write_text(
+            f"""worker_processes 1;
+daemon off;
+pid {work}/nginx.pid;
+error_log {work}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;  # like uvicorn: a keep-alive connection is never recycled
+    access_log {self.access_log};
+    client_body_temp_path {work}/body;
+    proxy_temp_path {work}/proxy;
+    fastcgi_temp_path {work}/fastcgi;
+    uwsgi_temp_path {work}/uwsgi;
+    scgi_temp_path {work}/scgi;
+{server}
+}}
+"""
+        )
+        cmd = [*pinned(SERVER_CPU), NGINX, "-p", str(work), "-c", str(work / "nginx.conf")]
+        with (work / "stderr.log").open("ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=log)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{self.url}/feed.atom")
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise SystemExit(f"nginx did not start; see {work}/error.log")
+
+    def stop(self) -> None:
+        """SIGQUIT (graceful), then kill if it lingers."""
+        self.proc.send_signal(signal.SIGQUIT)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else "")
+
+
+def pinned(cpu: str) -> list[str]:
+    """`taskset -c CPU` where taskset exists and the machine has that core, else nothing."""
+    if shutil.which("taskset") and (os.cpu_count() or 1) > int(cpu):
+        return ["taskset", "-c", cpu]
+    return []
+
+
 def seed(board: Board, open_incidents: int = 3, maintenance: int = 2, closed: int = 40) -> int:
     """Realistic content: open incidents with updates, maintenance ahead, a closed history."""
     start = datetime.now(UTC) + timedelta(days=14)
@@ -146,7 +222,7 @@ def seed(board: Board, open_incidents: int = 3, maintenance: int = 2, closed: in
 
 def run_wrk(url: str, headers: dict[str, str], duration: int, connections: int) -> Result:
     """Drive one URL with wrk (one thread: the other core is the server's)."""
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+    cmd = [*pinned(LOAD_CPU), "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
@@ -221,6 +297,12 @@ def _raw_worker(args: tuple[str, dict[str, str], float, int]) -> tuple[list[floa
     return asyncio.run(_raw_load(*args))
 
 
+def _pin_load() -> None:
+    """A load worker runs on the load generator's core, off the servers' one."""
+    if pinned(LOAD_CPU):
+        os.sched_setaffinity(0, {int(LOAD_CPU)})
+
+
 def run_raw(url: str, headers: dict[str, str], duration: int, connections: int) -> Result:
     """Drive one URL with the stdlib-asyncio client in one process per core."""
     return _pooled(_raw_worker, url, headers, duration, connections)
@@ -238,10 +320,10 @@ Worker = Callable[[tuple[str, dict[str, str], float, int]], tuple[list[float], i
 def _pooled(
     worker: Worker, url: str, headers: dict[str, str], duration: int, connections: int
 ) -> Result:
-    workers = max(1, (os.cpu_count() or 2) - 1)
+    workers = 1 if pinned(LOAD_CPU) else max(1, (os.cpu_count() or 2) - 1)
     per_worker = max(1, connections // workers)
     jobs = [(url, headers, float(duration), per_worker)] * workers
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=_pin_load) as pool:
         parts = pool.map(worker, jobs)
     latencies = sorted(t for lat, _ in parts for t in lat)
     errors = sum(err for _, err in parts)
@@ -270,26 +352,34 @@ def machine() -> list[str]:
     ]
 
 
-def report(results: list[Result], args: argparse.Namespace, notes: list[str]) -> str:
+Pair = tuple[Result, Result | None]  # the board's figures and nginx's on the same endpoint
+
+
+def report(pairs: list[Pair], args: argparse.Namespace, notes: list[str]) -> str:
     """The Markdown report."""
-    rows = [
-        f"| {r.name} | `{r.path}` | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
-        f"{r.requests:,} | {r.errors} | {' / '.join(f'{x:,.0f}' for x in r.rounds)} |"
-        for r in results
-    ]
-    command = f"uv run python bench/status_board_load.py --duration {args.duration} "
-    command += f"--rounds {args.rounds} --connections {args.connections} --driver {args.driver}"
+    rows = []
+    for board, nginx in pairs:
+        versus = "n/a | n/a | n/a"
+        if nginx is not None:
+            versus = f"{nginx.rps:,.0f} | {nginx.p99_ms:.2f} | **{ratio(board, nginx):.0f} %**"
+        rounds = " / ".join(f"{x:,.0f}" for x in board.rounds)
+        if nginx is not None:
+            rounds += " vs " + " / ".join(f"{x:,.0f}" for x in nginx.rounds)
+        rows.append(
+            f"| {board.name} | `{board.path}` | {board.rps:,.0f} | {board.p50_ms:.2f} |"
+            f" {board.p99_ms:.2f} | {versus} | {board.errors} | {rounds} |"
+        )
     return "\n".join(
         [
-            "# Status board load, every upstream down",
+            "# Status board load, every upstream down, side by side with nginx",
             "",
             "How many requests per second the public status board serves (its page, banner,",
             "notices JSON and Atom feed) while every upstream is down (Kafka unreachable, no",
-            "Mongo), with notices seeded through its admin API. The required minimum (the first",
-            f"bar this had to pass) is {PAGE_FLOOR:,.0f} req/s for the page; the target (where the",
-            "design aims on this machine class) is 5,000 req/s. Reproduce with",
-            f"`{command}` (it starts its own status board on free",
-            "loopback ports); it rewrites this file.",
+            "Mongo), with notices seeded through its admin API, and, in the same run, Debian's",
+            "nginx serving the board's static export (the same bytes at the same URLs, with",
+            "`deploy/status-board/nginx.conf`) on the same core. The required minimum for the",
+            f"page is {PAGE_FLOOR:,.0f} req/s; the target is {RATIO_TARGET:.0f} % of nginx.",
+            f"Reproduce with `{command(args)}`; it rewrites this file.",
             "",
             f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `bench/status_board_load.py`.",
             "",
@@ -299,14 +389,16 @@ def report(results: list[Result], args: argparse.Namespace, notes: list[str]) ->
             "",
             "## Command",
             "",
-            f"    {command}",
+            f"    {command(args)}",
             "",
             "## Results",
             "",
-            "Median round of each endpoint (by req/s); the last column lists every round.",
+            "Median round of each endpoint (by req/s); rounds alternate board and nginx; the",
+            "last column lists every round (board vs nginx).",
             "",
-            "| endpoint | path | req/s | p50 ms | p99 ms | requests | errors | rounds, req/s |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+            "| endpoint | path | board req/s | p50 ms | p99 ms | nginx req/s | nginx p99 ms |"
+            " board / nginx | errors | rounds, req/s |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
             *rows,
             "",
             "## Set-up",
@@ -317,74 +409,174 @@ def report(results: list[Result], args: argparse.Namespace, notes: list[str]) ->
     )
 
 
+def command(args: argparse.Namespace) -> str:
+    """The command line that reproduces this run."""
+    line = f"uv run python bench/status_board_load.py --duration {args.duration} "
+    line += f"--rounds {args.rounds} --connections {args.connections} --driver {args.driver}"
+    return line + (f" --log-level {args.log_level}" if args.log_level != "INFO" else "")
+
+
+def ratio(board: Result, nginx: Result) -> float:
+    """The board's req/s as a percentage of nginx's."""
+    return 100 * board.rps / nginx.rps if nginx.rps else 0.0
+
+
 def main() -> None:
     """Run the benchmark and write the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=5, help="seconds per round")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per endpoint")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per endpoint and server")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--driver", choices=["auto", "wrk", "raw", "httpx"], default="auto")
+    parser.add_argument(
+        "--log-level", default="INFO", help="the board's LOG_LEVEL (INFO: an access line each)"
+    )
+    parser.add_argument("--no-nginx", action="store_true", help="measure the board alone")
+    parser.add_argument("--only", help="measure only the endpoints whose name contains this")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "bench" / "status-board.md")
     args = parser.parse_args()
     if args.driver == "auto":
         args.driver = "wrk" if shutil.which("wrk") else "raw"
+    if not (NGINX or args.no_nginx):
+        print(
+            f"nginx is not installed: the board is measured alone. Install it with\n"
+            f"    {INSTALL_NGINX}\nto measure the board against it (or pass --no-nginx).",
+            file=sys.stderr,
+        )
     with tempfile.TemporaryDirectory(prefix="status-board-bench-") as tmp:
-        results, notes = _measure(Path(tmp), args)
-    text = report(results, args, notes)
+        os.chmod(tmp, 0o755)  # nginx's workers (not root) read the export folder inside
+        pairs, notes = _measure(Path(tmp), args)
+    text = report(pairs, args, notes)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
-    page = results[0].rps
+    page = pairs[0][0].rps
     if page < PAGE_FLOOR:
         sys.exit(f"page at {page:,.0f} req/s is under the floor of {PAGE_FLOOR:,.0f}")
 
 
-def _measure(data_dir: Path, args: argparse.Namespace) -> tuple[list[Result], list[str]]:
-    board = Board(data_dir)
+def _measure(data_dir: Path, args: argparse.Namespace) -> tuple[list[Pair], list[str]]:
+    board = Board(data_dir, args.log_level)
+    nginx: Nginx | None = None
     try:
         count = seed(board)
         banner = httpx.get(f"{board.url}/api/banner").json()
         if not banner["stale"]:
             raise SystemExit("Kafka looks reachable; the benchmark needs every upstream down")
+        _await_export(board)
+        if NGINX and not args.no_nginx:
+            nginx = Nginx(data_dir / "nginx", board.export_dir)
+            _same_bytes(board.url, nginx.url)
         drive = {"wrk": run_wrk, "raw": run_raw, "httpx": run_httpx}[args.driver]
-        drive(f"{board.url}/", {}, 2, args.connections)  # warm-up, not reported
-        results = [_one(board, drive, args, *endpoint) for endpoint in ENDPOINTS]
-        notes = _notes(board, count, banner, args)
+        for server in (board.url, *([nginx.url] if nginx else [])):
+            drive(f"{server}/", {}, 2, args.connections)  # warm-up, not reported
+        endpoints = [e for e in ENDPOINTS if not args.only or args.only in e[0]]
+        pairs = [_one(board, nginx, drive, args, *endpoint) for endpoint in endpoints]
+        notes = _notes(board, nginx, count, banner, args)
     finally:
+        if nginx is not None:
+            nginx.stop()
         board.stop()
-    return results, notes
+    return pairs, notes
+
+
+def _await_export(board: Board) -> None:
+    """Wait until the export holds what the board serves (it is written off the loop)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            page = (board.export_dir / "notifications.html").read_bytes()
+        except FileNotFoundError:
+            page = b""
+        if page == httpx.get(f"{board.url}/notifications").content:
+            return
+        time.sleep(0.2)
+    raise SystemExit("the board's static export did not catch up")
+
+
+def _same_bytes(board_url: str, nginx_url: str) -> None:
+    """Every endpoint answers the same body from both servers (else the race is unfair)."""
+    for name, path, _ in ENDPOINTS:
+        ours, theirs = httpx.get(board_url + path), httpx.get(nginx_url + path)
+        if (ours.status_code, ours.content) != (theirs.status_code, theirs.content):
+            raise SystemExit(
+                f"{name}: nginx does not serve the board's bytes at {path}: board"
+                f" {ours.status_code} {len(ours.content)} B, nginx {theirs.status_code}"
+                f" {len(theirs.content)} B {theirs.text[:200]!r}"
+            )
 
 
 def _one(
-    board: Board, drive: Driver, args: argparse.Namespace, name: str, path: str, revalidate: bool
-) -> Result:
-    """The median round (by req/s) of `args.rounds`; the machine is shared, so rounds vary."""
-    url = f"{board.url}{path}"
-    headers = {"If-None-Match": httpx.get(url).headers["etag"]} if revalidate else {}
-    runs = sorted(
-        (drive(url, headers, args.duration, args.connections) for _ in range(args.rounds)),
-        key=lambda run: run.rps,
-    )
-    result = runs[len(runs) // 2]
-    result.name, result.path, result.rounds = name, path, tuple(run.rps for run in runs)
-    print(f"{name}: {result.rps:,.0f} req/s, p99 {result.p99_ms:.2f} ms", file=sys.stderr)
-    return result
+    board: Board,
+    nginx: "Nginx | None",
+    drive: Driver,
+    args: argparse.Namespace,
+    name: str,
+    path: str,
+    revalidate: bool,
+) -> Pair:
+    """The median rounds (by req/s), board and nginx alternating, so both see the same load."""
+    servers = [("board", board.url), *([("nginx", nginx.url)] if nginx else [])]
+    runs: dict[str, list[Result]] = {label: [] for label, _ in servers}
+    headers = {
+        label: {"If-None-Match": httpx.get(url + path).headers["etag"]} if revalidate else {}
+        for label, url in servers
+    }
+    for _ in range(args.rounds):
+        for label, url in servers:
+            runs[label].append(drive(url + path, headers[label], args.duration, args.connections))
+    medians = {}
+    for label, results in runs.items():
+        results.sort(key=lambda run: run.rps)
+        result = results[len(results) // 2]
+        result.name, result.path, result.server = name, path, label
+        result.rounds = tuple(run.rps for run in results)
+        medians[label] = result
+    mine, theirs = medians["board"], medians.get("nginx")
+    versus = f" vs nginx {theirs.rps:,.0f} ({ratio(mine, theirs):.0f} %)" if theirs else ""
+    print(f"{name}: board {mine.rps:,.0f} req/s{versus}", file=sys.stderr)
+    return mine, theirs
 
 
 def _notes(
-    board: Board, count: int, banner: dict[str, object], args: argparse.Namespace
+    board: Board,
+    nginx: "Nginx | None",
+    count: int,
+    banner: dict[str, object],
+    args: argparse.Namespace,
 ) -> list[str]:
+    pinning = "taskset: both servers on core 0, the load generator on core 1"
+    if not pinned(SERVER_CPU):
+        pinning = "no taskset or a single core: nothing pinned"
+    versus = (
+        f"- nginx: `{NGINX}` ({_nginx_version()}), one worker, serving the board's export folder"
+        " with `deploy/status-board/nginx.conf` (the board's headers added), access log on"
+        " (one line per request, like the board's), keep-alive connections never recycled."
+        if nginx
+        else f"- nginx: not measured (not installed: `{INSTALL_NGINX}`)."
+    )
     return [
         f"- Driver: `{args.driver}` over loopback, {args.connections} keep-alive connections,"
-        f" {args.rounds} rounds of {args.duration} s per endpoint; {DRIVERS[args.driver]}",
+        f" {args.rounds} rounds of {args.duration} s per endpoint and server;"
+        f" {DRIVERS[args.driver]}",
+        f"- Pinning: {pinning}.",
+        versus,
+        f"- Board: one process (`python -m status_board`), LOG_LEVEL={args.log_level}"
+        " (at INFO each request writes an access line), logs to a file.",
         f"- Kafka pointed at {DEAD_KAFKA} (nothing listens), Mongo at 127.0.0.1:1 (unused by"
         " the board); the banner reported `stale: true`, colour"
         f" `{banner['colour']}` throughout.",
         f"- {count} notices seeded through the admin API (3 open incidents with updates,"
         " 2 maintenance windows, 40 closed incidents).",
         f"- Server resident memory after the run: {board.rss_mb():.0f} MiB.",
-        f"- Required minimum for the page: {PAGE_FLOOR:,.0f} req/s; target 5,000 req/s.",
+        f"- Required minimum for the page: {PAGE_FLOOR:,.0f} req/s; target {RATIO_TARGET:.0f} %"
+        " of nginx.",
     ]
+
+
+def _nginx_version() -> str:
+    done = subprocess.run([NGINX, "-v"], capture_output=True, text=True, check=False)
+    return (done.stderr or done.stdout).strip().removeprefix("nginx version: ")
 
 
 if __name__ == "__main__":
