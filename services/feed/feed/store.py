@@ -122,21 +122,20 @@ class CaseStore:
 
         A guard names the fields as they were read: the case is replaced only if they are
         unchanged. A case without a guard is new and inserted, unless another writer
-        inserted it first. One round trip: a replace upserts, so a guard that no longer
-        matches meets the stored case's id, and the write's duplicate-key error names it
-        (no read of the ledgers back).
+        inserted it first.
         """
         ops = [
-            InsertOne(doc)
-            if guard is None
-            else ReplaceOne({"_id": doc["_id"], **guard}, doc, upsert=True)
+            InsertOne(doc) if guard is None else ReplaceOne({"_id": doc["_id"], **guard}, doc)
             for doc, guard in saves
         ]
-        try:
+        if not ops:
+            return set()
+        with contextlib.suppress(AlreadyStored):
             await _bulk(self.collection, ops)
-        except AlreadyStored as exc:
-            return {saves[i][0]["_id"] for i in exc.indexes}
-        return set()
+        ids = [doc["_id"] for doc, _ in saves]
+        cursor = self.collection.find({"_id": {"$in": ids}}, {"applied": 1})
+        ledgers = {d["_id"]: d.get("applied") async for d in cursor}
+        return {doc["_id"] for doc, _ in saves if ledgers.get(doc["_id"]) != doc["applied"]}
 
     async def replace_if(self, doc: Document, applied: list[str]) -> bool:
         """Replace the case if its ledger is still exactly `applied`; whether it was."""
