@@ -5,7 +5,7 @@ import contextlib
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -191,6 +191,16 @@ class DirectoryStore:
         """The contact, if known."""
         doc = await self.contacts.find_one({"_id": contact_id})
         return Contact.model_validate(doc) if doc else None
+
+    async def accounts_by_id(self, account_ids: Iterable[str]) -> dict[str, Account]:
+        """The known accounts among these ids, by id, in one read."""
+        cursor = self.accounts.find({"_id": {"$in": sorted(set(account_ids))}})
+        return {doc["_id"]: Account.model_validate(doc) async for doc in cursor}
+
+    async def contacts_by_id(self, contact_ids: Iterable[str]) -> dict[str, Contact]:
+        """The known contacts among these ids, by id, in one read."""
+        cursor = self.contacts.find({"_id": {"$in": sorted(set(contact_ids))}})
+        return {doc["_id"]: Contact.model_validate(doc) async for doc in cursor}
 
     async def contacts_of(self, account_id: str) -> list[Contact]:
         """Active contacts of a district."""

@@ -122,20 +122,21 @@ class CaseStore:
 
         A guard names the fields as they were read: the case is replaced only if they are
         unchanged. A case without a guard is new and inserted, unless another writer
-        inserted it first.
+        inserted it first. One round trip: a replace upserts, so a guard that no longer
+        matches meets the stored case's id, and the write's duplicate-key error names it
+        (no read of the ledgers back).
         """
         ops = [
-            InsertOne(doc) if guard is None else ReplaceOne({"_id": doc["_id"], **guard}, doc)
+            InsertOne(doc)
+            if guard is None
+            else ReplaceOne({"_id": doc["_id"], **guard}, doc, upsert=True)
             for doc, guard in saves
         ]
-        if not ops:
-            return set()
-        with contextlib.suppress(AlreadyStored):
+        try:
             await _bulk(self.collection, ops)
-        ids = [doc["_id"] for doc, _ in saves]
-        cursor = self.collection.find({"_id": {"$in": ids}}, {"applied": 1})
-        ledgers = {d["_id"]: d.get("applied") async for d in cursor}
-        return {doc["_id"] for doc, _ in saves if ledgers.get(doc["_id"]) != doc["applied"]}
+        except AlreadyStored as exc:
+            return {saves[i][0]["_id"] for i in exc.indexes}
+        return set()
 
     async def replace_if(self, doc: Document, applied: list[str]) -> bool:
         """Replace the case if its ledger is still exactly `applied`; whether it was."""

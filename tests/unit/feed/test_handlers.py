@@ -1,7 +1,7 @@
 """Feed subscribers through TestKafkaBroker with in-memory fakes of the stores."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -190,6 +190,12 @@ class FakeDirectory:
 
     async def contact(self, contact_id: str) -> Contact | None:
         return self.contacts.get(contact_id)
+
+    async def accounts_by_id(self, account_ids: Iterable[str]) -> dict[str, Account]:
+        return {a: self.accounts[a] for a in account_ids if a in self.accounts}
+
+    async def contacts_by_id(self, contact_ids: Iterable[str]) -> dict[str, Contact]:
+        return {c: self.contacts[c] for c in contact_ids if c in self.contacts}
 
 
 def wired() -> tuple[Any, Projection]:
