@@ -1,5 +1,6 @@
 """Both OpenAPI documents: every operation described, with examples that the board accepts."""
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,10 @@ from tests.openapi_checks import DOCS_LINKS, Spec, missing, operations
 
 
 @pytest.fixture
-async def specs(tmp_path: Path) -> AsyncIterator[dict[str, Spec]]:
+async def specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, Spec]]:
     """The public and admin OpenAPI documents of a board on local default settings."""
+    for name in [n for n in os.environ if n.startswith("STATUS_BOARD_")]:
+        monkeypatch.delenv(name)  # a stack on shifted ports sets them; the defaults are checked
     board = create_board(Settings(data_dir=tmp_path / "docs"))
     apps = {
         "public": (create_public_app(board=board), "/api/openapi.json"),
