@@ -1,9 +1,9 @@
 """Typed settings: infrastructure endpoints shared by every process, with local defaults."""
 
-from collections.abc import Callable, Iterable
-from typing import ClassVar, Literal, cast
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, Literal, TypeVar, cast
 
-from pydantic import AliasChoices, AliasGenerator, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, AliasGenerator, BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.topics import Topics
@@ -147,12 +147,37 @@ def _secret_problem(settings: BaseModel, name: str) -> str | None:
     return None
 
 
-def env_name(settings: BaseModel, name: str) -> str:
+def env_name(settings: BaseModel | type[BaseModel], name: str) -> str:
     """The environment variable a setting is read from (its first alias, else its name)."""
-    field = type(settings).model_fields[name]
+    model = settings if isinstance(settings, type) else type(settings)
+    field = model.model_fields[name]
     alias = field.validation_alias
     if isinstance(alias, AliasChoices):
         alias = next((choice for choice in alias.choices if isinstance(choice, str)), None)
     if isinstance(alias, str):
         return alias.upper()
-    return f"{settings.model_config.get('env_prefix', '')}{field.alias or name}".upper()
+    return f"{model.model_config.get('env_prefix', '')}{field.alias or name}".upper()
+
+
+Loaded = TypeVar("Loaded", bound=ServiceSettings)
+
+
+def load_settings(cls: type[Loaded]) -> Loaded:
+    """A process's settings from the environment, or exit saying which variable is wrong and
+    why, in plain words: no traceback, and no value (it may be a secret)."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        reasons = "; ".join(_reason(cls, error) for error in exc.errors())
+        service = cls.model_fields["service_name"].default
+        raise SystemExit(f"{service}: not starting: {reasons}") from None
+
+
+def _reason(cls: type[BaseModel], error: Mapping[str, Any]) -> str:
+    message = str(error.get("msg", "")).removeprefix("Value error, ")
+    loc = tuple(str(part) for part in error.get("loc", ()))
+    if not loc:
+        return message
+    head = loc[0]
+    variable = env_name(cls, head) if head in cls.model_fields else head.upper()
+    return f"{'.'.join((variable, *loc[1:]))}: {message}"

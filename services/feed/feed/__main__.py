@@ -7,6 +7,7 @@ from feed.app import create_app
 from feed.settings import Settings
 from shared.logs import configure_logging
 from shared.service import check_secrets, serve
+from shared.settings import load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
         help="serve (default) or rebuild: replay case.events from offset 0 and swap the result in",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    settings = Settings()
+    settings = load_settings(Settings)  # a bad variable: exits naming it
     check_secrets(settings)  # production: no local or missing secrets
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     if args.command == "rebuild":

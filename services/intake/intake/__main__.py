@@ -8,7 +8,7 @@ from intake.seed import SeedError
 from intake.settings import Settings
 from shared.logs import configure_logging
 from shared.service import serve
-from shared.settings import ProductionSettingsError
+from shared.settings import ProductionSettingsError, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
         "contacts, staff and tokens: python -m intake.cli",
     )  # fmt: skip
     command = parser.parse_args(argv).command
-    settings = Settings()
+    settings = load_settings(Settings)  # a bad variable: exits naming it
     if command == "inbound":
         return _inbound(settings)
     configure_logging(settings.service_name, settings.log_level, settings.log_format)

@@ -4,8 +4,6 @@ import argparse
 import asyncio
 import sys
 
-from pydantic import ValidationError
-
 from notify.app import create_app, mailer_of
 from notify.replay import read_all
 from notify.service import replay
@@ -14,6 +12,7 @@ from notify.store import SentStore
 from shared.logs import configure_logging
 from shared.mongo import mongo_client
 from shared.service import check_secrets, serve
+from shared.settings import load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,29 +23,13 @@ def main(argv: list[str] | None = None) -> int:
         help="serve (default) or replay-dlq: send the dead-lettered mail again",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    settings = _settings()
+    settings = load_settings(Settings)  # a bad variable: exits naming it
     check_secrets(settings)  # production: no local or missing secrets
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     if args.command == "replay-dlq":
         return asyncio.run(replay_dlq(settings))
     serve(create_app(settings), settings)
     return 0
-
-
-def _settings() -> Settings:
-    """The settings, or exit with what is wrong in plain words (no traceback, no values)."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        reasons = "; ".join(_reason(error) for error in exc.errors())
-        raise SystemExit(f"notify: not starting: {reasons}") from None
-
-
-def _reason(error: object) -> str:
-    details = error if isinstance(error, dict) else {}
-    where = ".".join(str(part) for part in details.get("loc", ()))
-    message = str(details.get("msg", error)).removeprefix("Value error, ")
-    return f"{where}: {message}" if where else message
 
 
 async def replay_dlq(settings: Settings) -> int:

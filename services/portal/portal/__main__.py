@@ -6,6 +6,7 @@ from portal.app import create_app
 from portal.settings import Settings
 from shared.logs import configure_logging
 from shared.service import check_secrets, serve
+from shared.settings import load_settings
 
 
 def main(argv: list[str]) -> int:
@@ -13,7 +14,7 @@ def main(argv: list[str]) -> int:
     if argv:
         print("usage: python -m portal", file=sys.stderr)
         return 2
-    settings = Settings()
+    settings = load_settings(Settings)  # a bad variable: exits naming it
     check_secrets(settings)  # production: no local or missing secrets
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     serve(create_app(settings), settings)

@@ -10,6 +10,7 @@ from routing.engine import exit_after
 from routing.settings import Settings
 from shared.logs import configure_logging
 from shared.service import check_secrets, serve
+from shared.settings import load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         help="serve (default): the transactional engine, the timers and the staff API",
     )  # fmt: skip
     parser.parse_args(argv)
-    settings = Settings()
+    settings = load_settings(Settings)  # a bad variable: exits naming it
     check_secrets(settings)  # production: no local or missing secrets
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     clock = (

@@ -3,14 +3,13 @@
 import asyncio
 import contextlib
 import signal
-import sys
 from collections.abc import Callable, Iterator
 
 import uvicorn
-from pydantic import ValidationError
 
 from shared.http import limits_of, server_config
 from shared.logs import configure_logging
+from shared.settings import load_settings
 from status_board.app import create_admin_app, create_board, create_public_app, run_background
 from status_board.fastpath import AccessLines, FastPath
 from status_board.service import Board
@@ -72,18 +71,9 @@ async def _serve(settings: Settings) -> None:
         board.close()
 
 
-def _settings() -> Settings:
-    """The settings, or exit with what is wrong in plain words (no traceback)."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
-        sys.exit(f"status_board: not starting: {reasons}")
-
-
 def main() -> None:
     """Run the status board until SIGTERM."""
-    settings = _settings()
+    settings = load_settings(Settings)  # a bad variable: exits naming it
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(_serve(settings))

@@ -17,6 +17,9 @@ SECRETS = {
     "PORTAL_OIDC_ISSUER": "https://login.district.example",
     "PORTAL_OIDC_CLIENT_ID": "support-portal-prod",
     "PORTAL_OIDC_CLIENT_SECRET": "0f3b9c2d7e5a4b1c8d6e2f0a9b7c5d3e",
+    "PORTAL_STAFF_OIDC_ISSUER": "https://login.vendor.example",
+    "PORTAL_STAFF_OIDC_CLIENT_ID": "support-portal-staff-prod",
+    "PORTAL_STAFF_OIDC_CLIENT_SECRET": "5d7f9b1c3e5a7c9e1b3d5f7a9c1e3b5d",
     "PORTAL_SESSION_SECRET": "7a1c3e5b9d2f4a6c8e0b1d3f5a7c9e2b",
     "IDENTITY_SIGNING_KEY": "c4e6a8b0d2f4a6c8e0b2d4f6a8c0e2b4",
 }
@@ -48,6 +51,7 @@ def test_portal_service_runs_the_portal_on_8000(services: dict[str, Any]) -> Non
     assert env["PORTAL_PORT"] == "8000"
     assert env["PORTAL_INTAKE_URL"] == "http://intake:8001"
     assert env["PORTAL_FEED_URL"] == "http://feed:8003"
+    assert env["PORTAL_ROUTING_URL"] == "http://routing:8002"
     assert env["ENVIRONMENT"] == "production"
 
 
@@ -68,6 +72,7 @@ def test_portal_accepts_its_compose_settings(
     settings = Settings()
     refuse_local_secrets(settings, settings.required_secrets)
     assert settings.oidc_issuer == "https://login.district.example"
+    assert settings.staff_oidc_issuer == "https://login.vendor.example"
 
 
 @pytest.mark.parametrize("missing", sorted(set(SECRETS) - {"MONGO_PASSWORD"}))
