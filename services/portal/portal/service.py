@@ -237,26 +237,42 @@ class Api:
     ) -> tuple[dict[str, str], AsyncIterator[bytes]]:
         """An attachment's headers and bytes, streamed from intake."""
         url = self.settings.intake_url.rstrip("/") + path
-        request = self.http.build_request("GET", url, headers=self._auth(person))
+        return await stream_download(self.http, url, self._auth(person))
+
+
+# What a download keeps of intake's headers: the type, the file name, the size and the CSP.
+DOWNLOAD_HEADERS = (
+    "content-type",
+    "content-disposition",
+    "content-length",
+    "content-security-policy",
+)
+
+
+async def stream_download(
+    http: httpx.AsyncClient, url: str, headers: dict[str, str]
+) -> tuple[dict[str, str], AsyncIterator[bytes]]:
+    """An attachment's headers and bytes, streamed from intake as they arrive (a 15 MB file is
+    never held whole); a refusal is raised as intake's problem, before any byte is sent."""
+    request = http.build_request("GET", url, headers=headers)
+    try:
+        answer = await http.send(request, stream=True)
+    except httpx.HTTPError as exc:
+        raise Unavailable("intake did not answer") from exc
+    if answer.status_code != 200:
+        await answer.aread()
+        await answer.aclose()
+        _answer_of(answer)
+    kept = {k: v for k, v in answer.headers.items() if k.lower() in DOWNLOAD_HEADERS}
+
+    async def body() -> AsyncIterator[bytes]:
         try:
-            answer = await self.http.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise Unavailable("intake did not answer") from exc
-        if answer.status_code != 200:
-            await answer.aread()
+            async for chunk in answer.aiter_bytes():
+                yield chunk
+        finally:
             await answer.aclose()
-            _answer_of(answer)
-        kept = ("content-type", "content-disposition", "content-length", "content-security-policy")
-        headers = {k: v for k, v in answer.headers.items() if k.lower() in kept}
 
-        async def body() -> AsyncIterator[bytes]:
-            try:
-                async for chunk in answer.aiter_bytes():
-                    yield chunk
-            finally:
-                await answer.aclose()
-
-        return headers, body()
+    return kept, body()
 
 
 def _answer_of(answer: httpx.Response) -> Any:

@@ -17,7 +17,7 @@ from portal import staff_logic
 from portal.errors import CaseNotFound, NotSignedIn, Refused, SignInFailed, Unavailable
 from portal.handlers import Directory
 from portal.models import LoginState
-from portal.service import Oidc, _answer_of
+from portal.service import Oidc, _answer_of, stream_download
 from portal.settings import Settings
 from shared.enums import ActorKind, Department
 from shared.events import AnyDirectoryEvent, StaffMember, StaffUpserted
@@ -140,26 +140,7 @@ class StaffApi:
         """An attachment's headers and bytes from intake, as the staff member."""
         token = self.keys.issue(ActorKind.STAFF, member.id)
         url = self.urls["intake"] + path
-        request = self.http.build_request("GET", url, headers={"Authorization": f"Bearer {token}"})
-        try:
-            answer = await self.http.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise Unavailable("intake did not answer") from exc
-        if answer.status_code != 200:
-            await answer.aread()
-            await answer.aclose()
-            _answer_of(answer)
-        kept = ("content-type", "content-disposition", "content-length", "content-security-policy")
-        headers = {k: v for k, v in answer.headers.items() if k.lower() in kept}
-
-        async def body() -> AsyncIterator[bytes]:
-            try:
-                async for chunk in answer.aiter_bytes():
-                    yield chunk
-            finally:
-                await answer.aclose()
-
-        return headers, body()
+        return await stream_download(self.http, url, {"Authorization": f"Bearer {token}"})
 
 
 class StaffPortal:
