@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from uuid import UUID, uuid5
+from uuid import UUID
 
 import httpx
 from aiokafka import AIOKafkaConsumer
@@ -106,8 +106,7 @@ class MemorySampler:
 def receipt_message_id(thread: Threading, case_id: str) -> str:
     """The Message-ID notify gives a case's receipt: that of its case.submitted event (the
     thread root), whose id intake derives from the case id."""
-    case = UUID(case_id)
-    return thread.message_id(case, uuid5(case, "case.submitted"))
+    return thread.receipt_id(UUID(case_id))
 
 
 async def submit(

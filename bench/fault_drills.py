@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4, uuid5
+from uuid import UUID, uuid4
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -680,7 +680,7 @@ def receipt_case(message_id: str, thread: Threading) -> str | None:
 
 def receipt_message_id(thread: Threading, case_id: UUID) -> str:
     """The Message-ID notify gives the receipt of `case_id`."""
-    return thread.message_id(case_id, uuid5(case_id, "case.submitted"))
+    return thread.receipt_id(case_id)
 
 
 async def observe(client: httpx.AsyncClient, urls: Urls, prefix: str) -> Observed:

@@ -2,7 +2,7 @@
 
 from datetime import date
 from typing import Annotated, Literal
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, TypeAdapter
 
@@ -29,6 +29,12 @@ class CaseEvent(Message):
     """Something that happened to one case."""
 
     case_id: UUID
+
+
+def submitted_event_id(case_id: UUID) -> UUID:
+    """The id of a case's case.submitted event, derived from the case id: a retried submission
+    publishes the same event, and the receipt (the thread root) has a Message-ID known ahead."""
+    return uuid5(case_id, "case.submitted")
 
 
 class CaseSubmitted(CaseEvent):

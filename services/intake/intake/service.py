@@ -62,6 +62,7 @@ from shared.events import (
     PostAdded,
     RecipientsChanged,
     TokenIssued,
+    submitted_event_id,
 )
 from shared.messages import AttachmentRef, Message, utcnow
 from shared.mongo import Document
@@ -210,7 +211,7 @@ class Intake:
         with phase("number"):
             number = await self.counters.take()
         event = CaseSubmitted(
-            event_id=uuid5(case_id, "case.submitted"),
+            event_id=submitted_event_id(case_id),
             case_id=case_id,
             case_number=number,
             account_id=account_id,

@@ -34,6 +34,7 @@ from shared.events import (
     SlaWarning,
     StaffMember,
     StatusChanged,
+    submitted_event_id,
 )
 from shared.messages import Actor
 from shared.workflow import AUTO_CLOSE_BUSINESS_DAYS, REOPEN_WINDOW_DAYS
@@ -135,6 +136,10 @@ class Threading:
         case it shows), and a mail store's lookup by id alone must find that mail only."""
         mail = event_id if recipient is None else mail_uuid(event_id, recipient)
         return replies.message_id(self.key, case_id, mail, clean_header(self.domain))
+
+    def receipt_id(self, case_id: UUID) -> str:
+        """The Message-ID of the case's receipt: that of its case.submitted event."""
+        return self.message_id(case_id, submitted_event_id(case_id))
 
     def reply_to(self, case_id: UUID, recipient_key: str) -> str:
         """`case+<token>@<reply domain>`, bound to the case and this one recipient."""

@@ -179,9 +179,7 @@ async def test_a_submissions_request_id_reaches_kafka_notify_and_its_mail(
 
     # The receipt is the thread root of the case: its Message-ID is signed for the submission.
     thread = Threading(SecretStr(REPLY_KEY), DOMAIN, DOMAIN)
-    receipt_id = thread.message_id(
-        uuid.UUID(case_id), uuid.uuid5(uuid.UUID(case_id), "case.submitted")
-    )
+    receipt_id = thread.receipt_id(uuid.UUID(case_id))
 
     async def arrived() -> list[dict[str, Any]]:
         async with httpx.AsyncClient(timeout=10.0) as client:
