@@ -3,11 +3,9 @@
 import asyncio
 import logging
 import re
-import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
-from enum import StrEnum
 from typing import Protocol
 from urllib.parse import quote
 
@@ -28,6 +26,7 @@ from pydantic import SecretStr
 
 from notify.errors import MailDeferred, MailRejected
 from notify.logic import Verdict, smtp_verdict, wire_header_names
+from shared.smtp import SmtpAccess, SmtpSecurity, tls_context
 
 log = logging.getLogger("notify.mailer")
 
@@ -95,34 +94,6 @@ def _held(body: object) -> bool | None:
         if isinstance(count, int):
             return count > 0
     return None
-
-
-class SmtpSecurity(StrEnum):
-    """How the SMTP session is protected: not at all, STARTTLS (required), or TLS from the start."""
-
-    NONE = "none"
-    STARTTLS = "starttls"
-    TLS = "tls"
-
-
-@dataclass(frozen=True)
-class SmtpAccess:
-    """How a session is opened: its protection, the certificate checks, and the login (if any)."""
-
-    security: SmtpSecurity = SmtpSecurity.NONE
-    username: str | None = None
-    password: SecretStr | None = None
-    tls: ssl.SSLContext | None = None  # None: the system's trust store, hostname checked
-
-
-def tls_context(ca_file: str | None = None, *, verify: bool = True) -> ssl.SSLContext:
-    """A client TLS context: the system's CAs (or `ca_file`'s), hostname checked unless not
-    `verify` (then any certificate is taken: the session is encrypted, not authenticated)."""
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file)
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 class Mailer:

@@ -1,7 +1,6 @@
 """Settings of the notify service; every field has a local default."""
 
 import re
-from pathlib import Path
 from typing import Self
 
 from pydantic import (
@@ -12,7 +11,6 @@ from pydantic import (
 )
 
 from notify.logic import Threading
-from notify.mailer import SmtpAccess, SmtpSecurity, tls_context
 from shared.settings import (
     LOCAL_DOCS_URLS,
     ServiceSettings,
@@ -20,12 +18,13 @@ from shared.settings import (
     refuse_local_secrets,
     service_config,
 )
+from shared.smtp import SmtpClientSettings
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")  # a host name, as a reply address needs
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, SmtpClientSettings):
     """Notify settings, from the environment: its own as NOTIFY_<FIELD>."""
 
     model_config = service_config("NOTIFY_")
@@ -65,28 +64,6 @@ class Settings(ServiceSettings):
         ge=1,
         description="SMTP connections kept open; recipients of one event are sent in parallel.",
     )
-    smtp_security: SmtpSecurity = Field(
-        SmtpSecurity.NONE,
-        description=(
-            "none (plain SMTP, the local sink), starttls (upgrade required: a server that does "
-            "not offer it is never sent to in clear) or tls (implicit TLS, usually port 465)."
-        ),
-    )
-    smtp_username: str | None = Field(
-        None,
-        description="SMTP login (AUTH); set together with NOTIFY_SMTP_PASSWORD, or neither.",
-    )
-    smtp_password: SecretStr | None = None
-    smtp_ca_file: Path | None = Field(
-        None,
-        description="PEM file of the CA(s) the server's certificate is checked against "
-        "(a private CA); unset, the system's trust store.",
-    )
-    smtp_verify: bool = Field(
-        True,
-        description="Check the server's certificate and host name; false only for a test server.",
-    )
-    smtp_timeout: float = 10.0
     smtp_data_timeout: float = Field(
         120.0,
         description="Wait for the reply to the end of data: a slow server's mail is in doubt.",
@@ -139,11 +116,6 @@ class Settings(ServiceSettings):
         description="The services' API docs (a JSON object), linked from notify's docs page.",
     )
 
-    @field_validator("smtp_username", "smtp_password", "smtp_ca_file", mode="before")
-    @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
     @field_validator("reply_domain")
     @classmethod
     def _is_a_domain(cls, domain: str | None) -> str | None:
@@ -165,44 +137,6 @@ class Settings(ServiceSettings):
         """How case mail is signed and answered (Message-IDs, reply addresses)."""
         domain = self.reply_domain or self.mail_domain
         return Threading(self.reply_key, self.mail_domain, domain)
-
-    @model_validator(mode="after")
-    def _smtp_login_is_whole(self) -> Self:
-        """Username and password come together; TLS files exist; production refuses a
-        local password and a login sent in clear."""
-        has_user, has_password = self.smtp_username is not None, self.smtp_password is not None
-        if has_user != has_password:
-            given, missing = (
-                ("NOTIFY_SMTP_USERNAME", "NOTIFY_SMTP_PASSWORD")
-                if has_user
-                else ("NOTIFY_SMTP_PASSWORD", "NOTIFY_SMTP_USERNAME")
-            )
-            raise ValueError(
-                f"{given} is set but {missing} is not: set both to log in to the SMTP server, "
-                "or neither to send without a login"
-            )
-        if self.smtp_ca_file is not None and not self.smtp_ca_file.is_file():
-            raise ValueError(f"NOTIFY_SMTP_CA_FILE {str(self.smtp_ca_file)!r} is not a file")
-        if has_user:
-            if self.environment == "production" and self.smtp_security is SmtpSecurity.NONE:
-                raise ValueError(
-                    "ENVIRONMENT=production refuses to start: NOTIFY_SMTP_USERNAME with "
-                    "NOTIFY_SMTP_SECURITY=none would send the SMTP password in clear; use "
-                    "starttls or tls"
-                )
-            refuse_local_secrets(self, ("smtp_password",))
-        return self
-
-    def smtp_access(self) -> SmtpAccess:
-        """How the mailer opens its sessions: protection, certificate checks, login."""
-        secured = self.smtp_security is not SmtpSecurity.NONE
-        ca_file = str(self.smtp_ca_file) if self.smtp_ca_file else None
-        return SmtpAccess(
-            security=self.smtp_security,
-            username=self.smtp_username,
-            password=self.smtp_password,
-            tls=tls_context(ca_file, verify=self.smtp_verify) if secured else None,
-        )
 
     @field_validator("receipts_url")
     @classmethod
