@@ -14,7 +14,10 @@ from .errors import StackError, say
 from .ports import HOST, Ports
 
 SECANTUS_REQUIREMENT = "secantusdb==0.7.0b3"
-CACHE_SIZE = "256M"
+# A full test run wedged the server on 256M (it stopped answering after ten 15 MB attachments on
+# top of the suite's data; WiredTiger livelocks when dirty content nears its share of the cache).
+# 2G leaves headroom on a 24 GiB machine.
+CACHE_SIZE = "2G"
 
 
 def venv_dir() -> Path:
