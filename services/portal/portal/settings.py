@@ -6,11 +6,14 @@ from pydantic import Field, SecretStr
 
 from shared.identity import LOCAL_SIGNING_KEY
 from shared.settings import ServiceSettings, named, service_config
+from shared.smtp import SmtpClientSettings
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, SmtpClientSettings):
     """Portal settings, from the environment: `PORTAL_<FIELD>` unless named otherwise (the
-    signing key is IDENTITY_SIGNING_KEY, shared with the services that verify it)."""
+    signing key is IDENTITY_SIGNING_KEY, shared with the services that verify it). The sign-in
+    mail's relay is SMTP_HOST and SMTP_PORT, protected and logged in to as PORTAL_SMTP_SECURITY,
+    PORTAL_SMTP_USERNAME, PORTAL_SMTP_PASSWORD, PORTAL_SMTP_CA_FILE and PORTAL_SMTP_VERIFY say."""
 
     model_config = service_config("PORTAL_")
 

@@ -8,32 +8,18 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from .conftest import NotifyProcess, Scenario, eventually, receipt_id
-from .tls_sink import PASSWORD, QUIET, USERNAME, Delivery, TlsAuthSink, self_signed
+from .tls_sink import PASSWORD, QUIET, USERNAME, Delivery, Sinks, TlsAuthSink
 
 pytestmark = QUIET
 WRONG_PASSWORD = "not the relay's password"
 
 
 @pytest.fixture
-def certificate(tmp_path: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and its key, made for this test."""
-    return self_signed(tmp_path)
-
-
-@pytest.fixture
-def sinks(certificate: tuple[Path, Path]) -> Iterator[list[TlsAuthSink]]:
-    """The TLS+AUTH servers a test makes; all stopped at the end."""
-    made: list[TlsAuthSink] = []
+def sinks(tmp_path: Path) -> Iterator[Sinks]:
+    """The TLS+AUTH servers a test starts, on a certificate made for it; all stopped at the end."""
+    made = Sinks(tmp_path)
     yield made
-    for sink in made:
-        sink.stop()
-
-
-def _sink(sinks: list[TlsAuthSink], certificate: tuple[Path, Path], mode: str) -> TlsAuthSink:
-    sink = TlsAuthSink(*certificate, mode=mode)
-    sink.start()
-    sinks.append(sink)
-    return sink
+    made.stop_all()
 
 
 def _env(sink: TlsAuthSink, security: str, password: str = PASSWORD) -> dict[str, str]:
@@ -96,11 +82,11 @@ async def _recorded_sent(scenario: Scenario, infra: Any) -> None:
 
 
 async def test_starttls_and_login_deliver_over_an_authenticated_tls_session(
-    scenario: Scenario, spawn: Any, sinks: list[TlsAuthSink], certificate: tuple[Path, Path]
+    scenario: Scenario, spawn: Any, sinks: Sinks
 ) -> None:
     """With NOTIFY_SMTP_SECURITY=starttls and a login, the receipt arrives once, and the
     server saw it over TLS from the logged-in relay user."""
-    sink = _sink(sinks, certificate, "starttls")
+    sink = sinks.start("starttls")
     notify = spawn(**_env(sink, "starttls"))
     await notify.ready()
     address, receipt = await _submit(scenario, 9400001)
@@ -108,12 +94,10 @@ async def test_starttls_and_login_deliver_over_an_authenticated_tls_session(
     assert delivery == Delivery(address, receipt, encrypted=True, login=USERNAME)
 
 
-async def test_implicit_tls_and_login_deliver(
-    scenario: Scenario, spawn: Any, sinks: list[TlsAuthSink], certificate: tuple[Path, Path]
-) -> None:
+async def test_implicit_tls_and_login_deliver(scenario: Scenario, spawn: Any, sinks: Sinks) -> None:
     """With NOTIFY_SMTP_SECURITY=tls (TLS from the first byte) and a login, the receipt
     arrives once over TLS from the logged-in relay user."""
-    sink = _sink(sinks, certificate, "tls")
+    sink = sinks.start("tls")
     notify = spawn(**_env(sink, "tls"))
     await notify.ready()
     address, receipt = await _submit(scenario, 9400002)
@@ -125,12 +109,11 @@ async def test_a_refused_login_keeps_the_mail_queued_until_it_is_accepted(
     scenario: Scenario,
     spawn: Any,
     infra: Any,
-    sinks: list[TlsAuthSink],
-    certificate: tuple[Path, Path],
+    sinks: Sinks,
 ) -> None:
     """A wrong password is logged as a refused login; nothing is delivered, the mail stays
     pending (not dead); once the server accepts the login the mail arrives, recorded sent."""
-    sink = _sink(sinks, certificate, "starttls")
+    sink = sinks.start("starttls")
     notify = spawn(**_env(sink, "starttls", password=WRONG_PASSWORD))
     await notify.ready()
     address, receipt = await _submit(scenario, 9400003)
@@ -149,12 +132,11 @@ async def test_starttls_required_but_not_offered_sends_nothing_in_clear(
     scenario: Scenario,
     spawn: Any,
     infra: Any,
-    sinks: list[TlsAuthSink],
-    certificate: tuple[Path, Path],
+    sinks: Sinks,
 ) -> None:
     """A server that does not offer STARTTLS gets nothing (no mail, no login): the mail stays
     pending like in an outage (not dead) and goes out over TLS once STARTTLS is offered."""
-    sink = _sink(sinks, certificate, "plain")
+    sink = sinks.start("plain")
     notify = spawn(**_env(sink, "starttls"))
     await notify.ready()
     address, receipt = await _submit(scenario, 9400004)

@@ -102,3 +102,26 @@ class TlsAuthSink:
         for name, value in changes.items():
             setattr(self, name, value)
         self.start()
+
+
+class Sinks:
+    """The servers a test starts, all on one fresh self-signed certificate; `stop_all` at the end.
+
+    Use it from a fixture: `sinks = Sinks(tmp_path); yield sinks; sinks.stop_all()`.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.cert, self.key = self_signed(folder)
+        self.made: list[TlsAuthSink] = []
+
+    def start(self, mode: str) -> TlsAuthSink:
+        """A server in `mode` (starttls, tls or plain), listening."""
+        sink = TlsAuthSink(self.cert, self.key, mode=mode)
+        sink.start()
+        self.made.append(sink)
+        return sink
+
+    def stop_all(self) -> None:
+        """Stop every server started."""
+        for sink in self.made:
+            sink.stop()

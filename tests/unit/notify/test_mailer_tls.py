@@ -8,33 +8,20 @@ import pytest
 from pydantic import SecretStr
 
 from notify.errors import MailDeferred
-from notify.mailer import Mailer, SmtpAccess, SmtpSecurity, tls_context
-from tests.integration.notify.tls_sink import PASSWORD, QUIET, USERNAME, TlsAuthSink, self_signed
+from notify.mailer import Mailer
+from shared.smtp import SmtpAccess, SmtpSecurity, tls_context
+from tests.integration.notify.tls_sink import PASSWORD, QUIET, USERNAME, Sinks, TlsAuthSink
 
 pytestmark = QUIET
 TO = "ann@test.invalid"
 
 
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """One self-signed certificate for 127.0.0.1 for the module."""
-    return self_signed(tmp_path_factory.mktemp("tls"))
-
-
 @pytest.fixture
-def sinks() -> Iterator[list[TlsAuthSink]]:
-    """Servers a test starts; all stopped at the end."""
-    made: list[TlsAuthSink] = []
+def sinks(tmp_path: Path) -> Iterator[Sinks]:
+    """The TLS+AUTH servers a test starts, on a certificate made for it; all stopped at the end."""
+    made = Sinks(tmp_path)
     yield made
-    for sink in made:
-        sink.stop()
-
-
-def _sink(sinks: list[TlsAuthSink], certificate: tuple[Path, Path], mode: str) -> TlsAuthSink:
-    sink = TlsAuthSink(*certificate, mode=mode)
-    sink.start()
-    sinks.append(sink)
-    return sink
+    made.stop_all()
 
 
 def _mailer(sink: TlsAuthSink, security: str, password: str = PASSWORD) -> Mailer:
@@ -53,22 +40,18 @@ def _mail() -> EmailMessage:
 
 
 @pytest.mark.parametrize("mode", ["starttls", "tls"])
-async def test_delivers_over_tls_logged_in(
-    sinks: list[TlsAuthSink], certificate: tuple[Path, Path], mode: str
-) -> None:
+async def test_delivers_over_tls_logged_in(sinks: Sinks, mode: str) -> None:
     """STARTTLS and implicit TLS both deliver, encrypted, from the logged-in user."""
-    sink = _sink(sinks, certificate, mode)
+    sink = sinks.start(mode)
     mailer = _mailer(sink, mode)
     await mailer.send(_mail(), TO)
     await mailer.aclose()
     assert [(d.recipient, d.encrypted, d.login) for d in sink.received] == [(TO, True, USERNAME)]
 
 
-async def test_missing_starttls_defers_and_sends_nothing(
-    sinks: list[TlsAuthSink], certificate: tuple[Path, Path]
-) -> None:
+async def test_missing_starttls_defers_and_sends_nothing(sinks: Sinks) -> None:
     """A server without STARTTLS gets no mail and no login: the mail is deferred."""
-    sink = _sink(sinks, certificate, "plain")
+    sink = sinks.start("plain")
     mailer = _mailer(sink, "starttls")
     with pytest.raises(MailDeferred, match="does not offer STARTTLS"):
         await mailer.send(_mail(), TO)
@@ -77,11 +60,9 @@ async def test_missing_starttls_defers_and_sends_nothing(
     assert sink.logins == []
 
 
-async def test_refused_login_defers_instead_of_rejecting(
-    sinks: list[TlsAuthSink], certificate: tuple[Path, Path]
-) -> None:
+async def test_refused_login_defers_instead_of_rejecting(sinks: Sinks) -> None:
     """A 535 to the login is a deferral (the mail stays queued), not a refusal of the mail."""
-    sink = _sink(sinks, certificate, "starttls")
+    sink = sinks.start("starttls")
     mailer = _mailer(sink, "starttls", password="wrong")
     with pytest.raises(MailDeferred, match="refused the login as 'notify-relay': 535"):
         await mailer.send(_mail(), TO)
@@ -89,11 +70,9 @@ async def test_refused_login_defers_instead_of_rejecting(
     assert sink.received == []
 
 
-async def test_untrusted_certificate_defers(
-    sinks: list[TlsAuthSink], certificate: tuple[Path, Path]
-) -> None:
+async def test_untrusted_certificate_defers(sinks: Sinks) -> None:
     """Without the private CA the certificate check fails: deferred, nothing delivered."""
-    sink = _sink(sinks, certificate, "tls")
+    sink = sinks.start("tls")
     access = SmtpAccess(SmtpSecurity.TLS, USERNAME, SecretStr(PASSWORD), tls_context())
     mailer = Mailer("127.0.0.1", sink.port, sender="s@test.invalid", access=access,
                     connections=1, attempts=2, base_delay=0.01)  # fmt: skip

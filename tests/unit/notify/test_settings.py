@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from notify.mailer import SmtpSecurity
 from notify.settings import Settings
 from shared.settings import LOCAL_MONGO_URL, env_name
+from shared.smtp import SmtpSecurity
 
 DOCS = {
     "intake": "http://127.0.0.1:8001/docs",

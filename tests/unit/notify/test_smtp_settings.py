@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from notify.mailer import SmtpSecurity
 from notify.settings import Settings
+from shared.smtp import SmtpSecurity
 
 REAL_MONGO = "mongodb://notify:a-real-deployment-secret@db.example.org/"
 REAL_PASSWORD = "a-long-mail-relay-password"

@@ -1,5 +1,6 @@
 """The portal's settings: each environment variable it reads and its default, by hand."""
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,6 +63,13 @@ VARIABLES: dict[str, tuple[Any, str, Any]] = {
     "PORTAL_LIVE_POLL_S": (2.0, "1", 1.0),
     "PORTAL_LIVE_MAX_S": (900.0, "600", 600.0),
     "PORTAL_DIRECTORY_READY_S": (30.0, "10", 10.0),
+    "PORTAL_SMTP_SECURITY": ("none", "starttls", "starttls"),
+    "PORTAL_SMTP_USERNAME": (None, "portal-mail", "portal-mail"),
+    "PORTAL_SMTP_PASSWORD": (None, "a-relay-password-of-this-deployment",
+                             "a-relay-password-of-this-deployment"),
+    "PORTAL_SMTP_CA_FILE": (None, __file__, Path(__file__)),
+    "PORTAL_SMTP_VERIFY": (True, "false", False),
+    "PORTAL_SMTP_TIMEOUT": (10.0, "20", 20.0),
 }  # fmt: skip
 
 
@@ -140,3 +148,13 @@ def test_a_bad_variable_stops_the_start_naming_it(clean_env: pytest.MonkeyPatch)
     assert "PORTAL_PORT: Input should be a valid integer" in message
     assert "120" not in message
     assert "eighty" not in message
+
+
+def test_a_login_in_clear_is_refused_in_production(clean_env: pytest.MonkeyPatch) -> None:
+    """The sign-in mail's relay password is never sent over plain SMTP in production."""
+    for variable, (_, raw, _) in VARIABLES.items():
+        clean_env.setenv(variable, raw)
+    clean_env.setenv("PORTAL_SMTP_SECURITY", "none")
+    with pytest.raises(SystemExit) as stopped:
+        load_settings(Settings)
+    assert "PORTAL_SMTP_USERNAME with PORTAL_SMTP_SECURITY=none" in str(stopped.value.code)
