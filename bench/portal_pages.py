@@ -82,7 +82,7 @@ async def load(db: str, cases: int, posts: int, districts: int) -> dict[str, flo
     chunk folds), then build the indexes and subject postings, then the directory."""
     client = mongo_client(feed_settings(db), timeout_ms=600_000)
     model = read_model(feed_settings(db), client)
-    fold = Fold(model.cases, model.feed, model.districts, max_cached=20_000)
+    fold = Fold(model.cases, model.feed, model.districts, max_cached=4_000)
     began = time.perf_counter()
     for chunk in range(0, cases, CHUNK):
         events = [

@@ -629,7 +629,9 @@ def staff_of(
             missing.append(key)
         elif member.active:
             first = member.name.split()[0] if member.name.split() else ""
-            person = Recipient(key, str(member.email), member.name, time_zone, first, True)
+            person = Recipient(
+                key, str(member.email), member.name, time_zone, first, reads_case=True, staff=True
+            )
             people.append(person)
     return people, missing
 

@@ -46,6 +46,7 @@ class Recipient:
     time_zone: str = DEFAULT_TIME_ZONE
     first_name: str = ""
     reads_case: bool = False  # staff, or a contact of the case's district: sees post texts
+    staff: bool = False  # a vendor staff member: case links open the staff workspace
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,7 @@ class Composer:
         for name, value in plan.context.items():  # a time is shown in the reader's zone
             if isinstance(value, datetime):
                 context[name] = local_time(value, person.time_zone)
-        context["case"] = case_context(view, self.portal_url)
+        context["case"] = case_context(view, self.portal_url, staff=person.staff)
         context["recipient"] = person
         context["portal_url"] = self.portal_url
         context["when"] = local_time(at, person.time_zone)
@@ -199,11 +199,14 @@ def addressable(people: list[Recipient]) -> list[Recipient]:
     return kept
 
 
-def case_context(view: CaseView, portal_url: str = LOCAL_PORTAL) -> dict[str, Any]:
-    """What templates may show about a case, with its page in the portal."""
+def case_context(
+    view: CaseView, portal_url: str = LOCAL_PORTAL, *, staff: bool = False
+) -> dict[str, Any]:
+    """What templates may show about a case, with its page in the portal (the staff
+    workspace's page for a staff reader)."""
     return {
         "number": view.case_number,
-        "url": case_url(portal_url, view.case_number),
+        "url": case_url(portal_url, view.case_number, staff=staff),
         "tag": subject_tag(view.case_number),
         "subject": view.subject,
         "status": view.last_status.value,
@@ -212,6 +215,8 @@ def case_context(view: CaseView, portal_url: str = LOCAL_PORTAL) -> dict[str, An
     }
 
 
-def case_url(portal_url: str, case_number: int) -> str:
-    """The case's page in the Support Portal (`/cases/{number}`)."""
-    return f"{portal_url.rstrip('/')}/cases/{case_number}"
+def case_url(portal_url: str, case_number: int, *, staff: bool = False) -> str:
+    """The case's page in the Support Portal: `/cases/{number}` for a contact,
+    `/staff/cases/{number}` (the staff workspace, vendor sign-in) for a staff member."""
+    area = "/staff/cases" if staff else "/cases"
+    return f"{portal_url.rstrip('/')}{area}/{case_number}"

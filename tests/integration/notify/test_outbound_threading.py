@@ -21,6 +21,7 @@ from .conftest import (
 )
 
 PORTAL = "https://support.portal-test.invalid"
+PORTAL_NAME = "Support Portal"
 
 
 def _actor(person: Any) -> Actor:
@@ -56,8 +57,9 @@ async def test_a_cases_mail_threads_links_the_portal_and_spares_whoever_acted(
     """Zack submits (receipt), adds Ann, Kelly is assigned and schedules it, Ann posts two
     files, the first response nears its SLA, Zack closes, Kelly posts: every mail has the
     subject `[Case 9400001] Snow Day`, replies to the receipt, links the case page under
-    NOTIFY_PORTAL_URL and has a Reply-To of its recipient's own; nobody gets mail about their
-    own action (but Zack his receipt), and Kelly gets Ann's post with its file names."""
+    NOTIFY_PORTAL_URL (Kelly's in the staff workspace) and has a Reply-To of its recipient's
+    own; nobody gets mail about their own action (but Zack his receipt), and Kelly gets Ann's
+    post with its file names."""
     await spawn(NOTIFY_PORTAL_URL=PORTAL).ready()
     zack, ann = await scenario.people("zack", "ann")
     kelly = scenario.staff("kelly", "Kelly Kapowski", Department.CAMPUS_SUPPORT)
@@ -111,9 +113,13 @@ async def test_a_cases_mail_threads_links_the_portal_and_spares_whoever_acted(
     assert _templates(to_kelly) == ["contact_post", "sla_warning"]
 
     root = receipt_id(case)
-    page = f"{PORTAL}/cases/9400001"
-    footer = f"Reply to this email to add a post to the case, or post in the Support Portal: {page}"
+    contacts_page = f"{PORTAL}/cases/9400001"
+    staff_page = f"{PORTAL}/staff/cases/9400001"  # Kelly opens it in the staff workspace
     for person, details in ((zack, to_zack), (ann, to_ann), (kelly, to_kelly)):
+        page = staff_page if person is kelly else contacts_page
+        footer = (
+            f"Reply to this email to add a post to the case, or post in the Support Portal: {page}"
+        )
         for mail in details:
             assert header(mail, "Subject") == ["[Case 9400001] Snow Day"]
             if header(mail, "Message-ID") != [root]:

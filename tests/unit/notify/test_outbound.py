@@ -31,6 +31,7 @@ GONE = StaffMember(
     departments=[Department.CAMPUS_SUPPORT], active=False,
 )  # fmt: skip
 CASE_PAGE = "http://127.0.0.1:8000/cases/1227963"
+STAFF_CASE_PAGE = "http://127.0.0.1:8000/staff/cases/1227963"
 FOOTER = (
     "Reply to this email to add a post to the case, or post in the Support Portal: "
     "http://127.0.0.1:8000/cases/1227963"
@@ -202,6 +203,10 @@ async def test_a_contact_post_mails_the_assignee_and_the_others_with_attachment_
         assert "<li>gradebook.png</li><li>steps.txt</li>" in _html(mail)
     assert to_kelly["To"].addresses[0].display_name == "Kelly Kapowski"
     assert "Hello Kelly," in _text(to_kelly)
+    # staff open the case in the staff workspace, the contact on the portal's case page
+    assert f'href="{STAFF_CASE_PAGE}"' in _html(to_kelly)
+    assert CASE_PAGE + "\n" not in _text(to_kelly)
+    assert f'href="{CASE_PAGE}"' in _html(to_zack)
     kelly_reply = replies.parse_reply_address(LOCAL_REPLY_KEY, str(to_kelly["Reply-To"]))
     assert kelly_reply is not None
     assert kelly_reply.is_for(LOCAL_REPLY_KEY, "s-1")
