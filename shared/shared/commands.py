@@ -7,8 +7,8 @@ from uuid import UUID
 
 from pydantic import AfterValidator, Field, StringConstraints, TypeAdapter
 
-from shared.enums import Department, Status
-from shared.messages import Actor, Message, StaffRef
+from shared.enums import Department, Priority, Status
+from shared.messages import Actor, Message, StaffRef, Triage
 
 TEXT_MAX = 32_000  # characters of a note, resolution, question or reopen details
 BLANK_RULE = "must not be blank: write some text (spaces, tabs and line breaks alone do not count)"
@@ -89,8 +89,31 @@ class TransferCase(CaseCommand):
     reason: Annotated[str, Field(max_length=2_000, description="Why it moves."), NonBlank]
 
 
+class RecordTriage(CaseCommand):
+    """Record staff's impact assessment of the case (staff only; the contact never sees it)."""
+
+    type: Literal["case.record_triage"] = "case.record_triage"
+    triage: Triage
+
+
+class ChangePriority(CaseCommand):
+    """Set the case's priority (staff), saying why; Critical only on Report an Outage. The
+    SLA due times follow the new priority."""
+
+    type: Literal["case.change_priority"] = "case.change_priority"
+    priority: Priority
+    reason: Annotated[str, Field(max_length=2_000, description="Why it changes."), NonBlank]
+
+
 AnyCaseCommand = Annotated[
-    CloseCase | ReopenCase | ChangeStatus | AssignCase | FollowUpCase | TransferCase,
+    CloseCase
+    | ReopenCase
+    | ChangeStatus
+    | AssignCase
+    | FollowUpCase
+    | TransferCase
+    | RecordTriage
+    | ChangePriority,
     Field(discriminator="type"),
 ]
 CASE_COMMANDS: TypeAdapter[AnyCaseCommand] = TypeAdapter(AnyCaseCommand)

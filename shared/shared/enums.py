@@ -35,6 +35,20 @@ class Priority(StrEnum):
 _PRIORITY_RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.MEDIUM: 2, Priority.LOW: 3}
 
 
+class Disruption(StrEnum):
+    """Level of disruption to the customer's workflow (the seeds' first impact question)."""
+
+    MINIMAL = "Minimal"
+    MODERATE = "Moderate"
+    SIGNIFICANT = "Significant"
+    SEVERE = "Severe"
+
+    @property
+    def weight(self) -> int:
+        """Its share of the impact score: 0 (Minimal) to 3 (Severe)."""
+        return list(Disruption).index(self)
+
+
 class Status(StrEnum):
     """The ten statuses of the case workflow."""
 

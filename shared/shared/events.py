@@ -13,6 +13,7 @@ from shared.enums import (
     CaseType,
     ContactType,
     Department,
+    Module,
     NoticeKind,
     NoticeStatus,
     Priority,
@@ -20,7 +21,7 @@ from shared.enums import (
     TokenScope,
     Visibility,
 )
-from shared.messages import Actor, AttachmentRef, Message, StaffRef
+from shared.messages import Actor, AttachmentRef, Message, StaffRef, Triage
 
 # --- case events: topic case.events, key = case id ---------------------------------------
 
@@ -98,6 +99,27 @@ class StatusChanged(CaseEvent):
     development_issue: str | None = Field(None, description="Set when assigned to development.")
     release_name: str | None = Field(None, description="Set when available in a release.")
     command_id: UUID | None = Field(None, description="The command that caused it, if any.")
+
+
+class TriageRecorded(CaseEvent):
+    """Staff recorded (or revised) the case's impact assessment; staff-only, like a note."""
+
+    type: Literal["case.triage_recorded"] = "case.triage_recorded"
+    actor: Actor
+    triage: Triage
+    suggested_priority: Priority = Field(description="The priority the assessment suggests.")
+    command_id: UUID | None = Field(None, description="The command that recorded it.")
+
+
+class PriorityChanged(CaseEvent):
+    """Staff changed the case's priority, with the reason (the contact sees both)."""
+
+    type: Literal["case.priority_changed"] = "case.priority_changed"
+    actor: Actor
+    from_priority: Priority
+    to_priority: Priority
+    reason: str
+    command_id: UUID | None = Field(None, description="The command that changed it.")
 
 
 class PostAdded(CaseEvent):
@@ -193,7 +215,9 @@ AnyCaseEvent = Annotated[
     | CaseFollowedUp
     | SlaWarning
     | SlaBreached
-    | CommandRejected,
+    | CommandRejected
+    | TriageRecorded
+    | PriorityChanged,
     Field(discriminator="type"),
 ]
 CASE_EVENTS: TypeAdapter[AnyCaseEvent] = TypeAdapter(AnyCaseEvent)
@@ -240,6 +264,10 @@ class WorkItem(BaseModel):
     )
     sla_breached: list[SlaTarget] = Field(
         default_factory=list, description="Targets whose time ran out before they were met."
+    )
+    module: Module | None = Field(None, description="The product module the case is about.")
+    triage: Triage | None = Field(
+        None, description="Staff's impact assessment, once recorded (staff-only)."
     )
 
 

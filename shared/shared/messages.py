@@ -4,9 +4,17 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
-from shared.enums import ActorKind
+from shared.enums import ActorKind, Disruption
 
 SCHEMA_VERSION = 1
 
@@ -80,3 +88,34 @@ def decode(adapter: TypeAdapter[M], data: bytes | str | dict[str, Any]) -> M:
         if any(error["type"] == "union_tag_invalid" for error in exc.errors()):
             raise UnknownMessage(str(exc.errors()[0].get("input", ""))) from exc
         raise
+
+
+class Triage(BaseModel):
+    """Staff's impact assessment of a case (the seeds' Triage Process): what suggests its
+    priority, and whether it is qualified as a product defect."""
+
+    model_config = ConfigDict(frozen=True)
+
+    disruption: Disruption = Field(description="Level of disruption to customer workflow.")
+    daily_functions_blocked: bool = Field(description="Inability to perform daily functions.")
+    workaround_exists: bool = Field(description="Existence of a viable workaround.")
+    several_sites: bool = Field(description="Multiple schools/districts are affected by the issue.")
+    several_users: bool = Field(description="Multiple users are directly impacted.")
+    defect_qualified: bool = Field(False, description="Qualified as a product defect.")
+    development_issue: str | None = Field(
+        None, max_length=64, description="The development issue of a qualified defect."
+    )
+
+    @model_validator(mode="after")
+    def _defect_has_its_issue(self) -> "Triage":
+        if self.defect_qualified and not (self.development_issue or "").strip():
+            raise ValueError(
+                "development_issue is required when defect_qualified is true: give the "
+                "development issue number the defect is tracked under (e.g. DEV-4821)"
+            )
+        if not self.defect_qualified and self.development_issue:
+            raise ValueError(
+                "development_issue is set but defect_qualified is false: qualify the defect, "
+                "or leave the issue out"
+            )
+        return self

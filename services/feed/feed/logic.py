@@ -20,6 +20,7 @@ from shared.events import (
     Contact,
     Notice,
     PostAdded,
+    PriorityChanged,
     RecipientsChanged,
     StatusChanged,
 )
@@ -127,9 +128,12 @@ def change_for(event: AnyCaseEvent, names: Doc | None = None) -> CaseChange:
             return _modified(event, event.actor, {"recipients": event.recipients})
         case CaseFollowedUp():
             return _modified(event, None, {"auto_close_on": event.closes_on.isoformat()})
+        case PriorityChanged():
+            to = event.to_priority
+            return _modified(event, event.actor, {"priority": to.value, "priority_rank": to.rank})
         case CommandRejected():
             return CaseChange(add_to_set={"commands": rejected_outcome(event)})
-        case _:  # a case event the feed does not show (SLA clocks): recorded as applied only
+        case _:  # one the feed does not show (SLA clocks, triage): recorded as applied only
             return CaseChange()
 
 
@@ -329,6 +333,9 @@ def _wording(event: AnyCaseEvent, before: Doc) -> tuple[Doc, str, list[str]] | N
             return _updated(event.actor, recipient_lines(event))
         case CaseFollowedUp():
             return _followed_up(event)
+        case PriorityChanged():
+            change = f"Priority {event.from_priority.value} to {event.to_priority.value}"
+            return _updated(event.actor, [change, f"Reason: {event.reason}"])
         case CommandRejected():
             verb = event.command_type.replace("_", " ").lower()
             head = f"{who(event.actor)} request ({verb}) was not accepted."

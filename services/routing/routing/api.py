@@ -14,15 +14,18 @@ from routing.models import (
     CASE_EXAMPLE,
     COMMAND_EXAMPLE,
     ESCALATION_EXAMPLES,
+    PRIORITY_EXAMPLES,
     QUEUE_EXAMPLE,
     RESOLUTION_EXAMPLES,
     STATUS_CHANGE_EXAMPLES,
     TRANSFER_EXAMPLES,
+    TRIAGE_EXAMPLES,
     AssignmentCreate,
     CasePublic,
     CommandAccepted,
     CommandPublic,
     EscalationCreate,
+    PriorityCreate,
     ResolutionCreate,
     StatusChangeCreate,
     TransferCreate,
@@ -32,7 +35,8 @@ from routing.service import StaffService
 from routing.store import QueueFilter, QueueOrder
 from shared import tracing
 from shared.directory import DirectoryStore, Principal, bearer_auth
-from shared.enums import Priority, Status
+from shared.enums import Disruption, Priority, Status
+from shared.messages import Triage
 from shared.problems import internal_error, problem, problem_response, problem_responses
 
 ACCEPTED = status.HTTP_202_ACCEPTED
@@ -86,6 +90,7 @@ def build_router(staff: StaffService, directory: DirectoryStore) -> APIRouter:
     _queue_routes(router, staff, caller)
     _case_routes(router, staff, caller)
     _change_routes(router, staff, caller)
+    _triage_routes(router, staff, caller)
     return router
 
 
@@ -141,6 +146,22 @@ def _queue_routes(router: APIRouter, staff: StaffService, current: Caller) -> No
             ),
         ] = None,
         unassigned: Annotated[bool, Query(description="Only cases nobody works on.")] = False,
+        triaged: Annotated[
+            bool | None,
+            Query(description="true: assessed cases only; false: those not assessed yet."),
+        ] = None,
+        disruption: Annotated[
+            Disruption | None, Query(description="Only this level of disruption (assessed cases).")
+        ] = None,
+        blocked: Annotated[
+            bool | None, Query(description="By whether daily functions are blocked.")
+        ] = None,
+        workaround: Annotated[
+            bool | None, Query(description="By whether a viable workaround exists.")
+        ] = None,
+        defect: Annotated[
+            bool | None, Query(description="By whether the case is a qualified product defect.")
+        ] = None,
         sort: Annotated[
             QueueOrder,
             Query(
@@ -159,7 +180,17 @@ def _queue_routes(router: APIRouter, staff: StaffService, current: Caller) -> No
         """Open cases of the department by priority, due date and age (or by SLA urgency with
         `sort=urgency`), filtered by status, priority or assignee (e.g.
         `?priority=Critical&unassigned=true&limit=20`); each shows its next SLA due point."""
-        where = QueueFilter(status_, priority, assignee, unassigned)
+        where = QueueFilter(
+            status_,
+            priority,
+            assignee,
+            unassigned,
+            triaged,
+            disruption,
+            blocked,
+            workaround,
+            defect,
+        )
         return await staff.queue(department_slug, where, limit, offset, sort)
 
     @router.post(
@@ -223,6 +254,38 @@ def _case_routes(router: APIRouter, staff: StaffService, current: Caller) -> Non
     ) -> CommandAccepted:
         """Moves the case to another department's queue, unassigned, with the reason shown."""
         return await staff.transfer(case_id, body.department, body.reason, caller)
+
+
+def _triage_routes(router: APIRouter, staff: StaffService, current: Caller) -> None:
+    @router.post(
+        "/cases/{case_id}/triage",
+        summary="Record the impact assessment (staff-only; suggests the priority)",
+        status_code=ACCEPTED,
+        responses=_command(),
+    )
+    async def triage(
+        case_id: CaseRef,
+        body: Annotated[Triage, Body(openapi_examples=TRIAGE_EXAMPLES)],
+        caller: Annotated[Principal, Depends(current)],
+    ) -> CommandAccepted:
+        """Keeps the assessment on the case and its work item, where `GET /cases/{case_id}`
+        shows it with the priority it suggests (never to the contact)."""
+        return await staff.record_triage(case_id, body, caller)
+
+    @router.post(
+        "/cases/{case_id}/priority",
+        summary="Change the case's priority, with the reason",
+        status_code=ACCEPTED,
+        responses=_command(),
+    )
+    async def priority(
+        case_id: CaseRef,
+        body: Annotated[PriorityCreate, Body(openapi_examples=PRIORITY_EXAMPLES)],
+        caller: Annotated[Principal, Depends(current)],
+    ) -> CommandAccepted:
+        """Sets the priority (Critical only on Report an Outage); the SLA due times follow,
+        and the contact sees the change and its reason on the case feed."""
+        return await staff.change_priority(case_id, body, caller)
 
 
 def _change_routes(router: APIRouter, staff: StaffService, current: Caller) -> None:

@@ -64,6 +64,12 @@ class AssigneeRefused(Refused):
     status: ClassVar[int] = 422
 
 
+class PriorityRefused(Refused):
+    """Critical asked for on a case that is not Report an Outage."""
+
+    status: ClassVar[int] = 422
+
+
 class Stale(RoutingError):
     """A timer command whose moment has passed (the case moved on); dropped silently."""
 

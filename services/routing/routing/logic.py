@@ -19,6 +19,7 @@ from routing.errors import (
     MoveRefused,
     NoRoute,
     OtherDepartment,
+    PriorityRefused,
     Refused,
     SameDepartment,
     Stale,
@@ -30,9 +31,11 @@ from shared.cases import module_of
 from shared.commands import (
     AnyCaseCommand,
     AssignCase,
+    ChangePriority,
     ChangeStatus,
     CloseCase,
     FollowUpCase,
+    RecordTriage,
     ReopenCase,
     TransferCase,
 )
@@ -44,14 +47,16 @@ from shared.events import (
     CaseSubmitted,
     CommandRejected,
     PostAdded,
+    PriorityChanged,
     SlaBreached,
     SlaWarning,
     StaffMember,
     StatusChanged,
+    TriageRecorded,
     WorkItemQueued,
     WorkItemUpdated,
 )
-from shared.messages import Actor, StaffRef
+from shared.messages import Actor, StaffRef, Triage
 from shared.workflow import (
     AUTO_CLOSE_BUSINESS_DAYS,
     REOPEN_WINDOW_DAYS,
@@ -363,6 +368,10 @@ def _dispatch(state: CaseState, command: AnyCaseCommand, ctx: Context) -> Decisi
             return _follow_up(state, command, ctx)
         case TransferCase():
             return _transfer(state, command, ctx)
+        case RecordTriage():
+            return _triage(state, command, ctx)
+        case ChangePriority():
+            return _reprioritise(state, command, ctx)
 
 
 def authorize(state: CaseState, actor: Actor, staff: StaffMember | None) -> None:
@@ -632,6 +641,84 @@ def _transfer(state: CaseState, command: TransferCase, ctx: Context) -> Decision
         _work_event(new, queued),
     ]
     return Decision(new, outputs)
+
+
+def suggest_priority(triage: Triage, case_type: CaseType) -> Priority:
+    """The priority an impact assessment suggests (the seeds' Triage Process).
+
+    Each answer adds to a score of 0 to 8: disruption 0 (Minimal) to 3 (Severe), daily
+    functions blocked 2, no viable workaround 1, several schools or districts 1, several users
+    1. Score 5 and up is High, 2 and up Medium, below that Low. Critical (the product is not
+    operational) is only suggested on a Report an Outage case with daily functions blocked, no
+    workaround and several sites affected, the one case type that may be Critical.
+    """
+    blocked, fallback = triage.daily_functions_blocked, triage.workaround_exists
+    if case_type is CaseType.REPORT_AN_OUTAGE and blocked and not fallback and triage.several_sites:
+        return Priority.CRITICAL
+    score = triage.disruption.weight + 2 * blocked + (not fallback)
+    score += triage.several_sites + triage.several_users
+    if score >= 5:
+        return Priority.HIGH
+    return Priority.MEDIUM if score >= 2 else Priority.LOW
+
+
+def check_priority(state: CaseState, priority: Priority) -> None:
+    """Refuse Critical on any case but Report an Outage, a closed case, and no change."""
+    check_open(state, "reprioritised")
+    if priority is Priority.CRITICAL and state.case_type is not CaseType.REPORT_AN_OUTAGE:
+        raise PriorityRefused(
+            "priority: Critical is limited to 'Report an Outage' cases (the product is not "
+            "operational); "
+            "choose High, Medium or Low"
+        )
+    if priority is state.priority:
+        raise Refused(f"case {state.case_number} is already {priority.value} priority")
+
+
+def _triage(state: CaseState, command: RecordTriage, ctx: Context) -> Decision:
+    """Keep staff's impact assessment on the case and its work item; nothing changes for the
+    contact. A closed case keeps the assessment it had."""
+    if command.actor.kind is not ActorKind.STAFF:
+        raise Refused("only staff record the impact assessment of a case")
+    check_open(state, "triaged")
+    if state.triage == command.triage:
+        return Decision(None, reason="the same assessment is already recorded")
+    new = state.model_copy(update={"triage": command.triage})
+    recorded = TriageRecorded(
+        event_id=derived_id(command.event_id, "triage"),
+        occurred_at=ctx.now,
+        case_id=state.case_id,
+        actor=command.actor,
+        triage=command.triage,
+        suggested_priority=suggest_priority(command.triage, state.case_type),
+        command_id=command.event_id,
+    )
+    updated = WorkItemUpdated(
+        event_id=derived_id(command.event_id, "work"), occurred_at=ctx.now, item=new.work_item()
+    )
+    return Decision(new, [_case_event(recorded, state.case_id), _work_event(new, updated)])
+
+
+def _reprioritise(state: CaseState, command: ChangePriority, ctx: Context) -> Decision:
+    """Set the priority (staff); the SLA due times follow the new targets."""
+    if command.actor.kind is not ActorKind.STAFF:
+        raise Refused("only staff change the priority of a case")
+    check_priority(state, command.priority)
+    new = reprioritised(state, command.priority, ctx)
+    changed = PriorityChanged(
+        event_id=derived_id(command.event_id, "priority"),
+        occurred_at=ctx.now,
+        case_id=state.case_id,
+        actor=command.actor,
+        from_priority=state.priority,
+        to_priority=command.priority,
+        reason=command.reason,
+        command_id=command.event_id,
+    )
+    updated = WorkItemUpdated(
+        event_id=derived_id(command.event_id, "work"), occurred_at=ctx.now, item=new.work_item()
+    )
+    return Decision(new, [_case_event(changed, state.case_id), _work_event(new, updated)])
 
 
 def _with_assignee(

@@ -12,7 +12,7 @@ from routing.sla import TARGETS, SlaState
 from shared.commands import TEXT_MAX, CaseCommand, NonBlank, NonBlankText
 from shared.enums import CaseType, Department, Module, Priority, Status
 from shared.events import WorkItem
-from shared.messages import Actor, StaffRef
+from shared.messages import Actor, StaffRef, Triage
 from shared.zones import DEFAULT_TIME_ZONE
 
 Activity = Literal["submitted", "post", "status change", "assignment", "transfer"]
@@ -82,6 +82,8 @@ class CaseState(BaseModel):
     customer_replied: bool = False
     # Service-level clocks (None: a case from before them, or clocks switched off).
     sla: SlaState | None = None
+    # Staff's impact assessment (None until recorded); never shown to the contact.
+    triage: Triage | None = None
     # Input offsets already applied per input topic kind: a record at or below is a redelivery.
     offsets: dict[str, int] = Field(default_factory=dict)
     # The partition of each input topic kind the case lives on (its key decides it).
@@ -114,6 +116,8 @@ class CaseState(BaseModel):
             last_activity=self.last_activity,
             last_actor=self.last_actor,
             customer_replied=self.customer_replied,
+            module=self.module,
+            triage=self.triage,
             **self._sla_fields(),
         )
 
@@ -222,6 +226,13 @@ class TransferCreate(BaseModel):
     reason: Annotated[str, Field(max_length=2_000, description="Why it moves."), NonBlank]
 
 
+class PriorityCreate(BaseModel):
+    """Set the case's priority, saying why (the contact sees both on the case feed)."""
+
+    priority: Priority = Field(description="Critical only on a Report an Outage case.")
+    reason: Annotated[str, Field(max_length=2_000, description="Why it changes."), NonBlank]
+
+
 class CommandAccepted(BaseModel):
     """A command was published; poll `GET /commands/{command_id}` for its outcome."""
 
@@ -298,6 +309,10 @@ class CasePublic(BaseModel):
         description="The last activity for people, e.g. 'post 2 h ago by Zack Morris (contact)'."
     )
     sla: SlaPublic | None = Field(None, description="SLA clocks; None for a case without them.")
+    triage: Triage | None = Field(None, description="Staff's impact assessment, once recorded.")
+    suggested_priority: Priority | None = Field(
+        None, description="The priority the assessment suggests (None before one is recorded)."
+    )
 
 
 class WorkItemPublic(WorkItem):
@@ -370,6 +385,36 @@ TRANSFER_EXAMPLES: dict[str, Example] = {
             "department": "Hosting / Technical Support",
             "reason": "The error comes from the district's hosted server.",
         },
+    },
+}
+TRIAGE_EXAMPLES: dict[str, Example] = {
+    "grades": {
+        "summary": "No English teacher of one school can post grades; no workaround",
+        "value": {
+            "disruption": "Significant",
+            "daily_functions_blocked": True,
+            "workaround_exists": False,
+            "several_sites": False,
+            "several_users": True,
+        },
+    },
+    "defect": {
+        "summary": "Qualified as a product defect, tracked as DEV-4821",
+        "value": {
+            "disruption": "Moderate",
+            "daily_functions_blocked": False,
+            "workaround_exists": True,
+            "several_sites": True,
+            "several_users": True,
+            "defect_qualified": True,
+            "development_issue": "DEV-4821",
+        },
+    },
+}
+PRIORITY_EXAMPLES: dict[str, Example] = {
+    "raise": {
+        "summary": "Raise to High after the impact assessment",
+        "value": {"priority": "High", "reason": "Every English teacher is blocked from posting."},
     },
 }
 ACCEPTED_EXAMPLE: Example = {

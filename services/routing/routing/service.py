@@ -19,6 +19,7 @@ from routing.logic import (
     check_change,
     check_department,
     check_open,
+    check_priority,
     check_transfer,
     describe_activity,
     on_command,
@@ -28,6 +29,7 @@ from routing.logic import (
     on_submitted,
     pick_least_loaded,
     pick_round_robin,
+    suggest_priority,
 )
 from routing.models import (
     AppliedRecord,
@@ -36,6 +38,7 @@ from routing.models import (
     CommandAccepted,
     CommandPublic,
     Outgoing,
+    PriorityCreate,
     SlaCheck,
     SlaPublic,
     SlaTargetPublic,
@@ -54,11 +57,19 @@ from routing.store import (
     outcome_doc,
 )
 from shared.cases import parse_case_ref
-from shared.commands import AnyCaseCommand, AssignCase, CaseCommand, ChangeStatus, TransferCase
+from shared.commands import (
+    AnyCaseCommand,
+    AssignCase,
+    CaseCommand,
+    ChangePriority,
+    ChangeStatus,
+    RecordTriage,
+    TransferCase,
+)
 from shared.directory import DirectoryStore, Principal
 from shared.enums import ActorKind, Department, Status
 from shared.events import CaseSubmitted, PostAdded
-from shared.messages import StaffRef
+from shared.messages import StaffRef, Triage
 from shared.mongo import Document
 from shared.problems import excerpt
 from shared.zones import DEFAULT_TIME_ZONE, ZoneCache
@@ -294,6 +305,30 @@ class StaffService:
         )
         return await self._send(command)
 
+    async def record_triage(
+        self, case_ref: str, triage: Triage, caller: Principal
+    ) -> CommandAccepted:
+        """Record (or revise) the case's impact assessment."""
+        state = await self._case_of(case_ref, caller)
+        check_open(state, "triaged")
+        return await self._send(
+            RecordTriage(case_id=state.case_id, actor=caller.actor, triage=triage)
+        )
+
+    async def change_priority(
+        self, case_ref: str, change: PriorityCreate, caller: Principal
+    ) -> CommandAccepted:
+        """Set the case's priority; the SLA due times follow."""
+        state = await self._case_of(case_ref, caller)
+        check_priority(state, change.priority)
+        command = ChangePriority(
+            case_id=state.case_id,
+            actor=caller.actor,
+            priority=change.priority,
+            reason=change.reason,
+        )
+        return await self._send(command)
+
     async def change_status(
         self, case_ref: str, change: StatusChangeCreate, caller: Principal
     ) -> CommandAccepted:
@@ -408,11 +443,13 @@ def case_public(state: CaseState, now: datetime) -> CasePublic:
     fields = state.model_dump(
         exclude={"timers", "offsets", "recent", "contact_id", "time_zone", "sla", "partitions"}
     )
+    triage = state.triage
     return CasePublic(
         **fields,
         timers=public_timers,
         last_activity_summary=_summary(state, now),
         sla=sla_public(state),
+        suggested_priority=suggest_priority(triage, state.case_type) if triage else None,
     )
 
 

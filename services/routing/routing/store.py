@@ -17,7 +17,7 @@ from routing.errors import AlreadyStored
 from routing.logic import queue_fields
 from routing.models import CaseState, Outcome
 from routing.sla import TARGETS, SlaMark, next_due
-from shared.enums import Department, Priority, Status
+from shared.enums import Department, Disruption, Priority, Status
 from shared.mongo import Document
 
 QUEUE_ORDER = [("priority_rank", ASCENDING), ("due_sort", ASCENDING), ("created_at", ASCENDING)]
@@ -99,6 +99,12 @@ class QueueFilter:
     priority: Priority | None = None
     assignee_id: str | None = None
     unassigned: bool = False
+    # The impact assessment's answers (None: either way); `triaged` False: not assessed yet.
+    triaged: bool | None = None
+    disruption: Disruption | None = None
+    blocked: bool | None = None
+    workaround: bool | None = None
+    defect: bool | None = None
 
     def query(self, department: Department) -> Document:
         """The Mongo filter; open cases only unless a status is asked for."""
@@ -110,6 +116,16 @@ class QueueFilter:
             query["assignee.id"] = self.assignee_id
         if self.unassigned:
             query["assignee"] = None
+        if self.triaged is not None:
+            query["triage"] = {"$ne": None} if self.triaged else None
+        if self.disruption is not None:
+            query["triage.disruption"] = self.disruption.value
+        answers = {
+            "triage.daily_functions_blocked": self.blocked,
+            "triage.workaround_exists": self.workaround,
+            "triage.defect_qualified": self.defect,
+        }
+        query.update({field: value for field, value in answers.items() if value is not None})
         return query
 
 

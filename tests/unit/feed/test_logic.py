@@ -43,6 +43,7 @@ from shared.enums import (
     ActorKind,
     CaseType,
     Department,
+    Disruption,
     Module,
     NoticeKind,
     NoticeStatus,
@@ -56,9 +57,11 @@ from shared.events import (
     CaseSubmitted,
     Notice,
     PostAdded,
+    PriorityChanged,
     StatusChanged,
+    TriageRecorded,
 )
-from shared.messages import Actor, StaffRef
+from shared.messages import Actor, StaffRef, Triage
 from shared.zones import local_time
 
 ZACK = Actor(kind=ActorKind.CONTACT, id="c-zack", name="Zack Morris (TESTING)")
@@ -166,6 +169,42 @@ def test_transfer_wording_names_the_staff_member_departments_and_reason() -> Non
         "department": "Hosting / Technical Support",
     }
     assert doc["last_modified_by"] == STAFF.name
+
+
+def test_a_priority_change_reads_with_its_reason_and_sorts_the_case_anew() -> None:
+    """Medium to High reads as the staff member's update with the reason; the case then
+    lists as High (and sorts by it); an impact assessment adds nothing the contact sees."""
+    case_id = uuid4()
+    event = PriorityChanged(
+        case_id=case_id,
+        actor=STAFF,
+        from_priority=Priority.MEDIUM,
+        to_priority=Priority.HIGH,
+        reason="Every English teacher is blocked.",
+    )
+    item = feed_item(event, {})
+    assert item is not None
+    assert item["headline"] == f"{STAFF.name} (Support) updated this record."
+    assert item["lines"] == ["Priority Medium to High", "Reason: Every English teacher is blocked."]
+    before = {"priority": "Medium", "priority_rank": 2}
+    doc = change_for(event).apply(before, str(case_id), "e")
+    assert (doc["priority"], doc["priority_rank"], doc["last_modified_by"]) == (
+        "High",
+        1,
+        STAFF.name,
+    )
+    triage = Triage(
+        disruption=Disruption.SIGNIFICANT,
+        daily_functions_blocked=True,
+        workaround_exists=False,
+        several_sites=False,
+        several_users=True,
+    )
+    recorded = TriageRecorded(
+        case_id=case_id, actor=STAFF, triage=triage, suggested_priority=Priority.HIGH
+    )
+    assert feed_item(recorded, {}) is None
+    assert change_for(recorded).apply(before, str(case_id), "e") == {**before, "applied": ["e"]}
 
 
 def test_assignment_names_previous_and_new_owner() -> None:

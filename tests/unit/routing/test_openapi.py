@@ -14,12 +14,14 @@ from routing.models import (
     CommandAccepted,
     CommandPublic,
     EscalationCreate,
+    PriorityCreate,
     ResolutionCreate,
     StatusChangeCreate,
     TransferCreate,
     WorkItemPublic,
 )
 from routing.settings import Settings
+from shared.messages import Triage
 from tests.openapi_checks import DOCS_LINKS, Spec, missing, operations
 
 STAFF_OPERATIONS = {
@@ -31,6 +33,8 @@ STAFF_OPERATIONS = {
     "POST /cases/{case_id}/status",
     "POST /cases/{case_id}/escalate",
     "POST /cases/{case_id}/resolution",
+    "POST /cases/{case_id}/triage",
+    "POST /cases/{case_id}/priority",
     "GET /commands/{command_id}",
 }
 BODIES: dict[str, type[BaseModel]] = {
@@ -39,6 +43,8 @@ BODIES: dict[str, type[BaseModel]] = {
     "/cases/{case_id}/status": StatusChangeCreate,
     "/cases/{case_id}/escalate": EscalationCreate,
     "/cases/{case_id}/resolution": ResolutionCreate,
+    "/cases/{case_id}/triage": Triage,
+    "/cases/{case_id}/priority": PriorityCreate,
 }
 
 
