@@ -255,3 +255,67 @@ async def test_errors_name_the_field_and_the_rule(
     assert bad_body.status_code == 422
     command = await api.get(f"/commands/{case.case_id}", headers=tokens["anna"])
     assert command.status_code == 404
+
+
+async def test_triage_suggests_a_priority_and_staff_change_it_with_a_reason(
+    bus: Any,
+    api: httpx.AsyncClient,
+    tokens: dict[str, Headers],
+    new_case: Callable[..., CaseSubmitted],
+) -> None:
+    """Anna records the seeds' impact assessment (daily functions blocked, no workaround,
+    several users): routing shows it with High suggested and the queue filters by it; she
+    raises the priority to High with a reason; Critical on a training case, a defect without
+    its issue and a contact's assessment are refused, each saying why."""
+    anna = tokens["anna"]
+    case = new_case(CaseType.REQUEST_TRAINING, priority=Priority.MEDIUM, subject="triage")
+    await _routed(bus, api, anna, case)
+    url, ours = f"/cases/{case.case_id}", str(case.case_id)
+    triage = {
+        "disruption": "Significant",
+        "daily_functions_blocked": True,
+        "workaround_exists": False,
+        "several_sites": False,
+        "several_users": True,
+    }
+    recorded = await api.post(f"{url}/triage", headers=anna, json=triage)
+    assert (await _outcome(api, anna, recorded))["outcome"] == "applied"
+    view = (await api.get(url, headers=anna)).json()
+    assert (view["triage"]["daily_functions_blocked"], view["suggested_priority"]) == (True, "High")
+    assert view["priority"] == "Medium"  # the suggestion is only a suggestion
+
+    async def listed(**params: str) -> set[str]:
+        query = {"limit": "200", **params}
+        answer = await api.get("/queues/training", headers=anna, params=query)
+        return {item["case_id"] for item in answer.json()}
+
+    assert ours in await listed(blocked="true", workaround="false")
+    assert ours not in await listed(triaged="false")
+    assert ours not in await listed(disruption="Minimal")
+
+    critical = await api.post(
+        f"{url}/priority", headers=anna, json={"priority": "Critical", "reason": "urgent"}
+    )
+    assert critical.status_code == 422
+    assert "Critical is limited to 'Report an Outage'" in critical.json()["detail"]
+    raised = await api.post(
+        f"{url}/priority",
+        headers=anna,
+        json={"priority": "High", "reason": "All teachers blocked."},
+    )
+    assert (await _outcome(api, anna, raised))["outcome"] == "applied"
+    view = (await api.get(url, headers=anna)).json()
+    assert view["priority"] == "High"
+    highs = (await api.get("/queues/training", headers=anna, params={"priority": "High"})).json()
+    assert ours in {item["case_id"] for item in highs}
+    again = await api.post(
+        f"{url}/priority", headers=anna, json={"priority": "High", "reason": "x"}
+    )
+    assert (again.status_code, "already High" in again.json()["detail"]) == (409, True)
+
+    defect = {**triage, "defect_qualified": True}
+    no_issue = await api.post(f"{url}/triage", headers=anna, json=defect)
+    assert no_issue.status_code == 422
+    assert "development_issue is required" in no_issue.text
+    contact = await api.post(f"{url}/triage", headers=tokens["contact"], json=triage)
+    assert contact.status_code == 403
