@@ -345,6 +345,34 @@ def _case_router() -> APIRouter:
             return await page(request, ctx, ref, failed, 422)
         return _back(f"/staff/cases/{ref}", done=f"Transferred to {department}")
 
+    @router.post("/staff/cases/{ref}/triage", response_class=HTMLResponse)
+    async def triage(request: Request, ref: str, ctx: StaffPage) -> Response:
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        _check_csrf(ctx["staff_session"], form.get("csrf_token"))
+        staff = _staff(request)
+        try:
+            body = staff_logic.triage_body(form)
+            _, routed = await staff.case(ctx["member"], ref)
+            await staff.record_triage(ctx["member"], str(routed["case_id"]), body)
+        except (staff_logic.FormProblem, Refused) as exc:
+            failed = {"failed": "triage", "failure": _reason(exc), "form": form}
+            return await page(request, ctx, ref, failed, 422)
+        return _back(f"/staff/cases/{ref}", done="Impact assessment recorded")
+
+    @router.post("/staff/cases/{ref}/priority", response_class=HTMLResponse)
+    async def priority(request: Request, ref: str, ctx: StaffPage) -> Response:
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        _check_csrf(ctx["staff_session"], form.get("csrf_token"))
+        staff = _staff(request)
+        try:
+            _, routed = await staff.case(ctx["member"], ref)
+            body = staff_logic.priority_body(form, str(routed.get("case_type", "")))
+            await staff.change_priority(ctx["member"], str(routed["case_id"]), body)
+        except (staff_logic.FormProblem, Refused) as exc:
+            failed = {"failed": "priority", "failure": _reason(exc), "form": form}
+            return await page(request, ctx, ref, failed, 422)
+        return _back(f"/staff/cases/{ref}", done=f"Priority set to {body['priority']}")
+
     @router.post("/staff/cases/{ref}/posts", response_class=HTMLResponse)
     async def post(
         request: Request,

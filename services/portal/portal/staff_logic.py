@@ -7,15 +7,30 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from shared.enums import ActorKind, CaseType, Department, Priority, Status
+from shared.enums import ActorKind, CaseType, Department, Disruption, Priority, Status
 from shared.events import StaffMember
 from shared.workflow import allowed_targets
 
 Json = dict[str, Any]
 
 PRIORITY_RANK = {p.value: i for i, p in enumerate(Priority)}
-__all__ = ["CaseType", "Department", "Priority", "Status"]
-QUEUE_FILTERS = ("status", "priority", "case_type", "subject", "assignee", "replied")
+__all__ = ["CaseType", "Department", "Disruption", "Priority", "Status"]
+QUEUE_FILTERS = (
+    "status", "priority", "case_type", "subject", "assignee", "replied", "impact", "disruption"
+)  # fmt: skip
+# The queue's impact filter: its choices, and what each asks routing for.
+IMPACTS: dict[str, tuple[str, dict[str, str]]] = {
+    "blocked": ("Blocked, no workaround", {"blocked": "true", "workaround": "false"}),
+    "defect": ("Qualified defects", {"defect": "true"}),
+    "untriaged": ("Not assessed yet", {"triaged": "false"}),
+}
+# The assessment's yes/no questions: form field, the seeds' words, and the routing field.
+TRIAGE_QUESTIONS = (
+    ("blocked", "Daily functions cannot be performed", "daily_functions_blocked"),
+    ("workaround", "A viable workaround exists", "workaround_exists"),
+    ("sites", "Several schools or districts are affected", "several_sites"),
+    ("users", "Several users are directly impacted", "several_users"),
+)
 QUEUE_SORTS = ("work", "number", "subject", "priority", "status", "last_activity")
 
 
@@ -126,6 +141,36 @@ def status_body(control: Control, form: Mapping[str, str]) -> Json:
     return body
 
 
+def triage_body(form: Mapping[str, str]) -> Json:
+    """Routing's impact assessment from the triage form (a checkbox present means yes)."""
+    disruption = form.get("disruption", "")
+    if disruption not in {d.value for d in Disruption}:
+        raise FormProblem("Choose the level of disruption to the customer's workflow.")
+    body: Json = {"disruption": disruption}
+    body |= {field: form.get(name) == "yes" for name, _, field in TRIAGE_QUESTIONS}
+    if form.get("defect") == "yes":
+        body["defect_qualified"] = True
+        body["development_issue"] = _required(
+            form, "development_issue", "the development issue number of the qualified defect"
+        )
+    return body
+
+
+def priority_body(form: Mapping[str, str], case_type: str) -> Json:
+    """Routing's priority change from the form: a priority the case may have, and a reason."""
+    allowed = priorities_for(case_type)
+    priority = form.get("priority", "")
+    if priority not in allowed:
+        raise FormProblem(f"Choose one of {', '.join(allowed)}.")
+    return {"priority": priority, "reason": _required(form, "reason", "why the priority changes")}
+
+
+def priorities_for(case_type: str) -> list[str]:
+    """The priorities a case of this type may have: Critical only on Report an Outage."""
+    outage = case_type == CaseType.REPORT_AN_OUTAGE.value
+    return [p.value for p in Priority if outage or p is not Priority.CRITICAL]
+
+
 def _date(raw: str) -> date:
     try:
         return date.fromisoformat(raw.strip())
@@ -159,6 +204,10 @@ def routing_params(query: Mapping[str, str]) -> dict[str, str]:
         params["unassigned"] = "true"
     elif "assignee" in query:
         params["assignee"] = query["assignee"]
+    if query.get("impact") in IMPACTS:
+        params.update(IMPACTS[query["impact"]][1])
+    if query.get("disruption") in {d.value for d in Disruption}:
+        params["disruption"] = query["disruption"]
     return params
 
 
@@ -235,4 +284,5 @@ def done_message(done: str) -> str:
     """The confirmation a case page shows after a redirect: only the portal's own words."""
     known = {c.label for c in _CONTROLS.values()} | {"Assigned by policy", *POSTED.values()}
     known |= {f"Transferred to {d.value}" for d in Department}
+    known |= {"Impact assessment recorded", *(f"Priority set to {p.value}" for p in Priority)}
     return done if done in known else ""

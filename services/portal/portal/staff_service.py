@@ -288,6 +288,18 @@ class StaffPortal:
         accepted: Json = await self.api.call("routing", "POST", member, path, json=body)
         return await self._outcome(member, accepted)
 
+    async def record_triage(self, member: StaffMember, case_id: str, body: Json) -> Json:
+        """Record the case's impact assessment."""
+        path = f"/cases/{case_id}/triage"
+        accepted: Json = await self.api.call("routing", "POST", member, path, json=body)
+        return await self._outcome(member, accepted)
+
+    async def change_priority(self, member: StaffMember, case_id: str, body: Json) -> Json:
+        """Set the case's priority with the reason the contact sees."""
+        path = f"/cases/{case_id}/priority"
+        accepted: Json = await self.api.call("routing", "POST", member, path, json=body)
+        return await self._outcome(member, accepted)
+
     async def change_status(self, member: StaffMember, case_id: str, body: Json) -> Json:
         """A workflow move; routing decides, a refusal comes back as Refused."""
         path = f"/cases/{case_id}/status"

@@ -53,6 +53,7 @@ class FakeStaffApi(StaffApi):
         self.writes: list[tuple[str, str, Any]] = []
         self.reject: str | None = None
         self.empty = False
+        self.queue_params: list[dict[str, str]] = []
 
     async def call(
         self, service: str, method: str, member: StaffMember, path: str, **kw: Any
@@ -69,6 +70,7 @@ class FakeStaffApi(StaffApi):
                 return {"outcome": "rejected", "reason": self.reject}
             return {"outcome": "applied"}
         if path.startswith("/queues/"):
+            self.queue_params.append(dict(kw.get("params") or {}))
             return [
                 {
                     "case_number": 1227963,
@@ -84,6 +86,17 @@ class FakeStaffApi(StaffApi):
                     "last_activity": "post",
                     "last_actor": {"kind": "contact", "id": "zack", "name": "Zack Morris"},
                     "customer_replied": True,
+                    "due_in": "overdue by 2 h",
+                    "breached": True,
+                    "triage": {
+                        "disruption": "Severe",
+                        "daily_functions_blocked": True,
+                        "workaround_exists": False,
+                        "several_sites": False,
+                        "several_users": True,
+                        "defect_qualified": True,
+                        "development_issue": "DEV-4821",
+                    },
                 },
             ]
         if path.startswith("/directory/departments/"):
@@ -378,3 +391,79 @@ async def test_take_next_on_an_empty_queue_says_so_on_the_queue(site: Any) -> No
     assert "Take next" in answer.text
     shown = await client.get("/staff/queues/campus-support", params={"error": "Call 555-0199"})
     assert "555-0199" not in shown.text
+
+
+async def test_the_impact_assessment_goes_to_routing_with_each_answer(site: Any) -> None:
+    """The triage form sends the disruption and each yes/no question (an unticked box is
+    no); a ticked defect without its issue number is refused on the page, routing not asked."""
+    client, api, _ = site
+    await staff_sign_in(client)
+    page = await client.get("/staff/cases/1227963")
+    assert "Not assessed yet" in page.text
+    assert "Level of disruption to customer workflow" in page.text
+    token = csrf(page.text)
+    answer = await client.post(
+        "/staff/cases/1227963/triage",
+        data={"csrf_token": token, "disruption": "Significant", "blocked": "yes", "users": "yes"},
+    )
+    assert answer.status_code == 303
+    sent = {
+        "disruption": "Significant",
+        "daily_functions_blocked": True,
+        "workaround_exists": False,
+        "several_sites": False,
+        "several_users": True,
+    }
+    assert ("routing", f"/cases/{CASE_ID}/triage", sent) in api.writes
+    api.writes.clear()
+    refused = await client.post(
+        "/staff/cases/1227963/triage",
+        data={"csrf_token": token, "disruption": "Moderate", "defect": "yes"},
+    )
+    assert refused.status_code == 422
+    form = refused.text.split('id="triage-form"')[1].split("</form>")[0]
+    assert "Enter the development issue number of the qualified defect." in form
+    assert api.writes == []
+
+
+async def test_a_priority_change_needs_a_reason_and_offers_critical_only_on_outages(
+    site: Any,
+) -> None:
+    """An Ask a Question case offers High, Medium and Low; the change goes with its reason;
+    Critical posted anyway, or no reason, is refused on the page."""
+    client, api, _ = site
+    await staff_sign_in(client)
+    page = await client.get("/staff/cases/1227963")
+    form = page.text.split('id="priority-form"')[1].split("</form>")[0]
+    assert "<option>Critical</option>" not in form
+    assert "High</option>" in form
+    token = csrf(page.text)
+    for data in ({"priority": "Critical", "reason": "urgent"}, {"priority": "High", "reason": " "}):
+        refused = await client.post(
+            "/staff/cases/1227963/priority", data={"csrf_token": token, **data}
+        )
+        assert refused.status_code == 422
+        assert 'id="priority-error"' in refused.text
+    assert api.writes == []
+    done = await client.post(
+        "/staff/cases/1227963/priority",
+        data={"csrf_token": token, "priority": "High", "reason": "Every teacher is blocked."},
+    )
+    assert done.status_code == 303
+    body = {"priority": "High", "reason": "Every teacher is blocked."}
+    assert ("routing", f"/cases/{CASE_ID}/priority", body) in api.writes
+
+
+async def test_the_queue_filters_by_impact_through_routing(site: Any) -> None:
+    """ "Blocked, no workaround" asks routing for blocked=true&workaround=false."""
+    client, api, _ = site
+    await staff_sign_in(client)
+    page = await client.get("/staff/queues/campus-support", params={"impact": "blocked"})
+    assert page.status_code == 200
+    row = page.text.split("<tbody>")[1]
+    assert "Blocked, no workaround" in row
+    assert "Defect DEV-4821" in row
+    assert "SLA breached" in row
+    assert "overdue by 2 h" in row
+    assert api.queue_params[-1]["blocked"] == "true"
+    assert api.queue_params[-1]["workaround"] == "false"
