@@ -317,7 +317,8 @@ class MemorySink:
         return f"http://127.0.0.1:{port}/api/messages?message_id={{message_id}}&to={{recipient}}"
 
     def stop(self) -> None:
-        """Stop listening."""
+        """Stop listening (a held 250 is let go first, so no session waits out its stall)."""
+        self.release.set()
         if self.controller is not None:
             self.controller.stop()
             self.controller = None

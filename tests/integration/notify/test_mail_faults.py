@@ -132,7 +132,9 @@ async def test_a_mail_stored_but_unacknowledged_at_a_sigkill_is_not_sent_twice_w
     Message-ID, counted in doubt."""
     owner, ann = await scenario.people("owner", "ann")
     expected = await _history(scenario, owner, ann, 2)  # 28 mails
-    memory_sink.stall = 60.0
+    # Held until released: a stall that could run out before the kill would let a 250 through
+    # on a slow machine, and that mail would (rightly) be recorded sent, not in doubt.
+    memory_sink.stall = 600.0
     memory_sink.start()
     env = {"SMTP_PORT": str(memory_sink.port), "NOTIFY_CLAIM_LEASE_SECONDS": "3"}
     if receipts:
@@ -141,7 +143,9 @@ async def test_a_mail_stored_but_unacknowledged_at_a_sigkill_is_not_sent_twice_w
     await first.ready()
 
     async def connections_stalled() -> bool:
-        return len(memory_sink.received) >= 2  # the two receipts: each case's first wave
+        # A receipt stored, its 250 held. Waiting for both cases' receipts would depend on
+        # notify sending them on two connections at once, which a busy machine may not.
+        return len(memory_sink.received) >= 1
 
     await eventually(connections_stalled, "mails stored with their 250 held back")
     first.kill()
