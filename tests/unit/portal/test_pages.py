@@ -145,6 +145,36 @@ async def test_case_page(site: tuple[httpx.AsyncClient, Portal]) -> None:
         assert text in page.text
 
 
+async def test_a_reply_by_email_offers_its_full_message(
+    site: tuple[httpx.AsyncClient, Portal],
+) -> None:
+    """A reply's kept original (message/rfc822) reads "Show full message"; another file of
+    the same post keeps its own name."""
+    client, fake = site
+    api = fake.api
+    assert isinstance(api, FakeApi)
+    reply = {
+        "item_id": "e2",
+        "kind": "post",
+        "at": "2021-09-16T10:00:00Z",
+        "headline": "Zack Morris (TESTING) (Customer)",
+        "lines": [],
+        "body_html": "<p>It works now, thanks.</p>",
+        "attachments": [
+            {"attachment_id": "a1", "filename": "original message.eml",
+             "content_type": "message/rfc822", "size": 4096},
+            {"attachment_id": "a2", "filename": "screen.png", "content_type": "image/png",
+             "size": 2048},
+        ],
+    }  # fmt: skip
+    api.case = {**api.case, "feed": {**api.case["feed"], "items": [reply]}}
+    await sign_in(client)
+    page = (await client.get("/cases/1227963")).text
+    assert '<a href="/cases/1227963/attachments/a1">Show full message</a>' in page
+    assert '<a href="/cases/1227963/attachments/a2">screen.png</a>' in page
+    assert ">original message.eml<" not in page
+
+
 async def test_unknown_case_is_404(site: tuple[httpx.AsyncClient, Portal]) -> None:
     """A case not in the person's districts is a 404 page."""
     client, _ = site
