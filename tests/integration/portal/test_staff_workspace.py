@@ -574,3 +574,74 @@ async def test_the_staff_case_page_with_an_internal_note_passes_axe(staff_site: 
         assert await page.is_checked("#post-internal")
         await _screen(page, "case-internal-note")
         await browser.close()
+
+
+# --- triage: the impact assessment, its suggestion and the priority change ------------------
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+async def test_the_impact_assessment_suggests_and_the_priority_change_reaches_the_contact(
+    staff_site: StaffSite,
+) -> None:
+    """In chromium Pat answers the seeds' impact questions (Significant, daily functions
+    blocked, several users, no workaround): the page suggests High; the Campus Support queue
+    filtered to "Blocked, no workaround" lists the case; she sets High with a reason, and Zack's
+    feed shows the change and the reason, never the assessment. No axe violation."""
+    from playwright.async_api import async_playwright
+
+    subject = f"Grades blocked {uuid.uuid4().hex[:6]}"
+    number = await asyncio.to_thread(submit, staff_site, subject)
+    pat = await asyncio.to_thread(staff_client, staff_site, PAT)
+    await asyncio.to_thread(
+        eventually, lambda: pat.get(f"/staff/cases/{number}").status_code == 200, "the case"
+    )
+    async with async_playwright() as driver:
+        browser = await driver.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = await browser.new_page(viewport={"width": 1280, "height": 900})
+        await page.goto(f"{staff_site.portal}/staff/signin")
+        await page.click("text=Sign in with your vendor account")
+        await page.click(f"button[name=sub][value='{PAT}']")
+        await page.wait_for_url("**/staff/queues/campus-support")
+        await page.goto(f"{staff_site.portal}/staff/cases/{number}")
+        assert "Not assessed yet" in await page.inner_text("#triage-title + p")
+        await page.check("input[name=disruption][value=Significant]")
+        await page.check("input[name=blocked]")
+        await page.check("input[name=users]")
+        await page.click("#triage-form button[type=submit]")
+        await page.wait_for_selector("text=Done: Impact assessment recorded.")
+        facts = await page.inner_text(".triage-facts")
+        assert "Suggested priority\nHigh (the case is Medium)" in facts
+        await _screen(page, "case-triage")
+        await page.goto(f"{staff_site.portal}/staff/queues/campus-support?impact=blocked")
+        await page.wait_for_selector(f"a[href='/staff/cases/{number}']")
+        assert "Blocked, no workaround" in await page.inner_text("tbody")
+        await page.goto(f"{staff_site.portal}/staff/cases/{number}")
+        await page.click("text=Change the priority")
+        assert await page.input_value("#priority-to") == "High"  # the suggestion, preselected
+        options = await page.eval_on_selector_all(
+            "#priority-to option", "os => os.map(o => o.text)"
+        )
+        assert options == ["High", "Medium", "Low"]  # no Critical on Ask a Question
+        await page.fill("#priority-reason", "Every English teacher is blocked from posting.")
+        await page.click("#priority-form button[type=submit]")
+        await page.wait_for_selector("text=Done: Priority set to High.")
+        await browser.close()
+
+    def contact_feed_text() -> str:
+        feed = httpx.get(
+            f"{staff_site.feed}/cases/{number}/feed",
+            headers=_bearer(ActorKind.CONTACT, "zack-morris"),
+            timeout=30,
+        ).json()
+        return " | ".join(
+            " ".join([item["headline"], *item.get("lines", [])]) for item in feed["items"]
+        )
+
+    await asyncio.to_thread(
+        eventually, lambda: "Priority Medium to High" in contact_feed_text(), "Zack's feed"
+    )
+    text = await asyncio.to_thread(contact_feed_text)
+    assert "Reason: Every English teacher is blocked from posting." in text
+    assert "Significant" not in text
+    assert "disruption" not in text.lower()
