@@ -47,6 +47,15 @@ class Settings(ServiceSettings, SmtpClientSettings):
     staff_oidc_client_secret: SecretStr = Field(
         SecretStr("local-portal-staff-oidc-client-secret"),
     )
+    status_board_admin_url: str = Field(
+        "http://127.0.0.1:8014",
+        description="The status board's admin API (never public): staff open, update and "
+        "resolve incidents and maintenance through it.",
+    )
+    status_board_admin_token: SecretStr = Field(
+        SecretStr("local-status-admin-token"),  # the board's own local default
+        description="Bearer token of the status board's admin API (its STATUS_BOARD_ADMIN_TOKEN).",
+    )
     routing_url: str = Field(
         "http://127.0.0.1:8002",
         description="Routing's staff API: queues, take, assign, transfer, status changes.",
@@ -109,6 +118,7 @@ class Settings(ServiceSettings, SmtpClientSettings):
         "staff_oidc_issuer",
         "staff_oidc_client_id",
         "staff_oidc_client_secret",
+        "status_board_admin_token",
         "session_secret",
         "identity_signing_key",
     )

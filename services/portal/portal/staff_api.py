@@ -53,6 +53,7 @@ def install_staff(app: FastAPI, staff: StaffPortal) -> None:
     app.include_router(_auth_router())
     app.include_router(_queue_router())
     app.include_router(_case_router())
+    app.include_router(_notice_router())
 
 
 def _staff(request: Request) -> StaffPortal:
@@ -420,6 +421,86 @@ def _case_router() -> APIRouter:
         return StreamingResponse(body, headers=headers)
 
     return router
+
+
+def _notice_router() -> APIRouter:
+    """The status board's incidents and maintenance, opened, updated and resolved by staff
+    through the board's admin API (which keeps working while Kafka is down)."""
+    router = APIRouter(include_in_schema=False)
+
+    def manager(ctx: dict[str, Any]) -> StaffMember:
+        member: StaffMember = ctx["member"]
+        if not staff_logic.may_manage_notices(member):
+            raise CaseNotFound("there is no such page")  # absent, like every forbidden control
+        return member
+
+    async def page(
+        request: Request, ctx: dict[str, Any], extra: dict[str, Any], status: int = 200
+    ) -> Response:
+        member = manager(ctx)
+        notices = await _staff(request).notices(member)
+        context = {
+            **ctx,
+            "notices": notices,
+            "statuses": staff_logic.INCIDENT_STATUSES,
+            "done": staff_logic.done_message(request.query_params.get("done", "")),
+            **extra,
+        }
+        return render(request, "staff_notices.html", context, status)
+
+    @router.get("/staff/notices", response_class=HTMLResponse)
+    async def notices(request: Request, ctx: StaffPage) -> Response:
+        return await page(request, ctx, {})
+
+    async def write(request: Request, ctx: dict[str, Any], action: str, done: str) -> Response:
+        member = manager(ctx)
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        _check_csrf(ctx["staff_session"], form.get("csrf_token"))
+        staff = _staff(request)
+        try:
+            path, body = await _notice_change(staff, member, action, form, ctx["zone"])
+            await staff.notice_write(member, path, body)
+        except (staff_logic.FormProblem, Refused) as exc:
+            failed = {"failed": action, "failure": _reason(exc), "form": form}
+            return await page(request, ctx, failed, 422)
+        return _back("/staff/notices", done=done)
+
+    @router.post("/staff/notices/incidents", response_class=HTMLResponse)
+    async def open_incident(request: Request, ctx: StaffPage) -> Response:
+        return await write(request, ctx, "incident", "Incident opened")
+
+    @router.post("/staff/notices/maintenance", response_class=HTMLResponse)
+    async def announce(request: Request, ctx: StaffPage) -> Response:
+        return await write(request, ctx, "maintenance", "Maintenance announced")
+
+    @router.post("/staff/notices/{notice_id}/updates", response_class=HTMLResponse)
+    async def update(request: Request, notice_id: str, ctx: StaffPage) -> Response:
+        return await write(request, ctx, f"update:{notice_id}", "Update posted")
+
+    @router.post("/staff/notices/{notice_id}/resolve", response_class=HTMLResponse)
+    async def resolve(request: Request, notice_id: str, ctx: StaffPage) -> Response:
+        return await write(request, ctx, f"resolve:{notice_id}", "Notice closed")
+
+    return router
+
+
+async def _notice_change(
+    staff: StaffPortal, member: StaffMember, action: str, form: dict[str, str], zone: str
+) -> tuple[str, dict[str, Any]]:
+    """The admin API path and body of a notices form."""
+    if action == "incident":
+        return "/incidents", staff_logic.incident_body(form)
+    if action == "maintenance":
+        return "/maintenance", staff_logic.maintenance_body(form, zone)
+    verb, notice_id = action.split(":", 1)
+    known = {n["id"]: n for n in await staff.notices(member)}
+    if notice_id not in known:
+        raise CaseNotFound(f"the status board holds no notice {notice_id!r}")
+    if verb == "update":
+        kind = str(known[notice_id]["kind"])
+        return f"/notices/{notice_id}/updates", staff_logic.update_body(form, kind)
+    closing = form.get("body", "").strip()
+    return f"/notices/{notice_id}/resolve", ({"body": closing} if closing else {})
 
 
 def _reason(exc: Exception) -> str:

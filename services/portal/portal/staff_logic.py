@@ -3,18 +3,30 @@
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
-from shared.enums import ActorKind, CaseType, Department, Disruption, Priority, Status
+from shared.enums import (
+    ActorKind,
+    CaseType,
+    Department,
+    Disruption,
+    NoticeKind,
+    NoticeStatus,
+    Priority,
+    Status,
+)
 from shared.events import StaffMember
 from shared.workflow import allowed_targets
 
 Json = dict[str, Any]
 
 PRIORITY_RANK = {p.value: i for i, p in enumerate(Priority)}
-__all__ = ["CaseType", "Department", "Disruption", "Priority", "Status"]
+__all__ = ["CaseType", "Department", "Disruption", "NoticeStatus", "Priority", "Status"]
+# The statuses an incident moves through while open (Resolved is the resolve action's).
+INCIDENT_STATUSES = [NoticeStatus.INVESTIGATING, NoticeStatus.IDENTIFIED, NoticeStatus.MONITORING]
 QUEUE_FILTERS = (
     "status", "priority", "case_type", "subject", "assignee", "replied", "impact", "disruption"
 )  # fmt: skip
@@ -285,4 +297,75 @@ def done_message(done: str) -> str:
     known = {c.label for c in _CONTROLS.values()} | {"Assigned by policy", *POSTED.values()}
     known |= {f"Transferred to {d.value}" for d in Department}
     known |= {"Impact assessment recorded", *(f"Priority set to {p.value}" for p in Priority)}
+    known |= {"Incident opened", "Maintenance announced", "Update posted", "Notice closed"}
     return done if done in known else ""
+
+
+# --- status-board notices --------------------------------------------------------------------
+
+
+def may_manage_notices(member: StaffMember) -> bool:
+    """Who opens, updates and resolves status-board notices from the workspace: supervisors
+    and Hosting / Technical Support staff (they run the hosted systems the notices are about)."""
+    return member.supervisor or Department.HOSTING in member.departments
+
+
+def notices_in_order(notices: Iterable[Json]) -> list[Json]:
+    """Open notices first, then closed; the newest start first within each."""
+    closed = {NoticeStatus.RESOLVED.value, NoticeStatus.COMPLETED.value}
+    by_start = sorted(notices, key=lambda n: str(n.get("starts_at", "")), reverse=True)
+    return sorted(by_start, key=lambda n: n.get("status") in closed)
+
+
+def incident_body(form: Mapping[str, str]) -> Json:
+    """The board's incident from the form: title, what is known, status, districts."""
+    status = form.get("status", NoticeStatus.INVESTIGATING.value)
+    if status not in {s.value for s in INCIDENT_STATUSES}:
+        raise FormProblem("Choose Investigating, Identified or Monitoring.")
+    return {
+        "title": _required(form, "title", "a title"),
+        "body": _required(form, "body", "what is known so far"),
+        "status": status,
+        "affected_account_ids": _districts(form),
+    }
+
+
+def maintenance_body(form: Mapping[str, str], zone: str) -> Json:
+    """The board's maintenance from the form; the times are read in the staff's zone."""
+    starts, ends = _moment(form, "starts_at", zone), _moment(form, "ends_at", zone)
+    if ends <= starts:
+        raise FormProblem("The maintenance must end after it starts.")
+    return {
+        "title": _required(form, "title", "a title"),
+        "body": _required(form, "body", "what the maintenance does and what users will notice"),
+        "starts_at": starts.isoformat(),
+        "ends_at": ends.isoformat(),
+        "affected_account_ids": _districts(form),
+    }
+
+
+def update_body(form: Mapping[str, str], kind: str) -> Json:
+    """A timestamped update, moving an incident's status when one is chosen."""
+    body: Json = {"body": _required(form, "body", "the update")}
+    status = form.get("status", "")
+    if status and kind == NoticeKind.INCIDENT.value:
+        if status not in {s.value for s in INCIDENT_STATUSES}:
+            raise FormProblem("Choose Investigating, Identified or Monitoring.")
+        body["status"] = status
+    return body
+
+
+def _districts(form: Mapping[str, str]) -> list[str]:
+    """Account ids, comma or space separated; none means every district."""
+    raw = form.get("districts", "").replace(",", " ").split()
+    return list(dict.fromkeys(raw))
+
+
+def _moment(form: Mapping[str, str], name: str, zone: str) -> datetime:
+    raw = form.get(name, "").strip()
+    try:
+        naive = datetime.fromisoformat(raw)
+    except ValueError:
+        what = "start" if name == "starts_at" else "end"
+        raise FormProblem(f"Enter the {what} as a date and time (YYYY-MM-DD HH:MM).") from None
+    return naive.replace(tzinfo=ZoneInfo(zone)) if naive.tzinfo is None else naive

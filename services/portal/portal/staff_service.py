@@ -111,21 +111,27 @@ class StaffCookies:
 
 
 class StaffApi:
-    """routing, intake and feed as a staff member: a fresh staff identity token per call."""
+    """routing, intake and feed as a staff member (a fresh staff identity token per call),
+    and the status board's admin API (`board`, with its admin token)."""
 
     def __init__(self, settings: Settings, keys: IdentityKeys, http: httpx.AsyncClient) -> None:
         self.urls = {
             "routing": settings.routing_url.rstrip("/"),
             "intake": settings.intake_url.rstrip("/"),
             "feed": settings.feed_url.rstrip("/"),
+            "board": settings.status_board_admin_url.rstrip("/") + "/admin",
         }
         self.keys, self.http = keys, http
+        self.board_token = settings.status_board_admin_token
 
     async def call(
         self, service: str, method: str, member: StaffMember, path: str, **kwargs: Any
     ) -> Any:
         """Call a route of `service` as the member; errors as the portal's errors."""
-        token = self.keys.issue(ActorKind.STAFF, member.id)
+        if service == "board":
+            token = self.board_token.get_secret_value()
+        else:
+            token = self.keys.issue(ActorKind.STAFF, member.id)
         headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
         url = self.urls[service] + path
         try:
@@ -299,6 +305,18 @@ class StaffPortal:
         path = f"/cases/{case_id}/priority"
         accepted: Json = await self.api.call("routing", "POST", member, path, json=body)
         return await self._outcome(member, accepted)
+
+    async def notices(self, member: StaffMember) -> list[Json]:
+        """Every notice the status board holds, open ones first, newest first within each."""
+        found: list[Json] = await self.api.call("board", "GET", member, "/notices")
+        return staff_logic.notices_in_order(found)
+
+    async def notice_write(self, member: StaffMember, path: str, body: Json) -> Json:
+        """Open, announce, update or resolve a notice on the status board (works while Kafka is
+        down: the board keeps its own outbox)."""
+        log.info("notice change %s by %s", path, member.id)
+        written: Json = await self.api.call("board", "POST", member, path, json=body)
+        return written
 
     async def change_status(self, member: StaffMember, case_id: str, body: Json) -> Json:
         """A workflow move; routing decides, a refusal comes back as Refused."""

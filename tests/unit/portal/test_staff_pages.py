@@ -54,10 +54,24 @@ class FakeStaffApi(StaffApi):
         self.reject: str | None = None
         self.empty = False
         self.queue_params: list[dict[str, str]] = []
+        self.notices: list[dict[str, Any]] = [
+            {"id": "inc-1", "kind": "incident", "title": "Campus login slow", "body": "Looking.",
+             "status": "Investigating", "starts_at": "2026-12-03T14:00:00Z",
+             "affected_account_ids": [], "updates": []},
+            {"id": "mnt-1", "kind": "maintenance", "title": "Database upgrade", "body": "Done.",
+             "status": "Completed", "starts_at": "2026-11-01T06:00:00Z",
+             "ends_at": "2026-11-01T08:00:00Z", "affected_account_ids": ["bayside"],
+             "updates": []},
+        ]  # fmt: skip
 
     async def call(
         self, service: str, method: str, member: StaffMember, path: str, **kw: Any
     ) -> Any:
+        if service == "board":
+            if method == "GET":
+                return self.notices
+            self.writes.append((service, path, kw.get("json")))
+            return self.notices[0]
         if method == "POST" and self.empty and path.endswith("/take"):
             raise CaseNotFound("queue campus-support has no unassigned New or Re-Opened case")
         if method == "POST":
@@ -467,3 +481,69 @@ async def test_the_queue_filters_by_impact_through_routing(site: Any) -> None:
     assert "overdue by 2 h" in row
     assert api.queue_params[-1]["blocked"] == "true"
     assert api.queue_params[-1]["workaround"] == "false"
+
+
+async def test_the_status_board_page_is_for_supervisors_and_hosting_only(site: Any) -> None:
+    """Pat (Campus Support) has no Status board link and gets a 404 there."""
+    client, _, _ = site
+    await staff_sign_in(client)
+    assert "/staff/notices" not in (await client.get("/staff/queues/campus-support")).text
+    assert (await client.get("/staff/notices")).status_code == 404
+
+
+async def test_a_supervisor_opens_updates_and_resolves_notices(site: Any) -> None:
+    """The page lists open notices first; an incident, an update with its status, a
+    resolution and maintenance in the staff's zone go to the board's admin API."""
+    client, api, vendor = site
+    vendor.email = "staff-supervisor@vendor.example"
+    await staff_sign_in(client)
+    page = await client.get("/staff/notices")
+    assert page.status_code == 200
+    assert page.text.index("Campus login slow") < page.text.index("Database upgrade")
+    assert 'action="/staff/notices/mnt-1/resolve"' not in page.text  # completed: no controls
+    token = csrf(page.text)
+    incident = {"title": "Gradebook errors", "body": "Teachers see errors.", "status": "Identified",
+                "districts": "bayside, ridgemont"}  # fmt: skip
+    assert (
+        await client.post("/staff/notices/incidents", data={"csrf_token": token, **incident})
+    ).status_code == 303
+    update = {"csrf_token": token, "body": "A fix is deploying.", "status": "Monitoring"}
+    assert (await client.post("/staff/notices/inc-1/updates", data=update)).status_code == 303
+    closing = {"csrf_token": token, "body": "Fixed."}
+    assert (await client.post("/staff/notices/inc-1/resolve", data=closing)).status_code == 303
+    window = {"csrf_token": token, "title": "Upgrade", "body": "Read-only for an hour.",
+              "starts_at": "2026-12-12T22:00", "ends_at": "2026-12-12T23:00"}  # fmt: skip
+    assert (await client.post("/staff/notices/maintenance", data=window)).status_code == 303
+    assert api.writes == [
+        ("board", "/incidents", {"title": "Gradebook errors", "body": "Teachers see errors.",
+                                 "status": "Identified",
+                                 "affected_account_ids": ["bayside", "ridgemont"]}),
+        ("board", "/notices/inc-1/updates",
+         {"body": "A fix is deploying.", "status": "Monitoring"}),
+        ("board", "/notices/inc-1/resolve", {"body": "Fixed."}),
+        ("board", "/maintenance", {"title": "Upgrade", "body": "Read-only for an hour.",
+                                   "starts_at": "2026-12-12T22:00:00-06:00",
+                                   "ends_at": "2026-12-12T23:00:00-06:00",
+                                   "affected_account_ids": []}),
+    ]  # fmt: skip
+
+
+async def test_a_notice_form_missing_a_field_says_so_and_sends_nothing(site: Any) -> None:
+    """Maintenance ending before it starts, an untitled incident, an unknown notice."""
+    client, api, vendor = site
+    vendor.email = "staff-supervisor@vendor.example"
+    await staff_sign_in(client)
+    token = csrf((await client.get("/staff/notices")).text)
+    backwards = {"csrf_token": token, "title": "Upgrade", "body": "x",
+                 "starts_at": "2026-12-12T23:00", "ends_at": "2026-12-12T22:00"}  # fmt: skip
+    answer = await client.post("/staff/notices/maintenance", data=backwards)
+    assert answer.status_code == 422
+    assert "The maintenance must end after it starts." in answer.text
+    untitled = {"csrf_token": token, "title": " ", "body": "x"}
+    answer = await client.post("/staff/notices/incidents", data=untitled)
+    assert (answer.status_code, "Enter a title." in answer.text) == (422, True)
+    unknown = await client.post(
+        "/staff/notices/nope/updates", data={"csrf_token": token, "body": "x"}
+    )
+    assert unknown.status_code == 404
+    assert api.writes == []

@@ -148,6 +148,7 @@ def portal_env(ports: Ports) -> dict[str, str]:
         "PORTAL_INTAKE_URL": f"http://{HOST}:{ports.intake}",
         "PORTAL_FEED_URL": f"http://{HOST}:{ports.feed}",
         "PORTAL_STATUS_BOARD_URL": f"http://{HOST}:{ports.status_board}",
+        "PORTAL_STATUS_BOARD_ADMIN_URL": f"http://{HOST}:{ports.status_board_admin}",
         "PORTAL_OIDC_ISSUER": f"http://{HOST}:{ports.oidc}",
         "PORTAL_STAFF_OIDC_ISSUER": f"http://{HOST}:{ports.vendor_oidc}",
         "PORTAL_ROUTING_URL": f"http://{HOST}:{ports.routing}",
