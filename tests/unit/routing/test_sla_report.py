@@ -1,0 +1,96 @@
+"""The SLA report's pure computations, checked against hand-computed numbers."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from routing.report import (
+    CaseRow,
+    TargetOutcome,
+    median,
+    percent,
+    percentile,
+    rollup,
+    week_start,
+    window_weeks,
+)
+
+MET = TargetOutcome(met=True, breached=False, hours=2.0)
+BREACHED = TargetOutcome(met=False, breached=True, hours=None)
+OPEN = TargetOutcome(met=False, breached=False, hours=None)
+
+
+def test_p90_of_one_to_ten_is_nine() -> None:
+    assert percentile([float(n) for n in range(10, 0, -1)], 90) == 9.0
+
+
+def test_p90_of_eleven_values_is_the_tenth() -> None:
+    # ceil(0.9 * 11) = 10: the tenth smallest
+    assert percentile([float(n) for n in range(1, 12)], 90) == 10.0
+
+
+def test_percentile_of_nothing_is_none() -> None:
+    assert percentile([], 90) is None
+
+
+def test_percentile_rejects_zero() -> None:
+    with pytest.raises(ValueError, match="percentile must be"):
+        percentile([1.0], 0)
+
+
+def test_median_odd_and_even() -> None:
+    assert median([5.0, 1.0, 3.0]) == 3.0
+    assert median([4.0, 1.0, 3.0, 2.0]) == 2.5
+    assert median([]) is None
+
+
+def test_percent_met_of_decided_only() -> None:
+    assert percent(2, 1) == 66.7
+    assert percent(0, 0) is None
+
+
+def test_week_start_is_the_iso_monday() -> None:
+    # 2026-01-01 is a Thursday of ISO week 2026-W01, which starts Monday 2025-12-29
+    assert week_start(datetime(2026, 1, 1, 12, tzinfo=UTC)) == date(2025, 12, 29)
+    assert week_start(datetime(2026, 1, 4, 23, 59, tzinfo=UTC)) == date(2025, 12, 29)
+    assert week_start(datetime(2026, 1, 5, 0, 0, tzinfo=UTC)) == date(2026, 1, 5)
+
+
+def test_window_weeks_ends_with_the_current_week() -> None:
+    now = datetime(2026, 12, 3, 11, tzinfo=UTC)  # a Thursday
+    assert window_weeks(now, 3) == [date(2026, 11, 16), date(2026, 11, 23), date(2026, 11, 30)]
+
+
+@pytest.mark.parametrize("weeks", [0, 53])
+def test_window_weeks_bounds(weeks: int) -> None:
+    with pytest.raises(ValueError, match="weeks must be"):
+        window_weeks(datetime(2026, 12, 3, tzinfo=UTC), weeks)
+
+
+def test_rollup_counts_per_department_and_week() -> None:
+    now = datetime(2026, 12, 3, tzinfo=UTC)
+    weeks = window_weeks(now, 2)  # 2026-11-23, 2026-11-30
+    rows = [
+        CaseRow("billing", datetime(2026, 12, 1, tzinfo=UTC), MET, OPEN),
+        CaseRow(
+            "billing",
+            datetime(2026, 12, 2, tzinfo=UTC),
+            TargetOutcome(True, False, 4.0),
+            BREACHED,
+        ),
+        CaseRow("billing", datetime(2026, 12, 2, tzinfo=UTC), BREACHED, OPEN),
+        CaseRow("billing", datetime(2026, 11, 1, tzinfo=UTC), MET, MET),  # outside window
+        CaseRow("tech", datetime(2026, 11, 24, tzinfo=UTC), MET, MET),
+    ]
+    report = rollup(rows, weeks)
+    assert list(report) == ["billing", "tech"]
+    empty, current = report["billing"]
+    assert (empty.week, empty.cases, empty.first_response.percent_met) == (weeks[0], 0, None)
+    assert current.cases == 3
+    assert (current.first_response.met, current.first_response.breached) == (2, 1)
+    assert current.first_response.percent_met == 66.7
+    assert current.first_response.median_hours == 3.0
+    assert current.first_response.p90_hours == 4.0
+    assert (current.resolution.met, current.resolution.breached) == (0, 1)
+    assert current.resolution.percent_met == 0.0
+    assert report["tech"][0].resolution.percent_met == 100.0
