@@ -5,6 +5,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from routing.sla import SlaMark, SlaState
+
 MIN_WEEKS = 1
 MAX_WEEKS = 52
 DEFAULT_WEEKS = 8
@@ -119,3 +121,21 @@ def window_weeks(now: datetime, weeks: int) -> list[date]:
     """The Mondays of the window, oldest first."""
     first = window_start(now, weeks)
     return [first + timedelta(weeks=i) for i in range(weeks)]
+
+
+def outcome(mark: SlaMark, started_at: datetime) -> TargetOutcome:
+    """A target's outcome; hours are wall-clock from the first clock start to the mark."""
+    if mark.met_at is None:
+        return TargetOutcome(met=False, breached=mark.breached, hours=None)
+    hours = (mark.met_at - started_at).total_seconds() / 3600
+    return TargetOutcome(met=not mark.breached, breached=mark.breached, hours=hours)
+
+
+def case_row(department: str, sla: SlaState | None) -> CaseRow | None:
+    """The report's view of one case; None when its clocks never started."""
+    if sla is None or not sla.runs:
+        return None
+    started = sla.runs[0].start
+    return CaseRow(
+        department, started, outcome(sla.first_response, started), outcome(sla.resolution, started)
+    )

@@ -7,6 +7,7 @@ import pytest
 from routing.report import (
     CaseRow,
     TargetOutcome,
+    case_row,
     median,
     percent,
     percentile,
@@ -14,6 +15,7 @@ from routing.report import (
     week_start,
     window_weeks,
 )
+from routing.sla import SlaMark, SlaRun, SlaState
 
 MET = TargetOutcome(met=True, breached=False, hours=2.0)
 BREACHED = TargetOutcome(met=False, breached=True, hours=None)
@@ -94,3 +96,23 @@ def test_rollup_counts_per_department_and_week() -> None:
     assert (current.resolution.met, current.resolution.breached) == (0, 1)
     assert current.resolution.percent_met == 0.0
     assert report["tech"][0].resolution.percent_met == 100.0
+
+
+def test_case_row_wall_clock_hours_from_first_start() -> None:
+    start = datetime(2026, 11, 30, 9, tzinfo=UTC)
+    sla = SlaState(
+        runs=[SlaRun(start=start, end=datetime(2026, 11, 30, 10, tzinfo=UTC))],
+        first_response=SlaMark(met_at=datetime(2026, 11, 30, 10, 30, tzinfo=UTC)),
+        resolution=SlaMark(met_at=datetime(2026, 12, 2, 9, tzinfo=UTC), breached=True),
+    )
+    row = case_row("Training", sla)
+    assert row is not None
+    assert row.started_at == start
+    assert row.first_response == TargetOutcome(met=True, breached=False, hours=1.5)
+    # met late counts as breached, with its time (48 h) still measured
+    assert row.resolution == TargetOutcome(met=False, breached=True, hours=48.0)
+
+
+def test_case_row_without_clocks_is_none() -> None:
+    assert case_row("Training", None) is None
+    assert case_row("Training", SlaState()) is None
