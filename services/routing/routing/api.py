@@ -31,6 +31,7 @@ from routing.models import (
     TransferCreate,
     WorkItemPublic,
 )
+from routing.report import SlaReport
 from routing.service import StaffService
 from routing.store import QueueFilter, QueueOrder
 from shared import tracing
@@ -88,6 +89,7 @@ def build_router(staff: StaffService, directory: DirectoryStore) -> APIRouter:
     router = APIRouter(tags=["staff"], responses=ERRORS, dependencies=[Depends(_bind_request_id)])
     caller = _staff_only(bearer_auth(lambda: directory))
     _queue_routes(router, staff, caller)
+    _report_routes(router, staff, caller)
     _case_routes(router, staff, caller)
     _change_routes(router, staff, caller)
     _triage_routes(router, staff, caller)
@@ -204,6 +206,54 @@ def _queue_routes(router: APIRouter, staff: StaffService, current: Caller) -> No
     ) -> CommandAccepted:
         """Claims the queue's first unassigned New or Re-Opened case and assigns it to you."""
         return await staff.take(department_slug, caller)
+
+
+REPORT_EXAMPLE = {
+    "since": "2026-11-23",
+    "weeks": 2,
+    "departments": [
+        {
+            "department": "Training",
+            "weeks": [
+                {
+                    "week": "2026-11-23",
+                    "cases": 3,
+                    "first_response": {
+                        "met": 2,
+                        "breached": 1,
+                        "percent_met": 66.7,
+                        "median_hours": 1.5,
+                        "p90_hours": 4.0,
+                    },
+                    "resolution": {
+                        "met": 1,
+                        "breached": 0,
+                        "percent_met": 100.0,
+                        "median_hours": 20.0,
+                        "p90_hours": 20.0,
+                    },
+                }
+            ],
+        }
+    ],
+}
+
+
+def _report_routes(router: APIRouter, staff: StaffService, current: Caller) -> None:
+    @router.get(
+        "/reports/sla",
+        summary="SLA targets met per department and ISO week (wall-clock hours)",
+        responses=_ok(200, REPORT_EXAMPLE),
+    )
+    async def sla_report(
+        caller: Annotated[Principal, Depends(current)],
+        weeks: Annotated[
+            int,
+            Query(ge=1, le=52, description="ISO weeks back, the current one included."),
+        ] = 8,
+    ) -> SlaReport:
+        """Cases whose clocks started in the window, per department (supervisors see all)."""
+        return await staff.sla_report(weeks, caller)
 
 
 def _case_routes(router: APIRouter, staff: StaffService, current: Caller) -> None:

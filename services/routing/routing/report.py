@@ -139,3 +139,24 @@ def case_row(department: str, sla: SlaState | None) -> CaseRow | None:
     return CaseRow(
         department, started, outcome(sla.first_response, started), outcome(sla.resolution, started)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DepartmentReport:
+    department: str
+    weeks: list[WeekStats]
+
+
+@dataclass(frozen=True, slots=True)
+class SlaReport:
+    """Per department and ISO week (Monday, UTC): SLA targets met; hours are wall-clock."""
+
+    since: date
+    weeks: int
+    departments: list[DepartmentReport]
+
+
+def sla_report(rows: Iterable[CaseRow], weeks: Sequence[date]) -> SlaReport:
+    """The report over `weeks` (oldest first) of the cases whose clocks started in them."""
+    rolled = rollup(rows, weeks)
+    return SlaReport(weeks[0], len(weeks), [DepartmentReport(d, w) for d, w in rolled.items()])

@@ -3,7 +3,7 @@
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, time
 from typing import Literal
 from uuid import UUID
 
@@ -46,6 +46,7 @@ from routing.models import (
     TimersPublic,
     WorkItemPublic,
 )
+from routing.report import SlaReport, case_row, sla_report, window_weeks
 from routing.sla import TARGETS, SlaPolicy, next_due
 from routing.store import (
     CaseStore,
@@ -263,6 +264,15 @@ class StaffService:
         docs = await self.cases.queue(department, where, limit, offset, order)
         now = self.clock.now()
         return [work_item_public(CaseState.model_validate(doc), now) for doc in docs]
+
+    async def sla_report(self, weeks: int, caller: Principal) -> SlaReport:
+        """SLA targets met per department and ISO week: the caller's departments, or all
+        for supervisors (the queues' rule)."""
+        window = window_weeks(self.clock.now(), weeks)
+        mine = None if caller.supervisor else list(caller.departments)
+        since = datetime.combine(window[0], time(), UTC)
+        found = await self.cases.sla_started_since(since, mine)
+        return sla_report([r for d, sla in found if (r := case_row(d, sla))], window)
 
     async def take(self, department_slug: str, caller: Principal) -> CommandAccepted:
         """Claim the queue's next unassigned New or Re-Opened case and assign it to the caller."""

@@ -16,7 +16,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from routing.errors import AlreadyStored
 from routing.logic import queue_fields
 from routing.models import CaseState, Outcome
-from routing.sla import TARGETS, SlaMark, next_due
+from routing.sla import TARGETS, SlaMark, SlaState, next_due
 from shared.enums import Department, Disruption, Priority, Status
 from shared.mongo import Document
 
@@ -145,6 +145,7 @@ class CaseStore:
         await self.collection.create_index("timers.close_at", sparse=True)
         await self.collection.create_index("case_number")
         await self.collection.create_index("sla.next_at", sparse=True)
+        await self.collection.create_index("sla.runs.0.start", sparse=True)
         await self.collection.create_index([("department", 1), ("status", 1), *URGENCY_ORDER])
 
     async def get(self, case_id: UUID) -> CaseState | None:
@@ -250,6 +251,16 @@ class CaseStore:
                 key = doc["_id"]
                 counts[(key["d"], key["p"], target, key["s"])] = int(doc["n"])
         return counts
+
+    async def sla_started_since(
+        self, since: datetime, departments: list[Department] | None, limit: int = 50_000
+    ) -> list[tuple[str, SlaState]]:
+        """(department, clocks) of the cases whose clocks first started at or after `since`."""
+        query: Document = {"sla.runs.0.start": {"$gte": since}}
+        if departments is not None:
+            query["department"] = {"$in": [d.value for d in departments]}
+        cursor = self.collection.find(query, {"department": 1, "sla": 1}).limit(limit)
+        return [(doc["department"], SlaState.model_validate(doc["sla"])) async for doc in cursor]
 
     async def open_loads(self, department: Department, staff_ids: list[str]) -> dict[str, int]:
         """Open cases per staff member of a department."""

@@ -36,6 +36,7 @@ STAFF_OPERATIONS = {
     "POST /cases/{case_id}/triage",
     "POST /cases/{case_id}/priority",
     "GET /commands/{command_id}",
+    "GET /reports/sla",
 }
 BODIES: dict[str, type[BaseModel]] = {
     "/cases/{case_id}/assign": AssignmentCreate,
