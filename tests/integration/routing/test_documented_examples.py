@@ -32,6 +32,9 @@ BEFORE: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {
     ("/cases/{case_id}/status", "release"): [ASSIGN_PAT, ESCALATE],
     ("/cases/{case_id}/escalate", "escalate"): [ASSIGN_PAT],
     ("/cases/{case_id}/resolution", "resolve"): [ASSIGN_PAT],
+    ("/cases/{case_id}/triage", "grades"): [],
+    ("/cases/{case_id}/triage", "defect"): [],
+    ("/cases/{case_id}/priority", "raise"): [],
 }
 
 
