@@ -30,6 +30,8 @@ from tests.integration.portal.conftest import (
 from tests.integration.portal.test_browser import axe_violations, tab_to
 
 PAT = "pat.support@vendor.example"  # Campus Support
+SKY = "sky.supervisor@vendor.example"  # supervisor of Campus Support
+BOARD_TOKEN = "a-status-board-admin-token-for-the-staff-tests"
 TIA = "tia.training@vendor.example"  # Training only
 # `PORTAL_SCREENSHOTS_DIR=docs/portal` refreshes the docs' screenshots.
 SHOTS = Path(os.environ.get("PORTAL_SCREENSHOTS_DIR") or OUTPUT)
@@ -45,6 +47,7 @@ class StaffSite:
     namespace: str
     feed: str = ""
     mailbox: str = ""
+    board: str = ""
 
 
 def _staff_users() -> list[str]:
@@ -65,7 +68,7 @@ def staff_site(
     each its own process on free ports under a private namespace."""
     logs = tmp_path_factory.mktemp("staff-logs")
     namespace = "s" + uuid.uuid4().hex[:8]
-    names = ("portal", "intake", "routing", "feed", "notify", "oidc", "vendor")
+    names = ("portal", "intake", "routing", "feed", "notify", "oidc", "vendor", "board", "admin")
     ports = {name: free_port() for name in names}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     common = {
@@ -120,9 +123,24 @@ def staff_site(
             "/readyz",
         ),
         (
+            "board",
+            [sys.executable, "-m", "status_board"],
+            {
+                "STATUS_BOARD_PORT": str(ports["board"]),
+                "STATUS_BOARD_ADMIN_PORT": str(ports["admin"]),
+                "STATUS_BOARD_DATA_DIR": str(logs / "board-data"),
+                "STATUS_BOARD_ADMIN_TOKEN": BOARD_TOKEN,
+                "STATUS_BOARD_PUBLIC_URL": urls["board"],
+            },
+            "/readyz",
+        ),
+        (
             "portal",
             [sys.executable, "-m", "portal"],
             {
+                "PORTAL_STATUS_BOARD_URL": urls["board"],
+                "PORTAL_STATUS_BOARD_ADMIN_URL": urls["admin"],
+                "PORTAL_STATUS_BOARD_ADMIN_TOKEN": BOARD_TOKEN,
                 "PORTAL_PORT": str(ports["portal"]),
                 "PORTAL_BASE_URL": urls["portal"],
                 "PORTAL_INTAKE_URL": urls["intake"],
@@ -149,6 +167,7 @@ def staff_site(
             namespace,
             urls["feed"],
             stack.mailbox_url,
+            urls["board"],
         )
     finally:
         for process in reversed(processes):
@@ -645,3 +664,46 @@ async def test_the_impact_assessment_suggests_and_the_priority_change_reaches_th
     assert "Reason: Every English teacher is blocked from posting." in text
     assert "Significant" not in text
     assert "disruption" not in text.lower()
+
+
+def test_a_supervisor_runs_an_incident_on_the_status_board(staff_site: StaffSite) -> None:
+    """Sky opens an incident from the workspace; the status board shows it at once, with
+    Pat's queue page linking nowhere near it (not his role); Sky posts an update moving it to
+    Monitoring, then resolves it: the board's public API has the updates and Resolved."""
+    sky = staff_client(staff_site, SKY)
+    page = sky.get("/staff/notices")
+    assert page.status_code == 200
+    title = f"Gradebook errors {uuid.uuid4().hex[:6]}"
+    opened = sky.post(
+        "/staff/notices/incidents",
+        data={"csrf_token": csrf(page.text), "title": title, "body": "Teachers see errors.",
+              "status": "Investigating", "districts": ""},
+    )  # fmt: skip
+    assert opened.status_code == 303, opened.text
+
+    def public() -> dict[str, Any]:
+        notices = httpx.get(f"{staff_site.board}/api/notices", timeout=30).json()["notices"]
+        found = [n for n in notices if n["title"] == title]
+        return found[0] if found else {}
+
+    assert public()["status"] == "Investigating"
+    notice_id = public()["id"]
+    page = sky.get("/staff/notices")
+    assert title in page.text
+    updated = sky.post(
+        f"/staff/notices/{notice_id}/updates",
+        data={"csrf_token": csrf(page.text), "body": "A fix is deploying.", "status": "Monitoring"},
+    )
+    assert updated.status_code == 303, updated.text
+    closed = sky.post(
+        f"/staff/notices/{notice_id}/resolve",
+        data={"csrf_token": csrf(page.text), "body": "Fixed; grades post again."},
+    )
+    assert closed.status_code == 303, closed.text
+    final = public()
+    assert final["status"] == "Resolved"
+    bodies = [u["body"] for u in final["updates"]]
+    assert "A fix is deploying." in bodies
+    assert "Fixed; grades post again." in bodies
+    pat = staff_client(staff_site, PAT)
+    assert pat.get("/staff/notices").status_code == 404
