@@ -707,3 +707,27 @@ def test_a_supervisor_runs_an_incident_on_the_status_board(staff_site: StaffSite
     assert "Fixed; grades post again." in bodies
     pat = staff_client(staff_site, PAT)
     assert pat.get("/staff/notices").status_code == 404
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+async def test_the_status_board_page_passes_axe(staff_site: StaffSite) -> None:
+    """Sky's /staff/notices with an open incident, its forms open: no axe violation."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as driver:
+        browser = await driver.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = await browser.new_page(viewport={"width": 1280, "height": 900})
+        await page.goto(f"{staff_site.portal}/staff/signin")
+        await page.click("text=Sign in with your vendor account")
+        await page.click(f"button[name=sub][value='{SKY}']")
+        await page.wait_for_url("**/staff/queues/**")
+        await page.click("text=Status board")
+        await page.click("text=Open an incident")
+        await page.fill("#incident-title", f"Slow sign-in {uuid.uuid4().hex[:6]}")
+        await page.fill("#incident-body", "Sign-in takes a minute in some districts.")
+        await page.click("#incident-form button[type=submit]")
+        await page.wait_for_selector("text=Done: Incident opened.")
+        await page.click("text=Announce maintenance")
+        await _screen(page, "notices")
+        await browser.close()
