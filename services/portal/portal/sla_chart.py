@@ -1,8 +1,11 @@
 """A server-rendered SVG bar chart of SLA % met per ISO week (no script, no library)."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
+from typing import Any
+
+from markupsafe import Markup
 
 WIDTH = 640
 HEIGHT = 220
@@ -74,3 +77,23 @@ def _bars(points: Sequence[WeekPoint]) -> list[str]:
             f'<text x="{cx:g}" y="{HEIGHT - 10}" text-anchor="middle">{escape(point.week)}</text>'
         )
     return out
+
+
+def weeks_param(raw: str | None, default: int = 8) -> int | None:
+    """The `?weeks=` of the report page: 1..52, the default when absent, None when bad."""
+    if raw is None or raw == "":
+        return default
+    return int(raw) if raw.isdigit() and 1 <= int(raw) <= 52 else None
+
+
+def department_charts(report: Mapping[str, Any]) -> dict[str, Markup]:
+    """One chart per department of routing's SLA report, keyed by department name."""
+    charts: dict[str, Markup] = {}
+    for i, dept in enumerate(report.get("departments", [])):
+        points = [
+            WeekPoint(w["week"], w["first_response"]["percent_met"], w["resolution"]["percent_met"])
+            for w in dept["weeks"]
+        ]
+        title = f"{dept['department']}: % of SLA targets met per week"
+        charts[dept["department"]] = Markup(met_chart(f"sla-chart-{i}", title, points))
+    return charts

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, U
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from sse_starlette import EventSourceResponse
 
-from portal import contact_change, logic, staff_logic
+from portal import contact_change, logic, sla_chart, staff_logic
 from portal.api import SESSION_COOKIE, TEMPLATES, render
 from portal.errors import CaseNotFound, CsrfRefused, Refused, SignInFailed
 from portal.service import Portal
@@ -187,6 +187,19 @@ def _queue_router() -> APIRouter:
             "error": error,
         }
         return render(request, "staff_queue.html", context, status)
+
+    @router.get("/staff/reports/sla", response_class=HTMLResponse)
+    async def sla_report(request: Request, ctx: StaffPage) -> Response:
+        raw = request.query_params.get("weeks")
+        weeks = sla_chart.weeks_param(raw)
+        if weeks is None:
+            context = {**ctx, "weeks": raw, "report": None, "charts": {}}
+            context["error"] = "Weeks must be a whole number from 1 to 52."
+            return render(request, "staff_sla_report.html", context, 400)
+        report = await _staff(request).sla_report(ctx["member"], weeks)
+        charts = sla_chart.department_charts(report)
+        context = {**ctx, "weeks": weeks, "report": report, "charts": charts, "error": ""}
+        return render(request, "staff_sla_report.html", context)
 
     @router.get("/staff/queues/{slug}", response_class=HTMLResponse)
     async def queue(request: Request, slug: str, ctx: StaffPage) -> Response:

@@ -306,6 +306,13 @@ class StaffPortal:
         accepted: Json = await self.api.call("routing", "POST", member, path, json=body)
         return await self._outcome(member, accepted)
 
+    async def sla_report(self, member: StaffMember, weeks: int) -> Json:
+        """Routing's SLA report: the member's departments (all for supervisors)."""
+        report: Json = await self.api.call(
+            "routing", "GET", member, "/reports/sla", params={"weeks": str(weeks)}
+        )
+        return report
+
     async def notices(self, member: StaffMember) -> list[Json]:
         """Every notice the status board holds, open ones first, newest first within each."""
         found: list[Json] = await self.api.call("board", "GET", member, "/notices")
