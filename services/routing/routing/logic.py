@@ -238,6 +238,14 @@ class Decision:
     reason: str | None = None
 
 
+def _with_work_item(new: CaseState, event: BaseModel, source: UUID, ctx: Context) -> Decision:
+    """The new state, announced by `event` on case.events and its work item updated."""
+    updated = WorkItemUpdated(
+        event_id=derived_id(source, "work"), occurred_at=ctx.now, item=new.work_item()
+    )
+    return Decision(new, [_case_event(event, new.case_id), _work_event(new, updated)])
+
+
 def _case_event(message: BaseModel, case_id: UUID) -> Outgoing:
     return Outgoing(key=str(case_id), value=message.model_dump(mode="json"))
 
@@ -693,10 +701,7 @@ def _triage(state: CaseState, command: RecordTriage, ctx: Context) -> Decision:
         suggested_priority=suggest_priority(command.triage, state.case_type),
         command_id=command.event_id,
     )
-    updated = WorkItemUpdated(
-        event_id=derived_id(command.event_id, "work"), occurred_at=ctx.now, item=new.work_item()
-    )
-    return Decision(new, [_case_event(recorded, state.case_id), _work_event(new, updated)])
+    return _with_work_item(new, recorded, command.event_id, ctx)
 
 
 def _reprioritise(state: CaseState, command: ChangePriority, ctx: Context) -> Decision:
@@ -715,10 +720,7 @@ def _reprioritise(state: CaseState, command: ChangePriority, ctx: Context) -> De
         reason=command.reason,
         command_id=command.event_id,
     )
-    updated = WorkItemUpdated(
-        event_id=derived_id(command.event_id, "work"), occurred_at=ctx.now, item=new.work_item()
-    )
-    return Decision(new, [_case_event(changed, state.case_id), _work_event(new, updated)])
+    return _with_work_item(new, changed, command.event_id, ctx)
 
 
 def _with_assignee(
@@ -801,10 +803,7 @@ def _move(
         command_id=source if by_command else None,
         **fields,
     )
-    updated = WorkItemUpdated(
-        event_id=derived_id(source, "work"), occurred_at=ctx.now, item=new.work_item()
-    )
-    return Decision(new, [_case_event(changed, state.case_id), _work_event(new, updated)])
+    return _with_work_item(new, changed, source, ctx)
 
 
 # --- service-level clocks ------------------------------------------------------------------

@@ -323,6 +323,16 @@ def test_staff_of_another_department_cannot_work_the_case(staff_site: StaffSite)
 # --- in the browser: axe on each staff screen, the keyboard alone from take to resolve ------
 
 
+async def _browser_staff(browser: Any, site: StaffSite, email: str) -> Any:
+    """A page signed in as the staff member through the vendor provider's form."""
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await page.goto(f"{site.portal}/staff/signin")
+    await page.click("text=Sign in with your vendor account")
+    await page.click(f"button[name=sub][value='{email}']")
+    await page.wait_for_url("**/staff/queues/**")
+    return page
+
+
 async def _screen(page: Any, shot: str) -> None:
     """No axe violation on the screen; its screenshot as docs/portal/staff-<shot>.png."""
     assert await axe_violations(page) == []
@@ -580,11 +590,7 @@ async def test_the_staff_case_page_with_an_internal_note_passes_axe(staff_site: 
     await asyncio.to_thread(_post_note, staff_site, pat, number, word)
     async with async_playwright() as driver:
         browser = await driver.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = await browser.new_page(viewport={"width": 1280, "height": 900})
-        await page.goto(f"{staff_site.portal}/staff/signin")
-        await page.click("text=Sign in with your vendor account")
-        await page.click(f"button[name=sub][value='{PAT}']")
-        await page.wait_for_url("**/staff/queues/campus-support")
+        page = await _browser_staff(browser, staff_site, PAT)
         await page.goto(f"{staff_site.portal}/staff/cases/{number}")
         await page.wait_for_selector(f"text={word}", timeout=30_000)
         assert "Internal note — not visible to the customer" in await page.inner_text("#feed")
@@ -617,11 +623,7 @@ async def test_the_impact_assessment_suggests_and_the_priority_change_reaches_th
     )
     async with async_playwright() as driver:
         browser = await driver.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = await browser.new_page(viewport={"width": 1280, "height": 900})
-        await page.goto(f"{staff_site.portal}/staff/signin")
-        await page.click("text=Sign in with your vendor account")
-        await page.click(f"button[name=sub][value='{PAT}']")
-        await page.wait_for_url("**/staff/queues/campus-support")
+        page = await _browser_staff(browser, staff_site, PAT)
         await page.goto(f"{staff_site.portal}/staff/cases/{number}")
         assert "Not assessed yet" in await page.inner_text("#triage-title + p")
         await page.check("input[name=disruption][value=Significant]")
@@ -717,11 +719,7 @@ async def test_the_status_board_page_passes_axe(staff_site: StaffSite) -> None:
 
     async with async_playwright() as driver:
         browser = await driver.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = await browser.new_page(viewport={"width": 1280, "height": 900})
-        await page.goto(f"{staff_site.portal}/staff/signin")
-        await page.click("text=Sign in with your vendor account")
-        await page.click(f"button[name=sub][value='{SKY}']")
-        await page.wait_for_url("**/staff/queues/**")
+        page = await _browser_staff(browser, staff_site, SKY)
         await page.click("text=Status board")
         await page.click("text=Open an incident")
         await page.fill("#incident-title", f"Slow sign-in {uuid.uuid4().hex[:6]}")
