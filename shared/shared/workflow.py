@@ -4,11 +4,19 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from shared.commands import is_blank
-from shared.enums import ActorKind, Status
+from shared.enums import ActorKind, CaseType, Priority, Status
 
 CONTACT, STAFF, SYSTEM = ActorKind.CONTACT, ActorKind.STAFF, ActorKind.SYSTEM
 
 REOPEN_WINDOW_DAYS = 60
+
+
+def priority_allowed(case_type: CaseType, priority: Priority) -> bool:
+    """Critical means the product is not operational: only a Report an Outage case has it
+    (intake at submission, routing at a priority change, the portal's choices)."""
+    return priority is not Priority.CRITICAL or case_type is CaseType.REPORT_AN_OUTAGE
+
+
 AUTO_CLOSE_BUSINESS_DAYS = 10
 DEFAULT_TIME_ZONE = "America/Chicago"
 

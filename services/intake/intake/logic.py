@@ -37,7 +37,7 @@ from shared.commands import is_blank
 from shared.directory import Principal
 from shared.enums import CaseType, ContactType, Department, Priority, Status, Visibility
 from shared.events import Contact
-from shared.workflow import REOPEN_WINDOW_DAYS, can_reopen
+from shared.workflow import REOPEN_WINDOW_DAYS, can_reopen, priority_allowed
 
 RETENTION_DAYS = 30
 OCTET_STREAM = "application/octet-stream"
@@ -109,7 +109,7 @@ def check_case_contact(account_id: str, contact: Contact | None, requested: str)
 
 def check_priority(case_type: CaseType, priority: Priority) -> None:
     """Critical means the product is not operational: it is limited to outage cases."""
-    if priority is Priority.CRITICAL and case_type is not CaseType.REPORT_AN_OUTAGE:
+    if not priority_allowed(case_type, priority):
         raise Invalid(
             problem(
                 "priority",

@@ -17,6 +17,7 @@ from portal.errors import Refused
 from portal.models import CaseTypeCard, Column, FieldSpec
 from shared.cases import DETAILS_BY_TYPE
 from shared.enums import CaseType, Module, Priority, Status
+from shared.workflow import priority_allowed
 from shared.zones import local_time
 
 # The seed's Case Types table ("Case Submission"): description and examples of each type;
@@ -209,8 +210,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "preferred_consult_date_2": ("Preferred Consult Date 2", "Second date for the consult."),
     "preferred_consult_date_3": ("Preferred Consult Date 3", "Third date for the consult."),
 }
-ANY_PRIORITY = [p.value for p in Priority]
-NOT_CRITICAL = [p.value for p in Priority if p is not Priority.CRITICAL]
 
 
 def _label(name: str) -> tuple[str, str]:
@@ -272,9 +271,20 @@ def detail_fields(case_type: CaseType) -> list[FieldSpec]:
     return specs
 
 
-def priorities_for(case_type: CaseType) -> list[str]:
-    """Critical is offered only on Report an Outage."""
-    return ANY_PRIORITY if case_type is CaseType.REPORT_AN_OUTAGE else NOT_CRITICAL
+def priorities_for(case_type: CaseType | str) -> list[str]:
+    """The priorities a case of this type may have: Critical only on Report an Outage (an
+    unknown type is offered no Critical)."""
+    known = case_type if isinstance(case_type, CaseType) else _case_type(case_type)
+    if known is None:
+        return [p.value for p in Priority if p is not Priority.CRITICAL]
+    return [p.value for p in Priority if priority_allowed(known, p)]
+
+
+def _case_type(value: str) -> CaseType | None:
+    try:
+        return CaseType(value)
+    except ValueError:
+        return None
 
 
 def submission_body(

@@ -506,12 +506,10 @@ async def _notice_change(
     if action == "maintenance":
         return "/maintenance", staff_logic.maintenance_body(form, zone)
     verb, notice_id = action.split(":", 1)
-    known = {n["id"]: n for n in await staff.notices(member)}
-    if notice_id not in known:
-        raise CaseNotFound(f"the status board holds no notice {notice_id!r}")
+    notice = await staff.notice(member, notice_id)  # a 404 page for one the board lacks
+    notice_id = str(notice["id"])
     if verb == "update":
-        kind = str(known[notice_id]["kind"])
-        return f"/notices/{notice_id}/updates", staff_logic.update_body(form, kind)
+        return f"/notices/{notice_id}/updates", staff_logic.update_body(form, str(notice["kind"]))
     closing = form.get("body", "").strip()
     return f"/notices/{notice_id}/resolve", ({"body": closing} if closing else {})
 

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from portal.logic import priorities_for
 from shared.enums import (
     ActorKind,
     CaseType,
@@ -24,7 +25,10 @@ from shared.workflow import allowed_targets
 Json = dict[str, Any]
 
 PRIORITY_RANK = {p.value: i for i, p in enumerate(Priority)}
-__all__ = ["CaseType", "Department", "Disruption", "NoticeStatus", "Priority", "Status"]
+# Re-exported for the templates; priorities_for is the contact portal's rule of choices.
+__all__ = [
+    "CaseType", "Department", "Disruption", "NoticeStatus", "Priority", "Status", "priorities_for"
+]  # fmt: skip
 # The statuses an incident moves through while open (Resolved is the resolve action's).
 INCIDENT_STATUSES = [NoticeStatus.INVESTIGATING, NoticeStatus.IDENTIFIED, NoticeStatus.MONITORING]
 QUEUE_FILTERS = (
@@ -175,12 +179,6 @@ def priority_body(form: Mapping[str, str], case_type: str) -> Json:
     if priority not in allowed:
         raise FormProblem(f"Choose one of {', '.join(allowed)}.")
     return {"priority": priority, "reason": _required(form, "reason", "why the priority changes")}
-
-
-def priorities_for(case_type: str) -> list[str]:
-    """The priorities a case of this type may have: Critical only on Report an Outage."""
-    outage = case_type == CaseType.REPORT_AN_OUTAGE.value
-    return [p.value for p in Priority if outage or p is not Priority.CRITICAL]
 
 
 def _date(raw: str) -> date:

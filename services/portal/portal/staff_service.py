@@ -8,6 +8,7 @@ import secrets
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import IO, Any
+from urllib.parse import quote
 
 import httpx
 import jwt
@@ -317,6 +318,12 @@ class StaffPortal:
         """Every notice the status board holds, open ones first, newest first within each."""
         found: list[Json] = await self.api.call("board", "GET", member, "/notices")
         return staff_logic.notices_in_order(found)
+
+    async def notice(self, member: StaffMember, notice_id: str) -> Json:
+        """One notice of the status board (CaseNotFound when it holds none by that id)."""
+        path = f"/notices/{quote(notice_id, safe='')}"
+        found: Json = await self.api.call("board", "GET", member, path)
+        return found
 
     async def notice_write(self, member: StaffMember, path: str, body: Json) -> Json:
         """Open, announce, update or resolve a notice on the status board (works while Kafka is

@@ -64,6 +64,7 @@ from shared.workflow import (
     allowed_targets,
     can_reopen,
     check_transition,
+    priority_allowed,
 )
 
 AUTO_CLOSE_NOTE = f"closed after {AUTO_CLOSE_BUSINESS_DAYS} business days without a response"
@@ -673,11 +674,10 @@ def suggest_priority(triage: Triage, case_type: CaseType) -> Priority:
 def check_priority(state: CaseState, priority: Priority) -> None:
     """Refuse Critical on any case but Report an Outage, a closed case, and no change."""
     check_open(state, "reprioritised")
-    if priority is Priority.CRITICAL and state.case_type is not CaseType.REPORT_AN_OUTAGE:
+    if not priority_allowed(state.case_type, priority):
         raise PriorityRefused(
             "priority: Critical is limited to 'Report an Outage' cases (the product is not "
-            "operational); "
-            "choose High, Medium or Low"
+            "operational); choose High, Medium or Low"
         )
     if priority is state.priority:
         raise Refused(f"case {state.case_number} is already {priority.value} priority")

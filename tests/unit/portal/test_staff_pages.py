@@ -1,5 +1,6 @@
 """The staff pages on fakes: vendor sign-in, 404 for contacts, queues, moves and refusals."""
 
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -68,8 +69,13 @@ class FakeStaffApi(StaffApi):
         self, service: str, method: str, member: StaffMember, path: str, **kw: Any
     ) -> Any:
         if service == "board":
-            if method == "GET":
+            if method == "GET" and path == "/notices":
                 return self.notices
+            if method == "GET":
+                found = [n for n in self.notices if path == f"/notices/{n['id']}"]
+                if not found:
+                    raise CaseNotFound(f"the status board holds no notice at {path}")
+                return found[0]
             self.writes.append((service, path, kw.get("json")))
             return self.notices[0]
         if method == "POST" and self.empty and path.endswith("/take"):
@@ -148,21 +154,28 @@ def _directory() -> StaffDirectory:
     return found
 
 
-@pytest.fixture
-async def site() -> AsyncIterator[tuple[httpx.AsyncClient, FakeStaffApi, VendorOidc]]:
-    """The portal with its staff pages on fakes, and a client that keeps cookies."""
+@contextlib.asynccontextmanager
+async def staff_app(api: FakeStaffApi, vendor: VendorOidc) -> AsyncIterator[httpx.AsyncClient]:
+    """The portal with its staff pages on `api`, and a client that keeps cookies."""
     directory = _directory()
     cookies = CookieCodec(SETTINGS.session_secret.get_secret_value())
     fake = Portal(SETTINGS, directory, FakeOidc(), FakeApi(), cookies, FakeLinks(), FakeMailer())
     app = create_app(SETTINGS, fake)
-    api, vendor = FakeStaffApi(), VendorOidc("staff-support@vendor.example")
     staff_cookies = StaffCookies(SETTINGS.session_secret.get_secret_value())
     if not hasattr(app.state, "staff"):
         install_staff(app, StaffPortal(SETTINGS, directory, vendor, api, staff_cookies))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
-            yield client, api, vendor
+            yield client
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[tuple[httpx.AsyncClient, FakeStaffApi, VendorOidc]]:
+    """The portal with its staff pages on fakes, and a client that keeps cookies."""
+    api, vendor = FakeStaffApi(), VendorOidc("staff-support@vendor.example")
+    async with staff_app(api, vendor) as client:
+        yield client, api, vendor
 
 
 async def staff_sign_in(client: httpx.AsyncClient) -> None:

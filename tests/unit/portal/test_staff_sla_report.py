@@ -6,20 +6,9 @@ from typing import Any
 
 import httpx
 import pytest
-from portal.app import create_app
-from portal.service import CookieCodec, Portal
-from portal.staff_api import install_staff
-from portal.staff_service import StaffCookies, StaffPortal
 
 from shared.events import StaffMember
-from tests.unit.portal.fakes import SETTINGS, FakeApi, FakeLinks, FakeMailer, FakeOidc
-from tests.unit.portal.test_staff_pages import (
-    BASE,
-    FakeStaffApi,
-    VendorOidc,
-    _directory,
-    staff_sign_in,
-)
+from tests.unit.portal.test_staff_pages import FakeStaffApi, VendorOidc, staff_app, staff_sign_in
 
 WEEK = {
     "week": "2026-11-30",
@@ -65,19 +54,10 @@ class ReportApi(FakeStaffApi):
 
 @pytest.fixture
 async def report_site() -> AsyncIterator[tuple[httpx.AsyncClient, ReportApi]]:
-    directory = _directory()
-    cookies = CookieCodec(SETTINGS.session_secret.get_secret_value())
-    fake = Portal(SETTINGS, directory, FakeOidc(), FakeApi(), cookies, FakeLinks(), FakeMailer())
-    app = create_app(SETTINGS, fake)
-    api, vendor = ReportApi(), VendorOidc("staff-support@vendor.example")
-    staff_cookies = StaffCookies(SETTINGS.session_secret.get_secret_value())
-    if not hasattr(app.state, "staff"):
-        install_staff(app, StaffPortal(SETTINGS, directory, vendor, api, staff_cookies))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
-            await staff_sign_in(client)
-            yield client, api
+    api = ReportApi()
+    async with staff_app(api, VendorOidc("staff-support@vendor.example")) as client:
+        await staff_sign_in(client)
+        yield client, api
 
 
 async def test_the_report_shows_a_table_and_a_chart(report_site: Any) -> None:
