@@ -8,7 +8,7 @@ from uuid import UUID
 from pydantic import AfterValidator, Field, StringConstraints, TypeAdapter
 
 from shared.enums import Department, Priority, Status
-from shared.messages import Actor, Message, StaffRef, Triage
+from shared.messages import NOTICE_ID_PATTERN, Actor, Message, StaffRef, Triage
 
 TEXT_MAX = 32_000  # characters of a note, resolution, question or reopen details
 BLANK_RULE = "must not be blank: write some text (spaces, tabs and line breaks alone do not count)"
@@ -105,6 +105,26 @@ class ChangePriority(CaseCommand):
     reason: Annotated[str, Field(max_length=2_000, description="Why it changes."), NonBlank]
 
 
+class LinkIncident(CaseCommand):
+    """Link the case to an open status-board incident (staff), or unlink it (`unlink`): a
+    linked case shows the incident, and gets a note when the incident is resolved."""
+
+    type: Literal["case.link_incident"] = "case.link_incident"
+    notice_id: str = Field(pattern=NOTICE_ID_PATTERN, description="The board's notice id.")
+    title: str = Field(min_length=1, max_length=255, description="The incident's title.")
+    unlink: bool = Field(False, description="True removes the link instead.")
+
+
+class NoteIncidentResolved(CaseCommand):
+    """The incident a case is linked to was resolved: note it on the case (system only; routing
+    sends one per linked case when the board publishes the resolution)."""
+
+    type: Literal["case.note_incident_resolved"] = "case.note_incident_resolved"
+    notice_id: str = Field(pattern=NOTICE_ID_PATTERN)
+    title: str = Field(min_length=1, max_length=255)
+    resolution: str = Field(max_length=TEXT_MAX, description="The board's last word on it.")
+
+
 AnyCaseCommand = Annotated[
     CloseCase
     | ReopenCase
@@ -113,7 +133,9 @@ AnyCaseCommand = Annotated[
     | FollowUpCase
     | TransferCase
     | RecordTriage
-    | ChangePriority,
+    | ChangePriority
+    | LinkIncident
+    | NoteIncidentResolved,
     Field(discriminator="type"),
 ]
 CASE_COMMANDS: TypeAdapter[AnyCaseCommand] = TypeAdapter(AnyCaseCommand)

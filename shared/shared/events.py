@@ -122,6 +122,28 @@ class PriorityChanged(CaseEvent):
     command_id: UUID | None = Field(None, description="The command that changed it.")
 
 
+class IncidentLinked(CaseEvent):
+    """Staff linked the case to a status-board incident, or unlinked it (`linked` false); the
+    contact sees it on the case."""
+
+    type: Literal["case.incident_linked"] = "case.incident_linked"
+    actor: Actor
+    notice_id: str
+    title: str
+    linked: bool = Field(True, description="False: the link was removed.")
+    command_id: UUID | None = Field(None, description="The command that linked it.")
+
+
+class LinkedIncidentResolved(CaseEvent):
+    """An incident the case is linked to was resolved on the status board: a note on the case
+    and one email to its recipients. The case's status is unchanged; staff resolve it."""
+
+    type: Literal["case.linked_incident_resolved"] = "case.linked_incident_resolved"
+    notice_id: str
+    title: str
+    resolution: str = Field(description="The board's last update on the incident.")
+
+
 class PostAdded(CaseEvent):
     """A contact or staff member posted to the case feed."""
 
@@ -217,7 +239,9 @@ AnyCaseEvent = Annotated[
     | SlaBreached
     | CommandRejected
     | TriageRecorded
-    | PriorityChanged,
+    | PriorityChanged
+    | IncidentLinked
+    | LinkedIncidentResolved,
     Field(discriminator="type"),
 ]
 CASE_EVENTS: TypeAdapter[AnyCaseEvent] = TypeAdapter(AnyCaseEvent)

@@ -119,3 +119,20 @@ class Triage(BaseModel):
                 "or leave the issue out"
             )
         return self
+
+
+NOTICE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+"""A status-board notice id, as the board's admin API accepts it."""
+
+
+class IncidentLink(BaseModel):
+    """A status-board incident a case is linked to: the case shares its cause and its fix."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    notice_id: str = Field(pattern=NOTICE_ID_PATTERN, description="The board's notice id.")
+    title: str = Field(min_length=1, max_length=255, description="The incident's title.")
+    linked_at: AwareDatetime
+    resolved_at: AwareDatetime | None = Field(
+        None, description="When the incident's resolution was noted on the case."
+    )

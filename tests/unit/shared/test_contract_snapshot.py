@@ -16,7 +16,9 @@ def test_contract_matches_snapshot() -> None:
     expected = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
     assert contract_document() == expected, (
         "the event contract changed; if the change is additive and intended, "
-        "run `make snapshot` and commit tests/unit/shared/contract_snapshot.json"
+        "run `UPDATE_SNAPSHOT=1 uv run --frozen pytest "
+        "tests/unit/shared/test_contract_snapshot.py`, "
+        "then commit tests/unit/shared/contract_snapshot.json"
     )
 
 
