@@ -14,6 +14,7 @@ from routing.models import (
     CASE_EXAMPLE,
     COMMAND_EXAMPLE,
     ESCALATION_EXAMPLES,
+    LINK_EXAMPLES,
     PRIORITY_EXAMPLES,
     QUEUE_EXAMPLE,
     RESOLUTION_EXAMPLES,
@@ -25,6 +26,7 @@ from routing.models import (
     CommandAccepted,
     CommandPublic,
     EscalationCreate,
+    IncidentLinkCreate,
     PriorityCreate,
     ResolutionCreate,
     StatusChangeCreate,
@@ -37,7 +39,7 @@ from routing.store import QueueFilter, QueueOrder
 from shared import tracing
 from shared.directory import DirectoryStore, Principal, bearer_auth
 from shared.enums import Disruption, Priority, Status
-from shared.messages import Triage
+from shared.messages import NOTICE_ID_PATTERN, Triage
 from shared.problems import internal_error, problem, problem_response, problem_responses
 
 ACCEPTED = status.HTTP_202_ACCEPTED
@@ -93,6 +95,7 @@ def build_router(staff: StaffService, directory: DirectoryStore) -> APIRouter:
     _case_routes(router, staff, caller)
     _change_routes(router, staff, caller)
     _triage_routes(router, staff, caller)
+    _incident_routes(router, staff, caller)
     return router
 
 
@@ -336,6 +339,57 @@ def _triage_routes(router: APIRouter, staff: StaffService, current: Caller) -> N
         """Sets the priority (Critical only on Report an Outage); the SLA due times follow,
         and the contact sees the change and its reason on the case feed."""
         return await staff.change_priority(case_id, body, caller)
+
+
+NoticeId = Annotated[
+    str,
+    Path(
+        description="The status board's notice id.",
+        pattern=NOTICE_ID_PATTERN,
+        examples=["inc-2026-11-20-gradebook"],
+    ),
+]
+
+
+def _incident_routes(router: APIRouter, staff: StaffService, current: Caller) -> None:
+    @router.post(
+        "/cases/{case_id}/incidents",
+        summary="Link the case to a status-board incident",
+        status_code=ACCEPTED,
+        responses=_command(),
+    )
+    async def link(
+        case_id: CaseRef,
+        body: Annotated[IncidentLinkCreate, Body(openapi_examples=LINK_EXAMPLES)],
+        caller: Annotated[Principal, Depends(current)],
+    ) -> CommandAccepted:
+        """Links the case to an incident: the contact sees the link on the case, and when the
+        board resolves the incident the case gets a note and its recipients one email."""
+        return await staff.link_incident(case_id, body, caller)
+
+    @router.delete(
+        "/cases/{case_id}/incidents/{notice_id}",
+        summary="Unlink the case from an incident",
+        status_code=ACCEPTED,
+        responses=_command(),
+    )
+    async def unlink(
+        case_id: CaseRef, notice_id: NoticeId, caller: Annotated[Principal, Depends(current)]
+    ) -> CommandAccepted:
+        """Removes the link (404 when the case is not linked to that incident)."""
+        return await staff.unlink_incident(case_id, notice_id, caller)
+
+    @router.get(
+        "/incidents/{notice_id}/cases",
+        summary="The cases linked to an incident",
+        responses=_ok(200, [CASE_EXAMPLE]),
+    )
+    async def linked(
+        notice_id: NoticeId, caller: Annotated[Principal, Depends(current)]
+    ) -> list[CasePublic]:
+        """Every case linked to the incident in the caller's departments (a supervisor's:
+        all), by case number; an empty list when none is."""
+        return await staff.linked_cases(notice_id, caller)
 
 
 def _change_routes(router: APIRouter, staff: StaffService, current: Caller) -> None:

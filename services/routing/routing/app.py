@@ -17,7 +17,7 @@ from routing.api import build_router, install_errors
 from routing.clock import Clock, SystemClock
 from routing.engine import AfterWrite, Engine
 from routing.logic import BusinessCalendar, RoutingTable
-from routing.service import RoutingService, StaffService
+from routing.service import IncidentNotes, RoutingService, StaffService
 from routing.settings import Settings
 from routing.sla import SlaPolicy
 from routing.store import CaseStore, ClaimStore, CommandStore, CursorStore
@@ -26,7 +26,8 @@ from shared import tracing
 from shared.commands import CaseCommand
 from shared.directory import DirectoryStore, subscribe_directory
 from shared.docs import docs_description
-from shared.kafka import DeadLetterPolicy, ensure_topics, make_broker
+from shared.events import AnyNoticeEvent
+from shared.kafka import DeadLetterPolicy, consumer_options, ensure_topics, make_broker
 from shared.mongo import Document, mongo_client, mongo_reachable
 from shared.service import Check, asyncapi_of, broker_check, new_app, ops_router, settle_heap
 from shared.zones import ZoneCache
@@ -55,6 +56,7 @@ class Parts:
     engine: Engine
     timers: TimerService
     staff: StaffService
+    incidents: IncidentNotes
 
 
 def build(settings: Settings, clock: Clock, after_write: AfterWrite | None = None) -> Parts:
@@ -85,7 +87,10 @@ def build(settings: Settings, clock: Clock, after_write: AfterWrite | None = Non
     publish = partial(_publish, broker, settings.topics.case_commands)
     timers = TimerService(cases, publish, clock, calendar, SlaGauges(registry))
     staff = StaffService(cases, ClaimStore(db), commands, directory, publish, clock)
-    return Parts(settings, registry, broker, mongo, cases, directory, engine, timers, staff)
+    incidents = IncidentNotes(cases, publish)
+    return Parts(
+        settings, registry, broker, mongo, cases, directory, engine, timers, staff, incidents
+    )
 
 
 def sla_policy(settings: Settings) -> SlaPolicy | None:
@@ -152,6 +157,7 @@ def create_app(
         settings.directory_group_id,
         lambda: parts.directory,
     )
+    subscribe_incidents(parts)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -169,6 +175,18 @@ def create_app(
         parts.directory,
     )
     return app
+
+
+def subscribe_incidents(parts: Parts) -> None:
+    """Read the board's notices (a group of its own, from the start: the topic is compacted);
+    a resolved incident is noted on every case linked to it."""
+    settings = parts.settings
+
+    @parts.broker.subscriber(  # type: ignore[untyped-decorator]
+        settings.topics.incident_events, **consumer_options(f"{settings.group_id}.incidents")
+    )
+    async def on_notice(event: AnyNoticeEvent) -> None:
+        await parts.incidents.on_notice(event)
 
 
 def _add_ops(app: FastAPI, parts: Parts) -> None:

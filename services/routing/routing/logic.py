@@ -35,6 +35,8 @@ from shared.commands import (
     ChangeStatus,
     CloseCase,
     FollowUpCase,
+    LinkIncident,
+    NoteIncidentResolved,
     RecordTriage,
     ReopenCase,
     TransferCase,
@@ -46,6 +48,8 @@ from shared.events import (
     CaseRouted,
     CaseSubmitted,
     CommandRejected,
+    IncidentLinked,
+    LinkedIncidentResolved,
     PostAdded,
     PriorityChanged,
     SlaBreached,
@@ -56,7 +60,7 @@ from shared.events import (
     WorkItemQueued,
     WorkItemUpdated,
 )
-from shared.messages import Actor, StaffRef, Triage
+from shared.messages import Actor, IncidentLink, StaffRef, Triage
 from shared.workflow import (
     AUTO_CLOSE_BUSINESS_DAYS,
     REOPEN_WINDOW_DAYS,
@@ -70,6 +74,7 @@ from shared.workflow import (
 AUTO_CLOSE_NOTE = f"closed after {AUTO_CLOSE_BUSINESS_DAYS} business days without a response"
 _IDS = UUID("6f1d3c2e-9a4b-4f7e-8c1d-2b3a4c5d6e7f")
 _NO_DUE = "9999-12-31"
+MAX_INCIDENTS = 20  # incidents one case may be linked to
 
 
 def derived_id(source: UUID, role: str) -> UUID:
@@ -381,6 +386,10 @@ def _dispatch(state: CaseState, command: AnyCaseCommand, ctx: Context) -> Decisi
             return _triage(state, command, ctx)
         case ChangePriority():
             return _reprioritise(state, command, ctx)
+        case LinkIncident():
+            return _link(state, command, ctx)
+        case NoteIncidentResolved():
+            return _incident_resolved(state, command, ctx)
 
 
 def authorize(state: CaseState, actor: Actor, staff: StaffMember | None) -> None:
@@ -721,6 +730,66 @@ def _reprioritise(state: CaseState, command: ChangePriority, ctx: Context) -> De
         command_id=command.event_id,
     )
     return _with_work_item(new, changed, command.event_id, ctx)
+
+
+def _link(state: CaseState, command: LinkIncident, ctx: Context) -> Decision:
+    """Link the case to a status-board incident (staff), or remove the link; the contact sees
+    both on the feed. A closed case keeps the links it had."""
+    if command.actor.kind is not ActorKind.STAFF:
+        raise Refused("only staff link a case to a status-board incident")
+    linked = next((link for link in state.incidents if link.notice_id == command.notice_id), None)
+    if command.unlink:
+        if linked is None:
+            raise Refused(
+                f"case {state.case_number} is not linked to incident {command.notice_id!r}; "
+                "nothing to unlink"
+            )
+        kept = [link for link in state.incidents if link.notice_id != command.notice_id]
+    else:
+        check_open(state, "linked to an incident")
+        if linked is not None:
+            return Decision(None, reason=f"already linked to incident {command.notice_id!r}")
+        if len(state.incidents) >= MAX_INCIDENTS:
+            raise Refused(
+                f"case {state.case_number} is already linked to {MAX_INCIDENTS} incidents; "
+                "unlink one first"
+            )
+        link = IncidentLink(notice_id=command.notice_id, title=command.title, linked_at=ctx.now)
+        kept = [*state.incidents, link]
+    new = state.model_copy(update={"incidents": kept})
+    event = IncidentLinked(
+        event_id=derived_id(command.event_id, "incident"),
+        occurred_at=ctx.now,
+        case_id=state.case_id,
+        actor=command.actor,
+        notice_id=command.notice_id,
+        title=linked.title if linked is not None and command.unlink else command.title,
+        linked=not command.unlink,
+        command_id=command.event_id,
+    )
+    return Decision(new, [_case_event(event, state.case_id)])
+
+
+def _incident_resolved(state: CaseState, command: NoteIncidentResolved, ctx: Context) -> Decision:
+    """Note a linked incident's resolution on the case, once: the feed shows it and notify
+    mails the recipients. The status stays; staff resolve the case through the workflow."""
+    if command.actor.kind is not ActorKind.SYSTEM:
+        raise Refused("incident resolutions are noted by the system, from the status board")
+    linked = next((link for link in state.incidents if link.notice_id == command.notice_id), None)
+    if linked is None or linked.resolved_at is not None:
+        raise Stale(f"incident {command.notice_id!r}: not linked, or its resolution is noted")
+    resolved = linked.model_copy(update={"resolved_at": ctx.now})
+    kept = [resolved if link is linked else link for link in state.incidents]
+    new = state.model_copy(update={"incidents": kept})
+    event = LinkedIncidentResolved(
+        event_id=derived_id(command.event_id, "incident_resolved"),
+        occurred_at=ctx.now,
+        case_id=state.case_id,
+        notice_id=command.notice_id,
+        title=linked.title,
+        resolution=command.resolution,
+    )
+    return Decision(new, [_case_event(event, state.case_id)])
 
 
 def _with_assignee(

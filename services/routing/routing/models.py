@@ -12,7 +12,7 @@ from routing.sla import TARGETS, SlaState
 from shared.commands import TEXT_MAX, CaseCommand, NonBlank, NonBlankText
 from shared.enums import CaseType, Department, Module, Priority, Status
 from shared.events import WorkItem
-from shared.messages import Actor, StaffRef, Triage
+from shared.messages import NOTICE_ID_PATTERN, Actor, IncidentLink, StaffRef, Triage
 from shared.zones import DEFAULT_TIME_ZONE
 
 Activity = Literal["submitted", "post", "status change", "assignment", "transfer"]
@@ -84,6 +84,8 @@ class CaseState(BaseModel):
     sla: SlaState | None = None
     # Staff's impact assessment (None until recorded); never shown to the contact.
     triage: Triage | None = None
+    # Status-board incidents staff linked the case to, oldest first.
+    incidents: list[IncidentLink] = Field(default_factory=list)
     # Input offsets already applied per input topic kind: a record at or below is a redelivery.
     offsets: dict[str, int] = Field(default_factory=dict)
     # The partition of each input topic kind the case lives on (its key decides it).
@@ -233,6 +235,13 @@ class PriorityCreate(BaseModel):
     reason: Annotated[str, Field(max_length=2_000, description="Why it changes."), NonBlank]
 
 
+class IncidentLinkCreate(BaseModel):
+    """Link the case to an open status-board incident (as the board's public API names it)."""
+
+    notice_id: str = Field(pattern=NOTICE_ID_PATTERN, description="The board's notice id.")
+    title: str = Field(min_length=1, max_length=255, description="The incident's title.")
+
+
 class CommandAccepted(BaseModel):
     """A command was published; poll `GET /commands/{command_id}` for its outcome."""
 
@@ -312,6 +321,9 @@ class CasePublic(BaseModel):
     triage: Triage | None = Field(None, description="Staff's impact assessment, once recorded.")
     suggested_priority: Priority | None = Field(
         None, description="The priority the assessment suggests (None before one is recorded)."
+    )
+    incidents: list[IncidentLink] = Field(
+        default_factory=list, description="Status-board incidents the case is linked to."
     )
 
 
@@ -417,6 +429,12 @@ PRIORITY_EXAMPLES: dict[str, Example] = {
         "value": {"priority": "High", "reason": "Every English teacher is blocked from posting."},
     },
 }
+LINK_EXAMPLES: dict[str, Example] = {
+    "outage": {
+        "summary": "Link an outage report to the open incident",
+        "value": {"notice_id": "inc-2026-11-20-gradebook", "title": "Gradebook unavailable"},
+    },
+}
 ACCEPTED_EXAMPLE: Example = {
     "command_id": _COMMAND_ID,
     "case_id": _CASE_ID,
@@ -494,4 +512,12 @@ CASE_EXAMPLE: Example = {
         },
         "resolution": {"due_at": None, "met_at": None, "warned": False, "breached": False},
     },
+    "incidents": [
+        {
+            "notice_id": "inc-2026-11-20-gradebook",
+            "title": "Gradebook unavailable",
+            "linked_at": "2026-11-20T15:10:00Z",
+            "resolved_at": "2026-11-20T15:55:00Z",
+        }
+    ],
 }

@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time
 from typing import Literal
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from routing.clock import Clock
 from routing.errors import Forbidden, Invalid, NotFound
@@ -37,6 +37,7 @@ from routing.models import (
     CaseState,
     CommandAccepted,
     CommandPublic,
+    IncidentLinkCreate,
     Outgoing,
     PriorityCreate,
     SlaCheck,
@@ -59,18 +60,21 @@ from routing.store import (
 )
 from shared.cases import parse_case_ref
 from shared.commands import (
+    TEXT_MAX,
     AnyCaseCommand,
     AssignCase,
     CaseCommand,
     ChangePriority,
     ChangeStatus,
+    LinkIncident,
+    NoteIncidentResolved,
     RecordTriage,
     TransferCase,
 )
 from shared.directory import DirectoryStore, Principal
 from shared.enums import ActorKind, Department, Status
-from shared.events import CaseSubmitted, PostAdded
-from shared.messages import StaffRef, Triage
+from shared.events import AnyNoticeEvent, CaseSubmitted, NoticeResolved, PostAdded
+from shared.messages import SYSTEM, StaffRef, Triage
 from shared.mongo import Document
 from shared.problems import excerpt
 from shared.zones import DEFAULT_TIME_ZONE, ZoneCache
@@ -339,6 +343,46 @@ class StaffService:
         )
         return await self._send(command)
 
+    async def link_incident(
+        self, case_ref: str, link: IncidentLinkCreate, caller: Principal
+    ) -> CommandAccepted:
+        """Link the case to a status-board incident (already linked: accepted, no change)."""
+        state = await self._case_of(case_ref, caller)
+        check_open(state, "linked to an incident")
+        command = LinkIncident(
+            case_id=state.case_id, actor=caller.actor, notice_id=link.notice_id, title=link.title
+        )
+        return await self._send(command)
+
+    async def unlink_incident(
+        self, case_ref: str, notice_id: str, caller: Principal
+    ) -> CommandAccepted:
+        """Remove the case's link to an incident."""
+        state = await self._case_of(case_ref, caller)
+        linked = next((i for i in state.incidents if i.notice_id == notice_id), None)
+        if linked is None:
+            raise NotFound(
+                f"case {state.case_number} is not linked to incident "
+                f"{excerpt(notice_id, EXCERPT)!r}: GET /cases/{state.case_number} lists its links"
+            )
+        command = LinkIncident(
+            case_id=state.case_id,
+            actor=caller.actor,
+            notice_id=linked.notice_id,
+            title=linked.title,
+            unlink=True,
+        )
+        return await self._send(command)
+
+    async def linked_cases(self, notice_id: str, caller: Principal) -> list[CasePublic]:
+        """The cases linked to an incident that the caller may act on (a supervisor: all)."""
+        now = self.clock.now()
+        return [
+            case_public(state, now)
+            for state in await self.cases.linked_to(notice_id)
+            if caller.acts_for(state.department)
+        ]
+
     async def change_status(
         self, case_ref: str, change: StatusChangeCreate, caller: Principal
     ) -> CommandAccepted:
@@ -394,6 +438,42 @@ class StaffService:
             case_id=command.case_id,
             outcome_url=f"/commands/{command.event_id}",
         )
+
+
+class IncidentNotes:
+    """When the status board resolves an incident, each case linked to it is told, once."""
+
+    def __init__(self, cases: CaseStore, publish: Publish) -> None:
+        self.cases = cases
+        self.publish = publish
+
+    async def on_notice(self, event: AnyNoticeEvent) -> int:
+        """One NoteIncidentResolved per linked case whose resolution is not noted yet; the
+        number sent. Its id derives from the case and notice, and the case keeps the
+        resolution once noted, so a redelivered notice notes nothing twice."""
+        if not isinstance(event, NoticeResolved):
+            return 0
+        notice = event.notice
+        last_word = notice.updates[0].body if notice.updates else notice.body
+        sent = 0
+        for state in await self.cases.linked_to(notice.id):
+            link = next(i for i in state.incidents if i.notice_id == notice.id)
+            if link.resolved_at is not None:
+                continue
+            await self.publish(
+                NoteIncidentResolved(
+                    event_id=uuid5(state.case_id, f"incident-resolved:{notice.id}"),
+                    case_id=state.case_id,
+                    actor=SYSTEM,
+                    notice_id=notice.id,
+                    title=notice.title,
+                    resolution=last_word[:TEXT_MAX],
+                )
+            )
+            sent += 1
+        if sent:
+            log.info("incident %s resolved: noted on %d linked cases", notice.id, sent)
+        return sent
 
 
 def department_of(slug: str) -> Department:

@@ -147,6 +147,7 @@ class CaseStore:
         await self.collection.create_index("sla.next_at", sparse=True)
         await self.collection.create_index("sla.runs.0.start", sparse=True)
         await self.collection.create_index([("department", 1), ("status", 1), *URGENCY_ORDER])
+        await self.collection.create_index("incidents.notice_id", sparse=True)
 
     async def get(self, case_id: UUID) -> CaseState | None:
         """One case, if routing knows it."""
@@ -199,6 +200,11 @@ class CaseStore:
         sort = URGENCY_ORDER if order == "urgency" else QUEUE_ORDER
         cursor = self.collection.find(where.query(department)).sort(sort)
         return [doc async for doc in cursor.skip(skip).limit(limit)]
+
+    async def linked_to(self, notice_id: str, limit: int = 1_000) -> list[CaseState]:
+        """The cases linked to a status-board incident, in case-number order."""
+        cursor = self.collection.find({"incidents.notice_id": notice_id}).sort("case_number", 1)
+        return [CaseState.model_validate(doc) async for doc in cursor.limit(limit)]
 
     async def takeable(self, department: Department, limit: int = 20) -> list[UUID]:
         """The first unassigned New or Re-Opened cases of a queue, in work order."""

@@ -14,6 +14,7 @@ from routing.models import (
     CommandAccepted,
     CommandPublic,
     EscalationCreate,
+    IncidentLinkCreate,
     PriorityCreate,
     ResolutionCreate,
     StatusChangeCreate,
@@ -35,6 +36,9 @@ STAFF_OPERATIONS = {
     "POST /cases/{case_id}/resolution",
     "POST /cases/{case_id}/triage",
     "POST /cases/{case_id}/priority",
+    "POST /cases/{case_id}/incidents",
+    "DELETE /cases/{case_id}/incidents/{notice_id}",
+    "GET /incidents/{notice_id}/cases",
     "GET /commands/{command_id}",
     "GET /reports/sla",
 }
@@ -46,6 +50,7 @@ BODIES: dict[str, type[BaseModel]] = {
     "/cases/{case_id}/resolution": ResolutionCreate,
     "/cases/{case_id}/triage": Triage,
     "/cases/{case_id}/priority": PriorityCreate,
+    "/cases/{case_id}/incidents": IncidentLinkCreate,
 }
 
 
