@@ -35,6 +35,7 @@ BEFORE: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {
     ("/cases/{case_id}/triage", "grades"): [],
     ("/cases/{case_id}/triage", "defect"): [],
     ("/cases/{case_id}/priority", "raise"): [],
+    ("/cases/{case_id}/incidents", "outage"): [],
 }
 
 

@@ -11,12 +11,15 @@ import pytest
 
 from routing.settings import Settings
 from shared.directory import directory_key, hash_token, new_token
-from shared.enums import ActorKind, CaseType, Department, Priority, Status
+from shared.enums import ActorKind, CaseType, Department, NoticeKind, NoticeStatus, Priority, Status
 from shared.events import (
     ApiToken,
     CaseSubmitted,
     Contact,
     ContactUpserted,
+    Notice,
+    NoticeResolved,
+    NoticeUpdate,
     StaffMember,
     StaffUpserted,
     TokenIssued,
@@ -319,3 +322,70 @@ async def test_triage_suggests_a_priority_and_staff_change_it_with_a_reason(
     assert "development_issue is required" in no_issue.text
     contact = await api.post(f"{url}/triage", headers=tokens["contact"], json=triage)
     assert contact.status_code == 403
+
+
+async def test_staff_link_an_outage_to_an_incident_and_its_resolution_is_noted_once(
+    bus: Any,
+    api: httpx.AsyncClient,
+    tokens: dict[str, Headers],
+    new_case: Callable[..., CaseSubmitted],
+) -> None:
+    """Hugo (Hosting) links an outage report to the board's incident: the case shows the link,
+    the incident lists the case, Bert (Training) can neither link it nor see it listed. The
+    board resolves the incident, twice on the topic: one note on the case, with the board's
+    last update. Unlinking then works once, and a bad notice id is a 422."""
+    hugo, bert = tokens["hugo"], tokens["bert"]
+    case = new_case(CaseType.REPORT_AN_OUTAGE, subject="gradebook down")
+    await _routed(bus, api, hugo, case)
+    url, notice_id = f"/cases/{case.case_id}", f"inc-{case.case_id.hex[:12]}"
+    link = {"notice_id": notice_id, "title": "Gradebook unavailable"}
+    refused = await api.post(f"{url}/incidents", headers=bert, json=link)
+    assert refused.status_code == 403
+    assert "routed to Hosting / Technical Support" in refused.json()["detail"]
+    linked = await api.post(f"{url}/incidents", headers=hugo, json=link)
+    assert (await _outcome(api, hugo, linked))["outcome"] == "applied"
+    [announced] = await bus.wait_for(case.case_id, "case.incident_linked")
+    assert (announced["notice_id"], announced["linked"]) == (notice_id, True)
+    view = (await api.get(url, headers=hugo)).json()
+    assert [(i["notice_id"], i["resolved_at"]) for i in view["incidents"]] == [(notice_id, None)]
+    status_before = view["status"]
+    listed = (await api.get(f"/incidents/{notice_id}/cases", headers=hugo)).json()
+    assert [c["case_id"] for c in listed] == [str(case.case_id)]
+    assert (await api.get(f"/incidents/{notice_id}/cases", headers=bert)).json() == []
+
+    notice = Notice(
+        id=notice_id,
+        kind=NoticeKind.INCIDENT,
+        title="Gradebook unavailable",
+        body="Teachers cannot open the gradebook.",
+        status=NoticeStatus.RESOLVED,
+        starts_at=case.occurred_at,
+        updates=[
+            NoticeUpdate(
+                at=case.occurred_at, status=NoticeStatus.RESOLVED, body="Restored at 10:40."
+            )
+        ],
+        revision=3,
+    )
+    for _ in range(2):  # the board, or a replica of it, publishing the resolution again
+        resolved = NoticeResolved(notice=notice)
+        await bus.send(bus.topics.incident_events, resolved, notice_id)
+    [noted] = await bus.wait_for(case.case_id, "case.linked_incident_resolved")
+    assert (noted["title"], noted["resolution"]) == ("Gradebook unavailable", "Restored at 10:40.")
+    for _ in range(50):
+        view = (await api.get(url, headers=hugo)).json()
+        if view["incidents"][0]["resolved_at"] is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert view["incidents"][0]["resolved_at"] is not None
+    assert view["status"] == status_before  # staff resolve the case, through the workflow
+    await asyncio.sleep(2)  # time for a second note, if there were one
+    assert len(bus.of_case(case.case_id, "case.linked_incident_resolved")) == 1
+
+    unlinked = await api.delete(f"{url}/incidents/{notice_id}", headers=hugo)
+    assert (await _outcome(api, hugo, unlinked))["outcome"] == "applied"
+    again = await api.delete(f"{url}/incidents/{notice_id}", headers=hugo)
+    assert again.status_code == 404
+    assert "is not linked to incident" in again.json()["detail"]
+    bad = await api.post(f"{url}/incidents", headers=hugo, json={**link, "notice_id": "../x"})
+    assert bad.status_code == 422
