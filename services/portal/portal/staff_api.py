@@ -12,7 +12,7 @@ from sse_starlette import EventSourceResponse
 
 from portal import contact_change, logic, sla_chart, staff_logic
 from portal.api import SESSION_COOKIE, TEMPLATES, render
-from portal.errors import CaseNotFound, CsrfRefused, Refused, SignInFailed
+from portal.errors import CaseNotFound, CsrfRefused, Refused, SignInFailed, Unavailable
 from portal.service import Portal
 from portal.staff_service import (
     StaffApi,
@@ -269,6 +269,12 @@ def _case_router() -> APIRouter:
         slug = Department(department).slug
         may = staff_logic.may_work(member, department)
         colleagues = await staff.colleagues(member, slug) if may else []
+        account = str(routed.get("account_id", ""))
+        open_ones = await staff.open_incidents(member, account) if may else []
+        linked = [str(i["notice_id"]) for i in routed.get("incidents", [])]
+        suggestion = staff_logic.suggested_incident(
+            str(routed.get("case_type", "")), str(routed["status"]), open_ones or [], linked
+        )
         context = {
             **ctx,
             "case": case,
@@ -276,6 +282,10 @@ def _case_router() -> APIRouter:
             "may_work": may,
             "controls": staff_logic.controls_for(str(routed["status"]), member, department),
             "colleagues": colleagues,
+            "open_incidents": open_ones,
+            "linkable": [n for n in open_ones or [] if n.get("id") not in linked],
+            "suggested_incident": suggestion,
+            "board_url": staff.settings.status_board_url.rstrip("/"),
             "q": "",
             "done": staff_logic.done_message(request.query_params.get("done", "")),
             **extra,
@@ -410,6 +420,43 @@ def _case_router() -> APIRouter:
             return await page(request, ctx, ref, failed, 422)
         return _back(f"/staff/cases/{ref}", done=staff_logic.POSTED[visibility])
 
+    @router.post("/staff/cases/{ref}/incidents", response_class=HTMLResponse)
+    async def link(
+        request: Request,
+        ref: str,
+        ctx: StaffPage,
+        notice_id: Annotated[str, Form(max_length=64)] = "",
+        csrf_token: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        _check_csrf(ctx["staff_session"], csrf_token)
+        staff = _staff(request)
+        try:
+            if not notice_id:
+                raise Refused("Choose the incident to link the case to.", [])
+            _, routed = await staff.case(ctx["member"], ref)
+            account = str(routed["account_id"])
+            await staff.link_incident(ctx["member"], str(routed["case_id"]), notice_id, account)
+        except (Refused, Unavailable) as exc:
+            return await page(request, ctx, ref, {"failed": "link", "failure": _reason(exc)}, 422)
+        return _back(f"/staff/cases/{ref}", done=staff_logic.LINK_DONE[0])
+
+    @router.post("/staff/cases/{ref}/incidents/{notice_id}/unlink", response_class=HTMLResponse)
+    async def unlink(
+        request: Request,
+        ref: str,
+        notice_id: str,
+        ctx: StaffPage,
+        csrf_token: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        _check_csrf(ctx["staff_session"], csrf_token)
+        staff = _staff(request)
+        try:
+            _, routed = await staff.case(ctx["member"], ref)
+            await staff.unlink_incident(ctx["member"], str(routed["case_id"]), notice_id)
+        except Refused as exc:
+            return await page(request, ctx, ref, {"failed": "link", "failure": exc.detail}, 422)
+        return _back(f"/staff/cases/{ref}", done=staff_logic.LINK_DONE[1])
+
     @router.post("/staff/cases/{ref}/contact-change", response_class=HTMLResponse)
     async def apply_contact_change(
         request: Request,
@@ -451,10 +498,19 @@ def _notice_router() -> APIRouter:
         request: Request, ctx: dict[str, Any], extra: dict[str, Any], status: int = 200
     ) -> Response:
         member = manager(ctx)
-        notices = await _staff(request).notices(member)
+        staff = _staff(request)
+        notices = await staff.notices(member)
+        linked: dict[str, list[Any] | None] = {}
+        for notice in notices:
+            if notice.get("kind") == "incident":
+                try:
+                    linked[str(notice["id"])] = await staff.linked_cases(member, str(notice["id"]))
+                except Unavailable:  # routing away: the board's own controls still work
+                    linked[str(notice["id"])] = None
         context = {
             **ctx,
             "notices": notices,
+            "linked": linked,
             "statuses": staff_logic.INCIDENT_STATUSES,
             "done": staff_logic.done_message(request.query_params.get("done", "")),
             **extra,
@@ -493,6 +549,28 @@ def _notice_router() -> APIRouter:
     @router.post("/staff/notices/{notice_id}/resolve", response_class=HTMLResponse)
     async def resolve(request: Request, notice_id: str, ctx: StaffPage) -> Response:
         return await write(request, ctx, f"resolve:{notice_id}", "Notice closed")
+
+    @router.post("/staff/notices/{notice_id}/resolve-cases", response_class=HTMLResponse)
+    async def resolve_cases(
+        request: Request,
+        notice_id: str,
+        ctx: StaffPage,
+        resolution: Annotated[str, Form(max_length=32_000)] = "",
+        csrf_token: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        member = manager(ctx)
+        _check_csrf(ctx["staff_session"], csrf_token)
+        staff = _staff(request)
+        action = f"cases:{notice_id}"
+        try:
+            notice = await staff.notice(member, notice_id)  # a 404 page for an unknown one
+            if not resolution.strip():
+                raise Refused("Write the resolution: each case's contact reads it.", [])
+            results = await staff.resolve_linked(member, str(notice["id"]), resolution)
+        except Refused as exc:
+            failed = {"failed": action, "failure": exc.detail, "form": {"resolution": resolution}}
+            return await page(request, ctx, failed, 422)
+        return await page(request, ctx, {"resolved": {"notice": notice, "results": results}})
 
     return router
 

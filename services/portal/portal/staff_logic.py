@@ -296,6 +296,7 @@ def done_message(done: str) -> str:
     known |= {f"Transferred to {d.value}" for d in Department}
     known |= {"Impact assessment recorded", *(f"Priority set to {p.value}" for p in Priority)}
     known |= {"Incident opened", "Maintenance announced", "Update posted", "Notice closed"}
+    known |= set(LINK_DONE)
     return done if done in known else ""
 
 
@@ -367,3 +368,39 @@ def _moment(form: Mapping[str, str], name: str, zone: str) -> datetime:
         what = "start" if name == "starts_at" else "end"
         raise FormProblem(f"Enter the {what} as a date and time (YYYY-MM-DD HH:MM).") from None
     return naive.replace(tzinfo=ZoneInfo(zone)) if naive.tzinfo is None else naive
+
+
+# --- cases linked to incidents ----------------------------------------------------------------
+
+LINK_DONE = ("Linked to the incident", "Unlinked from the incident")
+
+
+def open_incidents(notices: Iterable[Json], account_id: str) -> list[Json]:
+    """The board's open incidents that concern a district (those naming no district concern
+    every district), newest first."""
+    closed = {NoticeStatus.RESOLVED.value, NoticeStatus.COMPLETED.value}
+    found = [
+        n
+        for n in notices
+        if n.get("kind") == "incident"
+        and n.get("status") not in closed
+        and (not n.get("affected_account_ids") or account_id in n["affected_account_ids"])
+    ]
+    return sorted(found, key=lambda n: str(n.get("starts_at", "")), reverse=True)
+
+
+def suggested_incident(
+    case_type: str, status: str, open_ones: list[Json], linked: Iterable[str]
+) -> Json | None:
+    """The incident to suggest linking a case to: a Report an Outage case, still open, during
+    an open incident of its district that it is not linked to yet (the newest)."""
+    if case_type != CaseType.REPORT_AN_OUTAGE.value or status == Status.CLOSED.value:
+        return None
+    already = set(linked)
+    return next((n for n in open_ones if n.get("id") not in already), None)
+
+
+def resolvable(status: str) -> bool:
+    """Whether "resolve all linked cases" moves a case: not Closed, not already awaiting the
+    contact's verification."""
+    return status not in (Status.CLOSED.value, Status.PENDING_CUSTOMER_VERIFICATION.value)

@@ -20,7 +20,7 @@ from portal.handlers import Directory
 from portal.models import LoginState
 from portal.service import Oidc, _answer_of, stream_download
 from portal.settings import Settings
-from shared.enums import ActorKind, Department
+from shared.enums import ActorKind, Department, Status
 from shared.events import AnyDirectoryEvent, StaffMember, StaffUpserted
 from shared.identity import IdentityKeys
 
@@ -331,6 +331,71 @@ class StaffPortal:
         log.info("notice change %s by %s", path, member.id)
         written: Json = await self.api.call("board", "POST", member, path, json=body)
         return written
+
+    async def open_incidents(self, member: StaffMember, account_id: str) -> list[Json] | None:
+        """The board's open incidents concerning a district; None while the board is away
+        (the case page then says so instead of failing)."""
+        try:
+            found: list[Json] = await self.api.call("board", "GET", member, "/notices")
+        except Unavailable:
+            return None
+        return staff_logic.open_incidents(found, account_id)
+
+    async def link_incident(
+        self, member: StaffMember, case_id: str, notice_id: str, account_id: str
+    ) -> Json:
+        """Link the case to one of its district's open incidents (as the board has it now)."""
+        open_ones = await self.open_incidents(member, account_id)
+        if open_ones is None:
+            raise Unavailable("the status board did not answer; try again in a moment")
+        notice = next((n for n in open_ones if n.get("id") == notice_id), None)
+        if notice is None:
+            raise Refused(
+                "That incident is not open for this case's district any more; pick an open "
+                "one, or open it on the status board first.",
+                [],
+                409,
+            )
+        body = {"notice_id": notice_id, "title": notice["title"]}
+        path = f"/cases/{case_id}/incidents"
+        accepted: Json = await self.api.call("routing", "POST", member, path, json=body)
+        return await self._outcome(member, accepted)
+
+    async def unlink_incident(self, member: StaffMember, case_id: str, notice_id: str) -> Json:
+        """Remove the case's link to an incident."""
+        path = f"/cases/{case_id}/incidents/{quote(notice_id, safe='')}"
+        accepted: Json = await self.api.call("routing", "DELETE", member, path)
+        return await self._outcome(member, accepted)
+
+    async def linked_cases(self, member: StaffMember, notice_id: str) -> list[Json]:
+        """The cases linked to an incident that the member may work (supervisors: all)."""
+        path = f"/incidents/{quote(notice_id, safe='')}/cases"
+        found: list[Json] = await self.api.call("routing", "GET", member, path)
+        return found
+
+    async def resolve_linked(
+        self, member: StaffMember, notice_id: str, resolution: str
+    ) -> list[tuple[int, str]]:
+        """Move every linked case that is not Closed or already awaiting verification to
+        Pending Customer Verification with the written resolution, each through the workflow
+        (a New or Re-Opened case is assigned to the member first); per case, what happened."""
+        results: list[tuple[int, str]] = []
+        for case in await self.linked_cases(member, notice_id):
+            number, case_id = int(case["case_number"]), str(case["case_id"])
+            if not staff_logic.resolvable(str(case["status"])):
+                results.append((number, f"left as it is: {case['status']}"))
+                continue
+            try:
+                if case["status"] in (Status.NEW.value, Status.RE_OPENED.value):
+                    await self.assign(member, case_id, member.id)
+                body = {"to_status": Status.PENDING_CUSTOMER_VERIFICATION.value, "note": resolution}
+                await self.change_status(member, case_id, body)
+            except Refused as exc:
+                results.append((number, f"refused: {exc.detail}"))
+                continue
+            results.append((number, "resolved: awaiting the contact's verification"))
+        log.info("resolved linked cases of %s by %s: %d", notice_id, member.id, len(results))
+        return results
 
     async def change_status(self, member: StaffMember, case_id: str, body: Json) -> Json:
         """A workflow move; routing decides, a refusal comes back as Refused."""

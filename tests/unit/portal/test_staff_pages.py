@@ -55,6 +55,9 @@ class FakeStaffApi(StaffApi):
         self.reject: str | None = None
         self.empty = False
         self.queue_params: list[dict[str, str]] = []
+        self.case_type = "Ask a Question"
+        self.incidents: list[dict[str, Any]] = []  # the case's links, as routing shows them
+        self.linked: list[dict[str, Any]] = []  # the cases routing lists for an incident
         self.notices: list[dict[str, Any]] = [
             {"id": "inc-1", "kind": "incident", "title": "Campus login slow", "body": "Looking.",
              "status": "Investigating", "starts_at": "2026-12-03T14:00:00Z",
@@ -80,7 +83,7 @@ class FakeStaffApi(StaffApi):
             return self.notices[0]
         if method == "POST" and self.empty and path.endswith("/take"):
             raise CaseNotFound("queue campus-support has no unassigned New or Re-Opened case")
-        if method == "POST":
+        if method in ("POST", "DELETE"):
             self.writes.append((service, path, kw.get("json") or kw.get("data")))
             if service == "intake":
                 return {"item_id": "p1"}
@@ -89,6 +92,8 @@ class FakeStaffApi(StaffApi):
             if self.reject:
                 return {"outcome": "rejected", "reason": self.reject}
             return {"outcome": "applied"}
+        if path.startswith("/incidents/"):
+            return self.linked
         if path.startswith("/queues/"):
             self.queue_params.append(dict(kw.get("params") or {}))
             return [
@@ -125,6 +130,9 @@ class FakeStaffApi(StaffApi):
             return {**CASE, "status": "Assigned"}
         return {
             "case_id": CASE_ID,
+            "account_id": "bayside",
+            "case_type": self.case_type,
+            "incidents": self.incidents,
             "department": "Campus Support",
             "status": "Assigned",
             "assignee": {"id": "staff-support", "name": "Pat Support"},
@@ -560,3 +568,100 @@ async def test_a_notice_form_missing_a_field_says_so_and_sends_nothing(site: Any
     )
     assert unknown.status_code == 404
     assert api.writes == []
+
+
+async def test_an_outage_report_during_an_open_incident_is_suggested_for_linking(
+    site: Any,
+) -> None:
+    """A Report an Outage case while "Campus login slow" is open (every district): the page
+    suggests the link, and the button links it through routing with the board's title."""
+    client, api, _ = site
+    api.case_type = "Report an Outage"
+    await staff_sign_in(client)
+    page = await client.get("/staff/cases/1227963")
+    assert "Suggested link:" in page.text
+    assert "Link to “Campus login slow”" in page.text
+    form = {"csrf_token": csrf(page.text), "notice_id": "inc-1"}
+    linked = await client.post("/staff/cases/1227963/incidents", data=form)
+    assert linked.status_code == 303
+    assert "done=Linked+to+the+incident" in linked.headers["location"]
+    assert api.writes == [
+        ("routing", f"/cases/{CASE_ID}/incidents",
+         {"notice_id": "inc-1", "title": "Campus login slow"}),
+    ]  # fmt: skip
+
+
+async def test_no_suggestion_for_other_case_types_or_other_districts_incidents(
+    site: Any,
+) -> None:
+    """An Ask a Question case may be linked but is not suggested; an incident of another
+    district is neither suggested nor offered, and linking it is refused beside the control."""
+    client, api, _ = site
+    await staff_sign_in(client)
+    page = await client.get("/staff/cases/1227963")
+    assert "Suggested link:" not in page.text
+    assert '<option value="inc-1">Campus login slow (Investigating)</option>' in page.text
+    api.case_type = "Report an Outage"
+    api.notices[0]["affected_account_ids"] = ["ridgemont"]
+    page = await client.get("/staff/cases/1227963")
+    assert "Suggested link:" not in page.text
+    assert "No other open incident concerns this district." in page.text
+    form = {"csrf_token": csrf(page.text), "notice_id": "inc-1"}
+    refused = await client.post("/staff/cases/1227963/incidents", data=form)
+    assert refused.status_code == 422
+    assert "not open for this case&#39;s district" in refused.text
+    assert 'id="link-error"' in refused.text
+    assert api.writes == []
+
+
+async def test_a_linked_incident_is_shown_and_can_be_unlinked(site: Any) -> None:
+    """The case page lists its link with the board's page and an Unlink button; the
+    suggestion is gone once linked."""
+    client, api, _ = site
+    api.case_type = "Report an Outage"
+    api.incidents = [
+        {"notice_id": "inc-1", "title": "Campus login slow",
+         "linked_at": "2026-12-03T14:05:00Z", "resolved_at": None},
+    ]  # fmt: skip
+    await staff_sign_in(client)
+    page = await client.get("/staff/cases/1227963")
+    assert "Suggested link:" not in page.text
+    assert 'href="http://127.0.0.1:8004/notices/inc-1">Campus login slow</a>' in page.text
+    form = {"csrf_token": csrf(page.text)}
+    unlinked = await client.post("/staff/cases/1227963/incidents/inc-1/unlink", data=form)
+    assert unlinked.status_code == 303
+    assert api.writes == [("routing", f"/cases/{CASE_ID}/incidents/inc-1", None)]
+
+
+async def test_resolve_all_linked_cases_moves_each_through_the_workflow(site: Any) -> None:
+    """Three linked cases: a New one is assigned to the supervisor, then moved to Pending
+    Customer Verification with the resolution; an Assigned one is moved; one already awaiting
+    verification is left. The page says what happened to each."""
+    client, api, vendor = site
+    vendor.email = "staff-supervisor@vendor.example"
+    api.linked = [
+        {"case_number": 1000001, "case_id": "c-new", "subject": "Down", "status": "New"},
+        {"case_number": 1000002, "case_id": "c-asg", "subject": "Down too", "status": "Assigned"},
+        {"case_number": 1000003, "case_id": "c-pcv", "subject": "Also",
+         "status": "Pending Customer Verification"},
+    ]  # fmt: skip
+    await staff_sign_in(client)
+    page = await client.get("/staff/notices")
+    assert "Linked cases (3)" in page.text
+    assert 'href="/staff/cases/1000002"' in page.text
+    blank = {"csrf_token": csrf(page.text), "resolution": "  "}
+    refused = await client.post("/staff/notices/inc-1/resolve-cases", data=blank)
+    assert refused.status_code == 422
+    assert "Write the resolution" in refused.text
+    assert api.writes == []
+    fixed = {"csrf_token": csrf(page.text), "resolution": "Sign-in restored at 10:40."}
+    done = await client.post("/staff/notices/inc-1/resolve-cases", data=fixed)
+    assert done.status_code == 200
+    resolved = {"to_status": "Pending Customer Verification", "note": "Sign-in restored at 10:40."}
+    assert api.writes == [
+        ("routing", "/cases/c-new/assign", {"assignee_id": "staff-supervisor"}),
+        ("routing", "/cases/c-new/status", resolved),
+        ("routing", "/cases/c-asg/status", resolved),
+    ]
+    assert "1000003</a>: left as it is: Pending Customer Verification" in done.text
+    assert "1000002</a>: resolved: awaiting the contact&#39;s verification" in done.text
