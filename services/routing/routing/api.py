@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request, status
 from fastapi.responses import Response
 
-from routing.errors import Forbidden, RoutingError
+from routing.errors import Forbidden, Invalid, RoutingError
 from routing.models import (
     ACCEPTED_EXAMPLE,
     ASSIGNMENT_EXAMPLES,
@@ -16,6 +16,7 @@ from routing.models import (
     ESCALATION_EXAMPLES,
     LINK_EXAMPLES,
     PRIORITY_EXAMPLES,
+    QUEUE_COUNTS_EXAMPLE,
     QUEUE_EXAMPLE,
     RESOLUTION_EXAMPLES,
     STATUS_CHANGE_EXAMPLES,
@@ -28,6 +29,7 @@ from routing.models import (
     EscalationCreate,
     IncidentLinkCreate,
     PriorityCreate,
+    QueueCounts,
     ResolutionCreate,
     StatusChangeCreate,
     TransferCreate,
@@ -35,10 +37,10 @@ from routing.models import (
 )
 from routing.report import SlaReport
 from routing.service import StaffService
-from routing.store import QueueFilter, QueueOrder
+from routing.store import Direction, QueueFilter, QueueOrder
 from shared import tracing
 from shared.directory import DirectoryStore, Principal, bearer_auth
-from shared.enums import Disruption, Priority, Status
+from shared.enums import CaseType, Disruption, Priority, Status
 from shared.messages import NOTICE_ID_PATTERN, Triage
 from shared.problems import internal_error, problem, problem_response, problem_responses
 
@@ -122,6 +124,93 @@ def _staff_only(principal: Caller) -> Caller:
     return staff
 
 
+SUBJECT_WORDS = 8  # words a subject filter may hold
+
+
+def queue_filter(
+    status_: Annotated[
+        Status | None,
+        Query(
+            alias="status",
+            description="Only this status (Closed cases are listed only when asked).",
+            openapi_examples={"waiting": {"value": "Pending Customer Input"}},
+        ),
+    ] = None,
+    priority: Annotated[
+        Priority | None, Query(openapi_examples={"critical": {"value": "Critical"}})
+    ] = None,
+    assignee: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="Only this staff member's cases (a staff id).",
+            openapi_examples={"pat": {"value": "staff-support"}},
+        ),
+    ] = None,
+    unassigned: Annotated[bool, Query(description="Only cases nobody works on.")] = False,
+    triaged: Annotated[
+        bool | None,
+        Query(description="true: assessed cases only; false: those not assessed yet."),
+    ] = None,
+    disruption: Annotated[
+        Disruption | None, Query(description="Only this level of disruption (assessed cases).")
+    ] = None,
+    blocked: Annotated[
+        bool | None, Query(description="By whether daily functions are blocked.")
+    ] = None,
+    workaround: Annotated[
+        bool | None, Query(description="By whether a viable workaround exists.")
+    ] = None,
+    defect: Annotated[
+        bool | None, Query(description="By whether the case is a qualified product defect.")
+    ] = None,
+    case_type: Annotated[
+        CaseType | None,
+        Query(
+            description="Only this case type.",
+            openapi_examples={"question": {"value": "Ask a Question"}},
+        ),
+    ] = None,
+    subject: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description=f"Cases whose subject contains every word given, in any case (at most "
+            f"{SUBJECT_WORDS} words, taken literally).",
+            openapi_examples={"snow": {"value": "snow day"}},
+        ),
+    ] = None,
+    customer_replied: Annotated[
+        bool | None,
+        Query(
+            description="true: cases whose last post came from a contact; false: the others.",
+            openapi_examples={"replied": {"value": True}},
+        ),
+    ] = None,
+) -> QueueFilter:
+    """The queue's filters, as the query string gives them."""
+    words = tuple((subject or "").split())
+    if len(words) > SUBJECT_WORDS:
+        raise Invalid(f"subject: at most {SUBJECT_WORDS} words, got {len(words)}; send fewer words")
+    return QueueFilter(
+        status_,
+        priority,
+        assignee,
+        unassigned,
+        triaged,
+        disruption,
+        blocked,
+        workaround,
+        defect,
+        case_type,
+        words,
+        customer_replied,
+    )
+
+
+QueueWhere = Annotated[QueueFilter, Depends(queue_filter)]
+
+
 def _queue_routes(router: APIRouter, staff: StaffService, current: Caller) -> None:
     @router.get(
         "/queues/{department_slug}",
@@ -131,50 +220,24 @@ def _queue_routes(router: APIRouter, staff: StaffService, current: Caller) -> No
     async def list_queue(
         department_slug: Slug,
         caller: Annotated[Principal, Depends(current)],
-        status_: Annotated[
-            Status | None,
-            Query(
-                alias="status",
-                description="Only this status (Closed cases are listed only when asked).",
-                openapi_examples={"waiting": {"value": "Pending Customer Input"}},
-            ),
-        ] = None,
-        priority: Annotated[
-            Priority | None, Query(openapi_examples={"critical": {"value": "Critical"}})
-        ] = None,
-        assignee: Annotated[
-            str | None,
-            Query(
-                max_length=64,
-                description="Only this staff member's cases (a staff id).",
-                openapi_examples={"pat": {"value": "staff-support"}},
-            ),
-        ] = None,
-        unassigned: Annotated[bool, Query(description="Only cases nobody works on.")] = False,
-        triaged: Annotated[
-            bool | None,
-            Query(description="true: assessed cases only; false: those not assessed yet."),
-        ] = None,
-        disruption: Annotated[
-            Disruption | None, Query(description="Only this level of disruption (assessed cases).")
-        ] = None,
-        blocked: Annotated[
-            bool | None, Query(description="By whether daily functions are blocked.")
-        ] = None,
-        workaround: Annotated[
-            bool | None, Query(description="By whether a viable workaround exists.")
-        ] = None,
-        defect: Annotated[
-            bool | None, Query(description="By whether the case is a qualified product defect.")
-        ] = None,
+        where: QueueWhere,
         sort: Annotated[
             QueueOrder,
             Query(
                 description="`work`: priority, due date, age; `urgency`: the nearest SLA due "
-                "point first (passed ones first, paused and untracked last), then work order.",
+                "point first (passed ones first, paused and untracked last), then work order; "
+                "`number`, `subject`, `priority`, `status`, `last_activity`: that column "
+                "(text in any case), then work order.",
                 openapi_examples={"urgency": {"value": "urgency"}},
             ),
         ] = "work",
+        order: Annotated[
+            Direction,
+            Query(
+                description="`asc` as `sort` says, `desc` the reverse.",
+                openapi_examples={"newest": {"value": "desc"}},
+            ),
+        ] = "asc",
         limit: Annotated[
             int, Query(ge=1, le=MAX_LIMIT, openapi_examples={"page": {"value": 20}})
         ] = 50,
@@ -183,20 +246,22 @@ def _queue_routes(router: APIRouter, staff: StaffService, current: Caller) -> No
         ] = 0,
     ) -> list[WorkItemPublic]:
         """Open cases of the department by priority, due date and age (or by SLA urgency with
-        `sort=urgency`), filtered by status, priority or assignee (e.g.
-        `?priority=Critical&unassigned=true&limit=20`); each shows its next SLA due point."""
-        where = QueueFilter(
-            status_,
-            priority,
-            assignee,
-            unassigned,
-            triaged,
-            disruption,
-            blocked,
-            workaround,
-            defect,
-        )
-        return await staff.queue(department_slug, where, limit, offset, sort)
+        `sort=urgency`, or by a column), filtered by status, priority, assignee, case type,
+        subject words or a customer reply (e.g. `?priority=Critical&unassigned=true&limit=20`);
+        each shows its next SLA due point."""
+        return await staff.queue(department_slug, where, limit, offset, sort, order)
+
+    @router.get(
+        "/queues/{department_slug}/counts",
+        summary="How many of a department's queue items match the filters",
+        responses=_ok(200, QUEUE_COUNTS_EXAMPLE),
+    )
+    async def count_queue(
+        department_slug: Slug, caller: Annotated[Principal, Depends(current)], where: QueueWhere
+    ) -> QueueCounts:
+        """The number of items the queue lists with the same filters (over every page), in
+        all and per status (e.g. `?case_type=Ask a Question&customer_replied=true`)."""
+        return await staff.queue_counts(department_slug, where)
 
     @router.post(
         "/queues/{department_slug}/take",

@@ -347,6 +347,22 @@ class WorkItemPublic(WorkItem):
     breached: bool = Field(False, description="An SLA target's time ran out before it was met.")
 
 
+class StatusCount(BaseModel):
+    """How many of a queue's items are in one status."""
+
+    status: Status
+    count: int
+
+
+class QueueCounts(BaseModel):
+    """How many of a queue's items match the filters: in all, and per status."""
+
+    total: int = Field(description="Items matching the filters (every page of them).")
+    statuses: list[StatusCount] = Field(
+        description="Per status, in the workflow's order; statuses with none are left out."
+    )
+
+
 # --- documented examples (OpenAPI); tests check they validate against the models above ------
 
 Example = dict[str, Any]
@@ -482,6 +498,14 @@ QUEUE_EXAMPLE: list[Example] = [
         "breached": False,
     }
 ]
+QUEUE_COUNTS_EXAMPLE: Example = {
+    "total": 212,
+    "statuses": [
+        {"status": "New", "count": 120},
+        {"status": "Assigned", "count": 80},
+        {"status": "Pending Customer Input", "count": 12},
+    ],
+}
 # Closed once, reopened, fixed in a release and resolved: every field holds a value.
 CASE_EXAMPLE: Example = {
     **_ITEM,

@@ -40,10 +40,12 @@ from routing.models import (
     IncidentLinkCreate,
     Outgoing,
     PriorityCreate,
+    QueueCounts,
     SlaCheck,
     SlaPublic,
     SlaTargetPublic,
     StatusChangeCreate,
+    StatusCount,
     TimersPublic,
     WorkItemPublic,
 )
@@ -54,6 +56,7 @@ from routing.store import (
     ClaimStore,
     CommandStore,
     CursorStore,
+    Direction,
     QueueFilter,
     QueueOrder,
     outcome_doc,
@@ -260,14 +263,20 @@ class StaffService:
         limit: int,
         offset: int,
         order: QueueOrder = "work",
+        direction: Direction = "asc",
     ) -> list[WorkItemPublic]:
-        """A department's open work (or the asked status), in work order or by urgency."""
-        department = department_of(department_slug)
-        if where.assignee_id and where.unassigned:
-            raise Invalid("assignee and unassigned exclude each other: send one of them")
-        docs = await self.cases.queue(department, where, limit, offset, order)
+        """A department's open work (or the asked status), in work order, by urgency or by
+        a column."""
+        department = _queue_of(department_slug, where)
+        docs = await self.cases.queue(department, where, limit, offset, order, direction)
         now = self.clock.now()
         return [work_item_public(CaseState.model_validate(doc), now) for doc in docs]
+
+    async def queue_counts(self, department_slug: str, where: QueueFilter) -> QueueCounts:
+        """How many of the queue's items match `where`, in all and per status."""
+        counts = await self.cases.queue_counts(_queue_of(department_slug, where), where)
+        statuses = [StatusCount(status=s, count=counts[s.value]) for s in Status if s in counts]
+        return QueueCounts(total=sum(counts.values()), statuses=statuses)
 
     async def sla_report(self, weeks: int, caller: Principal) -> SlaReport:
         """SLA targets met per department and ISO week: the caller's departments, or all
@@ -487,6 +496,14 @@ def department_of(slug: str) -> Department:
 
 def _summary(state: CaseState, now: datetime) -> str | None:
     return describe_activity(state.last_activity, state.last_actor, state.last_activity_at, now)
+
+
+def _queue_of(department_slug: str, where: QueueFilter) -> Department:
+    """The department whose queue is asked for, once the filters are seen to agree."""
+    department = department_of(department_slug)
+    if where.assignee_id and where.unassigned:
+        raise Invalid("assignee and unassigned exclude each other: send one of them")
+    return department
 
 
 def work_item_public(state: CaseState, now: datetime) -> WorkItemPublic:

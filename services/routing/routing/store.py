@@ -2,13 +2,14 @@
 
 import asyncio
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 from uuid import UUID
 
-from pymongo import ASCENDING, ReplaceOne, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReplaceOne, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -17,14 +18,26 @@ from routing.errors import AlreadyStored
 from routing.logic import queue_fields
 from routing.models import CaseState, Outcome
 from routing.sla import TARGETS, SlaMark, SlaState, next_due
-from shared.enums import Department, Disruption, Priority, Status
+from shared.enums import CaseType, Department, Disruption, Priority, Status
 from shared.mongo import Document
 
 QUEUE_ORDER = [("priority_rank", ASCENDING), ("due_sort", ASCENDING), ("created_at", ASCENDING)]
 # Most urgent first: the nearest SLA due point (passed ones first, none last), then work order.
 URGENCY_ORDER = [("sla_due", ASCENDING), *QUEUE_ORDER]
 NO_SLA_DUE = datetime(9999, 12, 31, tzinfo=UTC)
-QueueOrder = Literal["work", "urgency"]
+QueueOrder = Literal["work", "urgency", "number", "subject", "priority", "status", "last_activity"]
+Direction = Literal["asc", "desc"]
+# The column each column order sorts by first (then work order); `work` and `urgency` are whole.
+ORDER_FIELDS = {
+    "number": "case_number",
+    "subject": "subject",
+    "priority": "priority_rank",
+    "status": "status",
+    "last_activity": "last_activity_at",
+}
+# Text columns sort as people read them: case-insensitive.
+TEXT_ORDER = {"subject", "status"}
+CASELESS = {"locale": "en", "strength": 2}
 TAKEABLE = [Status.NEW.value, Status.RE_OPENED.value]
 CLAIM_SECONDS = 60
 DUPLICATE_KEY = 11000
@@ -105,6 +118,10 @@ class QueueFilter:
     blocked: bool | None = None
     workaround: bool | None = None
     defect: bool | None = None
+    case_type: CaseType | None = None
+    # Every word must occur in the subject, in any case (words, not a pattern).
+    subject_words: tuple[str, ...] = ()
+    customer_replied: bool | None = None
 
     def query(self, department: Department) -> Document:
         """The Mongo filter; open cases only unless a status is asked for."""
@@ -126,7 +143,29 @@ class QueueFilter:
             "triage.defect_qualified": self.defect,
         }
         query.update({field: value for field, value in answers.items() if value is not None})
+        if self.case_type is not None:
+            query["case_type"] = self.case_type.value
+        if self.customer_replied is not None:
+            query["customer_replied"] = self.customer_replied
+        if self.subject_words:
+            words = [{"subject": _contains(word)} for word in self.subject_words]
+            query.update(words[0] if len(words) == 1 else {"$and": words})
         return query
+
+
+def _contains(word: str) -> Document:
+    """A case-insensitive substring match of `word`, taken literally."""
+    return {"$regex": re.escape(word), "$options": "i"}
+
+
+def queue_sort(order: QueueOrder, direction: Direction = "asc") -> list[tuple[str, int]]:
+    """The sort of a queue order: a column (then work order), or work order or urgency whole,
+    reversed when `desc`; the case id last so pages never overlap."""
+    if order in ORDER_FIELDS:
+        way = DESCENDING if direction == "desc" else ASCENDING
+        return [(ORDER_FIELDS[order], way), *QUEUE_ORDER, ("_id", ASCENDING)]
+    whole = [*(URGENCY_ORDER if order == "urgency" else QUEUE_ORDER), ("_id", ASCENDING)]
+    return [(field, -way) for field, way in whole] if direction == "desc" else whole
 
 
 class CaseStore:
@@ -194,12 +233,23 @@ class CaseStore:
         limit: int,
         skip: int,
         order: QueueOrder = "work",
+        direction: Direction = "asc",
     ) -> list[Document]:
         """A department's queue in order: priority, due date (none last), age; or by urgency
-        (the nearest SLA due point first) before that."""
-        sort = URGENCY_ORDER if order == "urgency" else QUEUE_ORDER
-        cursor = self.collection.find(where.query(department)).sort(sort)
+        (the nearest SLA due point first) before that; or by a column, then work order."""
+        cursor = self.collection.find(where.query(department)).sort(queue_sort(order, direction))
+        if order in TEXT_ORDER:
+            cursor = cursor.collation(CASELESS)
         return [doc async for doc in cursor.skip(skip).limit(limit)]
+
+    async def queue_counts(self, department: Department, where: QueueFilter) -> dict[str, int]:
+        """How many of the queue's items match `where`, per status."""
+        pipeline: list[Document] = [
+            {"$match": where.query(department)},
+            {"$group": {"_id": "$status", "n": {"$sum": 1}}},
+        ]
+        cursor = await self.collection.aggregate(pipeline)
+        return {str(doc["_id"]): int(doc["n"]) async for doc in cursor}
 
     async def linked_to(self, notice_id: str, limit: int = 1_000) -> list[CaseState]:
         """The cases linked to a status-board incident, in case-number order."""

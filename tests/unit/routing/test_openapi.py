@@ -16,6 +16,7 @@ from routing.models import (
     EscalationCreate,
     IncidentLinkCreate,
     PriorityCreate,
+    QueueCounts,
     ResolutionCreate,
     StatusChangeCreate,
     TransferCreate,
@@ -27,6 +28,7 @@ from tests.openapi_checks import DOCS_LINKS, Spec, missing, operations
 
 STAFF_OPERATIONS = {
     "GET /queues/{department_slug}",
+    "GET /queues/{department_slug}/counts",
     "POST /queues/{department_slug}/take",
     "GET /cases/{case_id}",
     "POST /cases/{case_id}/assign",
@@ -135,6 +137,7 @@ def test_documented_answers_have_the_served_shape(spec: Spec) -> None:
     TypeAdapter(list[WorkItemPublic]).validate_python(
         example("/queues/{department_slug}", "get", "200")
     )
+    QueueCounts.model_validate(example("/queues/{department_slug}/counts", "get", "200"))
     CasePublic.model_validate(example("/cases/{case_id}", "get", "200"))
     CommandPublic.model_validate(example("/commands/{command_id}", "get", "200"))
     for path in (*BODIES, "/queues/{department_slug}/take"):
@@ -142,10 +145,15 @@ def test_documented_answers_have_the_served_shape(spec: Spec) -> None:
 
 
 def test_the_queue_documents_a_filter_query(spec: Spec) -> None:
-    """The queue's status, priority and assignee filters each carry an example."""
+    """The queue's status, priority, assignee, case type, subject, reply and order parameters
+    each carry an example; the counts take the same filters."""
     parameters = spec["paths"]["/queues/{department_slug}"]["get"]["parameters"]
     documented = {p["name"] for p in parameters if p.get("examples") or p.get("example")}
-    assert {"status", "priority", "assignee"} <= documented
+    filters = {"status", "priority", "assignee", "case_type", "subject", "customer_replied"}
+    assert {*filters, "sort", "order"} <= documented
+    counts = spec["paths"]["/queues/{department_slug}/counts"]["get"]["parameters"]
+    listed = {p["name"] for p in parameters} - {"sort", "order", "limit", "offset"}
+    assert {p["name"] for p in counts} == listed
 
 
 async def test_the_docs_page_is_served() -> None:
