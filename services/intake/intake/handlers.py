@@ -4,7 +4,13 @@ from faststream.kafka import KafkaBroker
 
 from intake.store import CaseStore, case_document
 from shared.directory import DirectoryStore, subscribe_directory
-from shared.events import AnyCaseEvent, CaseSubmitted, RecipientsChanged, StatusChanged
+from shared.events import (
+    AnyCaseEvent,
+    CaseRouted,
+    CaseSubmitted,
+    RecipientsChanged,
+    StatusChanged,
+)
 from shared.kafka import consumer_options
 from shared.settings import ServiceSettings
 
@@ -21,10 +27,13 @@ def register(
 
     @broker.subscriber(topics.case_events, **consumer_options(settings.group_id))  # type: ignore[untyped-decorator]
     async def on_case_event(event: AnyCaseEvent) -> None:
-        """Make sure each submitted case is recorded; keep the last known status and recipients."""
+        """Make sure each submitted case is recorded; keep the last known status, recipients
+        and department."""
         if isinstance(event, CaseSubmitted):
             await cases.ensure(case_document(event))
         elif isinstance(event, StatusChanged):
             await cases.apply_status(event)
         elif isinstance(event, RecipientsChanged):
             await cases.apply_recipients(event)
+        elif isinstance(event, CaseRouted):
+            await cases.apply_routed(event)

@@ -368,6 +368,8 @@ class CaseState:
     closed_at: datetime | None = None
     recipients: tuple[str, ...] = ()
     recipients_version: int = 0
+    # The department routing last routed the case to (None until routing has routed it).
+    department: Department | None = None
 
 
 def check_visible(principal: Principal, case: CaseState | None, case_id: str) -> CaseState:
@@ -421,6 +423,22 @@ def check_visibility(principal: Principal, visibility: Visibility) -> None:
                 "only staff can write internal notes; post with visibility public instead",
             )
         )
+
+
+def check_staff_department(principal: Principal, case: CaseState) -> None:
+    """Staff post on cases routed to their departments (supervisors on every case), as they
+    work them in routing; a case not routed yet is open to any staff member."""
+    if not principal.is_staff or case.department is None or principal.acts_for(case.department):
+        return
+    own = ", ".join(principal.departments) or "no department"
+    raise Forbidden(
+        problem(
+            "case_id",
+            "department",
+            f"this case is routed to {case.department} and {principal.name} is staff of "
+            f"{own}: its department's staff or a supervisor post on it",
+        )
+    )
 
 
 def readable(principal: Principal, visibility: str | None) -> bool:

@@ -292,9 +292,10 @@ class Intake:
         visibility: Visibility,
     ) -> PostPublic:
         """Sanitize, store the files, publish PostAdded and AttachmentAdded, then show them."""
-        await self.visible(principal, case_id)
+        case = await self.visible(principal, case_id)
         logic.check_visibility(principal, visibility)
         logic.check_modify(principal, "post to")
+        logic.check_staff_department(principal, case)
         logic.check_file_count(len(files), self.settings.max_attachments)
         for index, upload in enumerate(files):
             logic.check_file_size(index, upload.size, self.settings.max_attachment_bytes)

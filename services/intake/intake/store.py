@@ -19,8 +19,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from intake.logic import CaseState, NumberPool
-from shared.enums import Status
-from shared.events import CaseSubmitted, RecipientsChanged, StatusChanged
+from shared.enums import Department, Status
+from shared.events import CaseRouted, CaseSubmitted, RecipientsChanged, StatusChanged
 from shared.messages import AttachmentRef, utcnow
 from shared.mongo import Document
 
@@ -170,6 +170,16 @@ class CaseStore:
         newer = {"_id": str(event.case_id), "status_at": {"$lt": event.occurred_at}}
         await self.collection.update_one(newer, {"$set": update})
 
+    async def apply_routed(self, event: CaseRouted) -> None:
+        """Keep the department of the newest routing (at submission, or a transfer)."""
+        await self.flushed(str(event.case_id))
+        newer = {
+            "_id": str(event.case_id),
+            "$or": [{"routed_at": {"$lt": event.occurred_at}}, {"routed_at": None}],
+        }
+        update = {"$set": {"department": event.department.value, "routed_at": event.occurred_at}}
+        await self.collection.update_one(newer, update)
+
     async def confirmed(self, case_id: str) -> None:
         """The case's event is now acknowledged by Kafka."""
         await self.flushed(case_id)
@@ -260,6 +270,7 @@ def _state(doc: Document) -> CaseState:
         closed_at=doc.get("closed_at"),
         recipients=tuple(doc.get("recipients", ())),
         recipients_version=int(doc.get("recipients_version", 0)),
+        department=Department(doc["department"]) if doc.get("department") else None,
     )
 
 

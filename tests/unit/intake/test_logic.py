@@ -8,7 +8,16 @@ from intake import errors, logic
 from intake.logic import CaseState, NumberPool, TokenBucket
 from shared.cases import DataRestore, RequestConsulting, RequestTechnicalServices, RequestTraining
 from shared.directory import Principal
-from shared.enums import ActorKind, CaseType, ContactType, Module, Priority, Status, Visibility
+from shared.enums import (
+    ActorKind,
+    CaseType,
+    ContactType,
+    Department,
+    Module,
+    Priority,
+    Status,
+    Visibility,
+)
 from shared.events import Contact
 
 TODAY = date(2026, 3, 10)
@@ -407,3 +416,30 @@ def test_internal_attachments_are_readable_by_staff_only() -> None:
     assert not logic.readable(contact_principal(), "internal")
     assert logic.readable(contact_principal(), "public")
     assert logic.readable(contact_principal(), None)
+
+
+def _staff(*departments: Department, supervisor: bool = False) -> Principal:
+    return Principal(
+        kind=ActorKind.STAFF,
+        id="staff-training",
+        name="Tia Training",
+        email="tia@vendor.example",
+        departments=list(departments),
+        supervisor=supervisor,
+    )
+
+
+def test_staff_post_only_on_cases_routed_to_their_departments() -> None:
+    """Tia (Training) is refused on a Campus Support case, with who may post; a supervisor,
+    Campus Support staff, a contact and any staff on a case not routed yet are not."""
+    routed = CaseState("c1", "bayside", "zack", Status.NEW, department=Department.CAMPUS_SUPPORT)
+    with pytest.raises(errors.Forbidden) as refused:
+        logic.check_staff_department(_staff(Department.TRAINING), routed)
+    assert "routed to Campus Support and Tia Training is staff of Training" in str(
+        refused.value.problems[0].message
+    )
+    logic.check_staff_department(_staff(Department.TRAINING, supervisor=True), routed)
+    logic.check_staff_department(_staff(Department.CAMPUS_SUPPORT), routed)
+    logic.check_staff_department(contact_principal(), routed)
+    unrouted = CaseState("c2", "bayside", "zack", Status.NEW)
+    logic.check_staff_department(_staff(Department.TRAINING), unrouted)
