@@ -18,6 +18,8 @@ from shared.events import (
     CaseSubmitted,
     CommandRejected,
     Contact,
+    IncidentLinked,
+    LinkedIncidentResolved,
     Notice,
     PostAdded,
     PriorityChanged,
@@ -30,6 +32,7 @@ from shared.zones import DEFAULT_TIME_ZONE, zone_info
 
 Doc = dict[str, Any]
 ROLES = {ActorKind.CONTACT: "Customer", ActorKind.STAFF: "Support", ActorKind.SYSTEM: "System"}
+SYSTEM_ACTOR: Doc = {"kind": "system", "id": "system", "name": "Support Portal"}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -131,6 +134,8 @@ def change_for(event: AnyCaseEvent, names: Doc | None = None) -> CaseChange:
         case PriorityChanged():
             to = event.to_priority
             return _modified(event, event.actor, {"priority": to.value, "priority_rank": to.rank})
+        case IncidentLinked() | LinkedIncidentResolved():
+            return _incident_change(event)
         case CommandRejected():
             return CaseChange(add_to_set={"commands": rejected_outcome(event)})
         case _:  # one the feed does not show (SLA clocks, triage): recorded as applied only
@@ -206,6 +211,53 @@ def _attachment(event: AttachmentAdded) -> CaseChange:
 
 def _str(value: object | None) -> str | None:
     return None if value is None else str(value)
+
+
+# --- linked incidents -----------------------------------------------------------------------
+
+
+def _incident_change(event: IncidentLinked | LinkedIncidentResolved) -> CaseChange:
+    """A link, unlink or resolution appended to the case's incident log (`incident_links`),
+    which `linked_incidents` folds: a log of entries, not a map keyed by notice id, so both
+    update paths apply it alike ($addToSet, each entry unique by its event id)."""
+    actor = event.actor if isinstance(event, IncidentLinked) else None
+    change = _modified(event, actor, {})
+    entry = {
+        "event_id": str(event.event_id),
+        "notice_id": event.notice_id,
+        "title": event.title,
+        "change": _link_change(event),
+        "at": event.occurred_at,
+    }
+    return CaseChange(set=change.set, max=change.max, add_to_set={"incident_links": entry})
+
+
+def _link_change(event: IncidentLinked | LinkedIncidentResolved) -> str:
+    if isinstance(event, LinkedIncidentResolved):
+        return "resolved"
+    return "linked" if event.linked else "unlinked"
+
+
+def linked_incidents(log: list[Doc]) -> list[Doc]:
+    """The incidents a case is linked to now, oldest link first, from its incident log: an
+    unlink drops one, a resolution marks it (and lists it when its link came before the
+    feed's history, e.g. a resolution replayed alone)."""
+    current: dict[str, Doc] = {}
+    for entry in log:
+        notice_id, change = entry["notice_id"], entry["change"]
+        if change == "unlinked":
+            current.pop(notice_id, None)
+            continue
+        if change == "linked" and notice_id in current:
+            current[notice_id]["title"] = entry["title"]  # linked again: it stays as it was
+            continue
+        link = current.setdefault(
+            notice_id, {"notice_id": notice_id, "linked_at": entry["at"], "resolved_at": None}
+        )
+        link["title"] = entry["title"]
+        if change == "resolved":
+            link["resolved_at"] = entry["at"]
+    return [{**link, "resolved": link["resolved_at"] is not None} for link in current.values()]
 
 
 # --- command outcomes -----------------------------------------------------------------------
@@ -336,6 +388,11 @@ def _wording(event: AnyCaseEvent, before: Doc) -> tuple[Doc, str, list[str]] | N
         case PriorityChanged():
             change = f"Priority {event.from_priority.value} to {event.to_priority.value}"
             return _updated(event.actor, [change, f"Reason: {event.reason}"])
+        case IncidentLinked():
+            how = "Linked to" if event.linked else "Unlinked from"
+            return _updated(event.actor, [f"{how} the status-board incident “{event.title}”"])
+        case LinkedIncidentResolved():
+            return _incident_resolved(event)
         case CommandRejected():
             verb = event.command_type.replace("_", " ").lower()
             head = f"{who(event.actor)} request ({verb}) was not accepted."
@@ -410,6 +467,12 @@ def _followed_up(event: CaseFollowedUp) -> tuple[Doc, str, list[str]]:
         f"({event.business_days_left} business days left) unless you reply."
     )
     return system, "Support Portal (System) sent a follow-up reminder.", [line]
+
+
+def _incident_resolved(event: LinkedIncidentResolved) -> tuple[Doc, str, list[str]]:
+    # Plain text like every activity line (never HTML): readers escape it when they show it.
+    lines = [f"Resolution: {event.resolution}"] if event.resolution.strip() else []
+    return dict(SYSTEM_ACTOR), f"The incident “{event.title}” is resolved.", lines
 
 
 def _size(attachment: AttachmentRef) -> str:

@@ -97,6 +97,16 @@ class FeedPagePublic(BaseModel):
     items: list[FeedItemPublic]
 
 
+class LinkedIncidentPublic(BaseModel):
+    """A status-board incident the case is linked to: it shares the incident's cause and fix."""
+
+    notice_id: str = Field(description="The board's notice id.")
+    title: str
+    linked_at: datetime
+    resolved: bool = Field(description="The incident was resolved on the status board.")
+    resolved_at: datetime | None = Field(None, description="When its resolution was noted.")
+
+
 class CasePublic(CaseSummaryPublic):
     """A case with everything the detail panel shows, and the first page of its feed."""
 
@@ -112,6 +122,9 @@ class CasePublic(CaseSummaryPublic):
     billable: bool | None = None
     attachments: list[AttachmentPublic] = []
     recipients: list[str] = []
+    incidents: list[LinkedIncidentPublic] = Field(
+        [], description="Status-board incidents the case is linked to now, oldest link first."
+    )
     feed: FeedPagePublic | None = None
 
 
@@ -243,6 +256,14 @@ CASE_EXAMPLE: dict[str, Any] = {
     "billable": False,
     "attachments": [POST_ITEM_EXAMPLE["attachments"][0]],
     "recipients": ["zack-morris"],
+    "incidents": [
+        {
+            "notice_id": "digicert-2021",
+            "title": "Digicert Incident",
+            "linked_at": "2021-09-15T18:52:00Z",
+            "resolved": False,
+        }
+    ],
     "feed": FEED_PAGE_EXAMPLE,
 }
 _OUTCOME = {

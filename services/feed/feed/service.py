@@ -26,6 +26,7 @@ from feed.logic import (
     first_window,
     is_lone_contains,
     is_newest_first,
+    linked_incidents,
     not_containing,
     outcome_of,
     pages,
@@ -397,7 +398,10 @@ async def case_detail(
     zone = await _zone_of(model, who)
     feed = await _feed_page(model, who, doc["_id"], 1, feed_page_size, "newest", None, zone)
     files = readable(doc.get("attachments", []), who.is_staff)
-    return CasePublic.model_validate({**_local(doc, zone), "attachments": files, "feed": feed})
+    incidents = linked_incidents(doc.get("incident_links", []))
+    return CasePublic.model_validate(
+        {**_local(doc, zone), "attachments": files, "incidents": incidents, "feed": feed}
+    )
 
 
 async def case_feed(
