@@ -26,7 +26,18 @@ from routing.errors import (
     TextRequired,
 )
 from routing.models import Activity, CaseState, Outcome, Outgoing, SlaCheck, Timers
-from routing.sla import Due, SlaPolicy, Terms, announced, due_now, moved, refresh, responded, start
+from routing.sla import (
+    Due,
+    SlaPolicy,
+    SlaState,
+    Terms,
+    announced,
+    due_now,
+    moved,
+    refresh,
+    responded,
+    start,
+)
 from shared.cases import module_of
 from shared.commands import (
     AnyCaseCommand,
@@ -859,8 +870,8 @@ def _move(
     changes.update({k: v for k, v in fields.items() if v is not None})
     if to is Status.CLOSED:
         changes["closed_at"] = ctx.now
+    changes.update(_clocked(state, to, actor, ctx))
     new = state.model_copy(update=changes).noted(activity, actor, at or ctx.now)
-    new = _clocked(new, state.status, actor, ctx)
     changed = StatusChanged(
         event_id=derived_id(source, "status"),
         occurred_at=ctx.now,
@@ -885,15 +896,14 @@ def terms_of(state: CaseState, ctx: Context) -> Terms | None:
     return ctx.sla.terms(state.priority, state.case_type, state.account_id, state.time_zone)
 
 
-def _clocked(new: CaseState, before: Status, actor: Actor, ctx: Context) -> CaseState:
-    """The moved case with its clocks moved too (a staff member's change is a response)."""
-    terms = terms_of(new, ctx)
-    if new.sla is None or terms is None:
-        return new
+def _clocked(state: CaseState, to: Status, actor: Actor, ctx: Context) -> dict[str, SlaState]:
+    """The clocks of the case moving to `to` (a staff member's change is a response), as a
+    change to make with the move; none when it has no clocks."""
+    terms = terms_of(state, ctx)
+    if state.sla is None or terms is None:
+        return {}
     by_staff = actor.kind is ActorKind.STAFF
-    return new.model_copy(
-        update={"sla": moved(new.sla, before, new.status, by_staff, ctx.now, terms)}
-    )
+    return {"sla": moved(state.sla, state.status, to, by_staff, ctx.now, terms)}
 
 
 def reprioritised(state: CaseState, priority: Priority, ctx: Context) -> CaseState:

@@ -1,6 +1,7 @@
 """Service-level clocks: targets per priority, district business hours, and what falls due."""
 
-from collections.abc import Container, Iterator
+from bisect import bisect_left, bisect_right
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -30,6 +31,7 @@ PAUSED = frozenset(
 Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MAX_DAYS = 3_660  # a calendar open less than once in ten years is a configuration error
+_MAX_MOMENTS = 50_000  # remembered due moments per terms, about one per open case
 
 
 # --- the targets file ----------------------------------------------------------------------
@@ -104,6 +106,36 @@ class SlaFile(BaseModel):
 # --- business time -------------------------------------------------------------------------
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_CHUNK_DAYS = 64  # days of working hours added to a calendar's table at a time
+
+
+def _micros(moment: datetime) -> int:
+    """Microseconds since the epoch: exact, unlike a float timestamp."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+@dataclass
+class _Hours:
+    """A calendar's working hours over a run of days, as UTC microseconds since the epoch,
+    with the business microseconds before each window (`before` has one more entry: the
+    total), so that sums and additions are two binary searches instead of a walk over days."""
+
+    first: date
+    end: date  # the first day not covered
+    opens: list[int] = field(default_factory=list)
+    closes: list[int] = field(default_factory=list)
+    before: list[int] = field(default_factory=lambda: [0])
+
+    def business(self, at: int) -> int:
+        """Business microseconds from the first covered day to `at`."""
+        i = bisect_right(self.opens, at) - 1
+        if i < 0:
+            return 0
+        return self.before[i] + min(at, self.closes[i]) - self.opens[i]
+
+
 @dataclass(frozen=True)
 class SlaCalendar:
     """When the clock runs: working days' hours in a time zone, minus holidays; or always."""
@@ -114,9 +146,9 @@ class SlaCalendar:
     days: frozenset[int] = frozenset(range(5))
     holidays: Container[date] = field(default_factory=frozenset)
     around_the_clock: bool = False
-    _days: dict[date, tuple[datetime, datetime] | None] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    # Working hours of the days asked about so far: every decision on a case asks for the
+    # same days again, and every case of a district for nearly the same ones.
+    _table: list[_Hours] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def day_seconds(self) -> float:
@@ -131,58 +163,87 @@ class SlaCalendar:
         return day.weekday() in self.days and day not in self.holidays
 
     def seconds_between(self, start: datetime, end: datetime) -> float:
-        """Business seconds from `start` to `end` (0 when `end` is not later)."""
+        """Business seconds from `start` to `end` (0 when `end` is not later); working days
+        up to _MAX_DAYS after the local day of `start` count."""
         if end <= start:
             return 0.0
         if self.around_the_clock:
             return (end - start).total_seconds()
-        total = 0.0
-        for opened, closed in self._windows(start):
-            if opened >= end:
-                break
-            total += max(0.0, (min(closed, end) - max(opened, start)).total_seconds())
-        return total
+        first = self._local_day(start)
+        last = min(self._local_day(end), first + timedelta(days=_MAX_DAYS - 1))
+        hours = self._covering(first, last + timedelta(days=1))
+        until = min(_micros(end), _micros(self._midnight(last + timedelta(days=1))))
+        return (hours.business(until) - hours.business(_micros(start))) / 1_000_000
 
     def add(self, start: datetime, seconds: float) -> datetime:
-        """The moment `seconds` business seconds after `start`."""
+        """The moment `seconds` business seconds after `start` (the next opening when
+        `seconds` is 0 and the calendar is closed at `start`)."""
         if self.around_the_clock:
             return start + timedelta(seconds=seconds)
-        left = max(0.0, seconds)
-        for opened, closed in self._windows(start):
-            begin = max(opened, start)
-            if begin >= closed:
-                continue
-            available = (closed - begin).total_seconds()
-            if left <= available:
-                return begin + timedelta(seconds=left)
-            left -= available
-        raise ValueError("the business calendar has no working hours")
+        left = timedelta(seconds=max(0.0, seconds)) // _MICROSECOND
+        at = _micros(start)
+        first = self._local_day(start)
+        span = _CHUNK_DAYS
+        while True:
+            hours = self._covering(first, first + timedelta(days=min(span, _MAX_DAYS)))
+            found = _moment(hours, at, left)
+            if found is not None:
+                i, moment = found
+                if at > hours.opens[i]:  # within the window open at `start`
+                    return start + timedelta(microseconds=left)
+                return _EPOCH + timedelta(microseconds=moment)
+            if span >= _MAX_DAYS:
+                raise ValueError("the business calendar has no working hours")
+            span *= 2
 
-    def _windows(self, start: datetime) -> Iterator[tuple[datetime, datetime]]:
-        """Working hours as UTC intervals, from the local day of `start` on."""
-        day = start.astimezone(self._zone()).date()
-        for offset in range(_MAX_DAYS):
-            window = self._window(day + timedelta(days=offset))
-            if window is not None:
-                yield window
+    def _local_day(self, moment: datetime) -> date:
+        return moment.astimezone(self._zone()).date()
+
+    def _midnight(self, day: date) -> datetime:
+        return datetime.combine(day, time(0), tzinfo=self._zone())
 
     def _zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)  # ZoneInfo caches its instances
 
+    def _covering(self, first: date, end: date) -> _Hours:
+        """The table of working hours, grown to cover the days from `first` to before `end`
+        (started afresh, a little earlier, for a day before it or a span past its bound)."""
+        hours = self._table[0] if self._table else None
+        if hours is None or first < hours.first or (end - hours.first).days > 4 * _MAX_DAYS:
+            start = first - timedelta(days=_CHUNK_DAYS)
+            hours = _Hours(first=start, end=start)
+            self._table[:] = [hours]
+        day = hours.end
+        while day < end:
+            window = self._window(day)
+            if window is not None:
+                opened, closed = (_micros(moment) for moment in window)
+                hours.opens.append(opened)
+                hours.closes.append(closed)
+                hours.before.append(hours.before[-1] + closed - opened)
+            day += timedelta(days=1)
+        hours.end = max(hours.end, end)
+        return hours
+
     def _window(self, day: date) -> tuple[datetime, datetime] | None:
-        """The day's working hours in UTC (None: not a working day); computed once per day,
-        since every decision on a case asks for the same days again."""
-        if day in self._days:
-            return self._days[day]
-        window = None
-        if self.is_working_day(day):
-            zone = self._zone()
-            opened = datetime.combine(day, self.opens, tzinfo=zone).astimezone(UTC)
-            window = (opened, datetime.combine(day, self.closes, tzinfo=zone).astimezone(UTC))
-        if len(self._days) > _MAX_DAYS:
-            self._days.clear()
-        self._days[day] = window
-        return window
+        """The day's working hours in UTC (None: not a working day, or no time that day)."""
+        if not self.is_working_day(day):
+            return None
+        zone = self._zone()
+        opened = datetime.combine(day, self.opens, tzinfo=zone).astimezone(UTC)
+        closed = datetime.combine(day, self.closes, tzinfo=zone).astimezone(UTC)
+        return (opened, closed) if closed > opened else None
+
+
+def _moment(hours: _Hours, at: int, left: int) -> tuple[int, int] | None:
+    """The window index and moment `left` business microseconds after `at`, skipping
+    windows closed by `at`; None when the table ends first."""
+    after = bisect_right(hours.closes, at)
+    target = hours.business(at) + left
+    i = bisect_left(hours.before, target, lo=after + 1) - 1
+    if i >= len(hours.opens):
+        return None
+    return i, hours.opens[i] + target - hours.before[i]
 
 
 @cache
@@ -221,6 +282,31 @@ class Terms:
 
     calendar: SlaCalendar
     budgets: dict[SlaTarget, float]
+    # Warning and due moments by target, start of the running stretch and seconds spent
+    # before it: a case's decisions between two pauses all ask the same question.
+    _moments: dict[tuple[SlaTarget, datetime, float], tuple[datetime, datetime]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def moments(
+        self, target: SlaTarget, current: datetime, spent: float
+    ) -> tuple[datetime, datetime]:
+        """When `target` warns and falls due, its clock running since `current` after
+        `spent` business seconds before; whole seconds (the store keeps milliseconds, and
+        the timer matches these moments)."""
+        key = (target, current, spent)
+        known = self._moments.get(key)
+        if known is None:
+            budget, calendar = self.budgets[target], self.calendar
+            warn_at = calendar.add(current, budget * WARN_PERCENT / 100 - spent)
+            due_at = calendar.add(current, budget - spent)
+            if len(self._moments) >= _MAX_MOMENTS:
+                self._moments.clear()
+            known = self._moments[key] = (
+                warn_at.replace(microsecond=0),
+                due_at.replace(microsecond=0),
+            )
+        return known
 
 
 @dataclass(frozen=True)
@@ -324,24 +410,23 @@ class SlaState(BaseModel):
 
     def pause(self, at: datetime) -> "SlaState":
         """Stop the running stretch at `at`."""
-        if not self.running:
-            return self
-        last = self.runs[-1].model_copy(update={"end": max(at, self.runs[-1].start)})
-        return self.model_copy(update={"runs": [*self.runs[:-1], last]})
+        runs = _paused(self.runs, at)
+        return self if runs is self.runs else self.model_copy(update={"runs": runs})
 
     def resume(self, at: datetime) -> "SlaState":
         """Start a new stretch at `at` (never before the last one ended)."""
-        if self.running:
-            return self
-        start = max([at, *(r.end for r in self.runs if r.end is not None)])
-        return self.model_copy(update={"runs": [*self.runs, SlaRun(start=start)]})
+        runs = _resumed(self.runs, at)
+        return self if runs is self.runs else self.model_copy(update={"runs": runs})
 
     def meet(self, target: SlaTarget, at: datetime) -> "SlaState":
         """Record the target as met at `at` (the first time only)."""
         mark = self.mark(target)
-        if mark.met_at is not None:
-            return self
-        return self.with_mark(target, mark.model_copy(update={"met_at": at}))
+        met = _met(mark, at)
+        return self if met is mark else self.with_mark(target, met)
+
+    def marks(self) -> dict[SlaTarget, SlaMark]:
+        """The standing of every target."""
+        return {"first_response": self.first_response, "resolution": self.resolution}
 
     def used(self, target: SlaTarget, calendar: SlaCalendar, now: datetime) -> float:
         """Business seconds the target's clock has run by `now` (until met, if met)."""
@@ -349,6 +434,25 @@ class SlaState(BaseModel):
         return sum(
             calendar.seconds_between(run.start, min(run.end or until, until)) for run in self.runs
         )
+
+
+def _paused(runs: list[SlaRun], at: datetime) -> list[SlaRun]:
+    """The stretches with the running one stopped at `at` (the same list if none runs)."""
+    if not runs or runs[-1].end is not None:
+        return runs
+    return [*runs[:-1], runs[-1].model_copy(update={"end": max(at, runs[-1].start)})]
+
+
+def _resumed(runs: list[SlaRun], at: datetime) -> list[SlaRun]:
+    """The stretches with a new one from `at` (the same list if one runs)."""
+    if runs and runs[-1].end is None:
+        return runs
+    return [*runs, SlaRun(start=max([at, *(r.end for r in runs if r.end is not None)]))]
+
+
+def _met(mark: SlaMark, at: datetime) -> SlaMark:
+    """The target met at `at`, unless it was met before (then the same mark)."""
+    return mark if mark.met_at is not None else mark.model_copy(update={"met_at": at})
 
 
 def start(at: datetime, terms: Terms) -> SlaState:
@@ -361,43 +465,63 @@ def moved(
 ) -> SlaState:
     """The clocks after a status change at `at`: a staff member's change is the first
     response; waiting statuses pause, leaving them resumes, Closed stops, reopening runs on."""
+    runs, marks = sla.runs, sla.marks()
     if by_staff:
-        sla = sla.meet("first_response", at)
+        marks["first_response"] = _met(marks["first_response"], at)
     if to is Status.CLOSED:
-        sla = sla.pause(at).meet("resolution", at)
+        runs = _paused(runs, at)
+        marks["resolution"] = _met(marks["resolution"], at)
     elif to in PAUSED:
-        sla = sla.pause(at)
-    elif before is Status.CLOSED:
-        sla = sla.with_mark("resolution", sla.resolution.model_copy(update={"met_at": None}))
-        sla = sla.resume(at)
+        runs = _paused(runs, at)
     else:
-        sla = sla.resume(at)
-    return refresh(sla, terms)
+        if before is Status.CLOSED:
+            marks["resolution"] = marks["resolution"].model_copy(update={"met_at": None})
+        runs = _resumed(runs, at)
+    return _refreshed(sla, runs, marks, terms)
 
 
 def responded(sla: SlaState, at: datetime, terms: Terms) -> SlaState:
     """A staff member's post to the contact: the first response, if none came before."""
-    return refresh(sla.meet("first_response", at), terms)
+    marks = sla.marks()
+    marks["first_response"] = _met(marks["first_response"], at)
+    return _refreshed(sla, sla.runs, marks, terms)
 
 
 def refresh(sla: SlaState, terms: Terms) -> SlaState:
     """Due and warning moments of the unmet targets (while running) and the next of them."""
-    marks: dict[str, SlaMark] = {target: _due(sla, target, terms) for target in TARGETS}
+    return _refreshed(sla, sla.runs, sla.marks(), terms)
+
+
+def _refreshed(
+    sla: SlaState, runs: list[SlaRun], marks: dict[SlaTarget, SlaMark], terms: Terms
+) -> SlaState:
+    """`sla` with these stretches and marks, and their due and warning moments: one copy
+    per decision, however much changed."""
+    moments = _moments(runs, marks, terms)
+    marks = {target: _at(mark, moments.get(target)) for target, mark in marks.items()}
     pending = [moment for mark in marks.values() for moment in _pending(mark)]
-    update: dict[str, object] = {**marks, "next_at": min(pending, default=None)}
-    update["check_requested"] = False
+    update: dict[str, object] = {"runs": runs, "next_at": min(pending, default=None)}
+    update.update({"check_requested": False, **{str(t): mark for t, mark in marks.items()}})
     return sla.model_copy(update=update)
 
 
-def _due(sla: SlaState, target: SlaTarget, terms: Terms) -> SlaMark:
-    mark = sla.mark(target)
-    if mark.met_at is not None or not sla.running:
-        return mark.model_copy(update={"due_at": None, "warn_at": None})
-    budget, calendar, current = terms.budgets[target], terms.calendar, sla.runs[-1].start
-    spent = sum(calendar.seconds_between(r.start, r.end) for r in sla.runs if r.end is not None)
-    # Whole seconds: the store keeps milliseconds, and the timer matches these moments.
-    warn_at = calendar.add(current, budget * WARN_PERCENT / 100 - spent).replace(microsecond=0)
-    due_at = calendar.add(current, budget - spent).replace(microsecond=0)
+def _moments(
+    runs: list[SlaRun], marks: dict[SlaTarget, SlaMark], terms: Terms
+) -> dict[SlaTarget, tuple[datetime, datetime]]:
+    """Warning and due moments of each unmet target, while the clocks run."""
+    unmet = [target for target, mark in marks.items() if mark.met_at is None]
+    if not unmet or not runs or runs[-1].end is not None:
+        return {}
+    calendar, current = terms.calendar, runs[-1].start
+    spent = sum(calendar.seconds_between(r.start, r.end) for r in runs if r.end is not None)
+    return {target: terms.moments(target, current, spent) for target in unmet}
+
+
+def _at(mark: SlaMark, moments: tuple[datetime, datetime] | None) -> SlaMark:
+    """The mark warning and due at `moments` (None: neither)."""
+    warn_at, due_at = moments or (None, None)
+    if mark.warn_at == warn_at and mark.due_at == due_at:
+        return mark
     return mark.model_copy(update={"due_at": due_at, "warn_at": warn_at})
 
 
@@ -441,11 +565,11 @@ def due_now(sla: SlaState, terms: Terms, now: datetime) -> list[Due]:
 
 def announced(sla: SlaState, owed: list[Due], terms: Terms) -> SlaState:
     """The clocks once `owed` was announced: each warning and breach is sent once."""
+    marks = sla.marks()
     for item in owed:
-        mark = sla.mark(item.target)
         flags = {"warned": True} if item.kind == "warning" else {"breached": True}
-        sla = sla.with_mark(item.target, mark.model_copy(update=flags))
-    return refresh(sla, terms)
+        marks[item.target] = marks[item.target].model_copy(update=flags)
+    return _refreshed(sla, sla.runs, marks, terms)
 
 
 def next_due(sla: SlaState | None) -> datetime | None:
