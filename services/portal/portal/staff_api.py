@@ -173,20 +173,19 @@ def _queue_router() -> APIRouter:
         staff = _staff(request)
         department = staff.department(ctx["member"], slug)
         query = staff_logic.queue_query(request.query_params)
-        items = await staff.queue(ctx["member"], slug, query)
+        shown, problem = await _queue_shown(staff, ctx["member"], slug, query)
         colleagues = await staff.colleagues(ctx["member"], slug)
         context = {
             **ctx,
             "department": department,
             "slug": slug,
             "query": query,
-            "items": items,
-            "counts": staff_logic.status_counts(items),
+            "shown": shown,
             "colleagues": colleagues,
             "done": request.query_params.get("done", "") == "taken",
-            "error": error,
+            "error": error or problem,
         }
-        return render(request, "staff_queue.html", context, status)
+        return render(request, "staff_queue.html", context, 400 if problem else status)
 
     @router.get("/staff/reports/sla", response_class=HTMLResponse)
     async def sla_report(request: Request, ctx: StaffPage) -> Response:
@@ -210,25 +209,23 @@ def _queue_router() -> APIRouter:
         staff = _staff(request)
         department = staff.department(ctx["member"], slug)
         query = staff_logic.queue_query(request.query_params)
-        items = await staff.queue(ctx["member"], slug, query)
-        context = {
-            **ctx,
-            "department": department,
-            "slug": slug,
-            "query": query,
-            "items": items,
-            "counts": staff_logic.status_counts(items),
-        }
-        return render(request, "_staff_queue.html", context)
+        shown, problem = await _queue_shown(staff, ctx["member"], slug, query)
+        context = {**ctx, "department": department, "slug": slug, "query": query, "shown": shown}
+        return render(request, "_staff_queue.html", context, 400 if problem else 200)
 
     @router.get("/staff/queues/{slug}/live")
     async def queue_live(request: Request, slug: str, ctx: StaffPage) -> EventSourceResponse:
         """Server-sent events: `changed` whenever the department's queue changes."""
         staff = _staff(request)
         staff.department(ctx["member"], slug)
+        query = staff_logic.queue_query(request.query_params)
+        try:
+            staff_logic.queue_page(query)
+        except staff_logic.FormProblem as exc:
+            raise Refused(str(exc), [], 400) from exc
 
         async def events() -> AsyncIterator[dict[str, str]]:
-            async for version in staff.queue_changes(ctx["member"], slug):
+            async for version in staff.queue_changes(ctx["member"], slug, query):
                 yield {"event": "changed", "data": version}
 
         return EventSourceResponse(events(), ping=15)
@@ -250,6 +247,21 @@ def _queue_router() -> APIRouter:
         return _back(f"/staff/queues/{slug}", done="taken")
 
     return router
+
+
+EMPTY_QUEUE: dict[str, Any] = {
+    "items": [], "total": 0, "counts": [], "page": 1, "pages": 1, "page_size": 50
+}  # fmt: skip
+
+
+async def _queue_shown(
+    staff: StaffPortal, member: StaffMember, slug: str, query: dict[str, str]
+) -> tuple[dict[str, Any], str]:
+    """The queue page the query asks for, or nothing and why (a bad page or filter value)."""
+    try:
+        return await staff.queue(member, slug, query), ""
+    except (staff_logic.FormProblem, Refused) as exc:
+        return EMPTY_QUEUE, _reason(exc)
 
 
 def _back(path: str, **params: str) -> Response:

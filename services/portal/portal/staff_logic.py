@@ -1,6 +1,5 @@
 """Pure rules of the staff workspace: departments, queue order and filters, workflow controls."""
 
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -24,7 +23,6 @@ from shared.workflow import allowed_targets
 
 Json = dict[str, Any]
 
-PRIORITY_RANK = {p.value: i for i, p in enumerate(Priority)}
 # Re-exported for the templates; priorities_for is the contact portal's rule of choices.
 __all__ = [
     "CaseType", "Department", "Disruption", "NoticeStatus", "Priority", "Status", "priorities_for"
@@ -48,6 +46,9 @@ TRIAGE_QUESTIONS = (
     ("users", "Several users are directly impacted", "several_users"),
 )
 QUEUE_SORTS = ("work", "number", "subject", "priority", "status", "last_activity")
+PAGE_SIZES = (10, 20, 50, 100, 200)  # the contact list's; 200 is routing's page limit
+QUEUE_PAGE_SIZE = 50
+MAX_PAGE = 100_000
 
 
 @dataclass(frozen=True)
@@ -200,67 +201,65 @@ def _required(form: Mapping[str, str], name: str, what: str) -> str:
 
 def queue_query(params: Mapping[str, str]) -> dict[str, str]:
     """The queue's query as the URL holds it: only known, non-blank parameters."""
-    keep = {*QUEUE_FILTERS, "sort", "order"}
+    keep = {*QUEUE_FILTERS, "sort", "order", "page", "page_size"}
     return {k: v.strip() for k, v in params.items() if k in keep and v.strip()}
 
 
-def routing_params(query: Mapping[str, str]) -> dict[str, str]:
-    """What routing filters itself (status, priority, assignee); the rest is filtered here."""
-    params = {"limit": "200"}
-    for name in ("status", "priority"):
-        if name in query:
-            params[name] = query[name]
+@dataclass(frozen=True)
+class QueuePage:
+    """Which page of the queue is shown, and how many items a page holds."""
+
+    number: int
+    size: int
+
+    @property
+    def offset(self) -> int:
+        """Items before this page."""
+        return (self.number - 1) * self.size
+
+
+def queue_page(query: Mapping[str, str]) -> QueuePage:
+    """The page the query asks for (the first, 50 items, by default); bad values refused."""
+    size, number = query.get("page_size", str(QUEUE_PAGE_SIZE)), query.get("page", "1")
+    if size not in {str(n) for n in PAGE_SIZES}:
+        raise FormProblem(f"Page Size must be one of {', '.join(map(str, PAGE_SIZES))}.")
+    if not number.isdigit() or not 1 <= int(number) <= MAX_PAGE:
+        raise FormProblem(f"Page must be a whole number from 1 to {MAX_PAGE}.")
+    return QueuePage(int(number), int(size))
+
+
+def filter_params(query: Mapping[str, str]) -> dict[str, str]:
+    """Routing's filter parameters for a queue query: routing filters and counts them all."""
+    names = ("status", "priority", "case_type", "subject")
+    params = {name: query[name] for name in names if name in query}
+    if query.get("replied") == "true":
+        params["customer_replied"] = "true"
     if query.get("assignee") == "none":
         params["unassigned"] = "true"
     elif "assignee" in query:
         params["assignee"] = query["assignee"]
     if query.get("impact") in IMPACTS:
         params.update(IMPACTS[query["impact"]][1])
-    if query.get("disruption") in {d.value for d in Disruption}:
+    if "disruption" in query:
         params["disruption"] = query["disruption"]
     return params
 
 
-def work_order(items: Iterable[Json]) -> list[Json]:
-    """Critical first, then High, Medium, Low; within a priority the oldest first."""
-    return sorted(items, key=lambda i: (PRIORITY_RANK.get(i["priority"], 9), i["created_at"]))
+def routing_params(query: Mapping[str, str], page: QueuePage) -> dict[str, str]:
+    """Routing's parameters for one page of the queue: filters, sort and the page."""
+    params = filter_params(query)
+    sort, order = query.get("sort", "work"), query.get("order", "asc")
+    if sort in QUEUE_SORTS:
+        params["sort"] = sort
+        # Last activity reads newest first on the first click.
+        flip = sort == "last_activity"
+        params["order"] = ("asc" if order == "desc" else "desc") if flip else order
+    return {**params, "limit": str(page.size), "offset": str(page.offset)}
 
 
-def filtered(items: Iterable[Json], query: Mapping[str, str]) -> list[Json]:
-    """The items matching the query's case type, subject words and customer-replied flag."""
-    words = query.get("subject", "").lower().split()
-    kept = []
-    for item in items:
-        if "case_type" in query and item["case_type"] != query["case_type"]:
-            continue
-        if words and not all(w in str(item["subject"]).lower() for w in words):
-            continue
-        if query.get("replied") == "true" and not item.get("customer_replied"):
-            continue
-        kept.append(item)
-    return kept
-
-
-def sorted_items(items: list[Json], query: Mapping[str, str]) -> list[Json]:
-    """The queue in work order, or by a column when the query asks."""
-    ordered = work_order(items)
-    key = query.get("sort", "work")
-    reverse = query.get("order") == "desc"
-    if key == "number":
-        return sorted(ordered, key=lambda i: int(i["case_number"]), reverse=reverse)
-    if key in ("subject", "status"):
-        return sorted(ordered, key=lambda i: str(i[key]).lower(), reverse=reverse)
-    if key == "priority":
-        return sorted(ordered, key=lambda i: PRIORITY_RANK.get(i["priority"], 9), reverse=reverse)
-    if key == "last_activity":
-        return sorted(ordered, key=lambda i: i.get("last_activity_at") or "", reverse=not reverse)
-    return list(reversed(ordered)) if reverse else ordered
-
-
-def status_counts(items: Iterable[Json]) -> list[tuple[str, int]]:
-    """How many items are in each status, in the workflow's order, none left out."""
-    counts = Counter(str(i["status"]) for i in items)
-    return [(s.value, counts[s.value]) for s in Status if counts[s.value]]
+def page_count(total: int, size: int) -> int:
+    """Pages needed for `total` items (one page when there are none)."""
+    return max(1, -(-total // size))
 
 
 def sort_link(slug: str, query: Mapping[str, str], key: str) -> str:
@@ -268,7 +267,7 @@ def sort_link(slug: str, query: Mapping[str, str], key: str) -> str:
     order = "asc"
     if query.get("sort", "work") == key and query.get("order", "asc") == "asc":
         order = "desc"
-    kept = {k: v for k, v in query.items() if k not in ("sort", "order")}
+    kept = {k: v for k, v in query.items() if k not in ("sort", "order", "page")}
     return f"/staff/queues/{slug}?" + urlencode({**kept, "sort": key, "order": order})
 
 

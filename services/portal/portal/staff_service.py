@@ -201,24 +201,42 @@ class StaffPortal:
 
     # --- reads ------------------------------------------------------------------------
 
-    async def queue(self, member: StaffMember, slug: str, query: Mapping[str, str]) -> list[Json]:
-        """The department's open work, filtered and sorted as the query asks."""
-        params = staff_logic.routing_params(query)
-        items: list[Json] = await self.api.call(
-            "routing", "GET", member, f"/queues/{slug}", params=params
+    async def queue(self, member: StaffMember, slug: str, query: Mapping[str, str]) -> Json:
+        """One page of the department's queue, filtered and sorted by routing as the query
+        asks, with the total and the counts per status over every page."""
+        page = staff_logic.queue_page(query)
+        path = f"/queues/{slug}"
+        items, counts = await asyncio.gather(
+            self.api.call(
+                "routing", "GET", member, path, params=staff_logic.routing_params(query, page)
+            ),
+            self.api.call(
+                "routing", "GET", member, f"{path}/counts", params=staff_logic.filter_params(query)
+            ),
         )
         for item in items:
             item["district"] = self.district_name(str(item["account_id"]))
-        return staff_logic.sorted_items(staff_logic.filtered(items, query), query)
+        total = int(counts["total"])
+        return {
+            "items": items,
+            "total": total,
+            "counts": [(c["status"], int(c["count"])) for c in counts["statuses"]],
+            "page": page.number,
+            "page_size": page.size,
+            "pages": staff_logic.page_count(total, page.size),
+        }
 
-    async def queue_changes(self, member: StaffMember, slug: str) -> AsyncGenerator[str, None]:
-        """Yield the queue's new version each time routing lists it differently."""
-        seen = await self._queue_version(member, slug)
+    async def queue_changes(
+        self, member: StaffMember, slug: str, query: Mapping[str, str] | None = None
+    ) -> AsyncGenerator[str, None]:
+        """Yield the queue's new version each time routing lists the page (or counts the
+        queue) differently."""
+        seen = await self._queue_version(member, slug, query or {})
         deadline = time.monotonic() + self.settings.live_max_s
         while time.monotonic() < deadline:
             await asyncio.sleep(self.settings.live_poll_s)
             try:
-                now = await self._queue_version(member, slug)
+                now = await self._queue_version(member, slug, query or {})
             except Unavailable:
                 continue  # routing is away for a moment: the page keeps what it shows
             if now != seen:
@@ -247,12 +265,10 @@ class StaffPortal:
         items = feed.get("items") or [{}]
         return f"{case.get('last_modified')}|{feed.get('total')}|{items[0].get('item_id')}"
 
-    async def _queue_version(self, member: StaffMember, slug: str) -> str:
-        items = await self.api.call(
-            "routing", "GET", member, f"/queues/{slug}", params={"limit": "200"}
-        )
-        digest = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()
-        return digest[:16]
+    async def _queue_version(self, member: StaffMember, slug: str, query: Mapping[str, str]) -> str:
+        shown = await self.queue(member, slug, query)
+        body = json.dumps([shown["items"], shown["counts"]], sort_keys=True)
+        return hashlib.sha256(body.encode()).hexdigest()[:16]
 
     async def colleagues(self, member: StaffMember, slug: str) -> list[Json]:
         """The department's staff (intake's directory), to assign to."""

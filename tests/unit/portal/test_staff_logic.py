@@ -19,19 +19,6 @@ def member(departments: list[str], supervisor: bool = False) -> StaffMember:
     )
 
 
-def item(number: int, priority: str, created: str, **extra: object) -> dict[str, object]:
-    """A queue work item as routing lists it."""
-    return {
-        "case_number": number,
-        "priority": priority,
-        "created_at": created,
-        "subject": f"Case {number}",
-        "status": "New",
-        "case_type": "Application Issue",
-        **extra,
-    }
-
-
 def test_a_supervisor_works_every_department() -> None:
     """A supervisor's queues are all six departments; a member's only their own."""
     assert len(staff_logic.departments_of(member(["Campus Support"], supervisor=True))) == 6
@@ -39,34 +26,53 @@ def test_a_supervisor_works_every_department() -> None:
     assert [d.value for d in own] == ["Campus Support", "Training"]
 
 
-def test_work_order_is_critical_first_then_oldest() -> None:
-    """Critical comes first whatever its age; within a priority the oldest leads."""
-    items = [
-        item(3, "Medium", "2026-01-01T00:00:00Z"),
-        item(1, "Critical", "2026-03-01T00:00:00Z"),
-        item(2, "Medium", "2025-12-01T00:00:00Z"),
-        item(4, "High", "2026-02-01T00:00:00Z"),
-    ]
-    assert [i["case_number"] for i in staff_logic.work_order(items)] == [1, 4, 2, 3]
+def test_every_filter_goes_to_routing() -> None:
+    """Case type, subject words and "customer replied" are routing's filters now, beside
+    status, priority, assignee and the assessment; the counts get the same ones."""
+    query = {
+        "case_type": "Ask a Question",
+        "subject": "snow day",
+        "replied": "true",
+        "assignee": "none",
+        "impact": "blocked",
+        "status": "New",
+    }
+    assert staff_logic.filter_params(query) == {
+        "status": "New",
+        "case_type": "Ask a Question",
+        "subject": "snow day",
+        "customer_replied": "true",
+        "unassigned": "true",
+        "blocked": "true",
+        "workaround": "false",
+    }
+    assert staff_logic.filter_params({"assignee": "staff-support"}) == {"assignee": "staff-support"}
 
 
-def test_filters_by_case_type_subject_words_and_reply() -> None:
-    """Subject words, case type and the customer-replied flag all narrow the queue."""
-    items = [
-        item(1, "Low", "a", subject="Snow day missing", customer_replied=True),
-        item(2, "Low", "b", subject="Snow report", case_type="Ask a Question"),
-        item(3, "Low", "c", subject="Grades"),
-    ]
-    found = staff_logic.filtered(items, {"subject": "snow", "replied": "true"})
-    assert [i["case_number"] for i in found] == [1]
-    found = staff_logic.filtered(items, {"case_type": "Ask a Question"})
-    assert [i["case_number"] for i in found] == [2]
+def test_a_page_of_the_queue_is_a_limit_and_an_offset() -> None:
+    """Page 3 of 20 skips 40; the default is the first page of 50 in work order."""
+    page = staff_logic.queue_page({"page": "3", "page_size": "20"})
+    params = staff_logic.routing_params({"sort": "number", "order": "desc"}, page)
+    assert params == {"sort": "number", "order": "desc", "limit": "20", "offset": "40"}
+    first = staff_logic.routing_params({}, staff_logic.queue_page({}))
+    assert first == {"sort": "work", "order": "asc", "limit": "50", "offset": "0"}
+    assert [staff_logic.page_count(n, 50) for n in (0, 50, 51, 10_000)] == [1, 1, 2, 200]
 
 
-def test_counts_per_status_in_workflow_order() -> None:
-    """Counts list each status present, New before Assigned."""
-    items = [item(1, "Low", "a", status="Assigned"), item(2, "Low", "b"), item(3, "Low", "c")]
-    assert staff_logic.status_counts(items) == [("New", 2), ("Assigned", 1)]
+def test_last_activity_sorts_newest_first_on_the_first_click() -> None:
+    """The column's ascending click asks routing for the latest activity first."""
+    page = staff_logic.queue_page({})
+    params = staff_logic.routing_params({"sort": "last_activity", "order": "asc"}, page)
+    assert (params["sort"], params["order"]) == ("last_activity", "desc")
+
+
+@pytest.mark.parametrize(
+    "query", [{"page_size": "7"}, {"page": "0"}, {"page": "two"}, {"page": "100001"}]
+)
+def test_bad_pages_are_refused_with_the_allowed_values(query: dict[str, str]) -> None:
+    """A page size off the list or a page that is no whole number from 1 is refused."""
+    with pytest.raises(FormProblem, match="Page"):
+        staff_logic.queue_page(query)
 
 
 def test_controls_follow_the_state_machine() -> None:
@@ -113,11 +119,10 @@ def test_a_question_is_required_for_pending_customer_input() -> None:
 
 
 def test_sorting_by_a_column_and_flipping_it() -> None:
-    """Sorting by number flips on the second click; aria-sort names the direction."""
-    items = [item(2, "Low", "a"), item(1, "Critical", "b"), item(3, "High", "c")]
-    ascending = staff_logic.sorted_items(items, {"sort": "number", "order": "asc"})
-    assert [i["case_number"] for i in ascending] == [1, 2, 3]
-    link = staff_logic.sort_link("campus-support", {"sort": "number", "order": "asc"}, "number")
+    """Sorting by number flips on the second click, back on the first page; aria-sort names
+    the direction."""
+    query = {"sort": "number", "order": "asc", "page": "4"}
+    link = staff_logic.sort_link("campus-support", query, "number")
     assert link == "/staff/queues/campus-support?sort=number&order=desc"
     assert staff_logic.aria_sort({"sort": "number", "order": "desc"}, "number") == "descending"
     assert staff_logic.aria_sort({"sort": "number"}, "subject") == ""

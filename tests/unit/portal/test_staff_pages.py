@@ -55,6 +55,7 @@ class FakeStaffApi(StaffApi):
         self.reject: str | None = None
         self.empty = False
         self.queue_params: list[dict[str, str]] = []
+        self.queue_total = 1  # what routing counts over every page
         self.case_type = "Ask a Question"
         self.incidents: list[dict[str, Any]] = []  # the case's links, as routing shows them
         self.linked: list[dict[str, Any]] = []  # the cases routing lists for an incident
@@ -94,6 +95,10 @@ class FakeStaffApi(StaffApi):
             return {"outcome": "applied"}
         if path.startswith("/incidents/"):
             return self.linked
+        if path.startswith("/queues/") and path.endswith("/counts"):
+            self.queue_params.append({"counts": "yes", **(kw.get("params") or {})})
+            total = self.queue_total
+            return {"total": total, "statuses": [{"status": "Assigned", "count": total}]}
         if path.startswith("/queues/"):
             self.queue_params.append(dict(kw.get("params") or {}))
             return [
@@ -331,6 +336,8 @@ async def test_queue_changes_when_routing_lists_it_differently() -> None:
 
     async def changed(service: str, method: str, member: StaffMember, path: str, **kw: Any) -> Any:
         items = await original(service, method, member, path, **kw)
+        if path.endswith("/counts"):
+            return items  # the same counts: the rows alone change
         calls.append(path)
         if len(calls) < 3:  # the first look and one poll see the same list
             return items
@@ -502,6 +509,39 @@ async def test_the_queue_filters_by_impact_through_routing(site: Any) -> None:
     assert "overdue by 2 h" in row
     assert api.queue_params[-1]["blocked"] == "true"
     assert api.queue_params[-1]["workaround"] == "false"
+
+
+async def test_the_queue_asks_routing_to_filter_sort_page_and_count(site: Any) -> None:
+    """Case type, subject words and "customer replied" go to routing with the sort and the
+    page; the page shows routing's total and per-status counts, and Page of Pages."""
+    client, api, _ = site
+    api.queue_total = 451
+    await staff_sign_in(client)
+    query = {"case_type": "Ask a Question", "subject": "snow", "replied": "true",
+             "sort": "number", "order": "desc", "page": "2", "page_size": "200"}  # fmt: skip
+    page = await client.get("/staff/queues/campus-support", params=query)
+    assert page.status_code == 200
+    listed, counted = api.queue_params[-2:]
+    filters = {"case_type": "Ask a Question", "subject": "snow", "customer_replied": "true"}
+    assert listed == {**filters, "sort": "number", "order": "desc", "limit": "200", "offset": "200"}
+    assert counted == {"counts": "yes", **filters}
+    assert "451 open cases match these filters; page 2 of 3" in page.text
+    assert "Assigned: <strong>451</strong>" in page.text
+    assert "<option selected>2</option>" in page.text
+    assert "<span>of 3</span>" in page.text
+
+
+async def test_a_bad_page_size_is_a_400_that_says_the_allowed_sizes(site: Any) -> None:
+    """page_size=7 is refused on the page (and its live stream) without asking routing."""
+    client, api, _ = site
+    await staff_sign_in(client)
+    before = len(api.queue_params)
+    page = await client.get("/staff/queues/campus-support", params={"page_size": "7"})
+    assert page.status_code == 400
+    assert "Page Size must be one of 10, 20, 50, 100, 200." in page.text
+    live = await client.get("/staff/queues/campus-support/live", params={"page": "x"})
+    assert live.status_code == 400
+    assert len(api.queue_params) == before
 
 
 async def test_the_status_board_page_is_for_supervisors_and_hosting_only(site: Any) -> None:
