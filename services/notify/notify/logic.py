@@ -27,6 +27,8 @@ from shared.events import (
     CaseSubmitted,
     CommandRejected,
     Contact,
+    IncidentLinked,
+    LinkedIncidentResolved,
     Notice,
     PostAdded,
     RecipientsChanged,
@@ -230,6 +232,10 @@ def _step_known(view: CaseView, event: AnyCaseEvent) -> Step:
             return Step(view, plan_followed_up(view, event))
         case CommandRejected():
             return Step(view, plan_rejected(view, event))
+        case IncidentLinked():  # no mail: the contact reads the link on the case's feed
+            return Step(view)
+        case LinkedIncidentResolved():
+            return Step(view, plan_incident_resolved(view, event))
     return Step(view)
 
 
@@ -335,6 +341,14 @@ def plan_recipients_added(view: CaseView, event: RecipientsChanged) -> Plan | No
     return _plan("recipient_added", others(added, event.actor), {"actor": event.actor.name})
 
 
+def plan_incident_resolved(view: CaseView, event: LinkedIncidentResolved) -> Plan | None:
+    """The resolution of an incident the case is linked to mails every current recipient
+    once (the event is routing's note, once per case and incident; nobody acted on the case).
+    Linking or unlinking mails nobody."""
+    context = {"title": event.title, "resolution": event.resolution.strip()}
+    return _plan("linked_incident_resolved", tuple(view.recipients), context)
+
+
 SLA_TARGETS = {"first_response": "first response", "resolution": "resolution"}
 
 
@@ -378,9 +392,10 @@ def _plan(
     return Plan(template, recipients, context, staff, department)
 
 
-# What of a case's content only people who may read the case see in mail: the text of posts
-# and the notes of status changes. Attachment names, the case number and subject stay.
-CASE_CONTENT = ("body_text", "note")
+# What of a case's content only people who may read the case see in mail: the text of posts,
+# the notes of status changes and the resolution of a linked incident (a notice may be aimed
+# at districts only). Attachment names, the case number and subject stay.
+CASE_CONTENT = ("body_text", "note", "resolution")
 
 
 def for_reader(context: Mapping[str, Any], person: Recipient) -> dict[str, Any]:

@@ -61,6 +61,10 @@ CASE_TEMPLATES = (
 )
 SUBJECTS: dict[str, str] = {
     **dict.fromkeys(CASE_TEMPLATES, CASE_SUBJECT),
+    # The case's subject, then the news: the tag and subject still thread and answer it.
+    # ASCII quotes: Python 3.11 folds `“Gradebook down”` into two encoded words, and readers
+    # drop the space between them ("“Gradebookdown”").
+    "linked_incident_resolved": CASE_SUBJECT + ' - The incident "{{ title }}" is resolved',
     "notice_incident": "[Incident - {{ notice.status }}] {{ notice.title }}",
     "notice_maintenance": "[Maintenance - {{ notice.status }}] {{ notice.title }}",
 }

@@ -220,7 +220,7 @@ def test_every_template_keeps_user_text_out_of_the_headers(template: str) -> Non
     context |= {"auto_close_days": 10, "reopen_days": 60, "closes_on": PAYLOAD}
     context |= {"business_days_left": 3, "attachments": [], "command_type": "case.reopen"}
     context |= {"target": PAYLOAD, "due_at": AT, "priority": PAYLOAD, "department": PAYLOAD}
-    context |= {"percent_elapsed": 75}
+    context |= {"percent_elapsed": 75, "title": PAYLOAD, "resolution": PAYLOAD}
     context["notice"] = {"title": PAYLOAD, "kind": "incident", "status": PAYLOAD, "body": "b"}
     context["notice"] |= {"starts": "s", "ends": None, "latest": None, "latest_at": None}
     plan = logic.Plan(template, ("c-1",), context)

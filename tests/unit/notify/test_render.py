@@ -43,6 +43,8 @@ CONTEXT: dict[str, Any] = {
     "priority": "High",
     "department": "Campus Support",
     "percent_elapsed": 75,
+    "title": "Gradebook <b>down</b>",
+    "resolution": "Restored <i>at</i> 10:40.",
     "notice": {
         "title": "Digicert",
         "kind": "incident",
