@@ -1,16 +1,19 @@
-"""GET /reports/sla on the real stack: a breached first response lands in its ISO week."""
+"""GET /reports/sla on the real stack: a breached first response lands in its ISO week; who
+sees which departments."""
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 
 from routing.app import create_app
 from routing.clock import FixedClock
 from routing.settings import Settings
-from shared.enums import Department, Priority
-from shared.events import StaffMember
+from shared.directory import directory_key, hash_token, new_token
+from shared.enums import ActorKind, CaseType, ContactType, Department, Priority
+from shared.events import ApiToken, Contact, ContactUpserted, StaffMember, TokenIssued
 from tests.integration.routing.conftest import Bus, submitted
 from tests.integration.routing.test_sla import _get, _token
 
@@ -86,3 +89,99 @@ async def test_the_sla_report_counts_a_breach_in_its_week(
     assert bad.status_code == 422
     assert bad.headers["content-type"].startswith("application/problem+json")
     assert anonymous.status_code == 401
+
+
+# The seed's people (deploy/seed/directory.json): Pat works Campus Support only, Hal Hosting
+# only, Sky supervises (listed in Campus Support), Zack is a Bayside contact.
+PAT = StaffMember(
+    id="staff-support",
+    name="Pat Support",
+    email="pat.support@vendor.example",
+    departments=[Department.CAMPUS_SUPPORT],
+)
+HAL = StaffMember(
+    id="staff-hosting",
+    name="Hal Hosting",
+    email="hal.hosting@vendor.example",
+    departments=[Department.HOSTING],
+)
+SKY = StaffMember(
+    id="staff-supervisor",
+    name="Sky Supervisor",
+    email="sky.supervisor@vendor.example",
+    departments=[Department.CAMPUS_SUPPORT],
+    on_duty=False,
+    supervisor=True,
+)
+ZACK = Contact(
+    id="zack-morris",
+    first_name="Zack",
+    last_name="Morris (TESTING)",
+    email="zack.morris@bayside.example",
+    contact_type=ContactType.AUTHORIZED_SUPPORT,
+    account_ids=["bayside"],
+)
+
+
+async def _contact_token(bus: Bus, contact: Contact) -> dict[str, str]:
+    """A bearer token of a district contact, published on the directory topic."""
+    token = new_token()
+    upsert = ContactUpserted(contact=contact)
+    await bus.send(bus.topics.directory, upsert, directory_key(upsert))
+    record = ApiToken(
+        token_id=f"tok-{contact.id}",
+        sha256=hash_token(token),
+        subject_kind=ActorKind.CONTACT,
+        subject_id=contact.id,
+    )
+    issued = TokenIssued(token=record)
+    await bus.send(bus.topics.directory, issued, directory_key(issued))
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def _known(app: FastAPI, bus: Bus, headers: dict[str, str]) -> Any:
+    """GET /reports/sla?weeks=1 once routing knows the token (until then it is a 401)."""
+    found: list[Any] = []
+
+    async def answered() -> Any:
+        response = await _get(app, "/reports/sla?weeks=1", headers)
+        found[:] = [response] if response.status_code != 401 else []
+        return found or None
+
+    await bus.wait_async(answered, "routing to know the token")
+    return found[0]
+
+
+async def test_the_sla_report_is_staff_only_and_scoped_to_their_departments(
+    fresh_settings: Settings, make_bus: Callable[[Settings], Awaitable[Bus]]
+) -> None:
+    """A contact's token is a 403 problem; with a Campus Support and a Hosting case in the
+    week, the supervisor sees both departments, Pat only Campus Support, Hal only Hosting."""
+    settings = fresh_settings.model_copy(
+        update={"timer_interval_seconds": 3600.0, "poll_timeout_ms": 50}
+    )
+    app = create_app(settings, clock=FixedClock(SUBMITTED))
+    campus = submitted(occurred_at=SUBMITTED)
+    hosting = submitted(CaseType.SERVER_ISSUE, occurred_at=SUBMITTED, case_number=1002)
+    async with app.router.lifespan_context(app):
+        bus = await make_bus(settings)
+        headers = {m.id: await _token(bus, m) for m in (PAT, HAL, SKY)}
+        contact = await _contact_token(bus, ZACK)
+        for case in (campus, hosting):
+            await bus.submit(case)
+            await bus.wait_for(case.case_id, "case.routed")
+        refused = await _known(app, bus, contact)
+        seen = {m: (await _known(app, bus, headers[m])).json() for m in headers}
+    assert refused.status_code == 403
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    problem = refused.json()
+    assert problem["status"] == 403
+    assert "staff token" in problem["detail"]
+    departments = {m: [d["department"] for d in r["departments"]] for m, r in seen.items()}
+    assert departments == {
+        "staff-supervisor": ["Campus Support", "Hosting / Technical Support"],
+        "staff-support": ["Campus Support"],
+        "staff-hosting": ["Hosting / Technical Support"],
+    }
+    for report in seen.values():
+        assert all(d["weeks"][0]["cases"] == 1 for d in report["departments"])
