@@ -307,17 +307,45 @@ def test_staff_work_a_case_from_queue_to_contact(staff_site: StaffSite) -> None:
 
 
 def test_staff_of_another_department_cannot_work_the_case(staff_site: StaffSite) -> None:
-    """Tia (Training) has no Campus Support queue, sees no controls on its case, and a move
-    sent by URL is refused by routing."""
+    """Tia (Training) has no Campus Support queue and sees no controls on its case; every
+    action sent by URL (each move, assign, transfer, the assessment, the priority, a public
+    post, an internal note, an incident link and unlink, applying a contact change) is
+    refused, and the case is as it was: routing's view unchanged, no post on the feed."""
     number = submit(staff_site, f"Grades {uuid.uuid4().hex[:6]}")
     tia = staff_client(staff_site, TIA)
     assert tia.get("/staff/queues/campus-support").status_code == 404
+    assert tia.post("/staff/queues/campus-support/take").status_code in (403, 404)
     eventually(lambda: tia.get(f"/staff/cases/{number}").status_code == 200, "the case routed")
     page = tia.get(f"/staff/cases/{number}")
     assert "outside your departments" in page.text
     assert "Move to" not in page.text
-    sent = tia.post(f"/staff/cases/{number}/status/closed", data={"csrf_token": csrf(page.text)})
-    assert sent.status_code in (403, 422)
+    assert "Link to an open incident" not in page.text
+    token = csrf(page.text)
+    headers = _bearer(ActorKind.STAFF, "staff-supervisor")
+    before = httpx.get(f"{staff_site.routing}/cases/{number}", headers=headers).json()
+    feed_before = _contact_feed(staff_site, number)
+    moves = [f"status/{slug}" for slug in ("assigned", "pending-customer-input", "closed")]
+    actions = {
+        **{move: {"note": "by URL"} for move in moves},
+        "assign": {"assignee_id": "me"},
+        "transfer": {"department": "Training", "reason": "by URL"},
+        "triage": {"disruption": "Severe", "blocked": "yes"},
+        "priority": {"priority": "High", "reason": "by URL"},
+        "posts": {"body": "by URL", "visibility": "public"},
+        "incidents": {"notice_id": "inc-anything"},
+        "incidents/inc-anything/unlink": {},
+        "contact-change": {},
+    }
+    for action, form in actions.items():
+        sent = tia.post(f"/staff/cases/{number}/{action}", data={"csrf_token": token, **form})
+        assert sent.status_code in (403, 404, 422), (action, sent.status_code)
+    note = {"csrf_token": token, "body": "internal by URL", "visibility": "internal"}
+    assert tia.post(f"/staff/cases/{number}/posts", data=note).status_code in (403, 404, 422)
+    after = httpx.get(f"{staff_site.routing}/cases/{number}", headers=headers).json()
+    kept = ("status", "assignee", "department", "priority", "triage", "incidents")
+    assert {k: after.get(k) for k in kept} == {k: before.get(k) for k in kept}
+    assert "by URL" not in _contact_feed(staff_site, number)
+    assert _contact_feed(staff_site, number) == feed_before
 
 
 # --- in the browser: axe on each staff screen, the keyboard alone from take to resolve ------
@@ -728,4 +756,136 @@ async def test_the_status_board_page_passes_axe(staff_site: StaffSite) -> None:
         await page.wait_for_selector("text=Done: Incident opened.")
         await page.click("text=Announce maintenance")
         await _screen(page, "notices")
+        await browser.close()
+
+
+def _outage(site: StaffSite, subject: str) -> int:
+    """Zack reports an outage through intake; its number."""
+    body = {"case_type": "Report an Outage", "subject": subject,
+            "description": "Nobody can open the gradebook: 502 Bad Gateway."}  # fmt: skip
+    answer = httpx.post(
+        f"{site.intake}/cases", json=body, headers=_bearer(ActorKind.CONTACT, "zack-morris")
+    )
+    assert answer.status_code == 201, answer.text
+    return int(answer.json()["case_number"])
+
+
+def _open_incident(sky: httpx.Client, site: StaffSite, title: str) -> str:
+    """Sky opens an incident for every district from the workspace; its board id."""
+    page = sky.get("/staff/notices")
+    opened = sky.post(
+        "/staff/notices/incidents",
+        data={"csrf_token": csrf(page.text), "title": title, "body": "Gradebook errors.",
+              "status": "Investigating", "districts": ""},
+    )  # fmt: skip
+    assert opened.status_code == 303, opened.text
+    notices = httpx.get(f"{site.board}/api/notices", timeout=30).json()["notices"]
+    return str(next(n["id"] for n in notices if n["title"] == title))
+
+
+def _contact_feed(site: StaffSite, number: int) -> str:
+    """Zack's read of the case feed, as text."""
+    answer = httpx.get(
+        f"{site.feed}/cases/{number}", headers=_bearer(ActorKind.CONTACT, "zack-morris")
+    )
+    return answer.text if answer.status_code == 200 else ""
+
+
+def test_an_outage_linked_to_an_incident_is_told_of_its_resolution_and_resolved_with_it(
+    staff_site: StaffSite,
+) -> None:
+    """During Sky's open incident, Zack reports an outage: the staff case page suggests the
+    incident, Sky links it and the contact's feed says so. Sky resolves the incident on the
+    board: routing notes the resolution on the case (the feed shows the board's last word and
+    the case's recipients get one email), and the status-board page's "Resolve all linked
+    cases" moves the case to Pending Customer Verification through the workflow."""
+    tag = uuid.uuid4().hex[:6]
+    title, subject = f"Gradebook down {tag}", f"Outage {tag}"
+    sky = staff_client(staff_site, SKY)
+    notice_id = _open_incident(sky, staff_site, title)
+    number = _outage(staff_site, subject)
+
+    def suggested() -> bool:
+        page = sky.get(f"/staff/cases/{number}")
+        return page.status_code == 200 and f"Link to “{title}”" in page.text
+
+    eventually(suggested, "the incident suggested on the outage case")
+    page = sky.get(f"/staff/cases/{number}")
+    linked = sky.post(
+        f"/staff/cases/{number}/incidents",
+        data={"csrf_token": csrf(page.text), "notice_id": notice_id},
+    )
+    assert linked.status_code == 303, linked.text
+    page = sky.get(f"/staff/cases/{number}")
+    assert "Suggested link:" not in page.text
+    assert f'/notices/{notice_id}">{title}</a>' in page.text
+    eventually(lambda: title in _contact_feed(staff_site, number), "the link on Zack's feed")
+    notices = sky.get("/staff/notices")
+    assert f'href="/staff/cases/{number}"' in notices.text
+
+    fixed = f"Restored at 10:40 ({tag})."
+    closed = sky.post(
+        f"/staff/notices/{notice_id}/resolve",
+        data={"csrf_token": csrf(notices.text), "body": fixed},
+    )
+    assert closed.status_code == 303, closed.text
+
+    def noted() -> bool:
+        routed = httpx.get(
+            f"{staff_site.routing}/cases/{number}",
+            headers=_bearer(ActorKind.STAFF, "staff-supervisor"),
+        ).json()
+        return bool(routed.get("incidents")) and routed["incidents"][0]["resolved_at"] is not None
+
+    eventually(noted, "routing noting the incident's resolution on the case", limit=60)
+    eventually(lambda: fixed in _contact_feed(staff_site, number), "the resolution on the feed")
+
+    def resolution_mails() -> list[dict[str, Any]]:
+        return [m for m in _mails_about(staff_site, subject) if title in m.get("subject", "")]
+
+    eventually(lambda: len(resolution_mails()) >= 1, "the resolution's email", limit=60)
+    time.sleep(2)  # a second one, if any, would have come by now
+    assert len(resolution_mails()) == 1
+
+    notices = sky.get("/staff/notices")
+    resolved = sky.post(
+        f"/staff/notices/{notice_id}/resolve-cases",
+        data={"csrf_token": csrf(notices.text), "resolution": f"Fixed with the incident {tag}."},
+    )
+    assert resolved.status_code == 200, resolved.text
+    assert f"{number}</a>: resolved: awaiting the contact" in resolved.text
+    routed = httpx.get(
+        f"{staff_site.routing}/cases/{number}", headers=_bearer(ActorKind.STAFF, "staff-supervisor")
+    ).json()
+    assert routed["status"] == "Pending Customer Verification"
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+async def test_the_incident_suggestion_and_linked_cases_pass_axe(staff_site: StaffSite) -> None:
+    """Sky's case page suggesting the open incident for an outage report, the case linked,
+    and the status-board page listing it with "Resolve all linked cases" open: no axe
+    violation on either."""
+    from playwright.async_api import async_playwright
+
+    tag = uuid.uuid4().hex[:6]
+    title = f"Sign-in failing {tag}"
+    sky = await asyncio.to_thread(staff_client, staff_site, SKY)
+    await asyncio.to_thread(_open_incident, sky, staff_site, title)
+    number = await asyncio.to_thread(_outage, staff_site, f"Cannot sign in {tag}")
+    async with async_playwright() as driver:
+        browser = await driver.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = await _browser_staff(browser, staff_site, SKY)
+        for _ in range(100):
+            await page.goto(f"{staff_site.portal}/staff/cases/{number}")
+            if await page.locator("text=Suggested link:").count():
+                break
+            await asyncio.sleep(0.3)
+        await page.locator("#incidents").scroll_into_view_if_needed()
+        await _screen(page, "case-incident-suggested")
+        await page.click(f"text=Link to “{title}”")
+        await page.wait_for_selector("text=Done: Linked to the incident.")
+        await page.goto(f"{staff_site.portal}/staff/notices")
+        await page.locator("text=Resolve all linked cases >> nth=0").click()
+        await _screen(page, "notices-linked-cases")
         await browser.close()
