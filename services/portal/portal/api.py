@@ -38,6 +38,7 @@ TEMPLATES.env.filters["local"] = logic.local
 def add_routes(app: FastAPI, portal: Portal) -> None:
     """Mount the pages and the error pages."""
     TEMPLATES.env.globals["link_minutes"] = portal.settings.link_minutes
+    TEMPLATES.env.globals["board_url"] = portal.settings.status_board_url.rstrip("/")
     app.include_router(_auth_router(portal))
     app.include_router(_case_router(portal))
 

@@ -175,6 +175,30 @@ async def test_a_reply_by_email_offers_its_full_message(
     assert ">original message.eml<" not in page
 
 
+async def test_the_case_page_names_its_linked_incidents(
+    site: tuple[httpx.AsyncClient, Portal],
+) -> None:
+    """A case linked to two status-board incidents lists both with the board's page and
+    whether each is resolved; an unlinked case shows no such row."""
+    client, fake = site
+    api = fake.api
+    assert isinstance(api, FakeApi)
+    await sign_in(client)
+    assert "Status-board incident" not in (await client.get("/cases/1227963")).text
+    api.case = {
+        **api.case,
+        "incidents": [
+            {"notice_id": "inc-1", "title": "Gradebook down", "resolved": True},
+            {"notice_id": "inc-2", "title": "Sign-in slow", "resolved": False},
+        ],
+    }
+    page = (await client.get("/cases/1227963")).text
+    assert "<dt>Status-board incidents</dt>" in page
+    board = SETTINGS.status_board_url.rstrip("/")
+    assert f'<a href="{board}/notices/inc-1">Gradebook down</a> · Resolved' in page
+    assert f'<a href="{board}/notices/inc-2">Sign-in slow</a> · Open' in page
+
+
 async def test_unknown_case_is_404(site: tuple[httpx.AsyncClient, Portal]) -> None:
     """A case not in the person's districts is a 404 page."""
     client, _ = site
