@@ -292,6 +292,8 @@ REPORT_EXAMPLE = {
                         "percent_met": 66.7,
                         "median_hours": 1.5,
                         "p90_hours": 4.0,
+                        "median_business_hours": 1.5,
+                        "p90_business_hours": 2.0,
                     },
                     "resolution": {
                         "met": 1,
@@ -299,6 +301,8 @@ REPORT_EXAMPLE = {
                         "percent_met": 100.0,
                         "median_hours": 20.0,
                         "p90_hours": 20.0,
+                        "median_business_hours": 6.0,
+                        "p90_business_hours": 6.0,
                     },
                 }
             ],
@@ -310,7 +314,7 @@ REPORT_EXAMPLE = {
 def _report_routes(router: APIRouter, staff: StaffService, current: Caller) -> None:
     @router.get(
         "/reports/sla",
-        summary="SLA targets met per department and ISO week (wall-clock hours)",
+        summary="SLA targets met per department and ISO week (wall-clock and business hours)",
         responses=_ok(200, REPORT_EXAMPLE),
     )
     async def sla_report(

@@ -71,6 +71,7 @@ def build(settings: Settings, clock: Clock, after_write: AfterWrite | None = Non
     cases, commands, directory = CaseStore(db), CommandStore(db), DirectoryStore(db)
     calendar = BusinessCalendar(settings.holiday_country, settings.holiday_subdivision)
     table = RoutingTable.load(Path(settings.routes_file) if settings.routes_file else None)
+    sla = sla_policy(settings)
     service = RoutingService(
         table,
         calendar,
@@ -81,12 +82,12 @@ def build(settings: Settings, clock: Clock, after_write: AfterWrite | None = Non
         CursorStore(db),
         policy=settings.assignment,
         remind_before=settings.remind_before_business_days,
-        sla=sla_policy(settings),
+        sla=sla,
     )
     engine = Engine(settings, service, cases, commands, after_write)
     publish = partial(_publish, broker, settings.topics.case_commands)
     timers = TimerService(cases, publish, clock, calendar, SlaGauges(registry))
-    staff = StaffService(cases, ClaimStore(db), commands, directory, publish, clock)
+    staff = StaffService(cases, ClaimStore(db), commands, directory, publish, clock, sla)
     incidents = IncidentNotes(cases, publish)
     return Parts(
         settings, registry, broker, mongo, cases, directory, engine, timers, staff, incidents

@@ -5,7 +5,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from routing.sla import SlaMark, SlaState
+from routing.sla import SlaCalendar, SlaMark, SlaState
+from shared.events import SlaTarget
 
 MIN_WEEKS = 1
 MAX_WEEKS = 52
@@ -60,6 +61,8 @@ class TargetOutcome:
     met: bool
     breached: bool
     hours: float | None  # wall-clock hours from clock start to the mark, when met
+    # Business hours the target's clock ran until the mark (its calendar; pauses excluded).
+    business_hours: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,8 @@ class TargetStats:
     percent_met: float | None
     median_hours: float | None
     p90_hours: float | None
+    median_business_hours: float | None = None
+    p90_business_hours: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +99,16 @@ def target_stats(outcomes: Sequence[TargetOutcome]) -> TargetStats:
     met = sum(o.met for o in outcomes)
     breached = sum(o.breached for o in outcomes)
     hours = [o.hours for o in outcomes if o.hours is not None]
-    return TargetStats(met, breached, percent(met, breached), median(hours), percentile(hours, 90))
+    business = [o.business_hours for o in outcomes if o.business_hours is not None]
+    return TargetStats(
+        met,
+        breached,
+        percent(met, breached),
+        median(hours),
+        percentile(hours, 90),
+        median(business),
+        percentile(business, 90),
+    )
 
 
 def rollup(rows: Iterable[CaseRow], weeks: Sequence[date]) -> dict[str, list[WeekStats]]:
@@ -123,21 +137,30 @@ def window_weeks(now: datetime, weeks: int) -> list[date]:
     return [first + timedelta(weeks=i) for i in range(weeks)]
 
 
-def outcome(mark: SlaMark, started_at: datetime) -> TargetOutcome:
-    """A target's outcome; hours are wall-clock from the first clock start to the mark."""
+def outcome(sla: SlaState, target: SlaTarget, calendar: SlaCalendar | None = None) -> TargetOutcome:
+    """A target's outcome; hours are wall-clock from the first clock start to the mark, and
+    business hours (with the case's `calendar`) those its clock ran until the mark."""
+    mark: SlaMark = sla.mark(target)
     if mark.met_at is None:
         return TargetOutcome(met=False, breached=mark.breached, hours=None)
-    hours = (mark.met_at - started_at).total_seconds() / 3600
-    return TargetOutcome(met=not mark.breached, breached=mark.breached, hours=hours)
+    hours = (mark.met_at - sla.runs[0].start).total_seconds() / 3600
+    business = None if calendar is None else sla.used(target, calendar, mark.met_at) / 3600
+    return TargetOutcome(
+        met=not mark.breached, breached=mark.breached, hours=hours, business_hours=business
+    )
 
 
-def case_row(department: str, sla: SlaState | None) -> CaseRow | None:
+def case_row(
+    department: str, sla: SlaState | None, calendar: SlaCalendar | None = None
+) -> CaseRow | None:
     """The report's view of one case; None when its clocks never started."""
     if sla is None or not sla.runs:
         return None
-    started = sla.runs[0].start
     return CaseRow(
-        department, started, outcome(sla.first_response, started), outcome(sla.resolution, started)
+        department,
+        sla.runs[0].start,
+        outcome(sla, "first_response", calendar),
+        outcome(sla, "resolution", calendar),
     )
 
 
@@ -149,7 +172,8 @@ class DepartmentReport:
 
 @dataclass(frozen=True, slots=True)
 class SlaReport:
-    """Per department and ISO week (Monday, UTC): SLA targets met; hours are wall-clock."""
+    """Per department and ISO week (Monday, UTC): SLA targets met; `*_hours` are wall-clock,
+    `*_business_hours` those the clocks ran on each case's business calendar."""
 
     since: date
     weeks: int

@@ -50,7 +50,7 @@ from routing.models import (
     WorkItemPublic,
 )
 from routing.report import SlaReport, case_row, sla_report, window_weeks
-from routing.sla import TARGETS, SlaPolicy, next_due
+from routing.sla import TARGETS, SlaCalendar, SlaPolicy, next_due
 from routing.store import (
     CaseStore,
     ClaimStore,
@@ -59,6 +59,7 @@ from routing.store import (
     Direction,
     QueueFilter,
     QueueOrder,
+    SlaCase,
     outcome_doc,
 )
 from shared.cases import parse_case_ref
@@ -255,6 +256,7 @@ class StaffService:
     directory: DirectoryStore
     publish: Publish
     clock: Clock
+    sla: SlaPolicy | None = None  # the clocks' targets and calendars, for the SLA report
 
     async def queue(
         self,
@@ -285,7 +287,15 @@ class StaffService:
         mine = None if caller.supervisor else list(caller.departments)
         since = datetime.combine(window[0], time(), UTC)
         found = await self.cases.sla_started_since(since, mine)
-        return sla_report([r for d, sla in found if (r := case_row(d, sla))], window)
+        rows = [case_row(c.department, c.sla, self._calendar(c)) for c in found]
+        return sla_report([row for row in rows if row is not None], window)
+
+    def _calendar(self, case: SlaCase) -> SlaCalendar | None:
+        """The business calendar the case's clocks run on (None with the clocks off)."""
+        if self.sla is None:
+            return None
+        terms = self.sla.terms(case.priority, case.case_type, case.account_id, case.time_zone)
+        return terms.calendar
 
     async def take(self, department_slug: str, caller: Principal) -> CommandAccepted:
         """Claim the queue's next unassigned New or Re-Opened case and assign it to the caller."""

@@ -168,6 +168,30 @@ def queue_sort(order: QueueOrder, direction: Direction = "asc") -> list[tuple[st
     return [(field, -way) for field, way in whole] if direction == "desc" else whole
 
 
+@dataclass(frozen=True)
+class SlaCase:
+    """What the SLA report reads of a case: its department, clocks and what picks their
+    calendar (priority, type, district and its time zone)."""
+
+    department: str
+    sla: SlaState
+    priority: Priority
+    case_type: CaseType
+    account_id: str
+    time_zone: str
+
+
+def _sla_case(doc: Document) -> SlaCase:
+    return SlaCase(
+        department=doc["department"],
+        sla=SlaState.model_validate(doc["sla"]),
+        priority=Priority(doc["priority"]),
+        case_type=CaseType(doc["case_type"]),
+        account_id=doc["account_id"],
+        time_zone=doc["time_zone"],
+    )
+
+
 class CaseStore:
     """The `cases` collection: routing's state of every case, one document per case."""
 
@@ -310,13 +334,14 @@ class CaseStore:
 
     async def sla_started_since(
         self, since: datetime, departments: list[Department] | None, limit: int = 50_000
-    ) -> list[tuple[str, SlaState]]:
-        """(department, clocks) of the cases whose clocks first started at or after `since`."""
+    ) -> list[SlaCase]:
+        """The cases whose clocks first started at or after `since`, as the report reads them."""
         query: Document = {"sla.runs.0.start": {"$gte": since}}
         if departments is not None:
             query["department"] = {"$in": [d.value for d in departments]}
-        cursor = self.collection.find(query, {"department": 1, "sla": 1}).limit(limit)
-        return [(doc["department"], SlaState.model_validate(doc["sla"])) async for doc in cursor]
+        fields = ("department", "sla", "priority", "case_type", "account_id", "time_zone")
+        cursor = self.collection.find(query, dict.fromkeys(fields, 1)).limit(limit)
+        return [_sla_case(doc) async for doc in cursor]
 
     async def open_loads(self, department: Department, staff_ids: list[str]) -> dict[str, int]:
         """Open cases per staff member of a department."""

@@ -11,9 +11,11 @@ from fastapi import FastAPI
 from routing.app import create_app
 from routing.clock import FixedClock
 from routing.settings import Settings
+from shared.commands import AssignCase
 from shared.directory import directory_key, hash_token, new_token
 from shared.enums import ActorKind, CaseType, ContactType, Department, Priority
 from shared.events import ApiToken, Contact, ContactUpserted, StaffMember, TokenIssued
+from shared.messages import Actor, StaffRef
 from tests.integration.routing.conftest import Bus, submitted
 from tests.integration.routing.test_sla import _get, _token
 
@@ -23,6 +25,7 @@ pytestmark = pytest.mark.integration
 # (four business hours; Monday is Labor Day) falls due Tuesday 2026-09-08 16:30 UTC.
 SUBMITTED = datetime(2026, 9, 4, 21, 30, tzinfo=UTC)
 PAST_DUE = datetime(2026, 9, 8, 16, 31, tzinfo=UTC)
+ANSWERED = datetime(2026, 9, 8, 15, 0, tzinfo=UTC)  # Tuesday 10:00 Chicago
 REPORTER = StaffMember(
     id="s-rep-campus",
     name="Robin Reports",
@@ -81,6 +84,8 @@ async def test_the_sla_report_counts_a_breach_in_its_week(
         "percent_met": 0.0,
         "median_hours": None,
         "p90_hours": None,
+        "median_business_hours": None,
+        "p90_business_hours": None,
     }
     assert (first["resolution"]["met"], first["resolution"]["breached"]) == (0, 0)
     assert first["resolution"]["percent_met"] is None
@@ -140,11 +145,11 @@ async def _contact_token(bus: Bus, contact: Contact) -> dict[str, str]:
 
 
 async def _known(app: FastAPI, bus: Bus, headers: dict[str, str]) -> Any:
-    """GET /reports/sla?weeks=1 once routing knows the token (until then it is a 401)."""
+    """GET /reports/sla?weeks=2 once routing knows the token (until then it is a 401)."""
     found: list[Any] = []
 
     async def answered() -> Any:
-        response = await _get(app, "/reports/sla?weeks=1", headers)
+        response = await _get(app, "/reports/sla?weeks=2", headers)
         found[:] = [response] if response.status_code != 401 else []
         return found or None
 
@@ -156,11 +161,15 @@ async def test_the_sla_report_is_staff_only_and_scoped_to_their_departments(
     fresh_settings: Settings, make_bus: Callable[[Settings], Awaitable[Bus]]
 ) -> None:
     """A contact's token is a 403 problem; with a Campus Support and a Hosting case in the
-    week, the supervisor sees both departments, Pat only Campus Support, Hal only Hosting."""
+    week, the supervisor sees both departments, Pat only Campus Support, Hal only Hosting.
+    Pat takes the Campus Support case Tuesday 10:00 Chicago, its first response: 89.5
+    wall-clock hours, 2.5 business hours on the shipped calendar (8:00 to 17:00, US
+    holidays: half an hour Friday, Labor Day off, two hours Tuesday)."""
     settings = fresh_settings.model_copy(
         update={"timer_interval_seconds": 3600.0, "poll_timeout_ms": 50}
     )
-    app = create_app(settings, clock=FixedClock(SUBMITTED))
+    clock = FixedClock(SUBMITTED)
+    app = create_app(settings, clock=clock)
     campus = submitted(occurred_at=SUBMITTED)
     hosting = submitted(CaseType.SERVER_ISSUE, occurred_at=SUBMITTED, case_number=1002)
     async with app.router.lifespan_context(app):
@@ -170,6 +179,14 @@ async def test_the_sla_report_is_staff_only_and_scoped_to_their_departments(
         for case in (campus, hosting):
             await bus.submit(case)
             await bus.wait_for(case.case_id, "case.routed")
+        await bus.enlist(PAT)
+        clock.set(ANSWERED)
+        pat = Actor(kind=ActorKind.STAFF, id=PAT.id, name=PAT.name)
+        assign = AssignCase(
+            case_id=campus.case_id, actor=pat, assignee=StaffRef(id=PAT.id, name=PAT.name)
+        )
+        await bus.command(assign)
+        await bus.wait_for(campus.case_id, "case.assigned")
         refused = await _known(app, bus, contact)
         seen = {m: (await _known(app, bus, headers[m])).json() for m in headers}
     assert refused.status_code == 403
@@ -185,3 +202,13 @@ async def test_the_sla_report_is_staff_only_and_scoped_to_their_departments(
     }
     for report in seen.values():
         assert all(d["weeks"][0]["cases"] == 1 for d in report["departments"])
+    answered = seen["staff-support"]["departments"][0]["weeks"][0]["first_response"]
+    assert answered == {
+        "met": 1,
+        "breached": 0,
+        "percent_met": 100.0,
+        "median_hours": 89.5,
+        "p90_hours": 89.5,
+        "median_business_hours": 2.5,
+        "p90_business_hours": 2.5,
+    }

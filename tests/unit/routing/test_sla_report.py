@@ -1,6 +1,7 @@
 """The SLA report's pure computations, checked against hand-computed numbers."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -12,10 +13,11 @@ from routing.report import (
     percent,
     percentile,
     rollup,
+    sla_report,
     week_start,
     window_weeks,
 )
-from routing.sla import SlaMark, SlaRun, SlaState
+from routing.sla import CalendarSpec, SlaMark, SlaRun, SlaState, calendar_of
 
 MET = TargetOutcome(met=True, breached=False, hours=2.0)
 BREACHED = TargetOutcome(met=False, breached=True, hours=None)
@@ -116,3 +118,72 @@ def test_case_row_wall_clock_hours_from_first_start() -> None:
 def test_case_row_without_clocks_is_none() -> None:
     assert case_row("Training", None) is None
     assert case_row("Training", SlaState()) is None
+
+
+CHICAGO = ZoneInfo("America/Chicago")
+# A hand-written calendar: 9:00 to 17:00 Monday to Friday in Chicago, Labor Day 2026 off.
+NINE_TO_FIVE = calendar_of(
+    CalendarSpec(opens=time(9), holiday_country=None, extra_holidays=(date(2026, 9, 7),)),
+    "America/Chicago",
+    around_the_clock=False,
+)
+
+
+def chicago(day: int, hour: int) -> datetime:
+    """A moment of September 2026 in Chicago."""
+    return datetime(2026, 9, day, hour, tzinfo=CHICAGO)
+
+
+def _answered_tuesday() -> SlaState:
+    """Submitted Friday 16:30, answered Tuesday 10:00, waiting on the customer from Tuesday
+    11:00 to Wednesday 14:00, closed Thursday 10:00."""
+    submitted = datetime(2026, 9, 4, 16, 30, tzinfo=CHICAGO)
+    return SlaState(
+        runs=[
+            SlaRun(start=submitted, end=chicago(8, 11)),
+            SlaRun(start=chicago(9, 14), end=chicago(10, 10)),
+        ],
+        first_response=SlaMark(met_at=chicago(8, 10)),
+        resolution=SlaMark(met_at=chicago(10, 10)),
+    )
+
+
+def test_business_hours_skip_the_weekend_the_holiday_and_the_pause() -> None:
+    """First response: half an hour Friday and one Tuesday (Monday is Labor Day), 1.5
+    business hours against 89.5 wall-clock; resolution: 0.5 + 2 Tuesday + 3 Wednesday
+    after the pause + 1 Thursday."""
+    row = case_row("Campus Support", _answered_tuesday(), NINE_TO_FIVE)
+    assert row is not None
+    assert row.first_response == TargetOutcome(
+        met=True, breached=False, hours=89.5, business_hours=1.5
+    )
+    assert row.resolution.hours == 137.5
+    assert row.resolution.business_hours == 6.5
+
+
+def test_the_report_gives_median_and_p90_business_hours() -> None:
+    """Two cases of one week, answered after 1.5 and 0.5 business hours: median 1.0, p90
+    (nearest rank) 1.5; the wall-clock figures stay beside them."""
+    quick = SlaState(
+        runs=[SlaRun(start=chicago(3, 9))],
+        first_response=SlaMark(met_at=datetime(2026, 9, 3, 9, 30, tzinfo=CHICAGO)),
+    )
+    rows = [case_row("Campus Support", s, NINE_TO_FIVE) for s in (_answered_tuesday(), quick)]
+    report = sla_report([r for r in rows if r is not None], [date(2026, 8, 31)])
+    [week] = report.departments[0].weeks
+    assert week.cases == 2
+    first = week.first_response
+    assert (first.median_business_hours, first.p90_business_hours) == (1.0, 1.5)
+    assert (first.median_hours, first.p90_hours) == (45.0, 89.5)
+    assert (week.resolution.median_business_hours, week.resolution.p90_business_hours) == (
+        6.5,
+        6.5,
+    )
+
+
+def test_without_a_calendar_there_are_no_business_hours() -> None:
+    """With the clocks off the report has wall-clock hours only."""
+    row = case_row("Campus Support", _answered_tuesday())
+    assert row is not None
+    assert row.first_response.business_hours is None
+    assert row.first_response.hours == 89.5
