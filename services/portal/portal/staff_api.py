@@ -209,7 +209,8 @@ def _queue_router() -> APIRouter:
         staff = _staff(request)
         department = staff.department(ctx["member"], slug)
         query = staff_logic.queue_query(request.query_params)
-        shown, problem = await _queue_shown(staff, ctx["member"], slug, query)
+        fresh = staff.settings.live_poll_s  # the page the live stream just saw change
+        shown, problem = await _queue_shown(staff, ctx["member"], slug, query, fresh)
         context = {**ctx, "department": department, "slug": slug, "query": query, "shown": shown}
         return render(request, "_staff_queue.html", context, 400 if problem else 200)
 
@@ -255,11 +256,11 @@ EMPTY_QUEUE: dict[str, Any] = {
 
 
 async def _queue_shown(
-    staff: StaffPortal, member: StaffMember, slug: str, query: dict[str, str]
+    staff: StaffPortal, member: StaffMember, slug: str, query: dict[str, str], fresh_s: float = 0
 ) -> tuple[dict[str, Any], str]:
     """The queue page the query asks for, or nothing and why (a bad page or filter value)."""
     try:
-        return await staff.queue(member, slug, query), ""
+        return await staff.queue(member, slug, query, fresh_s), ""
     except (staff_logic.FormProblem, Refused) as exc:
         return EMPTY_QUEUE, _reason(exc)
 

@@ -150,6 +150,13 @@ class StaffApi:
         return await stream_download(self.http, url, {"Authorization": f"Bearer {token}"})
 
 
+MAX_POLLED = 256  # live queue pages kept for the part fetch that follows their `changed`
+
+
+def _poll_key(member: StaffMember, slug: str, query: Mapping[str, str]) -> tuple[str, str, str]:
+    return member.id, slug, json.dumps(sorted(query.items()))
+
+
 class StaffPortal:
     """Everything the staff pages do."""
 
@@ -163,6 +170,8 @@ class StaffPortal:
     ) -> None:
         self.settings, self.directory, self.oidc = settings, directory, oidc
         self.api, self.cookies = api, cookies
+        # The queue pages the live streams fetched last (when, what), by member, queue and query.
+        self._polled: dict[tuple[str, str, str], tuple[float, Json]] = {}
 
     async def sign_in(self, code: str, state: str, login: LoginState | None) -> StaffSession:
         """The session of a person the vendor's provider vouched for, if active staff."""
@@ -201,9 +210,16 @@ class StaffPortal:
 
     # --- reads ------------------------------------------------------------------------
 
-    async def queue(self, member: StaffMember, slug: str, query: Mapping[str, str]) -> Json:
+    async def queue(
+        self, member: StaffMember, slug: str, query: Mapping[str, str], fresh_s: float = 0.0
+    ) -> Json:
         """One page of the department's queue, filtered and sorted by routing as the query
-        asks, with the total and the counts per status over every page."""
+        asks, with the total and the counts per status over every page; the one a live stream
+        fetched for the same member and query at most `fresh_s` ago, if any (the part a
+        `changed` event asks for is the page that event was about)."""
+        polled = self._polled.get(_poll_key(member, slug, query))
+        if polled is not None and time.monotonic() - polled[0] <= fresh_s:
+            return polled[1]
         page = staff_logic.queue_page(query)
         path = f"/queues/{slug}"
         items, counts = await asyncio.gather(
@@ -267,6 +283,11 @@ class StaffPortal:
 
     async def _queue_version(self, member: StaffMember, slug: str, query: Mapping[str, str]) -> str:
         shown = await self.queue(member, slug, query)
+        key = _poll_key(member, slug, query)
+        self._polled.pop(key, None)
+        self._polled[key] = (time.monotonic(), shown)
+        while len(self._polled) > MAX_POLLED:
+            self._polled.pop(next(iter(self._polled)))
         body = json.dumps([shown["items"], shown["counts"]], sort_keys=True)
         return hashlib.sha256(body.encode()).hexdigest()[:16]
 

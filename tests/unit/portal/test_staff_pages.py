@@ -350,6 +350,26 @@ async def test_queue_changes_when_routing_lists_it_differently() -> None:
     assert len(calls) == 3
 
 
+async def test_the_part_after_a_change_is_the_page_the_live_stream_fetched() -> None:
+    """The part htmx asks for on `changed` reuses the live stream's fetch (same member and
+    query) instead of asking routing again; the full page and an old fetch ask routing."""
+    api = FakeStaffApi()
+    settings = SETTINGS.model_copy(update={"live_poll_s": 0.05, "live_max_s": 0.2})
+    staff = StaffPortal(settings, _directory(), VendorOidc("x"), api, StaffCookies("s" * 40))
+    member = staff.directory.staff["staff-support"]
+    query = {"sort": "number", "order": "desc"}
+    stream = staff.queue_changes(member, "campus-support", query)
+    with pytest.raises(StopAsyncIteration):  # nothing changes until the stream ends
+        await anext(stream)
+    asked = len(api.queue_params)
+    shown = await staff.queue(member, "campus-support", query, fresh_s=60)
+    assert shown["items"][0]["subject"] == "Snow Day"
+    assert len(api.queue_params) == asked
+    await staff.queue(member, "campus-support", {"sort": "subject"}, fresh_s=60)
+    await staff.queue(member, "campus-support", query)
+    assert len(api.queue_params) == asked + 4  # a list and a count each
+
+
 async def test_a_supervisor_has_every_departments_queue(site: Any) -> None:
     """Sky (supervisor, Campus Support) opens the Training queue; Pat does not."""
     client, _, vendor = site
