@@ -302,6 +302,9 @@ def done_message(done: str) -> str:
 # --- status-board notices --------------------------------------------------------------------
 
 
+CLOSED_NOTICES = frozenset({NoticeStatus.RESOLVED.value, NoticeStatus.COMPLETED.value})
+
+
 def may_manage_notices(member: StaffMember) -> bool:
     """Who opens, updates and resolves status-board notices from the workspace: supervisors
     and Hosting / Technical Support staff (they run the hosted systems the notices are about)."""
@@ -310,9 +313,8 @@ def may_manage_notices(member: StaffMember) -> bool:
 
 def notices_in_order(notices: Iterable[Json]) -> list[Json]:
     """Open notices first, then closed; the newest start first within each."""
-    closed = {NoticeStatus.RESOLVED.value, NoticeStatus.COMPLETED.value}
     by_start = sorted(notices, key=lambda n: str(n.get("starts_at", "")), reverse=True)
-    return sorted(by_start, key=lambda n: n.get("status") in closed)
+    return sorted(by_start, key=lambda n: n.get("status") in CLOSED_NOTICES)
 
 
 def incident_body(form: Mapping[str, str]) -> Json:
@@ -377,12 +379,11 @@ LINK_DONE = ("Linked to the incident", "Unlinked from the incident")
 def open_incidents(notices: Iterable[Json], account_id: str) -> list[Json]:
     """The board's open incidents that concern a district (those naming no district concern
     every district), newest first."""
-    closed = {NoticeStatus.RESOLVED.value, NoticeStatus.COMPLETED.value}
     found = [
         n
         for n in notices
         if n.get("kind") == "incident"
-        and n.get("status") not in closed
+        and n.get("status") not in CLOSED_NOTICES
         and (not n.get("affected_account_ids") or account_id in n["affected_account_ids"])
     ]
     return sorted(found, key=lambda n: str(n.get("starts_at", "")), reverse=True)

@@ -748,7 +748,7 @@ def _link(state: CaseState, command: LinkIncident, ctx: Context) -> Decision:
     both on the feed. A closed case keeps the links it had."""
     if command.actor.kind is not ActorKind.STAFF:
         raise Refused("only staff link a case to a status-board incident")
-    linked = next((link for link in state.incidents if link.notice_id == command.notice_id), None)
+    linked = state.incident(command.notice_id)
     if command.unlink:
         if linked is None:
             raise Refused(
@@ -774,7 +774,7 @@ def _link(state: CaseState, command: LinkIncident, ctx: Context) -> Decision:
         case_id=state.case_id,
         actor=command.actor,
         notice_id=command.notice_id,
-        title=linked.title if linked is not None and command.unlink else command.title,
+        title=(linked or command).title,  # an unlink names the incident as it was linked
         linked=not command.unlink,
         command_id=command.event_id,
     )
@@ -786,7 +786,7 @@ def _incident_resolved(state: CaseState, command: NoteIncidentResolved, ctx: Con
     mails the recipients. The status stays; staff resolve the case through the workflow."""
     if command.actor.kind is not ActorKind.SYSTEM:
         raise Refused("incident resolutions are noted by the system, from the status board")
-    linked = next((link for link in state.incidents if link.notice_id == command.notice_id), None)
+    linked = state.incident(command.notice_id)
     if linked is None or linked.resolved_at is not None:
         raise Stale(f"incident {command.notice_id!r}: not linked, or its resolution is noted")
     resolved = linked.model_copy(update={"resolved_at": ctx.now})

@@ -134,6 +134,10 @@ class CaseState(BaseModel):
             "sla_breached": [t for t in TARGETS if sla.mark(t).breached],
         }
 
+    def incident(self, notice_id: str) -> IncidentLink | None:
+        """The case's link to the status-board notice `notice_id`, if linked."""
+        return next((link for link in self.incidents if link.notice_id == notice_id), None)
+
     def noted(self, activity: Activity, actor: Actor, at: datetime) -> "CaseState":
         """The case with `activity` by `actor` at `at` as its last activity."""
         return self.model_copy(

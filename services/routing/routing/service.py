@@ -378,7 +378,7 @@ class StaffService:
     ) -> CommandAccepted:
         """Remove the case's link to an incident."""
         state = await self._case_of(case_ref, caller)
-        linked = next((i for i in state.incidents if i.notice_id == notice_id), None)
+        linked = state.incident(notice_id)
         if linked is None:
             raise NotFound(
                 f"case {state.case_number} is not linked to incident "
@@ -476,8 +476,8 @@ class IncidentNotes:
         last_word = notice.updates[0].body if notice.updates else notice.body
         sent = 0
         for state in await self.cases.linked_to(notice.id):
-            link = next(i for i in state.incidents if i.notice_id == notice.id)
-            if link.resolved_at is not None:
+            link = state.incident(notice.id)
+            if link is None or link.resolved_at is not None:
                 continue
             await self.publish(
                 NoteIncidentResolved(
