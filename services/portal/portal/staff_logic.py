@@ -393,11 +393,15 @@ def suggested_incident(
     case_type: str, status: str, open_ones: list[Json], linked: Iterable[str]
 ) -> Json | None:
     """The incident to suggest linking a case to: a Report an Outage case, still open, during
-    an open incident of its district that it is not linked to yet (the newest)."""
+    an open incident of its district (the newest), while it is linked to none of the open
+    ones. Once linked, other open incidents stay offered in the link list, not suggested: an
+    outage report is one outage."""
     if case_type != CaseType.REPORT_AN_OUTAGE.value or status == Status.CLOSED.value:
         return None
     already = set(linked)
-    return next((n for n in open_ones if n.get("id") not in already), None)
+    if any(n.get("id") in already for n in open_ones):
+        return None
+    return next(iter(open_ones), None)
 
 
 def resolvable(status: str) -> bool:

@@ -878,7 +878,7 @@ async def test_the_incident_suggestion_and_linked_cases_pass_axe(staff_site: Sta
         page = await _browser_staff(browser, staff_site, SKY)
         for _ in range(100):
             await page.goto(f"{staff_site.portal}/staff/cases/{number}")
-            if await page.locator("text=Suggested link:").count():
+            if await page.locator(f"text=Link to “{title}”").count():
                 break
             await asyncio.sleep(0.3)
         await page.locator("#incidents").scroll_into_view_if_needed()

@@ -693,6 +693,30 @@ async def test_a_linked_incident_is_shown_and_can_be_unlinked(site: Any) -> None
     assert api.writes == [("routing", f"/cases/{CASE_ID}/incidents/inc-1", None)]
 
 
+async def test_an_outage_linked_to_one_open_incident_is_not_suggested_another(
+    site: Any,
+) -> None:
+    """Linked to "Campus login slow", the case is not suggested the newer "Gradebook down"
+    opened since: that one stays in the link list, offered but not pushed."""
+    client, api, _ = site
+    api.case_type = "Report an Outage"
+    api.notices.append(
+        {"id": "inc-2", "kind": "incident", "title": "Gradebook down", "body": "Looking.",
+         "status": "Investigating", "starts_at": "2026-12-03T15:00:00Z",
+         "affected_account_ids": [], "updates": []},
+    )  # fmt: skip
+    await staff_sign_in(client)
+    page = await client.get("/staff/cases/1227963")
+    assert "Link to “Gradebook down”" in page.text  # the newest, before any link
+    api.incidents = [
+        {"notice_id": "inc-1", "title": "Campus login slow",
+         "linked_at": "2026-12-03T14:05:00Z", "resolved_at": None},
+    ]  # fmt: skip
+    page = await client.get("/staff/cases/1227963")
+    assert "Suggested link:" not in page.text
+    assert '<option value="inc-2">Gradebook down (Investigating)</option>' in page.text
+
+
 async def test_resolve_all_linked_cases_moves_each_through_the_workflow(site: Any) -> None:
     """Three linked cases: a New one is assigned to the supervisor, then moved to Pending
     Customer Verification with the resolution; an Assigned one is moved; one already awaiting
