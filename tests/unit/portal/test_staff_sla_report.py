@@ -19,6 +19,8 @@ WEEK = {
         "percent_met": 66.7,
         "median_hours": 1.5,
         "p90_hours": 4.0,
+        "median_business_hours": 0.5,
+        "p90_business_hours": 2.0,
     },
     "resolution": {
         "met": 0,
@@ -26,6 +28,8 @@ WEEK = {
         "percent_met": None,
         "median_hours": None,
         "p90_hours": None,
+        "median_business_hours": None,
+        "p90_business_hours": None,
     },
 }
 REPORT = {
@@ -67,11 +71,12 @@ async def test_the_report_shows_a_table_and_a_chart(report_site: Any) -> None:
     assert api.asked == ["1"]
     html = page.text
     assert '<a href="/staff/reports/sla" aria-current="page">SLA report</a>' in html
-    assert "wall-clock hours" in html
+    assert "<strong>business hours</strong> first" in html
     assert "<td>2 / 1</td>" in html
     assert "<td>66.7 %</td>" in html
-    assert "<td>1.5</td>" in html
-    assert "<td>4.0</td>" in html
+    assert "<td>0.5 / 1.5</td>" in html  # median: business hours, then wall-clock
+    assert "<td>2.0 / 4.0</td>" in html  # p90
+    assert "<td>– / –</td>" in html  # resolutions: none decided
     svg = html[html.index("<svg") : html.index("</svg>") + 6]
     root = ET.fromstring(svg)
     ns = "{http://www.w3.org/2000/svg}"
