@@ -2,14 +2,16 @@
 
 import asyncio
 import json
+import logging
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 from uuid import UUID
 
-from pymongo import ASCENDING, DESCENDING, ReplaceOne, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -20,6 +22,8 @@ from routing.models import CaseState, Outcome
 from routing.sla import TARGETS, SlaMark, SlaState, next_due
 from shared.enums import CaseType, Department, Disruption, Priority, Status
 from shared.mongo import Document
+
+log = logging.getLogger(__name__)
 
 QUEUE_ORDER = [("priority_rank", ASCENDING), ("due_sort", ASCENDING), ("created_at", ASCENDING)]
 # Most urgent first: the nearest SLA due point (passed ones first, none last), then work order.
@@ -41,6 +45,18 @@ CASELESS = {"locale": "en", "strength": 2}
 TAKEABLE = [Status.NEW.value, Status.RE_OPENED.value]
 CLAIM_SECONDS = 60
 DUPLICATE_KEY = 11000
+# Orders served from an index window: the one stored field they sort by whole. Work order is
+# `queue_key` (priority rank, due date, age, id as one string; None once Closed), a number
+# order the unique case number.
+WINDOW_FIELDS = {"work": "queue_key", "number": "case_number"}
+# Pages reaching past this many items are read whole (a window would hold too many anyway).
+WINDOW_MAX_ITEMS = 1_000
+# Windows remembered per store; past this many the memory is started over.
+MAX_WINDOWS = 10_000
+# Counts a read may be served from: refreshed in the background once older than FRESH,
+# read again before answering once older than STALE (or never read).
+COUNTS_FRESH_S = 1.0
+COUNTS_STALE_S = 30.0
 
 
 def to_doc(state: CaseState) -> Document:
@@ -52,7 +68,18 @@ def to_doc(state: CaseState) -> Document:
         doc["timers"]["closes_on"] = state.timers.closes_on.isoformat()
     recent = {k: [r.model_dump(mode="json") for r in v] for k, v in state.recent.items()}
     doc["recent"] = json.dumps(recent, separators=(",", ":"))
-    return {**doc, **queue_fields(state.priority, state.due_date), **sla_fields(state)}
+    sort = queue_fields(state.priority, state.due_date)
+    open_ = state.status is not Status.CLOSED
+    work = work_key(sort["priority_rank"], sort["due_sort"], state.created_at, doc["_id"])
+    return {**doc, **sort, "queue_key": work if open_ else None, **sla_fields(state)}
+
+
+def work_key(rank: int, due_sort: str, created_at: datetime, case_id: str) -> str:
+    """Work order as one string that sorts as the stored fields do (priority rank, due date
+    with none last, creation to the millisecond as BSON keeps it, then the id), so a page
+    in work order is one index range."""
+    at = created_at.astimezone(UTC)
+    return f"{rank}|{due_sort}|{at:%Y-%m-%dT%H:%M:%S}.{at.microsecond // 1000:03d}|{case_id}"
 
 
 def sla_fields(state: CaseState) -> Document:
@@ -158,6 +185,25 @@ def _contains(word: str) -> Document:
     return {"$regex": re.escape(word), "$options": "i"}
 
 
+def _retrieved(task: "asyncio.Task[dict[str, int]]") -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("queue count failed: %s", task.exception())
+
+
+def window_field(order: QueueOrder, where: QueueFilter) -> str | None:
+    """The stored field an order's index window runs on, if it has one for this filter
+    (Closed items have no work key)."""
+    if order == "work" and where.status is Status.CLOSED:
+        return None
+    return WINDOW_FIELDS.get(order)
+
+
+def _stored_work_key(doc: Document) -> str:
+    created = doc["created_at"]
+    created = created if created.tzinfo else created.replace(tzinfo=UTC)
+    return work_key(int(doc["priority_rank"]), str(doc["due_sort"]), created, str(doc["_id"]))
+
+
 def queue_sort(order: QueueOrder, direction: Direction = "asc") -> list[tuple[str, int]]:
     """The sort of a queue order: a column (then work order), or work order or urgency whole,
     reversed when `desc`; the case id last so pages never overlap."""
@@ -197,6 +243,12 @@ class CaseStore:
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.collection = db["cases"]
+        # Per (department, order, direction, filter, items): the sort key that bounded twice
+        # that many matches when last read (see `queue`).
+        self.windows: dict[tuple[object, ...], object] = {}
+        # Per (department, filter): when the counts were read and what they were.
+        self.counted: dict[tuple[Department, QueueFilter], tuple[float, dict[str, int]]] = {}
+        self._counting: dict[tuple[Department, QueueFilter], asyncio.Task[dict[str, int]]] = {}
 
     async def ensure_indexes(self) -> None:
         """Indexes for the queue view, the timers and the load counts."""
@@ -211,6 +263,22 @@ class CaseStore:
         await self.collection.create_index("sla.runs.0.start", sparse=True)
         await self.collection.create_index([("department", 1), ("status", 1), *URGENCY_ORDER])
         await self.collection.create_index("incidents.notice_id", sparse=True)
+        await self.collection.create_index([("department", 1), ("queue_key", 1)])
+        await self.collection.create_index([("department", 1), ("case_number", 1)])
+        await self._add_work_keys()
+
+    async def _add_work_keys(self) -> None:
+        """Give open cases stored before `queue_key` existed their key (once; a no-op after)."""
+        missing = {"queue_key": {"$exists": False}, "status": {"$ne": Status.CLOSED.value}}
+        fields = {"priority_rank": 1, "due_sort": 1, "created_at": 1}
+        updates = [
+            UpdateOne({"_id": doc["_id"]}, {"$set": {"queue_key": _stored_work_key(doc)}})
+            async for doc in self.collection.find(missing, fields)
+        ]
+        for start in range(0, len(updates), 1_000):
+            await self.collection.bulk_write(updates[start : start + 1_000], ordered=False)
+        closed = {"queue_key": {"$exists": False}, "status": Status.CLOSED.value}
+        await self.collection.update_many(closed, {"$set": {"queue_key": None}})
 
     async def get(self, case_id: UUID) -> CaseState | None:
         """One case, if routing knows it."""
@@ -260,14 +328,102 @@ class CaseStore:
         direction: Direction = "asc",
     ) -> list[Document]:
         """A department's queue in order: priority, due date (none last), age; or by urgency
-        (the nearest SLA due point first) before that; or by a column, then work order."""
-        cursor = self.collection.find(where.query(department)).sort(queue_sort(order, direction))
-        if order in TEXT_ORDER:
-            cursor = cursor.collation(CASELESS)
-        return [doc async for doc in cursor.skip(skip).limit(limit)]
+        (the nearest SLA due point first) before that; or by a column, then work order.
+
+        Work order and number order are read from an index window: the Mongo-wire server
+        fetches every document a query matches before it sorts and limits, so a page of 50
+        from a 10,000-item queue costs all 10,000. The store remembers, per query and page
+        end, the sort key of the item twice that far in; the next read asks only for items
+        up to that key and keeps the answer when it holds the page (every item up to the
+        key is in it, so the page is exact), and reads everything otherwise (and learns the
+        key again). Any change of the queue meanwhile is seen: the window is read, not kept.
+        """
+        field = window_field(order, where)
+        items = skip + limit
+        if field is None or items > WINDOW_MAX_ITEMS:
+            cursor = self.collection.find(where.query(department))
+            cursor = cursor.sort(queue_sort(order, direction))
+            if order in TEXT_ORDER:
+                cursor = cursor.collation(CASELESS)
+            return [doc async for doc in cursor.skip(skip).limit(limit)]
+        way = DESCENDING if direction == "desc" else ASCENDING
+        key = (department, order, direction, where, items)
+        bound = self.windows.get(key)
+        if bound is not None:
+            docs = await self._window(department, where, field, way, bound, 2 * items)
+            if len(docs) >= items:
+                if len(docs) == 2 * items:  # tighten it to twice the page again
+                    self._remember(key, docs[-1][field])
+                return docs[skip:items]
+        docs = await self._window(department, where, field, way, None, 2 * items)
+        if len(docs) == 2 * items:
+            self._remember(key, docs[-1][field])
+        else:  # fewer matches than that in all: no window narrows the read
+            self.windows.pop(key, None)
+        return docs[skip:items]
+
+    async def _window(
+        self,
+        department: Department,
+        where: QueueFilter,
+        field: str,
+        way: int,
+        bound: object,
+        limit: int,
+    ) -> list[Document]:
+        """The first `limit` matches in `field` order, among items up to `bound` (all without
+        one). The filter is a stage of its own: folded into the range's match, a `$ne` makes
+        the server scan the whole department."""
+        edge: Document = {"$lte" if way == ASCENDING else "$gte": bound}
+        window: Document = {"department": department.value}
+        window[field] = edge if bound is not None else {"$ne": None}
+        pipeline: list[Document] = [
+            {"$match": window},
+            {"$match": where.query(department)},
+            {"$sort": {field: way}},
+            {"$limit": limit},
+        ]
+        cursor = await self.collection.aggregate(pipeline)
+        return [doc async for doc in cursor]
+
+    def _remember(self, key: tuple[object, ...], bound: object) -> None:
+        if len(self.windows) >= MAX_WINDOWS and key not in self.windows:
+            self.windows.clear()
+        self.windows[key] = bound
 
     async def queue_counts(self, department: Department, where: QueueFilter) -> dict[str, int]:
-        """How many of the queue's items match `where`, per status."""
+        """How many of the queue's items match `where`, per status: at most COUNTS_FRESH_S
+        old plus one count's time while the queue is looked at (older counts are served once
+        while a count runs in the background), counted before answering when never counted
+        or older than COUNTS_STALE_S. Counting is a full pass over the department on the
+        Mongo-wire server (~30 us an item), which the live queue pages would otherwise pay
+        on every look."""
+        key = (department, where)
+        held = self.counted.get(key)
+        age = time.monotonic() - held[0] if held is not None else None
+        if held is not None and age is not None and age <= COUNTS_FRESH_S:
+            return held[1]
+        running = self._counting.get(key)
+        if running is None:
+            running = asyncio.create_task(self._count(key))
+            running.add_done_callback(_retrieved)  # a failed background count is only logged
+            self._counting[key] = running
+        if held is not None and age is not None and age <= COUNTS_STALE_S:
+            return held[1]
+        return await asyncio.shield(running)
+
+    async def _count(self, key: tuple[Department, QueueFilter]) -> dict[str, int]:
+        began = time.monotonic()
+        try:
+            counts = await self._count_now(*key)
+        finally:
+            self._counting.pop(key, None)
+        if len(self.counted) >= MAX_WINDOWS:
+            self.counted.clear()
+        self.counted[key] = (began, counts)
+        return counts
+
+    async def _count_now(self, department: Department, where: QueueFilter) -> dict[str, int]:
         pipeline: list[Document] = [
             {"$match": where.query(department)},
             {"$group": {"_id": "$status", "n": {"$sum": 1}}},
