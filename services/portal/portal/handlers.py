@@ -145,6 +145,7 @@ class CaseSignals:
 
     def __init__(self) -> None:
         self._waiting: dict[str, set[asyncio.Event]] = {}
+        self._any: set[asyncio.Event] = set()
 
     @contextlib.contextmanager
     def watch(self, case_id: str) -> Iterator[asyncio.Event]:
@@ -159,9 +160,21 @@ class CaseSignals:
             if not watchers:
                 self._waiting.pop(case_id, None)
 
+    @contextlib.contextmanager
+    def watch_any(self) -> Iterator[asyncio.Event]:
+        """An event set each time any case has news (the staff queues' live streams)."""
+        woken = asyncio.Event()
+        self._any.add(woken)
+        try:
+            yield woken
+        finally:
+            self._any.discard(woken)
+
     def signal(self, case_id: str) -> None:
         """The case has news: wake its streams (they ask the feed, as their viewer, what)."""
         for woken in self._waiting.get(case_id, ()):
+            woken.set()
+        for woken in self._any:
             woken.set()
 
 

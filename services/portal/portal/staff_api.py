@@ -44,6 +44,7 @@ def build_staff(portal: Portal, http: httpx.AsyncClient) -> StaffPortal:
         vendor_oidc(settings, http),
         StaffApi(settings, keys, http),
         StaffCookies(settings.session_secret.get_secret_value()),
+        portal.signals,
     )
 
 

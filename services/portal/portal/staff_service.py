@@ -1,6 +1,7 @@
 """The staff workspace's use cases: vendor sign-in, staff sessions, routing and intake as staff."""
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from portal import staff_logic
 from portal.errors import CaseNotFound, NotSignedIn, Refused, SignInFailed, Unavailable
-from portal.handlers import Directory
+from portal.handlers import CaseSignals, Directory
 from portal.models import LoginState
 from portal.service import Oidc, _answer_of, stream_download
 from portal.settings import Settings
@@ -167,9 +168,11 @@ class StaffPortal:
         oidc: Oidc,
         api: StaffApi,
         cookies: StaffCookies,
+        signals: CaseSignals | None = None,
     ) -> None:
         self.settings, self.directory, self.oidc = settings, directory, oidc
         self.api, self.cookies = api, cookies
+        self.signals = signals or CaseSignals()
         # The queue pages the live streams fetched last (when, what), by member, queue and query.
         self._polled: dict[tuple[str, str, str], tuple[float, Json]] = {}
 
@@ -246,18 +249,28 @@ class StaffPortal:
         self, member: StaffMember, slug: str, query: Mapping[str, str] | None = None
     ) -> AsyncGenerator[str, None]:
         """Yield the queue's new version each time routing lists the page (or counts the
-        queue) differently."""
+        queue) differently.
+
+        Any case event (case.events, via `signals`: routing announces each case it routes,
+        assigns or moves once it has stored it) wakes the stream to look again, at most once
+        every `live_gap_s`; without events it looks every `live_poll_s`, so it works while
+        Kafka is away.
+        """
         seen = await self._queue_version(member, slug, query or {})
         deadline = time.monotonic() + self.settings.live_max_s
-        while time.monotonic() < deadline:
-            await asyncio.sleep(self.settings.live_poll_s)
-            try:
-                now = await self._queue_version(member, slug, query or {})
-            except Unavailable:
-                continue  # routing is away for a moment: the page keeps what it shows
-            if now != seen:
-                seen = now
-                yield now
+        with self.signals.watch_any() as woken:
+            while time.monotonic() < deadline:
+                await asyncio.sleep(self.settings.live_gap_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), self.settings.live_poll_s)
+                woken.clear()
+                try:
+                    now = await self._queue_version(member, slug, query or {})
+                except Unavailable:
+                    continue  # routing is away for a moment: the page keeps what it shows
+                if now != seen:
+                    seen = now
+                    yield now
 
     async def case_changes(self, member: StaffMember, ref: str) -> AsyncGenerator[str, None]:
         """Yield the case's new version each time its status, owner or feed changes."""

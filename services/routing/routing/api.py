@@ -260,7 +260,8 @@ def _queue_routes(router: APIRouter, staff: StaffService, current: Caller) -> No
         department_slug: Slug, caller: Annotated[Principal, Depends(current)], where: QueueWhere
     ) -> QueueCounts:
         """The number of items the queue lists with the same filters (over every page), in
-        all and per status (e.g. `?case_type=Ask a Question&customer_replied=true`)."""
+        all and per status (e.g. `?case_type=Ask a Question&customer_replied=true`), from a
+        count at most about a second old while the queue is being looked at."""
         return await staff.queue_counts(department_slug, where)
 
     @router.post(

@@ -66,6 +66,7 @@ VARIABLES: dict[str, tuple[Any, str, Any]] = {
     "PORTAL_API_TIMEOUT_S": (10.0, "3", 3.0),
     "PORTAL_READ_YOUR_WRITES_S": (5.0, "2", 2.0),
     "PORTAL_LIVE_POLL_S": (2.0, "1", 1.0),
+    "PORTAL_LIVE_GAP_S": (0.25, "0.5", 0.5),
     "PORTAL_LIVE_MAX_S": (900.0, "600", 600.0),
     "PORTAL_DIRECTORY_READY_S": (30.0, "10", 10.0),
     "PORTAL_SMTP_SECURITY": ("none", "starttls", "starttls"),

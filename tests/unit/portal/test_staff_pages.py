@@ -1,5 +1,6 @@
 """The staff pages on fakes: vendor sign-in, 404 for contacts, queues, moves and refusals."""
 
+import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
@@ -9,6 +10,7 @@ import httpx
 import pytest
 from portal.app import create_app
 from portal.errors import CaseNotFound
+from portal.handlers import CaseSignals
 from portal.models import LoginState
 from portal.service import CookieCodec, Oidc, Portal
 from portal.staff_api import install_staff
@@ -348,6 +350,40 @@ async def test_queue_changes_when_routing_lists_it_differently() -> None:
     await stream.aclose()
     assert len(version) == 16
     assert len(calls) == 3
+
+
+async def test_a_case_event_wakes_the_queue_stream_before_its_poll() -> None:
+    """With a poll every minute, a case event (routing announcing a case it queued) makes
+    the stream look again at once and yield the new version; a quiet queue is not asked."""
+    api = FakeStaffApi()
+    settings = SETTINGS.model_copy(
+        update={"live_poll_s": 60.0, "live_gap_s": 0.01, "live_max_s": 30.0}
+    )
+    signals = CaseSignals()
+    staff = StaffPortal(
+        settings, _directory(), VendorOidc("x"), api, StaffCookies("s" * 40), signals
+    )
+    member = staff.directory.staff["staff-support"]
+    stream = staff.queue_changes(member, "campus-support")
+    original = api.call
+    lists: list[str] = []
+
+    async def changed(service: str, method: str, member: StaffMember, path: str, **kw: Any) -> Any:
+        items = await original(service, method, member, path, **kw)
+        if path.endswith("/counts"):
+            return items
+        lists.append(path)
+        return items if len(lists) == 1 else [{**items[0], "status": "Pending Customer Input"}]
+
+    api.call = changed  # type: ignore[method-assign]
+    waiting = asyncio.create_task(anext(stream))
+    await asyncio.sleep(0.2)
+    assert (lists, waiting.done()) == (["/queues/campus-support"], False)  # no poll yet
+    signals.signal("any-case")
+    version = await asyncio.wait_for(waiting, 5)
+    await stream.aclose()
+    assert len(version) == 16
+    assert len(lists) == 2
 
 
 async def test_the_part_after_a_change_is_the_page_the_live_stream_fetched() -> None:
