@@ -1,6 +1,7 @@
 """`make up` runs the portal and the local identity provider, wired to each other."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,13 @@ def test_portal_points_at_intake_feed_board_and_provider(ports: Ports) -> None:
     assert env["PORTAL_FEED_URL"] == "http://127.0.0.1:8003"
     assert env["PORTAL_STATUS_BOARD_URL"] == "http://127.0.0.1:8004"
     assert env["PORTAL_OIDC_ISSUER"] == "http://127.0.0.1:9400"
+
+
+def test_the_board_writes_its_static_export_under_its_data_folder(ports: Ports) -> None:
+    """`make up` runs the board with its export on, in the board's own data folder."""
+    board = next(s for s in services.SERVICES if s.name == "status-board")
+    env = services.service_env(board, ports)
+    assert env["STATUS_BOARD_EXPORT_DIR"] == str(Path(env["STATUS_BOARD_DATA_DIR"]) / "export")
 
 
 def test_provider_users_are_the_seed_contacts(ports: Ports) -> None:

@@ -123,6 +123,9 @@ def service_env(service: Service, ports: Ports) -> dict[str, str]:
         env["ROUTING_TIMER_INTERVAL"] = "2"
     if service.module == "portal":
         env.update(portal_env(ports))
+    if service.module == "status_board" and "STATUS_BOARD_EXPORT_DIR" not in os.environ:
+        # The static export, as a deployment would hand it to a static host or CDN.
+        env["STATUS_BOARD_EXPORT_DIR"] = str(paths.data_dir(service.name) / "export")
     if service.module == "notify":
         # The local mail server answers by Message-ID: a mail in doubt after a crash is
         # looked up there instead of being sent twice.
