@@ -11,6 +11,7 @@ from uuid import uuid4
 
 import pytest
 
+from routing import store as store_module
 from routing.logic import BusinessCalendar, Context, RoutingTable, on_submitted
 from routing.models import CaseState
 from routing.settings import Settings
@@ -184,17 +185,28 @@ async def test_cases_stored_before_the_work_key_are_given_it(queue: Queue) -> No
     assert docs[0]["case_number"] == oldest.case_number
 
 
-async def test_counts_follow_the_queue_within_seconds(queue: Queue) -> None:
-    """Counted exactly at first; after 40 cases are assigned, the counts say so within a
-    few seconds (served from the last count meanwhile, never wrong by more than that)."""
+async def test_counts_follow_the_queue_within_seconds(
+    queue: Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted exactly at first (whole, marking slices of 50); after 40 cases are assigned,
+    10 closed and 5 Critical ones added, the counts (now slice by slice) say so within a few
+    seconds, served from the last count meanwhile and never anything else."""
+    monkeypatch.setattr(store_module, "COUNT_SLICE", 50)
     assert await queue.store.queue_counts(CAMPUS, QueueFilter()) == {"New": ITEMS}
-    some = list(queue.states.values())[:40]
-    await queue.save([s.model_copy(update={"status": Status.ASSIGNED}) for s in some])
+    assert len(queue.store.slices[CAMPUS]) == ITEMS // 50
+    some = list(queue.states.values())[:50]
+    await queue.save([s.model_copy(update={"status": Status.ASSIGNED}) for s in some[:40]])
+    await queue.save([s.model_copy(update={"status": Status.CLOSED}) for s in some[40:]])
+    urgent = _decide([_event(9100 + i, "Critical", T0, None) for i in range(5)])
+    await queue.save(urgent, new=True)
+    now = {"New": ITEMS - 50 + 5, "Assigned": 40}
     seen: list[dict[str, int]] = []
     for _ in range(100):
         seen.append(await queue.store.queue_counts(CAMPUS, QueueFilter()))
-        if seen[-1] == {"New": ITEMS - 40, "Assigned": 40}:
+        if seen[-1] == now:
             break
         await asyncio.sleep(0.1)
-    assert seen[-1] == {"New": ITEMS - 40, "Assigned": 40}
-    assert all(s in ({"New": ITEMS}, {"New": ITEMS - 40, "Assigned": 40}) for s in seen)
+    assert seen[-1] == now
+    assert all(s in ({"New": ITEMS}, now) for s in seen)
+    filtered = QueueFilter(priority=Priority.CRITICAL)
+    assert await queue.store.queue_counts(CAMPUS, filtered) == {"New": 5}
