@@ -76,7 +76,7 @@ async def test_the_report_shows_a_table_and_a_chart(report_site: Any) -> None:
     assert "<td>66.7 %</td>" in html
     assert "<td>0.5 / 1.5</td>" in html  # median: business hours, then wall-clock
     assert "<td>2.0 / 4.0</td>" in html  # p90
-    assert "<td>– / –</td>" in html  # resolutions: none decided
+    assert "<td>\u2013 / \u2013</td>" in html  # resolutions: none decided
     svg = html[html.index("<svg") : html.index("</svg>") + 6]
     root = ET.fromstring(svg)
     ns = "{http://www.w3.org/2000/svg}"
