@@ -325,6 +325,23 @@ async def test_the_queue_part_is_the_live_table(site: Any) -> None:
     assert "<html" not in part.text
 
 
+def _list_changes_after(api: FakeStaffApi, looks: int) -> list[str]:
+    """Make routing list the queue differently after `looks` lists (the counts stay the
+    same: the rows alone change); the list paths asked, as they are asked."""
+    original = api.call
+    lists: list[str] = []
+
+    async def changed(service: str, method: str, member: StaffMember, path: str, **kw: Any) -> Any:
+        items = await original(service, method, member, path, **kw)
+        if path.endswith("/counts"):
+            return items
+        lists.append(path)
+        return items if len(lists) <= looks else [{**items[0], "status": "Pending Customer Input"}]
+
+    api.call = changed  # type: ignore[method-assign]
+    return lists
+
+
 async def test_queue_changes_when_routing_lists_it_differently() -> None:
     """The live stream yields a new version once routing's list has changed, not before."""
     api = FakeStaffApi()
@@ -332,20 +349,7 @@ async def test_queue_changes_when_routing_lists_it_differently() -> None:
     staff = StaffPortal(settings, _directory(), VendorOidc("x"), api, StaffCookies("s" * 40))
     member = staff.directory.staff["staff-support"]
     stream = staff.queue_changes(member, "campus-support")
-    original = api.call
-
-    calls: list[str] = []
-
-    async def changed(service: str, method: str, member: StaffMember, path: str, **kw: Any) -> Any:
-        items = await original(service, method, member, path, **kw)
-        if path.endswith("/counts"):
-            return items  # the same counts: the rows alone change
-        calls.append(path)
-        if len(calls) < 3:  # the first look and one poll see the same list
-            return items
-        return [{**items[0], "status": "Pending Customer Input"}]
-
-    api.call = changed  # type: ignore[method-assign]
+    calls = _list_changes_after(api, 2)  # the first look and one poll see the same list
     version = await anext(stream)
     await stream.aclose()
     assert len(version) == 16
@@ -365,17 +369,7 @@ async def test_a_case_event_wakes_the_queue_stream_before_its_poll() -> None:
     )
     member = staff.directory.staff["staff-support"]
     stream = staff.queue_changes(member, "campus-support")
-    original = api.call
-    lists: list[str] = []
-
-    async def changed(service: str, method: str, member: StaffMember, path: str, **kw: Any) -> Any:
-        items = await original(service, method, member, path, **kw)
-        if path.endswith("/counts"):
-            return items
-        lists.append(path)
-        return items if len(lists) == 1 else [{**items[0], "status": "Pending Customer Input"}]
-
-    api.call = changed  # type: ignore[method-assign]
+    lists = _list_changes_after(api, 1)
     waiting = asyncio.create_task(anext(stream))
     await asyncio.sleep(0.2)
     assert (lists, waiting.done()) == (["/queues/campus-support"], False)  # no poll yet
