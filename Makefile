@@ -27,7 +27,7 @@ MYPY_PATHS ?= shared/shared tools/devstack/devstack services/intake/intake servi
 	tests $(wildcard bench/*.py)
 
 .PHONY: help bootstrap up up-infra down status logs test test-unit test-integration test-e2e \
-	lint fmt docs bench clean
+	lint fmt docs bench bench-tools clean
 
 help: ## Show this help
 	@echo "Usage: make <target> [VAR=value]"
@@ -98,7 +98,18 @@ fmt: ## Fix what ruff can fix and format the code
 docs: ## Generate the AsyncAPI documentation into docs/asyncapi
 	$(RUN) python -m devstack.asyncapi docs/asyncapi
 
-bench: ## Run the benchmarks (bench/run_all.py)
+bench-tools: ## Install what the benchmarks compare against: Debian's nginx-light and wrk (best effort)
+	@if ! command -v nginx >/dev/null 2>&1 || ! command -v wrk >/dev/null 2>&1; then \
+		if test "$$(id -u)" = 0 && command -v apt-get >/dev/null 2>&1; then \
+			echo "bench-tools: installing Debian nginx-light and wrk (best effort)"; \
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk >/dev/null; } \
+			|| echo "bench-tools: warning: could not install them; the board bench then runs alone"; \
+		else \
+			echo "bench-tools: note: nginx or wrk missing (as root: apt-get install nginx-light wrk)"; \
+		fi; \
+	fi
+
+bench: bootstrap bench-tools ## Run the benchmarks (bench/run_all.py)
 	@if test -f bench/run_all.py; then \
 		$(RUN) python bench/run_all.py; \
 	else \
