@@ -4,6 +4,7 @@ import asyncio
 import itertools
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Iterable
@@ -59,6 +60,7 @@ MAX_WINDOWS = 10_000
 COUNTS_FRESH_S = 1.0
 COUNTS_STALE_S = 30.0
 COUNT_SLICE = 500
+WORK_KEYS_MIGRATION = "cases.queue_key"
 
 
 def to_doc(state: CaseState) -> Document:
@@ -272,7 +274,13 @@ class CaseStore:
         await self._add_work_keys()
 
     async def _add_work_keys(self) -> None:
-        """Give open cases stored before `queue_key` existed their key (once; a no-op after)."""
+        """Give open cases stored before `queue_key` existed their key, once per database:
+        a marker in `migrations` says it is done, so later starts skip the scan (no index
+        serves `$exists: false`). Closed cases need none: a missing key is outside every
+        window, as None is."""
+        migrations = self.collection.database["migrations"]
+        if await migrations.find_one({"_id": WORK_KEYS_MIGRATION}):
+            return
         missing = {"queue_key": {"$exists": False}, "status": {"$ne": Status.CLOSED.value}}
         fields = {"priority_rank": 1, "due_sort": 1, "created_at": 1}
         updates = [
@@ -281,8 +289,9 @@ class CaseStore:
         ]
         for start in range(0, len(updates), 1_000):
             await self.collection.bulk_write(updates[start : start + 1_000], ordered=False)
-        closed = {"queue_key": {"$exists": False}, "status": Status.CLOSED.value}
-        await self.collection.update_many(closed, {"$set": {"queue_key": None}})
+        await migrations.update_one(
+            {"_id": WORK_KEYS_MIGRATION}, {"$set": {"cases": len(updates)}}, upsert=True
+        )
 
     async def get(self, case_id: UUID) -> CaseState | None:
         """One case, if routing knows it."""
@@ -403,17 +412,17 @@ class CaseStore:
         items on the Mongo-wire server (~30 us an item), which the live queue pages would
         otherwise pay on every look."""
         key = (department, where)
-        held = self.counted.get(key)
-        age = time.monotonic() - held[0] if held is not None else None
-        if held is not None and age is not None and age <= COUNTS_FRESH_S:
-            return held[1]
+        at, counts = self.counted.get(key, (-math.inf, {}))
+        age = time.monotonic() - at
+        if age <= COUNTS_FRESH_S:
+            return counts
         running = self._counting.get(key)
         if running is None:
             running = asyncio.create_task(self._count(key))
             running.add_done_callback(_retrieved)  # a failed background count is only logged
             self._counting[key] = running
-        if held is not None and age is not None and age <= COUNTS_STALE_S:
-            return held[1]
+        if age <= COUNTS_STALE_S:
+            return counts
         return await asyncio.shield(running)
 
     async def _count(self, key: tuple[Department, QueueFilter]) -> dict[str, int]:

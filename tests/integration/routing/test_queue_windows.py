@@ -180,9 +180,29 @@ async def test_cases_stored_before_the_work_key_are_given_it(queue: Queue) -> No
     await queue.store.collection.update_one(
         {"_id": str(oldest.case_id)}, {"$unset": {"queue_key": ""}}
     )
+    # A database of that routing has no migration marker either.
+    await queue.store.collection.database["migrations"].delete_many({})
     await queue.store.ensure_indexes()
     docs = await queue.store.queue(CAMPUS, QueueFilter(), 1, 0)
     assert docs[0]["case_number"] == oldest.case_number
+
+
+async def test_the_work_keys_are_given_once_per_database(queue: Queue) -> None:
+    """The first start marked the database: a later start does not scan for keys again, and
+    the marker counts the cases the first one keyed (none here: all were stored with one)."""
+    marker = await queue.store.collection.database["migrations"].find_one(
+        {"_id": "cases.queue_key"}
+    )
+    assert marker is not None
+    assert marker["cases"] == 0
+    oldest = min(queue.states.values(), key=_work_order)
+    await queue.store.collection.update_one(
+        {"_id": str(oldest.case_id)}, {"$unset": {"queue_key": ""}}
+    )
+    await queue.store.ensure_indexes()
+    doc = await queue.store.collection.find_one({"_id": str(oldest.case_id)})
+    assert doc is not None
+    assert "queue_key" not in doc
 
 
 async def test_counts_follow_the_queue_within_seconds(
